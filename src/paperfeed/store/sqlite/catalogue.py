@@ -1,0 +1,327 @@
+"""Papers and the daily list in SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+import orjson
+
+from paperfeed.models import DailyEntry, Paper, StoredPaper
+from paperfeed.store.base import CatalogueStats, UpsertCounts
+from paperfeed.store.sqlite.db import Database
+
+PAPER_COLUMNS = (
+    "id, version, title, abstract, authors, primary_category, categories, published, updated, "
+    "comment, journal_ref, doi, github_url, project_page, listing_date"
+)
+_CONTENT_FIELDS = [c.strip() for c in PAPER_COLUMNS.split(",")]
+SELECT_PAPER = f"""
+SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
+       p.imported_upvotes + p.vote_count AS upvotes,
+       p.imported_comments + p.comment_count AS num_comments,
+       d.day AS daily_day, d.submitted_by, d.submitted_at
+FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
+"""
+_CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_ts(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _parse_day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def paper_row(p: Paper) -> tuple:
+    """A paper as the tuple of its content columns, in PAPER_COLUMNS order."""
+    return (
+        p.id,
+        p.version,
+        p.title,
+        p.abstract,
+        orjson.dumps(p.authors).decode(),
+        p.primary_category,
+        orjson.dumps(p.categories).decode(),
+        _ts(p.published),
+        _ts(p.updated),
+        p.comment,
+        p.journal_ref,
+        p.doi,
+        p.github_url,
+        p.project_page,
+        _day(p.listing_date),
+    )
+
+
+def row_paper(row: sqlite3.Row | tuple) -> Paper:
+    return Paper(
+        id=row[0],
+        version=row[1],
+        title=row[2],
+        abstract=row[3],
+        authors=orjson.loads(row[4]),
+        primary_category=row[5],
+        categories=orjson.loads(row[6]),
+        published=_parse_ts(row[7]),
+        updated=_parse_ts(row[8]),
+        comment=row[9],
+        journal_ref=row[10],
+        doi=row[11],
+        github_url=row[12],
+        project_page=row[13],
+        listing_date=_parse_day(row[14]),
+    )
+
+
+def row_stored(row: sqlite3.Row) -> StoredPaper:
+    return StoredPaper(
+        paper=row_paper(row),
+        seq=row["seq"],
+        upvotes=row["upvotes"],
+        num_comments=row["num_comments"],
+        daily_day=_parse_day(row["daily_day"]),
+        submitted_by=row["submitted_by"],
+        submitted_at=_parse_ts(row["submitted_at"]),
+    )
+
+
+def merge(old: tuple, new: tuple) -> tuple:
+    """The row to keep when `new` arrives for a paper stored as `old`.
+
+    A higher version (or, at equal version, a later `updated` time) replaces the text;
+    fields the winner lacks are filled from the other record, so one paper seen in several
+    sources or categories keeps everything each source knew.
+    """
+    version_old, version_new = old[1], new[1]
+    newer = version_new > version_old or (
+        version_new == version_old and (new[8] or "") > (old[8] or "")
+    )
+    winner, other = (new, old) if newer else (old, new)
+    merged = list(winner)
+    for i, value in enumerate(merged):
+        if value in (None, "[]", "") and other[i] not in (None, "[]", ""):
+            merged[i] = other[i]
+    # Categories: union, winner's order first (cross-lists from every source).
+    cats_w, cats_o = orjson.loads(merged[6]), orjson.loads(other[6])
+    extra = [c for c in cats_o if c not in cats_w]
+    if extra:
+        merged[6] = orjson.dumps(cats_w + extra).decode()
+    # The earliest listing date is when the paper was first announced.
+    if old[14] and new[14]:
+        merged[14] = min(old[14], new[14])
+    return tuple(merged)
+
+
+class SqliteCatalogue:
+    """Catalogue part of the SQLite store."""
+
+    db: Database
+
+    def _next_seq(self, conn: sqlite3.Connection, count: int) -> int:
+        """Reserve `count` change sequence numbers; returns the first."""
+        (value,) = conn.execute(
+            "UPDATE change_seq SET value = value + ? WHERE id = 1 RETURNING value", (count,)
+        ).fetchone()
+        return value - count + 1
+
+    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+        incoming: dict[str, tuple] = {}
+        for paper in papers:
+            row = paper_row(paper)
+            previous = incoming.get(paper.id)
+            incoming[paper.id] = merge(previous, row) if previous else row
+        counts = UpsertCounts()
+        if not incoming:
+            return counts
+        with self.db.write() as conn:
+            existing: dict[str, tuple] = {}
+            ids = list(incoming)
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(
+                    f"SELECT {PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", chunk
+                ):
+                    existing[row[0]] = tuple(row)
+            inserts, updates = [], []
+            for paper_id, row in incoming.items():
+                old = existing.get(paper_id)
+                if old is None:
+                    inserts.append(row)
+                    continue
+                merged = merge(old, row)
+                if merged == old:
+                    counts.unchanged += 1
+                else:
+                    updates.append(merged)
+            first = self._next_seq(conn, len(inserts) + len(updates))
+            placeholders = ",".join("?" * (len(_CONTENT_FIELDS) + 1))
+            conn.executemany(
+                f"INSERT INTO papers ({PAPER_COLUMNS}, seq) VALUES ({placeholders})",
+                [(*row, first + i) for i, row in enumerate(inserts)],
+            )
+            first += len(inserts)
+            assignments = ", ".join(f"{c} = ?" for c in _CONTENT_FIELDS[1:])
+            conn.executemany(
+                f"UPDATE papers SET {assignments}, seq = ? WHERE id = ?",
+                [(*row[1:], first + i, row[0]) for i, row in enumerate(updates)],
+            )
+            counts.added, counts.updated = len(inserts), len(updates)
+        return counts
+
+    def upsert_daily(self, entries: Iterable[DailyEntry]) -> UpsertCounts:
+        counts = UpsertCounts()
+        with self.db.write() as conn:
+            for e in entries:
+                cur = conn.execute(
+                    "SELECT d.day, d.submitted_by, d.submitted_at, p.imported_upvotes, "
+                    "p.imported_comments FROM papers p LEFT JOIN daily_entries d "
+                    "ON d.paper_id = p.id WHERE p.id = ?",
+                    (e.paper_id,),
+                ).fetchone()
+                if cur is None:
+                    raise KeyError(e.paper_id)
+                day = _day(e.day)
+                if cur["day"] is None:
+                    conn.execute(
+                        "INSERT INTO daily_entries (paper_id, day, submitted_by, submitted_at, "
+                        "pinned) VALUES (?, ?, ?, ?, ?)",
+                        (e.paper_id, day, e.submitted_by, _ts(e.submitted_at), int(e.pinned)),
+                    )
+                    changed = True
+                else:
+                    changed = bool(e.submitted_by and not cur["submitted_by"])
+                    if changed:
+                        conn.execute(
+                            "UPDATE daily_entries SET submitted_by = ? WHERE paper_id = ?",
+                            (e.submitted_by, e.paper_id),
+                        )
+                upvotes = max(cur["imported_upvotes"], e.upvotes)
+                comments = max(cur["imported_comments"], e.num_comments)
+                if (upvotes, comments) != (cur["imported_upvotes"], cur["imported_comments"]):
+                    conn.execute(
+                        "UPDATE papers SET imported_upvotes = ?, imported_comments = ? "
+                        "WHERE id = ?",
+                        (upvotes, comments, e.paper_id),
+                    )
+                    changed = True
+                if cur["day"] is None:
+                    counts.added += 1
+                elif changed:
+                    counts.updated += 1
+                else:
+                    counts.unchanged += 1
+        return counts
+
+    def get_paper(self, paper_id: str) -> StoredPaper | None:
+        row = self.db.read.execute(SELECT_PAPER + " WHERE p.id = ?", (paper_id,)).fetchone()
+        return row_stored(row) if row else None
+
+    def get_papers(self, paper_ids: Sequence[str]) -> list[StoredPaper]:
+        found: dict[str, StoredPaper] = {}
+        ids = list(dict.fromkeys(paper_ids))
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.read.execute(SELECT_PAPER + f" WHERE p.id IN ({marks})", chunk):
+                found[row["id"]] = row_stored(row)
+        return [found[i] for i in ids if i in found]
+
+    def list_papers(self, *, after_id: str | None = None, limit: int = 50) -> list[StoredPaper]:
+        rows = self.db.read.execute(
+            SELECT_PAPER + " WHERE p.id > ? ORDER BY p.id LIMIT ?", (after_id or "", limit)
+        )
+        return [row_stored(r) for r in rows]
+
+    def daily_list(
+        self, *, start: date, end: date, limit: int = 100, offset: int = 0
+    ) -> list[StoredPaper]:
+        rows = self.db.read.execute(
+            SELECT_PAPER + " WHERE d.day BETWEEN ? AND ? "
+            "ORDER BY d.pinned DESC, upvotes DESC, p.published DESC, p.id LIMIT ? OFFSET ?",
+            (start.isoformat(), end.isoformat(), limit, offset),
+        )
+        return [row_stored(r) for r in rows]
+
+    def daily_count(self, *, start: date, end: date) -> int:
+        (n,) = self.db.read.execute(
+            "SELECT count(*) FROM daily_entries WHERE day BETWEEN ? AND ?",
+            (start.isoformat(), end.isoformat()),
+        ).fetchone()
+        return n
+
+    def latest_daily_day(self) -> date | None:
+        (day,) = self.db.read.execute("SELECT max(day) FROM daily_entries").fetchone()
+        return _parse_day(day)
+
+    def adjacent_daily_days(self, day: date) -> tuple[date | None, date | None]:
+        text = day.isoformat()
+        (prev,) = self.db.read.execute(
+            "SELECT max(day) FROM daily_entries WHERE day < ?", (text,)
+        ).fetchone()
+        (nxt,) = self.db.read.execute(
+            "SELECT min(day) FROM daily_entries WHERE day > ?", (text,)
+        ).fetchone()
+        return _parse_day(prev), _parse_day(nxt)
+
+    def recent_daily(self, *, since: date, limit: int = 1000) -> list[StoredPaper]:
+        rows = self.db.read.execute(
+            SELECT_PAPER + " WHERE d.day >= ? ORDER BY upvotes DESC LIMIT ?",
+            (since.isoformat(), limit),
+        )
+        return [row_stored(r) for r in rows]
+
+    def remove_daily(self, paper_id: str) -> bool:
+        with self.db.write() as conn:
+            return conn.execute(
+                "DELETE FROM daily_entries WHERE paper_id = ?", (paper_id,)
+            ).rowcount > 0
+
+    def pin_daily(self, paper_id: str, pinned: bool) -> bool:
+        with self.db.write() as conn:
+            return conn.execute(
+                "UPDATE daily_entries SET pinned = ? WHERE paper_id = ?",
+                (int(pinned), paper_id),
+            ).rowcount > 0
+
+    def changes_since(self, seq: int, *, limit: int = 1000) -> list[StoredPaper]:
+        rows = self.db.read.execute(
+            SELECT_PAPER + " WHERE p.seq > ? ORDER BY p.seq LIMIT ?", (seq, limit)
+        )
+        return [row_stored(r) for r in rows]
+
+    def last_seq(self) -> int:
+        (value,) = self.db.read.execute("SELECT value FROM change_seq").fetchone()
+        return value
+
+    def stats(self) -> CatalogueStats:
+        read = self.db.read
+        (papers,) = read.execute("SELECT count(*) FROM papers").fetchone()
+        daily, first, last = read.execute(
+            "SELECT count(*), min(day), max(day) FROM daily_entries"
+        ).fetchone()
+        categories = dict(
+            read.execute(
+                "SELECT primary_category, count(*) FROM papers WHERE primary_category IS NOT NULL "
+                "GROUP BY primary_category ORDER BY count(*) DESC LIMIT 20"
+            ).fetchall()
+        )
+        return CatalogueStats(
+            papers=papers,
+            daily_entries=daily,
+            first_daily_day=_parse_day(first),
+            last_daily_day=_parse_day(last),
+            last_seq=self.last_seq(),
+            categories=categories,
+        )
