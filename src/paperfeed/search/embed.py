@@ -17,9 +17,13 @@ from typing import Protocol
 
 import numpy as np
 
-from paperfeed.errors import MissingExtraError
+from paperfeed.errors import ServiceUnavailable
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
+
+
+class MissingExtraError(ServiceUnavailable):
+    """An optional dependency (``paperfeed[transformer]``) is not installed."""
 
 
 class Embedder(Protocol):

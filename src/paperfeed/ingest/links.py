@@ -1,0 +1,44 @@
+"""Code and project links found in an abstract or comment."""
+
+from __future__ import annotations
+
+import re
+
+_URL = re.compile(r"https?://[^\s<>\"'{}\\^`|]+", re.IGNORECASE)
+_GITHUB = re.compile(r"https?://(?:www\.)?github\.com/([\w.-]+)/([\w.-]+)", re.IGNORECASE)
+_NOT_PROJECT = re.compile(
+    r"(arxiv\.org|doi\.org|github\.com|creativecommons\.org|huggingface\.co/datasets)",
+    re.IGNORECASE,
+)
+
+
+def _clean(url: str) -> str:
+    """Drop punctuation that ends a sentence, not a URL (and LaTeX leftovers)."""
+    url = url.rstrip(".,;:)]}!?'\"")
+    return url.removesuffix("\\")
+
+
+def find_urls(text: str | None) -> list[str]:
+    return [_clean(m.group(0)) for m in _URL.finditer(text or "")]
+
+
+def github_repo(texts: list[str | None]) -> str | None:
+    """The first GitHub repository URL (https://github.com/owner/repo) in the texts."""
+    for text in texts:
+        for url in find_urls(text):
+            match = _GITHUB.match(url)
+            if match:
+                owner, repo = match.group(1), match.group(2).removesuffix(".git")
+                repo = repo.rstrip(".")
+                if repo:
+                    return f"https://github.com/{owner}/{repo}"
+    return None
+
+
+def project_page(texts: list[str | None]) -> str | None:
+    """The first non-code, non-arXiv URL (a project page or demo), or None."""
+    for text in texts:
+        for url in find_urls(text):
+            if not _NOT_PROJECT.search(url) and "." in url.split("//", 1)[-1]:
+                return url
+    return None

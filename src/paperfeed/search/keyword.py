@@ -1,0 +1,229 @@
+"""Keyword retrieval on tantivy: English stemming and stop words, title weighted over abstract.
+
+User text never reaches a query parser: `parse_query` splits it into quoted phrases and plain
+words, the words go through the same analyzer as the index, and the query is built from
+term/phrase objects. So no input can raise a syntax error.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import tantivy
+
+ANALYZER = "en_paper"
+TITLE_BOOST = 2.0
+MAX_QUERY_CHARS = 250
+
+
+def analyzer() -> tantivy.TextAnalyzer:
+    """Words, lower-cased, accents folded, English stop words dropped, Porter-stemmed."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stopword("english"))
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+_ANALYZER = analyzer()
+
+
+def analyze(text: str) -> list[str]:
+    """Index terms of `text` (the stage shared by indexing, queries and snippets)."""
+    return list(_ANALYZER.analyze(text))
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """A user query split into index terms and quoted phrases (each a list of terms)."""
+
+    terms: tuple[str, ...]
+    phrases: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def all_terms(self) -> set[str]:
+        return set(self.terms) | {t for p in self.phrases for t in p}
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.phrases)
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Quoted parts become phrases, the rest plain terms; operators are just characters."""
+    text = text[:MAX_QUERY_CHARS]
+    phrases = []
+    for m in _QUOTED.finditer(text):
+        words = analyze(m.group(1))
+        if len(words) > 1:
+            phrases.append(tuple(words))
+    rest = _QUOTED.sub(lambda m: " " + m.group(1) if len(analyze(m.group(1))) <= 1 else " ", text)
+    terms = tuple(dict.fromkeys(analyze(rest.replace('"', " "))))
+    return ParsedQuery(terms, tuple(phrases))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDoc:
+    """What the keyword index keeps of one paper."""
+
+    row: int  # row of the paper in the vector arrays (stable per paper id)
+    id: str
+    title: str
+    abstract: str
+    day: date | None = None
+    categories: Sequence[str] = ()
+    has_code: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions on the result set; all optional."""
+
+    since: date | None = None
+    until: date | None = None
+    categories: tuple[str, ...] = ()  # any of these
+    has_code: bool | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.categories or self.has_code is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordHits:
+    """Rows and BM25 scores, best first."""
+
+    rows: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("row", stored=True, indexed=True, fast=True)
+    sb.add_text_field("id", stored=True, tokenizer_name="raw")
+    sb.add_text_field("title", tokenizer_name=ANALYZER)
+    sb.add_text_field("abstract", tokenizer_name=ANALYZER)
+    sb.add_text_field("category", tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("day", indexed=True, fast=True)
+    sb.add_integer_field("has_code", indexed=True, fast=True)
+    return sb.build()
+
+
+class KeywordIndex:
+    """A tantivy index in its own directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.schema = _schema()
+        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self.index.register_tokenizer(ANALYZER, analyzer())
+        self._searcher: tantivy.Searcher | None = None
+
+    @classmethod
+    def create_empty(cls, path: Path) -> KeywordIndex:
+        if path.exists():
+            shutil.rmtree(path)
+        return cls(path)
+
+    def add(self, docs: Iterable[IndexDoc], *, heap_bytes: int = 256_000_000) -> int:
+        """Insert or replace documents (by id), commit once; returns how many were written."""
+        writer = self.index.writer(heap_size=heap_bytes, num_threads=2)
+        n = 0
+        for d in docs:
+            writer.delete_documents_by_term("id", d.id)
+            doc = tantivy.Document(
+                row=d.row, id=d.id, title=d.title, abstract=d.abstract, has_code=int(d.has_code)
+            )
+            if d.day is not None:
+                doc.add_integer("day", d.day.toordinal())
+            for cat in d.categories:
+                doc.add_text("category", cat)
+            writer.add_document(doc)
+            n += 1
+        writer.commit()
+        writer.wait_merging_threads()
+        self.index.reload()
+        self._searcher = None
+        return n
+
+    @property
+    def searcher(self) -> tantivy.Searcher:
+        if self._searcher is None:
+            self.index.reload()
+            self._searcher = self.index.searcher()
+        return self._searcher
+
+    def num_docs(self) -> int:
+        return int(self.searcher.num_docs)
+
+    def _text_query(self, q: ParsedQuery, title_boost: float) -> tantivy.Query:
+        Occur, Query = tantivy.Occur, tantivy.Query
+        clauses = []
+        for term in q.terms:
+            clauses.append((Occur.Should, Query.boost_query(
+                Query.term_query(self.schema, "title", term), title_boost)))
+            clauses.append((Occur.Should, Query.term_query(self.schema, "abstract", term)))
+        for phrase in q.phrases:
+            either = Query.boolean_query([
+                (Occur.Should, Query.boost_query(
+                    Query.phrase_query(self.schema, "title", list(phrase)), title_boost)),
+                (Occur.Should, Query.phrase_query(self.schema, "abstract", list(phrase))),
+            ])
+            clauses.append((Occur.Must, either))
+        return Query.boolean_query(clauses)
+
+    def filter_query(self, filters: Filters) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        Occur, Query = tantivy.Occur, tantivy.Query
+        must = []
+        if filters.since or filters.until:
+            must.append((Occur.Must, Query.range_query(
+                self.schema, "day", tantivy.FieldType.Integer,
+                filters.since.toordinal() if filters.since else None,
+                filters.until.toordinal() if filters.until else None)))
+        if filters.categories:
+            must.append((Occur.Must, Query.term_set_query(
+                self.schema, "category", list(filters.categories))))
+        if filters.has_code is not None:
+            must.append((Occur.Must, Query.term_query(
+                self.schema, "has_code", int(filters.has_code))))
+        return must
+
+    def search(
+        self, q: ParsedQuery, *, limit: int = 100, filters: Filters | None = None,
+        title_boost: float = TITLE_BOOST,
+    ) -> KeywordHits:
+        """BM25 top `limit` rows for the parsed query, within `filters`."""
+        if not q:
+            return KeywordHits()
+        query = self._text_query(q, title_boost)
+        if filters:
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
+                                                 *self.filter_query(filters)])
+        searcher = self.searcher
+        res = searcher.search(query, limit=limit, count=False)
+        addrs = [a for _, a in res.hits]
+        rows = searcher.fast_field_values("row", addrs) if addrs else []
+        return KeywordHits([int(r) for r in rows], [float(s) for s, _ in res.hits])
+
+    def rows_matching(self, rows: Sequence[int], filters: Filters) -> set[int]:
+        """Which of `rows` pass `filters` (used for candidates that came from the ANN)."""
+        if not rows:
+            return set()
+        query = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "row", list(rows))),
+            *self.filter_query(filters),
+        ])
+        searcher = self.searcher
+        res = searcher.search(query, limit=len(rows), count=False)
+        return {int(r) for r in searcher.fast_field_values("row", [a for _, a in res.hits])}
