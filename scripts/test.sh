@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh machine, then run it.
+# Used as-is by CI (.ci/run). Idempotent: a second run reuses the venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Headless Chromium for the browser tests (Debian package; Playwright drives it).
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y -q chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium >/dev/null; }
+    else
+        sudo apt-get install -y -q chromium >/dev/null
+    fi
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+exec .venv/bin/python -m pytest -q "$@"
