@@ -108,3 +108,46 @@ def daily_json(item: StoredPaper) -> dict[str, Any]:
         "numComments": item.num_comments,
         "date": iso(item.daily_day),
     }
+
+
+Role = str  # "user" | "curator" | "admin"
+ROLES = ("user", "curator", "admin")
+
+
+@dataclass(slots=True)
+class User:
+    """An account on this instance."""
+
+    id: int
+    email: str
+    name: str
+    role: Role = "user"
+    created_at: datetime | None = None
+
+    @property
+    def can_curate(self) -> bool:
+        """Curators and admins may pin and remove papers on the daily list."""
+        return self.role in ("curator", "admin")
+
+
+@dataclass(slots=True)
+class Comment:
+    """A comment on a paper page."""
+
+    id: int
+    paper_id: str
+    user_id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+def comment_json(c: Comment) -> dict[str, Any]:
+    """A comment in the shape of HF's paper comments."""
+    return {
+        "id": str(c.id),
+        "paperId": c.paper_id,
+        "author": {"name": c.author},
+        "content": c.body,
+        "createdAt": iso(c.created_at),
+    }

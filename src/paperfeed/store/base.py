@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Literal, Protocol
 
-from paperfeed.models import DailyEntry, Paper, StoredPaper
+from paperfeed.models import Comment, DailyEntry, Paper, StoredPaper, User
 
 DailySort = Literal["publishedAt", "upvotes", "trending"]
 
@@ -95,7 +95,53 @@ class CatalogueStore(Protocol):
     def stats(self) -> CatalogueStats: ...
 
 
-class Store(CatalogueStore, Protocol):
+class AccountStore(Protocol):
+    """Users, sessions, one upvote per user per paper, comments, login throttling."""
+
+    def create_user(
+        self, *, email: str, name: str, password_hash: str, role: str | None = None
+    ) -> User | None:
+        """A new account (admin when it is the first); None if the email is taken."""
+        ...
+
+    def get_user(self, user_id: int) -> User | None: ...
+
+    def user_credentials(self, email: str) -> tuple[User, str] | None: ...
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+
+    def set_role(self, email: str, role: str) -> User | None: ...
+
+    def list_users(self) -> list[User]: ...
+
+    def create_session(self, *, token_hash: str, user_id: int, expires_at: datetime) -> None: ...
+
+    def session_user(self, token_hash: str) -> User | None: ...
+
+    def delete_session(self, token_hash: str) -> None: ...
+
+    def add_vote(self, *, user_id: int, paper_id: str) -> bool:
+        """Upvote once (papers.vote_count in step); False if already upvoted."""
+        ...
+
+    def remove_vote(self, *, user_id: int, paper_id: str) -> bool: ...
+
+    def voted_papers(self, user_id: int, paper_ids: list[str]) -> set[str]: ...
+
+    def add_comment(self, *, user_id: int, paper_id: str, body: str) -> Comment: ...
+
+    def get_comment(self, comment_id: int) -> Comment | None: ...
+
+    def list_comments(self, paper_id: str, *, limit: int = 200) -> list[Comment]: ...
+
+    def delete_comment(self, comment_id: int) -> bool: ...
+
+    def throttle_hit(self, key: str, *, limit: int, window_s: float, now: float) -> bool:
+        """Count an attempt; False once `key` is over `limit` in its window."""
+        ...
+
+
+class Store(CatalogueStore, AccountStore, Protocol):
     """The whole store: the catalogue plus the feature stores added beside it."""
 
     def close(self) -> None: ...

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paperfeed.store.sqlite.accounts import SqliteAccounts
 from paperfeed.store.sqlite.catalogue import SqliteCatalogue
 from paperfeed.store.sqlite.db import Database
 
 
-class SqliteStore(SqliteCatalogue):
+class SqliteStore(SqliteCatalogue, SqliteAccounts):
     """All of paperfeed's records in one SQLite file (WAL mode, one writer)."""
 
     def __init__(self, path: Path) -> None:
