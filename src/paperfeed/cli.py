@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -23,22 +22,15 @@ from paperfeed.models import paper_json
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 
-class UserError(click.ClickException):
-    """A PaperfeedError shown as one line on stderr ("Error: ...")."""
-
-    def __init__(self, error: PaperfeedError) -> None:
-        super().__init__(error.message)
-        self.exit_code = 2 if error.status_code == 400 else 1
-
-
 class ErrorsAsMessages(TyperGroup):
-    """Turns our exceptions into clean messages instead of tracebacks, for every command."""
+    """Turns our exceptions into one `Error: ...` line on stderr and a non-zero exit."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except PaperfeedError as exc:
-            raise UserError(exc) from None
+            typer.echo(f"Error: {exc.message}", err=True)
+            raise typer.Exit(2 if exc.status_code == 400 else 1) from None
 
 
 app = typer.Typer(
@@ -133,7 +125,8 @@ def ingest(
             progress=terminal_progress(),
         )
         for problem in report.problems:
-            typer.echo(f"rejected: {problem}", err=True)
+            prefix = "Error" if problem in report.failed_sources else "rejected"
+            typer.echo(f"{prefix}: {problem}", err=True)
         typer.echo(report.summary())
         if not dry_run and not no_index:
             after_ingest(store)
@@ -158,7 +151,10 @@ def papers_show(
     """Show one paper."""
     from paperfeed.ingest.ids import normalize_arxiv_id
 
-    canonical, _ = normalize_arxiv_id(paper_id)
+    try:
+        canonical, _ = normalize_arxiv_id(paper_id)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     with opened_store() as store:
         item = store.get_paper(canonical)
     if item is None:

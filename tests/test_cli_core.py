@@ -1,0 +1,99 @@
+"""The core CLI: papers, stats, errors as one line, and `serve` on an empty data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from paperfeed.cli import app
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def run(tmp_path):
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, ["--data-dir", str(tmp_path / "data"), *args])
+
+    return invoke
+
+
+def test_papers_show_list_and_stats_after_ingest(run):
+    result = run("ingest", str(FIXTURES / "hf_daily_sample.jsonl"))
+    assert result.exit_code == 0, result.output
+    listed = json.loads(run("papers", "list", "--json").stdout)
+    assert listed and {"id", "title", "summary", "authors", "publishedAt", "upvotes"} <= set(listed[0])
+    assert listed == sorted(listed, key=lambda p: -p["upvotes"])
+    shown = json.loads(run("papers", "show", listed[0]["id"], "--json").stdout)
+    assert shown["id"] == listed[0]["id"]
+    assert all(set(a) == {"name"} for a in shown["authors"])
+    text = run("papers", "show", f"{listed[0]['id']}v1").stdout  # a version suffix is accepted
+    assert listed[0]["title"] in text
+    stats = json.loads(run("stats", "--json").stdout)
+    assert stats["papers"] == 60 and stats["dailyEntries"] == 60
+    assert 0 < len(listed) < 60  # only the latest day is listed by default
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("papers", "show", "2401.99999"), "no paper"),
+        (("papers", "show", "not-an-id"), "not an arXiv id"),
+        (("papers", "list", "--day", "2024-13-45"), "invalid date"),
+        (("ingest", "/no/such/file.jsonl"), "no such file"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(tmp_path, args, message):
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "paperfeed", *args], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert message in proc.stderr and any(line.startswith("Error: ") for line in lines)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_loads_the_sample_into_an_empty_data_dir_and_answers(tmp_path):
+    port = free_port()
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_DIGEST_TIME": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.3)
+        assert response.status_code == 200
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert "loading the bundled sample" in output
+    assert "added 9774" in output

@@ -1,0 +1,104 @@
+"""The SQLite catalogue store through its public interface."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+
+import pytest
+
+from paperfeed.models import DailyEntry, Paper
+from paperfeed.store.sqlite import SqliteStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "store.sqlite3")
+    yield s
+    s.close()
+
+
+def paper(pid="2401.00001", version=1, title="A title", **kw):
+    return Paper(id=pid, version=version, title=title, abstract=f"Abstract of {pid}", **kw)
+
+
+def test_schema_is_migrated_once_and_uses_wal(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    SqliteStore(path).close()
+    SqliteStore(path).close()  # reopening applies nothing twice
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
+    assert versions == sorted(set(versions)) and versions[0] == 1
+
+
+def test_upsert_counts_and_idempotency(store):
+    assert store.upsert_papers([paper("1"), paper("2")]).added == 2
+    again = store.upsert_papers([paper("1"), paper("2")])
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
+    assert store.stats().papers == 2
+
+
+def test_newer_version_replaces_older_and_never_the_reverse(store):
+    store.upsert_papers([paper("1", version=1, title="old")])
+    assert store.upsert_papers([paper("1", version=2, title="new")]).updated == 1
+    assert store.upsert_papers([paper("1", version=1, title="old")]).unchanged == 1
+    got = store.get_paper("1").paper
+    assert (got.version, got.title) == (2, "new")
+
+
+def test_merging_sources_keeps_every_field_and_unions_categories(store):
+    store.upsert_papers([paper("1", categories=["cs.LG", "stat.ML"], primary_category="cs.LG")])
+    store.upsert_papers([paper("1", categories=["cs.AI"], github_url="https://github.com/a/b")])
+    got = store.get_paper("1").paper
+    assert got.categories == ["cs.LG", "stat.ML", "cs.AI"]
+    assert got.github_url == "https://github.com/a/b"
+    assert store.stats().papers == 1
+
+
+def test_change_sequence_moves_only_on_real_changes(store):
+    store.upsert_papers([paper("1"), paper("2")])
+    seq = store.last_seq()
+    store.upsert_papers([paper("1")])
+    assert store.last_seq() == seq and store.changes_since(seq) == []
+    store.upsert_papers([paper("2", version=2)])
+    assert [c.paper.id for c in store.changes_since(seq)] == ["2"]
+
+
+def test_daily_list_keeps_highest_upvotes_and_navigates_days(store):
+    store.upsert_papers([paper("1"), paper("2"), paper("3")])
+    store.upsert_daily(
+        [
+            DailyEntry("1", date(2024, 5, 1), upvotes=5),
+            DailyEntry("2", date(2024, 5, 1), upvotes=9),
+            DailyEntry("3", date(2024, 5, 3), upvotes=1),
+        ]
+    )
+    store.upsert_daily([DailyEntry("1", date(2024, 5, 1), upvotes=3)])  # a lower capture
+    day = store.daily_list(start=date(2024, 5, 1), end=date(2024, 5, 1))
+    assert [(i.paper.id, i.upvotes) for i in day] == [("2", 9), ("1", 5)]
+    assert store.latest_daily_day() == date(2024, 5, 3)
+    assert store.adjacent_daily_days(date(2024, 5, 1)) == (None, date(2024, 5, 3))
+    assert store.pin_daily("1", True)
+    assert store.daily_list(start=date(2024, 5, 1), end=date(2024, 5, 1))[0].paper.id == "1"
+    assert store.remove_daily("1") and store.daily_count(start=date(2024, 5, 1), end=date(2024, 5, 1)) == 1
+
+
+def test_daily_entry_for_unknown_paper_is_refused_and_rolled_back(store):
+    store.upsert_papers([paper("1")])
+    with pytest.raises(KeyError):
+        store.upsert_daily([DailyEntry("1", date(2024, 1, 1)), DailyEntry("nope", date(2024, 1, 1))])
+    assert store.daily_count(start=date(2024, 1, 1), end=date(2024, 1, 1)) == 0
+
+
+def test_timestamps_round_trip_as_utc(store):
+    stamp = datetime(2024, 3, 11, 11, 46, 12, tzinfo=UTC)
+    store.upsert_papers([paper("1", published=stamp)])
+    assert store.get_paper("1").paper.published == stamp
+
+
+def test_papers_list_paginates_by_id(store):
+    store.upsert_papers([paper(str(i)) for i in range(1, 6)])
+    first = store.list_papers(limit=2)
+    rest = store.list_papers(after_id=first[-1].paper.id, limit=10)
+    assert [p.paper.id for p in first + rest] == ["1", "2", "3", "4", "5"]
