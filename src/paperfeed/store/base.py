@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Literal, Protocol
 
 from paperfeed.models import Comment, DailyEntry, Paper, StoredPaper, User
+from paperfeed.store.subscriptions import SubscriptionStore
 
 DailySort = Literal["publishedAt", "upvotes", "trending"]
 
@@ -141,7 +142,7 @@ class AccountStore(Protocol):
         ...
 
 
-class Store(CatalogueStore, AccountStore, Protocol):
+class Store(CatalogueStore, AccountStore, SubscriptionStore, Protocol):
     """The whole store: the catalogue plus the feature stores added beside it."""
 
     def close(self) -> None: ...

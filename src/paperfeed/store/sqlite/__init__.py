@@ -7,9 +7,10 @@ from pathlib import Path
 from paperfeed.store.sqlite.accounts import SqliteAccounts
 from paperfeed.store.sqlite.catalogue import SqliteCatalogue
 from paperfeed.store.sqlite.db import Database
+from paperfeed.store.sqlite.digest import SqliteDigest
 
 
-class SqliteStore(SqliteCatalogue, SqliteAccounts):
+class SqliteStore(SqliteCatalogue, SqliteAccounts, SqliteDigest):
     """All of paperfeed's records in one SQLite file (WAL mode, one writer)."""
 
     def __init__(self, path: Path) -> None:
