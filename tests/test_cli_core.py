@@ -33,7 +33,9 @@ def test_papers_show_list_and_stats_after_ingest(run):
     result = run("ingest", str(FIXTURES / "hf_daily_sample.jsonl"))
     assert result.exit_code == 0, result.output
     listed = json.loads(run("papers", "list", "--json").stdout)
-    assert listed and {"id", "title", "summary", "authors", "publishedAt", "upvotes"} <= set(listed[0])
+    assert listed and {"id", "title", "summary", "authors", "publishedAt", "upvotes"} <= set(
+        listed[0]
+    )
     assert listed == sorted(listed, key=lambda p: -p["upvotes"])
     shown = json.loads(run("papers", "show", listed[0]["id"], "--json").stdout)
     assert shown["id"] == listed[0]["id"]

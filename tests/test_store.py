@@ -81,13 +81,18 @@ def test_daily_list_keeps_highest_upvotes_and_navigates_days(store):
     assert store.adjacent_daily_days(date(2024, 5, 1)) == (None, date(2024, 5, 3))
     assert store.pin_daily("1", True)
     assert store.daily_list(start=date(2024, 5, 1), end=date(2024, 5, 1))[0].paper.id == "1"
-    assert store.remove_daily("1") and store.daily_count(start=date(2024, 5, 1), end=date(2024, 5, 1)) == 1
+    assert (
+        store.remove_daily("1")
+        and store.daily_count(start=date(2024, 5, 1), end=date(2024, 5, 1)) == 1
+    )
 
 
 def test_daily_entry_for_unknown_paper_is_refused_and_rolled_back(store):
     store.upsert_papers([paper("1")])
     with pytest.raises(KeyError):
-        store.upsert_daily([DailyEntry("1", date(2024, 1, 1)), DailyEntry("nope", date(2024, 1, 1))])
+        store.upsert_daily(
+            [DailyEntry("1", date(2024, 1, 1)), DailyEntry("nope", date(2024, 1, 1))]
+        )
     assert store.daily_count(start=date(2024, 1, 1), end=date(2024, 1, 1)) == 0
 
 

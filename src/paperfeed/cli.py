@@ -22,6 +22,7 @@ from paperfeed.models import paper_json
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 
+
 class ErrorsAsMessages(TyperGroup):
     """Turns our exceptions into one `Error: ...` line on stderr and a non-zero exit."""
 

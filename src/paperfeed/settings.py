@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         description="UTC time of day (HH:MM) at which `paperfeed serve` sends due digests; "
         "empty disables the built-in scheduler.",
     )
+    fetch_interval: float = Field(
+        default=3.0,
+        ge=0,
+        description="Minimum seconds between two requests to the same host when importing "
+        "from a URL (arXiv asks for 3).",
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark session cookies Secure (set when serving behind TLS).",
@@ -107,4 +113,4 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (CLI flags) on top."""
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)
+    return Settings(**clean)  # type: ignore[arg-type]

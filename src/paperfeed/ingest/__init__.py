@@ -98,8 +98,8 @@ def open_document(name: str, raw: IO[bytes], total: int | None) -> Document:
     counter = _Counting(raw)
     buffered = io.BufferedReader(counter, buffer_size=1 << 20)
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        stream: IO[bytes] = gzip.GzipFile(fileobj=buffered)  # type: ignore[assignment]
-        stream = io.BufferedReader(stream, buffer_size=1 << 20)  # type: ignore[arg-type]
+        gz = gzip.GzipFile(fileobj=buffered)
+        stream: IO[bytes] = io.BufferedReader(gz, buffer_size=1 << 20)  # type: ignore[type-var]
     else:
         stream = buffered
     return Document(name, stream, total, counter)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 log = logging.getLogger("paperfeed.ingest")
 
@@ -68,7 +71,7 @@ class RichProgress:
             TimeRemainingColumn(),
             transient=False,
         )
-        self._task = None
+        self._task: TaskID | None = None
 
     def start(self, source: str, total_bytes: int | None) -> None:
         if self._task is None:
@@ -76,7 +79,8 @@ class RichProgress:
         self._task = self._bar.add_task(source[-40:], total=total_bytes, records=0)
 
     def update(self, *, records: int, bytes_done: int | None) -> None:
-        self._bar.update(self._task, completed=bytes_done or 0, records=records)
+        if self._task is not None:
+            self._bar.update(self._task, completed=bytes_done or 0, records=records)
 
     def finish(self) -> None:
         if self._task is not None:

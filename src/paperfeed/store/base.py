@@ -59,9 +59,7 @@ class CatalogueStore(Protocol):
         """The papers that exist, in the order of `paper_ids`."""
         ...
 
-    def list_papers(
-        self, *, after_id: str | None = None, limit: int = 50
-    ) -> list[StoredPaper]:
+    def list_papers(self, *, after_id: str | None = None, limit: int = 50) -> list[StoredPaper]:
         """Papers ordered by id, starting after `after_id` (cursor pagination)."""
         ...
 

@@ -105,7 +105,12 @@ class SubscriptionStore(Protocol):
     def remove_saved_search(self, *, subscriber_id: int, search_id: int) -> bool: ...
 
     def due_subscribers(
-        self, *, frequency: Frequency, period: str, after_id: int = 0, limit: int = 1000,
+        self,
+        *,
+        frequency: Frequency,
+        period: str,
+        after_id: int = 0,
+        limit: int = 1000,
         max_attempts: int = 5,
     ) -> list[Subscriber]:
         """Active confirmed subscribers (with their searches) with no digest begun for `period`.
@@ -120,7 +125,12 @@ class SubscriptionStore(Protocol):
         ...
 
     def begin_send(
-        self, *, subscriber_id: int, period: str, message_id: str, paper_ids: Sequence[str],
+        self,
+        *,
+        subscriber_id: int,
+        period: str,
+        message_id: str,
+        paper_ids: Sequence[str],
         at: datetime,
     ) -> bool:
         """Record 'sending' and the papers as mailed, in one transaction, just before the
@@ -132,7 +142,12 @@ class SubscriptionStore(Protocol):
         ...
 
     def fail_send(
-        self, *, subscriber_id: int, period: str, error: str, permanent: bool,
+        self,
+        *,
+        subscriber_id: int,
+        period: str,
+        error: str,
+        permanent: bool,
         max_attempts: int = 5,
     ) -> OutboxState:
         """Undo `begin_send` after the server refused: the papers count as unsent again.
@@ -142,5 +157,6 @@ class SubscriptionStore(Protocol):
         """
         ...
 
-    def outbox_entries(self, period: str, *, state: OutboxState | None = None) -> list[OutboxEntry]:
-        ...
+    def outbox_entries(
+        self, period: str, *, state: OutboxState | None = None
+    ) -> list[OutboxEntry]: ...

@@ -79,7 +79,9 @@ class SqliteAccounts:
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         with self.db.write() as conn:
-            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+            conn.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
+            )
 
     def set_role(self, email: str, role: str) -> User | None:
         if role not in ROLES:

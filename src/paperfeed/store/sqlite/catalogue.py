@@ -284,16 +284,20 @@ class SqliteCatalogue:
 
     def remove_daily(self, paper_id: str) -> bool:
         with self.db.write() as conn:
-            return conn.execute(
-                "DELETE FROM daily_entries WHERE paper_id = ?", (paper_id,)
-            ).rowcount > 0
+            return (
+                conn.execute("DELETE FROM daily_entries WHERE paper_id = ?", (paper_id,)).rowcount
+                > 0
+            )
 
     def pin_daily(self, paper_id: str, pinned: bool) -> bool:
         with self.db.write() as conn:
-            return conn.execute(
-                "UPDATE daily_entries SET pinned = ? WHERE paper_id = ?",
-                (int(pinned), paper_id),
-            ).rowcount > 0
+            return (
+                conn.execute(
+                    "UPDATE daily_entries SET pinned = ? WHERE paper_id = ?",
+                    (int(pinned), paper_id),
+                ).rowcount
+                > 0
+            )
 
     def changes_since(self, seq: int, *, limit: int = 1000) -> list[StoredPaper]:
         rows = self.db.read.execute(

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from paperfeed.store.sqlite.db import Database
 from paperfeed.store.subscriptions import (
     Frequency,
     OutboxEntry,
@@ -18,7 +19,6 @@ from paperfeed.store.subscriptions import (
     Subscriber,
     SubscriberStatus,
 )
-from paperfeed.store.sqlite.db import Database
 
 _SUBSCRIBER_COLUMNS = (
     "id, email, frequency, trending, user_id, created_at, confirmed_at, status, "
@@ -361,9 +361,7 @@ class SqliteDigest:
                 )
         return state
 
-    def outbox_entries(
-        self, period: str, *, state: OutboxState | None = None
-    ) -> list[OutboxEntry]:
+    def outbox_entries(self, period: str, *, state: OutboxState | None = None) -> list[OutboxEntry]:
         sql = "SELECT * FROM digest_outbox WHERE period = ?"
         args: list[Any] = [period]
         if state is not None:
