@@ -1,0 +1,165 @@
+"""Accounts: sign up, sign in (argon2id, throttled), sessions, upvotes and comments.
+
+The web routes and the CLI call these; every record goes through the store. Session cookies
+carry a random token; the store keeps only its SHA-256, so a copied database opens no session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
+from paperfeed.models import ROLES, Comment, User
+from paperfeed.store import Store
+
+SESSION_DAYS = 30
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+MAX_COMMENT = 5000
+SIGN_IN_LIMIT = 10  # attempts per window, per address and per client
+SIGN_UP_LIMIT = 5
+THROTTLE_WINDOW_S = 15 * 60
+_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"']{2,}$")
+
+_hasher = PasswordHasher()
+# Verifying against this hash when the email is unknown keeps response times alike.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip()
+    if not _EMAIL.match(email):
+        raise BadRequest("enter a valid email address")
+    return email
+
+
+def check_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise BadRequest(f"the password needs at least {MIN_PASSWORD} characters")
+
+
+def throttle(store: Store, key: str, *, limit: int) -> None:
+    """Raise 429 once `key` has made more than `limit` attempts in the current window."""
+    if not store.throttle_hit(key, limit=limit, window_s=THROTTLE_WINDOW_S, now=time.time()):
+        raise TooManyRequests("too many attempts; try again in a few minutes")
+
+
+def sign_up(store: Store, *, email: str, password: str, name: str = "", client: str = "") -> User:
+    """Create an account; the first account on an instance becomes an admin."""
+    throttle(store, f"signup:{client}", limit=SIGN_UP_LIMIT)
+    email = normalize_email(email)
+    check_password(password)
+    name = (name.strip() or email.split("@", 1)[0])[:80]
+    user = store.create_user(email=email, name=name, password_hash=hash_password(password))
+    if user is None:
+        raise Conflict("an account with this email already exists; sign in instead")
+    return user
+
+
+def add_user(store: Store, *, email: str, password: str, role: str, name: str = "") -> User:
+    """Create an account with a given role (operators, from the CLI)."""
+    if role not in ROLES:
+        raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+    email = normalize_email(email)
+    check_password(password)
+    name = (name.strip() or email.split("@", 1)[0])[:80]
+    user = store.create_user(
+        email=email, name=name, password_hash=hash_password(password), role=role
+    )
+    if user is None:
+        raise Conflict(f"an account for {email} already exists")
+    return user
+
+
+def sign_in(store: Store, *, email: str, password: str, client: str = "") -> User:
+    """The account whose password matches; throttled per address and per client."""
+    email = email.strip()
+    throttle(store, f"signin:email:{email.lower()}", limit=SIGN_IN_LIMIT)
+    throttle(store, f"signin:client:{client}", limit=SIGN_IN_LIMIT * 3)
+    found = store.user_credentials(email)
+    try:
+        _hasher.verify(found[1] if found else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        found = None
+    if found is None:
+        raise BadRequest("wrong email or password")
+    user, stored_hash = found
+    if _hasher.check_needs_rehash(stored_hash):
+        store.set_password_hash(user.id, hash_password(password))
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(store: Store, user: User) -> str:
+    """A new session for `user`; returns the token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    expires = datetime.now(UTC) + timedelta(days=SESSION_DAYS)
+    store.create_session(token_hash=_token_hash(token), user_id=user.id, expires_at=expires)
+    return token
+
+
+def session_user(store: Store, token: str | None) -> User | None:
+    return store.session_user(_token_hash(token)) if token else None
+
+
+def end_session(store: Store, token: str | None) -> None:
+    if token:
+        store.delete_session(_token_hash(token))
+
+
+@dataclass(slots=True)
+class VoteResult:
+    upvoted: bool
+    upvotes: int
+
+
+def set_upvote(store: Store, user: User, paper_id: str, *, upvoted: bool) -> VoteResult:
+    """Upvote (or take back the upvote on) a paper; idempotent."""
+    try:
+        if upvoted:
+            store.add_vote(user_id=user.id, paper_id=paper_id)
+        else:
+            store.remove_vote(user_id=user.id, paper_id=paper_id)
+    except KeyError:
+        raise NotFound(f"no paper {paper_id!r}") from None
+    item = store.get_paper(paper_id)
+    if item is None:
+        raise NotFound(f"no paper {paper_id!r}")
+    return VoteResult(upvoted=upvoted, upvotes=item.upvotes)
+
+
+def add_comment(store: Store, user: User, paper_id: str, body: str) -> Comment:
+    body = body.strip()
+    if not body:
+        raise BadRequest("the comment is empty")
+    if len(body) > MAX_COMMENT:
+        raise BadRequest(f"comments are limited to {MAX_COMMENT} characters")
+    try:
+        return store.add_comment(user_id=user.id, paper_id=paper_id, body=body)
+    except KeyError:
+        raise NotFound(f"no paper {paper_id!r}") from None
+
+
+def delete_comment(store: Store, user: User, comment_id: int) -> None:
+    """Authors delete their own comments; curators and admins any comment."""
+    comment = store.get_comment(comment_id)
+    if comment is None:
+        raise NotFound(f"no comment {comment_id}")
+    if comment.user_id != user.id and not user.can_curate:
+        raise Forbidden("only the author or a curator can delete this comment")
+    store.delete_comment(comment_id)

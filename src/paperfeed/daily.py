@@ -1,0 +1,209 @@
+"""The daily list as people browse it: a day, an ISO week or a month, and submissions to it."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+from paperfeed.errors import BadRequest, Forbidden, NotFound
+from paperfeed.models import DailyEntry, StoredPaper, User
+from paperfeed.settings import Settings
+from paperfeed.store import Store
+
+PeriodKind = Literal["day", "week", "month"]
+_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+NEW_BADGE_HOURS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A span of the daily list: one day, one ISO week or one month."""
+
+    kind: PeriodKind
+    start: date
+    end: date
+
+    @property
+    def key(self) -> str:
+        """The value of the `date`/`week`/`month` parameter that selects this period."""
+        if self.kind == "day":
+            return self.start.isoformat()
+        if self.kind == "week":
+            year, week, _ = self.start.isocalendar()
+            return f"{year}-W{week:02d}"
+        return self.start.strftime("%Y-%m")
+
+    @property
+    def label(self) -> str:
+        if self.kind == "day":
+            return self.start.strftime("%a, %b %-d, %Y")
+        if self.kind == "week":
+            return f"Week of {self.start.strftime('%b %-d, %Y')}"
+        return self.start.strftime("%B %Y")
+
+    def shifted(self, steps: int) -> Period:
+        """The period `steps` periods later (earlier when negative)."""
+        if self.kind == "day":
+            return day_period(self.start + timedelta(days=steps))
+        if self.kind == "week":
+            return week_period(self.start + timedelta(weeks=steps))
+        month = self.start.month - 1 + steps
+        return month_period(date(self.start.year + month // 12, month % 12 + 1, 1))
+
+
+def day_period(day: date) -> Period:
+    return Period("day", day, day)
+
+
+def week_period(day: date) -> Period:
+    start = day - timedelta(days=day.weekday())
+    return Period("week", start, start + timedelta(days=6))
+
+
+def month_period(day: date) -> Period:
+    last = calendar.monthrange(day.year, day.month)[1]
+    return Period("month", day.replace(day=1), day.replace(day=last))
+
+
+def parse_period(
+    *, day: str | None = None, week: str | None = None, month: str | None = None
+) -> Period | None:
+    """The period named by one of `date=YYYY-MM-DD`, `week=YYYY-Www`, `month=YYYY-MM`."""
+    given = [v for v in (day, week, month) if v]
+    if len(given) > 1:
+        raise BadRequest("give only one of date, week and month")
+    try:
+        if day:
+            return day_period(date.fromisoformat(day))
+        if week:
+            m = _WEEK.match(week)
+            if not m:
+                raise ValueError
+            return week_period(date.fromisocalendar(int(m[1]), int(m[2]), 1))
+        if month:
+            m = _MONTH.match(month)
+            if not m:
+                raise ValueError
+            return month_period(date(int(m[1]), int(m[2]), 1))
+    except ValueError:
+        raise BadRequest(
+            "invalid period: use date=YYYY-MM-DD, week=YYYY-Www or month=YYYY-MM"
+        ) from None
+    return None
+
+
+def period_or_latest(store: Store, period: Period | None, kind: PeriodKind = "day") -> Period:
+    """`period`, or the one holding the latest day with papers (today on an empty store)."""
+    if period is not None:
+        return period
+    latest = store.latest_daily_day() or datetime.now(UTC).date()
+    return {"day": day_period, "week": week_period, "month": month_period}[kind](latest)
+
+
+def neighbours(store: Store, period: Period) -> tuple[Period | None, Period | None]:
+    """The nearest earlier and later periods of the same kind that have papers."""
+    before, _ = store.adjacent_daily_days(period.start)
+    _, after = store.adjacent_daily_days(period.end)
+    make = {"day": day_period, "week": week_period, "month": month_period}[period.kind]
+    return (make(before) if before else None), (make(after) if after else None)
+
+
+def is_new(item: StoredPaper, now: datetime | None = None) -> bool:
+    """Listed in the last 24 hours (the "new" badge)."""
+    now = now or datetime.now(UTC)
+    listed = item.submitted_at
+    if listed is None and item.daily_day is not None:
+        listed = datetime.combine(item.daily_day, datetime.min.time(), tzinfo=UTC)
+    return listed is not None and timedelta(0) <= now - listed <= timedelta(hours=NEW_BADGE_HOURS)
+
+
+def submit_paper(store: Store, settings: Settings, user: User, arxiv_id: str) -> StoredPaper:
+    """Put a paper on today's list; unknown papers are fetched from arXiv only when online."""
+    from paperfeed.ingest.ids import normalize_arxiv_id
+
+    try:
+        paper_id, _ = normalize_arxiv_id(arxiv_id.strip())
+    except ValueError:
+        raise BadRequest(f"{arxiv_id!r} is not an arXiv id") from None
+    if store.get_paper(paper_id) is None:
+        if not settings.online:
+            raise NotFound(
+                f"paper {paper_id} is not in the catalogue (this instance does not fetch from "
+                "arXiv; ask an operator to ingest it)"
+            )
+        from paperfeed.ingest import ingest_sources
+
+        ingest_sources(store, [f"https://export.arxiv.org/api/query?id_list={paper_id}"])
+        if store.get_paper(paper_id) is None:
+            raise NotFound(f"arXiv has no paper {paper_id}")
+    now = datetime.now(UTC)
+    store.upsert_daily(
+        [DailyEntry(paper_id=paper_id, day=now.date(), submitted_by=user.name, submitted_at=now)]
+    )
+    item = store.get_paper(paper_id)
+    assert item is not None
+    return item
+
+
+def curate(store: Store, user: User, paper_id: str, action: str) -> None:
+    """Pin, unpin or remove a paper on the daily list (curators and admins)."""
+    if not user.can_curate:
+        raise Forbidden("only curators and admins can change the daily list")
+    if action == "remove":
+        done = store.remove_daily(paper_id)
+    elif action in ("pin", "unpin"):
+        done = store.pin_daily(paper_id, action == "pin")
+    else:
+        raise BadRequest(f"unknown action {action!r}")
+    if not done:
+        raise NotFound(f"paper {paper_id} is not on the daily list")
+
+
+@dataclass(slots=True)
+class RankedItem:
+    """A daily-list paper with its trending score and the arithmetic behind it."""
+
+    item: StoredPaper
+    score: float | None = None
+    explanation: str | None = None
+
+
+DAILY_SORTS = ("upvotes", "publishedAt", "trending")
+MAX_PERIOD_ITEMS = 5000
+
+
+def daily_page(
+    store: Store, period: Period, *, sort: str = "upvotes", limit: int = 50, offset: int = 0
+) -> tuple[list[RankedItem], int]:
+    """One page of the daily list for `period`, and the period's total count.
+
+    `upvotes` (default) keeps pinned papers first, then upvotes; `publishedAt` is newest first;
+    `trending` ranks by the decayed score of `paperfeed.trending`.
+    """
+    from paperfeed.trending import GRAVITY, listed_at, reference_time, trending_score
+
+    if sort not in DAILY_SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(DAILY_SORTS)}")
+    total = store.daily_count(start=period.start, end=period.end)
+    if sort == "upvotes":
+        items = store.daily_list(start=period.start, end=period.end, limit=limit, offset=offset)
+        return [RankedItem(i) for i in items], total
+    items = store.daily_list(start=period.start, end=period.end, limit=MAX_PERIOD_ITEMS)
+    if sort == "publishedAt":
+        items.sort(key=lambda i: (i.paper.published or datetime.min.replace(tzinfo=UTC)),
+                   reverse=True)
+        return [RankedItem(i) for i in items[offset : offset + limit]], total
+    ref = reference_time(store, timedelta(days=7))
+    ranked = []
+    for i in items:
+        listed = listed_at(i) or ref
+        age = max((ref - listed).total_seconds() / 3600, 0.0)
+        score = trending_score(i.upvotes, age)
+        why = f"({i.upvotes} upvotes + 1) / ({age:.0f} h + 2)^{GRAVITY} = {score:.4f}"
+        ranked.append(RankedItem(i, score, why))
+    ranked.sort(key=lambda r: (-(r.score or 0.0), r.item.paper.id))
+    return ranked[offset : offset + limit], total

@@ -1,0 +1,111 @@
+"""Sign up, sign in, sign out (HTML forms), and API sessions for scripts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from paperfeed import accounts
+from paperfeed.errors import BadRequest, Conflict, TooManyRequests
+from paperfeed.web.deps import CsrfDep, CurrentUser, OptionalUser, StoreDep, session_token
+from paperfeed.web.routes.pages import safe_next
+from paperfeed.web.security import clear_session_cookie, set_session_cookie
+from paperfeed.web.templating import render
+
+router = APIRouter()
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/signin", response_class=HTMLResponse, include_in_schema=False)
+def signin_page(request: Request, user: OptionalUser, next: str = "/") -> Response:
+    return render(request, "signin.html", {"mode": "signin", "next": safe_next(next)})
+
+
+@router.get("/signup", response_class=HTMLResponse, include_in_schema=False)
+def signup_page(request: Request, user: OptionalUser, next: str = "/") -> Response:
+    return render(request, "signin.html", {"mode": "signup", "next": safe_next(next)})
+
+
+def _signed_in(request: Request, store, user, next_path: str) -> Response:  # type: ignore[no-untyped-def]
+    token = accounts.start_session(store, user)
+    response = RedirectResponse(safe_next(next_path), status_code=303)
+    set_session_cookie(request, response, token)
+    return response
+
+
+@router.post("/signin", include_in_schema=False, dependencies=[CsrfDep])
+def signin_form(
+    request: Request,
+    store: StoreDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=accounts.MAX_PASSWORD)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    try:
+        user = accounts.sign_in(store, email=email, password=password, client=client_key(request))
+    except (BadRequest, TooManyRequests) as exc:
+        context = {"mode": "signin", "next": safe_next(next), "error": exc.message, "email": email}
+        return render(request, "signin.html", context, exc.status_code)
+    return _signed_in(request, store, user, next)
+
+
+@router.post("/signup", include_in_schema=False, dependencies=[CsrfDep])
+def signup_form(
+    request: Request,
+    store: StoreDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=accounts.MAX_PASSWORD)],
+    name: Annotated[str, Form(max_length=80)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    try:
+        user = accounts.sign_up(
+            store, email=email, password=password, name=name, client=client_key(request)
+        )
+    except (BadRequest, Conflict, TooManyRequests) as exc:
+        context = {"mode": "signup", "next": safe_next(next), "error": exc.message, "email": email}
+        return render(request, "signin.html", context, exc.status_code)
+    return _signed_in(request, store, user, next)
+
+
+@router.post("/signout", include_in_schema=False, dependencies=[CsrfDep])
+def signout(request: Request, store: StoreDep) -> Response:
+    accounts.end_session(store, session_token(request))
+    response = RedirectResponse("/", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+class Credentials(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=accounts.MAX_PASSWORD)
+
+
+@router.post("/api/session", tags=["accounts"])
+def api_sign_in(request: Request, store: StoreDep, body: Credentials) -> JSONResponse:
+    """Sign in from a script: returns a token for `Authorization: Bearer <token>`."""
+    user = accounts.sign_in(
+        store, email=body.email, password=body.password, client=client_key(request)
+    )
+    token = accounts.start_session(store, user)
+    return JSONResponse(
+        {"token": token, "user": {"name": user.name, "email": user.email, "role": user.role}}
+    )
+
+
+@router.get("/api/whoami", tags=["accounts"])
+def whoami(user: CurrentUser) -> dict[str, str]:
+    """The signed-in account (HF's /api/whoami-v2 in spirit)."""
+    return {"name": user.name, "email": user.email, "role": user.role}
+
+
+@router.delete("/api/session", status_code=204, tags=["accounts"])
+def api_sign_out(request: Request, store: StoreDep, user: CurrentUser) -> Response:
+    accounts.end_session(store, session_token(request))
+    return Response(status_code=204)

@@ -1,0 +1,170 @@
+"""The JSON API, in the shapes of the Hugging Face Papers API (`huggingface_hub` works)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from paperfeed import accounts, daily, export
+from paperfeed.errors import NotFound
+from paperfeed.models import StoredPaper, comment_json, daily_json, iso, paper_json
+from paperfeed.trending import trending
+from paperfeed.web import searching
+from paperfeed.web.deps import CurrentUser, SearchDep, SettingsDep, StoreDep
+from paperfeed.web.routes.pages import get_paper_or_404
+
+router = APIRouter(prefix="/api", tags=["papers"])
+MAX_LIMIT = 100
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"At most {MAX_LIMIT}.")]
+
+
+def paper_info_json(item: StoredPaper) -> dict[str, Any]:
+    """`GET /api/papers/{id}`: the paper plus its daily-list submission."""
+    return {
+        **paper_json(item),
+        "submittedOnDailyAt": iso(item.submitted_at),
+        "submittedOnDailyBy": {"name": item.submitted_by} if item.submitted_by else None,
+    }
+
+
+def ranked_json(r: daily.RankedItem) -> dict[str, Any]:
+    data = daily_json(r.item)
+    if r.score is not None:
+        data["trendingScore"] = round(r.score, 6)
+        data["trendingExplanation"] = r.explanation
+    return data
+
+
+@router.get("/daily_papers")
+def daily_papers(
+    store: StoreDep,
+    date: Annotated[str | None, Query(description="YYYY-MM-DD", max_length=10)] = None,
+    week: Annotated[str | None, Query(description="YYYY-Www", max_length=8)] = None,
+    month: Annotated[str | None, Query(description="YYYY-MM", max_length=7)] = None,
+    p: Annotated[int, Query(ge=0, le=10_000, description="Page number, from 0.")] = 0,
+    limit: Limit = 50,
+    sort: Literal["publishedAt", "trending", "upvotes"] = "upvotes",
+) -> list[dict[str, Any]]:
+    """The daily list for a day, ISO week or month (default: the latest day with papers).
+
+    `sort=trending` adds `trendingScore` and `trendingExplanation` to each item.
+    """
+    period = daily.period_or_latest(store, daily.parse_period(day=date, week=week, month=month))
+    ranked, _ = daily.daily_page(store, period, sort=sort, limit=limit, offset=p * limit)
+    return [ranked_json(r) for r in ranked]
+
+
+@router.get("/trending")
+def trending_papers(store: StoreDep, limit: Limit = 50) -> list[dict[str, Any]]:
+    """Trending papers of the last week, best first, with the score's arithmetic."""
+    return [
+        {**daily_json(t.item), "trendingScore": round(t.score, 6),
+         "trendingExplanation": t.explain()}
+        for t in trending(store, limit=limit)
+    ]
+
+
+@router.get("/papers/search")
+def search_papers(
+    store: StoreDep,
+    search: SearchDep,
+    q: Annotated[str, Query(min_length=1, max_length=searching.MAX_QUERY)],
+    limit: Limit = 50,
+) -> list[dict[str, Any]]:
+    """Papers matching `q`, best first (HF `/api/papers/search` shape)."""
+    form = searching.make_form(q)
+    return [daily_json(r.item) for r in searching.search_papers(store, search, form, limit=limit)]
+
+
+@router.get("/papers")
+def list_papers(
+    request: Request,
+    store: StoreDep,
+    cursor: Annotated[str | None, Query(max_length=64, description="Last id seen.")] = None,
+    limit: Limit = 50,
+) -> Response:
+    """All papers by id; the `Link: <...>; rel="next"` header carries the next cursor."""
+    items = store.list_papers(after_id=cursor, limit=limit)
+    response = JSONResponse([paper_json(i) for i in items])
+    if len(items) == limit:
+        nxt = request.url.include_query_params(cursor=items[-1].paper.id, limit=limit)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    return response
+
+
+class IndexRequest(BaseModel):
+    arxivId: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/papers/index", status_code=201)
+def index_paper(
+    body: IndexRequest, store: StoreDep, settings: SettingsDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Put a paper on today's daily list (signed in)."""
+    return daily_json(daily.submit_paper(store, settings, user, body.arxivId))
+
+
+class CurateRequest(BaseModel):
+    action: Literal["pin", "unpin", "remove"]
+
+
+@router.post("/papers/{paper_id:path}/curate", status_code=204)
+def curate_paper(paper_id: str, body: CurateRequest, store: StoreDep, user: CurrentUser) -> Response:
+    """Pin, unpin or remove a daily-list paper (curators and admins)."""
+    daily.curate(store, user, paper_id, body.action)
+    return Response(status_code=204)
+
+
+@router.post("/papers/{paper_id:path}/upvote")
+def upvote(paper_id: str, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
+    """Upvote once; repeating it changes nothing."""
+    result = accounts.set_upvote(store, user, paper_id, upvoted=True)
+    return {"upvoted": result.upvoted, "upvotes": result.upvotes}
+
+
+@router.delete("/papers/{paper_id:path}/upvote")
+def remove_upvote(paper_id: str, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
+    result = accounts.set_upvote(store, user, paper_id, upvoted=False)
+    return {"upvoted": result.upvoted, "upvotes": result.upvotes}
+
+
+@router.get("/papers/{paper_id:path}/comments")
+def list_comments(paper_id: str, store: StoreDep) -> list[dict[str, Any]]:
+    get_paper_or_404(store, paper_id)
+    return [comment_json(c) for c in store.list_comments(paper_id)]
+
+
+class CommentRequest(BaseModel):
+    content: str = Field(min_length=1, max_length=accounts.MAX_COMMENT)
+
+
+@router.post("/papers/{paper_id:path}/comments", status_code=201)
+def create_comment(
+    paper_id: str, body: CommentRequest, store: StoreDep, user: CurrentUser
+) -> dict[str, Any]:
+    return comment_json(accounts.add_comment(store, user, paper_id, body.content))
+
+
+@router.delete("/papers/{paper_id:path}/comments/{comment_id}", status_code=204)
+def delete_comment(paper_id: str, comment_id: int, store: StoreDep, user: CurrentUser) -> Response:
+    comment = store.get_comment(comment_id)
+    if comment is None or comment.paper_id != paper_id:
+        raise NotFound(f"no comment {comment_id} on paper {paper_id}")
+    accounts.delete_comment(store, user, comment_id)
+    return Response(status_code=204)
+
+
+@router.get("/papers/{paper_id:path}/bibtex", response_class=PlainTextResponse)
+def bibtex(paper_id: str, store: StoreDep) -> PlainTextResponse:
+    """A BibTeX @misc entry for the paper."""
+    item = get_paper_or_404(store, paper_id)
+    return PlainTextResponse(export.bibtex(item), media_type="application/x-bibtex; charset=utf-8")
+
+
+@router.get("/papers/{paper_id:path}")
+def paper_info(paper_id: str, store: StoreDep) -> dict[str, Any]:
+    """One paper (HF `/api/papers/{id}` shape)."""
+    return paper_info_json(get_paper_or_404(store, paper_id))

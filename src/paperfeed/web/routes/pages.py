@@ -1,0 +1,244 @@
+"""Server-rendered pages: daily papers, trending, search, paper page, submit."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from paperfeed import accounts, daily, export
+from paperfeed.errors import BadRequest, NotFound, PaperfeedError, ServiceUnavailable
+from paperfeed.models import StoredPaper, User
+from paperfeed.store import Store
+from paperfeed.trending import GRAVITY, trending
+from paperfeed.web import searching
+from paperfeed.web.deps import OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def period_link(period: daily.Period) -> str:
+    if period.kind == "day":
+        return f"/?date={period.start.isoformat()}"
+    return f"/?view={period.kind}&date={period.start.isoformat()}"
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths may be redirect targets."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return default
+
+
+def voted_ids(store: Store, user: User | None, items: list[StoredPaper]) -> set[str]:
+    return store.voted_papers(user.id, [i.paper.id for i in items]) if user else set()
+
+
+def get_paper_or_404(store: Store, paper_id: str) -> StoredPaper:
+    item = store.get_paper(paper_id)
+    if item is None:
+        raise NotFound(f"no paper {paper_id!r} in this catalogue")
+    return item
+
+
+def sign_in_redirect(next_path: str) -> RedirectResponse:
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/signin?next={quote(next_path)}", status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    store: StoreDep,
+    user: OptionalUser,
+    date: Annotated[str | None, Query(max_length=10)] = None,
+    view: Literal["day", "week", "month"] = "day",
+    p: Annotated[int, Query(ge=0, le=1000)] = 0,
+) -> Response:
+    """Daily papers for a day, week or month (default: the latest day with papers)."""
+    chosen = daily.parse_period(day=date)
+    if chosen is not None and view != "day":
+        make = daily.week_period if view == "week" else daily.month_period
+        chosen = make(chosen.start)
+    period = daily.period_or_latest(store, chosen, view)
+    ranked, total = daily.daily_page(store, period, limit=PAGE_SIZE, offset=p * PAGE_SIZE)
+    items = [r.item for r in ranked]
+    prev, nxt = daily.neighbours(store, period)
+    return render(
+        request,
+        "daily.html",
+        {
+            "period": period,
+            "items": items,
+            "total": total,
+            "page": p,
+            "more": (p + 1) * PAGE_SIZE < total,
+            "prev": prev,
+            "next": nxt,
+            "link": period_link,
+            "voted": voted_ids(store, user, items),
+        },
+    )
+
+
+@router.get("/trending", response_class=HTMLResponse)
+def trending_page(request: Request, store: StoreDep, user: OptionalUser) -> Response:
+    """Papers ranked by upvotes with recency decay; each rank explains its score on hover."""
+    ranked = trending(store, limit=50)
+    return render(
+        request,
+        "trending.html",
+        {
+            "ranked": ranked,
+            "gravity": GRAVITY,
+            "voted": voted_ids(store, user, [t.item for t in ranked]),
+        },
+    )
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    store: StoreDep,
+    user: OptionalUser,
+    q: Annotated[str | None, Query(max_length=searching.MAX_QUERY)] = None,
+    since: Annotated[str | None, Query(max_length=10)] = None,
+    until: Annotated[str | None, Query(max_length=10)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    has_code: bool = False,
+    sort: str | None = None,
+) -> Response:
+    """Search box, then title + abstract per result with the query's words marked."""
+    form = searching.make_form(
+        q, since=since, until=until, category=category, has_code=has_code, sort=sort
+    )
+    results: list[searching.Result] = []
+    if form.q:
+        search = request.app.state.search
+        if search is None:
+            raise ServiceUnavailable("search is not available on this instance yet")
+        results = searching.search_papers(store, search, form, limit=searching.MAX_RESULTS)
+    return render(
+        request,
+        "search.html",
+        {
+            "q": form.q,
+            "filters": form,
+            "sort": form.sort,
+            "results": results,
+            "terms": searching.highlight_terms(form.q),
+            "voted": voted_ids(store, user, [r.item for r in results]),
+        },
+    )
+
+
+@router.get("/papers/{paper_id:path}.md")
+def paper_markdown(paper_id: str, store: StoreDep, settings: SettingsDep) -> PlainTextResponse:
+    """The paper as Markdown."""
+    item = get_paper_or_404(store, paper_id)
+    return PlainTextResponse(
+        export.markdown(item, settings.base_url), media_type="text/markdown; charset=utf-8"
+    )
+
+
+@router.post("/papers/{paper_id:path}/upvote")
+def upvote_form(
+    paper_id: str,
+    store: StoreDep,
+    user: OptionalUser,
+    action: Annotated[Literal["add", "remove"], Form()] = "add",
+    next: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    target = safe_next(next, f"/papers/{paper_id}")
+    if user is None:
+        return sign_in_redirect(target)
+    accounts.set_upvote(store, user, paper_id, upvoted=action == "add")
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/papers/{paper_id:path}/comments/{comment_id}/delete")
+def delete_comment_form(
+    paper_id: str, comment_id: int, store: StoreDep, user: OptionalUser
+) -> Response:
+    if user is None:
+        return sign_in_redirect(f"/papers/{paper_id}")
+    accounts.delete_comment(store, user, comment_id)
+    return RedirectResponse(f"/papers/{paper_id}#comments", status_code=303)
+
+
+@router.post("/papers/{paper_id:path}/comments")
+def comment_form(
+    paper_id: str,
+    store: StoreDep,
+    user: OptionalUser,
+    body: Annotated[str, Form(max_length=accounts.MAX_COMMENT)],
+) -> Response:
+    if user is None:
+        return sign_in_redirect(f"/papers/{paper_id}")
+    comment = accounts.add_comment(store, user, paper_id, body)
+    return RedirectResponse(f"/papers/{paper_id}#comment-{comment.id}", status_code=303)
+
+
+@router.post("/papers/{paper_id:path}/curate")
+def curate_form(
+    paper_id: str,
+    store: StoreDep,
+    user: OptionalUser,
+    action: Annotated[Literal["pin", "unpin", "remove"], Form()],
+) -> Response:
+    if user is None:
+        return sign_in_redirect(f"/papers/{paper_id}")
+    daily.curate(store, user, paper_id, action)
+    return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+
+
+@router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
+def paper_page(request: Request, paper_id: str, store: StoreDep, user: OptionalUser) -> Response:
+    """Title, authors, abstract (LaTeX by KaTeX), links, upvote, comments, similar, BibTeX."""
+    item = get_paper_or_404(store, paper_id)
+    try:
+        similar = searching.similar_papers(store, request.app.state.search, paper_id, limit=6)
+    except PaperfeedError:
+        similar = []
+    return render(
+        request,
+        "paper.html",
+        {
+            "item": item,
+            "voted": bool(voted_ids(store, user, [item])),
+            "comments": store.list_comments(paper_id),
+            "similar": similar,
+            "bibtex": export.bibtex(item),
+        },
+    )
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submit_page(request: Request, user: OptionalUser, settings: SettingsDep) -> Response:
+    return render(request, "submit.html", {"online": settings.online})
+
+
+@router.post("/submit")
+def submit_form(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    user: OptionalUser,
+    arxiv_id: Annotated[str, Form(max_length=100)],
+) -> Response:
+    if user is None:
+        return sign_in_redirect("/submit")
+    try:
+        item = daily.submit_paper(store, settings, user, arxiv_id)
+    except (BadRequest, NotFound) as exc:
+        return render(
+            request,
+            "submit.html",
+            {"online": settings.online, "error": exc.message, "arxiv_id": arxiv_id},
+            exc.status_code,
+        )
+    return RedirectResponse(f"/papers/{item.paper.id}", status_code=303)

@@ -1,0 +1,113 @@
+"""The web side of search: user input -> `paperfeed.search` -> stored papers to render.
+
+The search service is `request.app.state.search` (see `paperfeed.search`); this module only
+turns form/query parameters into its filters and its hits into `StoredPaper`s.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from paperfeed.errors import BadRequest
+from paperfeed.models import StoredPaper
+from paperfeed.store import Store
+
+MAX_QUERY = 250
+MAX_RESULTS = 100
+SORTS = ("relevance", "date", "upvotes")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset("a an and are as at be by for from in is it of on or that the to with".split())
+
+
+@dataclass(slots=True)
+class SearchForm:
+    """The search page's inputs, validated."""
+
+    q: str = ""
+    since: date | None = None
+    until: date | None = None
+    category: str = ""
+    has_code: bool = False
+    sort: str = "relevance"
+
+
+def parse_date(text: str | None, name: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"invalid {name} date {text!r}: expected YYYY-MM-DD") from None
+
+
+def make_form(
+    q: str | None,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    category: str | None = None,
+    has_code: bool = False,
+    sort: str | None = None,
+) -> SearchForm:
+    q = (q or "").strip()
+    if len(q) > MAX_QUERY:
+        raise BadRequest(f"queries are limited to {MAX_QUERY} characters")
+    sort = sort or "relevance"
+    if sort not in SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(SORTS)}")
+    return SearchForm(
+        q=q,
+        since=parse_date(since, "from"),
+        until=parse_date(until, "to"),
+        category=(category or "").strip()[:40],
+        has_code=has_code,
+        sort=sort,
+    )
+
+
+def highlight_terms(q: str) -> list[str]:
+    """Words of the query to mark in titles and abstracts."""
+    return [w for w in _WORD.findall(q.lower()) if w not in _STOP]
+
+
+@dataclass(slots=True)
+class Result:
+    item: StoredPaper
+    score: float | None = None
+
+
+def _filters(form: SearchForm) -> Any:
+    from paperfeed.search import Filters
+
+    return Filters(
+        since=form.since,
+        until=form.until,
+        categories=(form.category,) if form.category else (),
+        has_code=True if form.has_code else None,
+    )
+
+
+def _hit_ids(hits: Any) -> list[tuple[str, float | None]]:
+    out = []
+    for hit in hits:
+        out.append((hit.paper_id, getattr(hit, "score", None)))
+    return out
+
+
+def search_papers(store: Store, search: Any, form: SearchForm, *, limit: int) -> list[Result]:
+    """Best-first results for the form's query and filters."""
+    if not form.q:
+        raise BadRequest("enter a search query")
+    hits = _hit_ids(search.search(form.q, limit=limit, filters=_filters(form), sort=form.sort))
+    items = {i.paper.id: i for i in store.get_papers([pid for pid, _ in hits])}
+    return [Result(items[pid], score) for pid, score in hits if pid in items]
+
+
+def similar_papers(store: Store, search: Any, paper_id: str, *, limit: int) -> list[StoredPaper]:
+    if search is None:
+        return []
+    ids = [pid for pid, _ in _hit_ids(search.similar(paper_id, limit=limit)) if pid != paper_id]
+    return store.get_papers(ids)

@@ -1,0 +1,22 @@
+// Progressive enhancement only: every page works without it.
+document.addEventListener("DOMContentLoaded", function () {
+  if (window.renderMathInElement) {
+    document.querySelectorAll(".math").forEach(function (el) {
+      window.renderMathInElement(el, {
+        delimiters: [
+          { left: "$$", right: "$$", display: true },
+          { left: "\\[", right: "\\]", display: true },
+          { left: "$", right: "$", display: false },
+          { left: "\\(", right: "\\)", display: false }
+        ],
+        throwOnError: false
+      });
+    });
+  }
+  document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var text = document.getElementById(btn.dataset.copy).value;
+      navigator.clipboard.writeText(text).then(function () { btn.textContent = "Copied"; });
+    });
+  });
+});

@@ -1,0 +1,100 @@
+"""Jinja2 rendering with autoescape on, plus the few filters the pages need."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
+
+from paperfeed.daily import is_new
+from paperfeed.export import arxiv_abs_url, arxiv_pdf_url
+from paperfeed.web.security import csrf_token, set_csrf_cookie
+
+TEMPLATES = Path(__file__).parent / "templates"
+_URL = re.compile(r"https?://[^\s<>\"'(){}\[\]]+[^\s<>\"'(){}\[\].,;:!?]")
+
+
+def linkify(text: str) -> Markup:
+    """Escape `text`, then turn bare URLs into links (rel=nofollow, new tab)."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        out.append(escape(text[last : m.start()]))
+        url = m.group(0)
+        out.append(
+            Markup('<a href="{0}" rel="nofollow noopener" target="_blank">{0}</a>').format(url)
+        )
+        last = m.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def highlight(text: str, words: list[str] | tuple[str, ...]) -> Markup:
+    """Escape `text` and wrap whole-word matches of `words` (prefix match) in <mark>."""
+    words = [w for w in words if len(w) >= 2]
+    if not words:
+        return escape(text)
+    pattern = re.compile(
+        r"\b(" + "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)) + r")\w*",
+        re.IGNORECASE,
+    )
+    out, last = [], 0
+    for m in pattern.finditer(text):
+        out.append(escape(text[last : m.start()]))
+        out.append(Markup("<mark>{}</mark>").format(m.group(0)))
+        last = m.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def short_authors(authors: list[str], n: int = 4) -> str:
+    if len(authors) <= n:
+        return ", ".join(authors)
+    return ", ".join(authors[:n]) + f" +{len(authors) - n}"
+
+
+def ago(ts: datetime | None) -> str:
+    if ts is None:
+        return ""
+    seconds = (datetime.now(UTC) - ts).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return "just now"
+
+
+def make_env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.filters.update(
+        linkify=linkify, highlight=highlight, short_authors=short_authors, ago=ago
+    )
+    env.globals.update(abs_url=arxiv_abs_url, pdf_url=arxiv_pdf_url, is_new=is_new)
+    return env
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render a page; adds the user, CSRF token and site name every template needs."""
+    env: jinja2.Environment = request.app.state.jinja
+    ctx = {
+        "request": request,
+        "user": request.state._state.get("user"),
+        "csrf": csrf_token(request),
+        "site_name": request.app.state.settings.site_name,
+        **(context or {}),
+    }
+    response = HTMLResponse(env.get_template(name).render(ctx), status_code=status_code)
+    set_csrf_cookie(request, response)
+    return response
