@@ -305,6 +305,12 @@ class SqliteCatalogue:
         )
         return [row_stored(r) for r in rows]
 
+    def count_changes_since(self, seq: int) -> int:
+        (value,) = self.db.read.execute(
+            "SELECT count(*) FROM papers WHERE seq > ?", (seq,)
+        ).fetchone()
+        return int(value)
+
     def last_seq(self) -> int:
         (value,) = self.db.read.execute("SELECT value FROM change_seq").fetchone()
         return value
