@@ -95,6 +95,11 @@ def paper_json(item: StoredPaper) -> dict[str, Any]:
     }
 
 
+def submitter_json(name: str | None) -> dict[str, Any] | None:
+    """A submitter as an HF user object (`user` is the username huggingface_hub reads)."""
+    return {"name": name, "user": name, "fullname": name} if name else None
+
+
 def daily_json(item: StoredPaper) -> dict[str, Any]:
     """A daily-list entry in the shape of HF's `/api/daily_papers` items."""
     paper = paper_json(item)
@@ -104,7 +109,7 @@ def daily_json(item: StoredPaper) -> dict[str, Any]:
         "summary": paper["summary"],
         "publishedAt": paper["publishedAt"],
         "submittedOnDailyAt": iso(item.submitted_at),
-        "submittedBy": {"name": item.submitted_by} if item.submitted_by else None,
+        "submittedBy": submitter_json(item.submitted_by),
         "numComments": item.num_comments,
         "date": iso(item.daily_day),
     }

@@ -10,7 +10,14 @@ from pydantic import BaseModel, Field
 
 from paperfeed import accounts, daily, export
 from paperfeed.errors import NotFound
-from paperfeed.models import StoredPaper, comment_json, daily_json, iso, paper_json
+from paperfeed.models import (
+    StoredPaper,
+    comment_json,
+    daily_json,
+    iso,
+    paper_json,
+    submitter_json,
+)
 from paperfeed.trending import trending
 from paperfeed.web import searching
 from paperfeed.web.deps import CurrentUser, SearchDep, SettingsDep, StoreDep
@@ -26,7 +33,7 @@ def paper_info_json(item: StoredPaper) -> dict[str, Any]:
     return {
         **paper_json(item),
         "submittedOnDailyAt": iso(item.submitted_at),
-        "submittedOnDailyBy": {"name": item.submitted_by} if item.submitted_by else None,
+        "submittedOnDailyBy": submitter_json(item.submitted_by),
     }
 
 
