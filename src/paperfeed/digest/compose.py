@@ -1,0 +1,180 @@
+"""What goes into one subscriber's digest: trending papers plus saved-search matches.
+
+A `Composer` lives for one run: the trending candidates are ranked once per frequency and
+each saved search runs once per (query, filters, since), so 100k subscribers cost a few
+queries plus one `sent_paper_ids` lookup each. Papers already mailed to a subscriber are
+left out (the store's `sent_papers` primary key backs this up).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from paperfeed.models import StoredPaper
+from paperfeed.settings import Settings
+from paperfeed.store import Store
+from paperfeed.store.subscriptions import Frequency, SavedSearch, Subscriber
+from paperfeed.trending import reference_time, trending
+
+log = logging.getLogger(__name__)
+
+WINDOWS: dict[str, timedelta] = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+TRENDING_PER_DIGEST = 10
+MATCHES_PER_SEARCH = 10
+TRENDING_CANDIDATES = 60  # ranked once per run; each subscriber takes the best unsent ones
+SEARCH_CANDIDATES = 50
+
+
+def period_key(frequency: Frequency, now: datetime) -> str:
+    """The period a digest belongs to: the UTC date (daily) or the ISO week (weekly)."""
+    now = now.astimezone(UTC)
+    if frequency == "weekly":
+        year, week, _ = now.isocalendar()
+        return f"w:{year}-W{week:02d}"
+    return f"d:{now.date().isoformat()}"
+
+
+@dataclass(slots=True)
+class DigestSection:
+    title: str
+    items: list[StoredPaper]
+    query: str | None = None  # the saved search behind the section, if any
+
+
+@dataclass(slots=True)
+class Digest:
+    subscriber: Subscriber
+    period: str
+    sections: list[DigestSection] = field(default_factory=list)
+
+    @property
+    def paper_ids(self) -> list[str]:
+        return [item.paper.id for section in self.sections for item in section.items]
+
+    @property
+    def empty(self) -> bool:
+        return not any(section.items for section in self.sections)
+
+
+def open_search_service(settings: Settings, store: Store) -> Any:
+    """The search service (`paperfeed.search.open_search`), or None where it is missing."""
+    try:
+        from paperfeed.search import open_search  # type: ignore[attr-defined]
+    except ImportError:
+        log.error("digest: paperfeed.search is not available; saved searches are skipped")
+        return None
+    return open_search(settings, store)
+
+
+def search_new_papers(
+    search: Any,
+    store: Store,
+    query: str,
+    *,
+    filters: dict[str, Any],
+    since: date,
+    limit: int,
+) -> list[StoredPaper]:
+    """Papers matching a saved search listed on or after `since`, newest first.
+
+    The only call into `paperfeed.search`; every saved search goes through here.
+    """
+    from paperfeed.search import Filters  # type: ignore[attr-defined]
+
+    wanted = Filters(
+        since=since,
+        categories=tuple(filters.get("categories", ())),
+        has_code=filters.get("has_code"),
+    )
+    hits = search.search(query, limit=limit, filters=wanted, sort="date")
+    return store.get_papers([hit.paper_id for hit in hits])
+
+
+class Composer:
+    """Composes digests for one run, caching what subscribers share."""
+
+    def __init__(self, settings: Settings, store: Store, now: datetime | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.now = now or datetime.now(UTC)
+        self._trending: dict[str, list[StoredPaper]] = {}
+        self._matches: dict[tuple[str, str, date], list[StoredPaper]] = {}
+        self._search: Any = None
+        self._search_opened = False
+
+    @property
+    def search(self) -> Any:
+        if not self._search_opened:
+            self._search = open_search_service(self.settings, self.store)
+            self._search_opened = True
+        return self._search
+
+    def trending_candidates(self, frequency: Frequency) -> list[StoredPaper]:
+        if frequency not in self._trending:
+            ranked = trending(
+                self.store, window=WINDOWS[frequency], limit=TRENDING_CANDIDATES, now=self.now
+            )
+            self._trending[frequency] = [t.item for t in ranked]
+        return self._trending[frequency]
+
+    def since(self, subscriber: Subscriber) -> date:
+        """Saved searches report papers listed since the last digest (or the last window)."""
+        window = WINDOWS[subscriber.frequency]
+        start = reference_time(self.store, window, self.now) - window
+        if subscriber.last_digest_at and subscriber.last_digest_at < start:
+            start = subscriber.last_digest_at
+        return start.date()
+
+    def matches(self, search: SavedSearch, since: date) -> list[StoredPaper]:
+        key = (search.query, orjson.dumps(search.filters, option=orjson.OPT_SORT_KEYS).decode(), since)
+        if key not in self._matches:
+            if self.search is None:
+                return []
+            self._matches[key] = search_new_papers(
+                self.search,
+                self.store,
+                search.query,
+                filters=search.filters,
+                since=since,
+                limit=SEARCH_CANDIDATES,
+            )
+        return self._matches[key]
+
+    def compose(self, subscriber: Subscriber, period: str | None = None) -> Digest:
+        period = period or period_key(subscriber.frequency, self.now)
+        trending_items = self.trending_candidates(subscriber.frequency) if subscriber.trending else []
+        since = self.since(subscriber)
+        searches = [(s, self.matches(s, since)) for s in subscriber.searches]
+        candidate_ids = [i.paper.id for i in trending_items] + [
+            i.paper.id for _, items in searches for i in items
+        ]
+        taken = self.store.sent_paper_ids(subscriber.id, candidate_ids)
+        digest = Digest(subscriber, period)
+
+        def pick(items: list[StoredPaper], limit: int) -> list[StoredPaper]:
+            chosen = []
+            for item in items:
+                if item.paper.id not in taken:
+                    taken.add(item.paper.id)
+                    chosen.append(item)
+                    if len(chosen) == limit:
+                        break
+            return chosen
+
+        if subscriber.trending:
+            title = "Trending this week" if subscriber.frequency == "weekly" else "Trending today"
+            digest.sections.append(DigestSection(title, pick(trending_items, TRENDING_PER_DIGEST)))
+        for search, items in searches:
+            digest.sections.append(
+                DigestSection(
+                    f"New for \u201c{search.query}\u201d",
+                    pick(items, MATCHES_PER_SEARCH),
+                    query=search.query,
+                )
+            )
+        return digest

@@ -1,0 +1,174 @@
+"""Digests and confirmation emails as HTML + plain text (Jinja2) and as MIME messages.
+
+Each paper's card is rendered once per run and reused for every subscriber who gets it, so
+the per-subscriber work is joining cached cards and signing two links. Messages are built
+with `email.message.EmailMessage` under the SMTP policy, which refuses CR/LF in any header
+value: header injection is impossible whatever a field contains.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from urllib.parse import urlsplit
+
+import jinja2
+from markupsafe import Markup
+
+from paperfeed.digest.compose import Digest
+from paperfeed.digest.tokens import MAX_AGE, Links
+from paperfeed.models import StoredPaper
+from paperfeed.settings import Settings
+
+ABSTRACT_CHARS = 300
+# SMTP line endings; headers folded at 998 so the List-Unsubscribe URL stays one plain word
+# (at 78 the folder would RFC 2047-encode it, which mail clients do not follow).
+POLICY = SMTP.clone(max_line_length=998)
+AUTHORS_SHOWN = 4
+
+
+def shorten(text: str, limit: int = ABSTRACT_CHARS) -> str:
+    """`text` cut at a word boundary near `limit` characters, with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip(" ,;:.") + "\u2026"
+
+
+def short_authors(authors: list[str]) -> str:
+    if len(authors) <= AUTHORS_SHOWN:
+        return ", ".join(authors)
+    return ", ".join(authors[:AUTHORS_SHOWN]) + f" and {len(authors) - AUTHORS_SHOWN} more"
+
+
+def _env(autoescape: bool) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("paperfeed.digest", "templates"),
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+    unsubscribe_url: str | None = None  # becomes the List-Unsubscribe header
+
+
+class Renderer:
+    """Renders emails for one instance; paper cards are cached for the renderer's lifetime."""
+
+    def __init__(self, settings: Settings, links: Links | None = None) -> None:
+        self.settings = settings
+        self.links = links or Links(settings)
+        html_env, text_env = _env(True), _env(False)
+        self._digest_html = html_env.get_template("digest.html")
+        self._digest_text = text_env.get_template("digest.txt")
+        self._card_html = html_env.get_template("paper_card.html")
+        self._card_text = text_env.get_template("paper_card.txt")
+        self._confirm_html = html_env.get_template("confirm.html")
+        self._confirm_text = text_env.get_template("confirm.txt")
+        self._cards: dict[str, tuple[Markup, str]] = {}
+        self.sender = settings.mail_from
+        self.msgid_domain = urlsplit(settings.base_url).hostname or "localhost"
+
+    def _card(self, item: StoredPaper) -> tuple[Markup, str]:
+        cached = self._cards.get(item.paper.id)
+        if cached is None:
+            ctx = {
+                "paper": item.paper,
+                "url": self.links.paper_url(item.paper.id),
+                "authors": short_authors(item.paper.authors),
+                "abstract": shorten(item.paper.abstract),
+                "upvotes": item.upvotes,
+            }
+            cached = (Markup(self._card_html.render(ctx)), self._card_text.render(ctx))
+            self._cards[item.paper.id] = cached
+        return cached
+
+    def digest(self, digest: Digest, *, now: datetime | None = None) -> RenderedEmail:
+        sub = digest.subscriber
+        now = now or datetime.now(UTC)
+        count = len(digest.paper_ids)
+        site = self.settings.site_name
+        kind = "weekly" if sub.frequency == "weekly" else "daily"
+        subject = f"{site} {kind} digest: {count} paper{'s' if count != 1 else ''}"
+        manage_token = self.links.token("manage", sub.id, sub.email)
+        items = [i for s in digest.sections for i in s.items]
+        cards = {i.paper.id: self._card(i) for i in items}
+        ctx = {
+            "subject": subject,
+            "heading": f"Your {kind} papers from {site}",
+            "period_label": _period_label(digest.period),
+            "sections": digest.sections,
+            "frequency": kind,
+            "site_name": site,
+            "email": sub.email,
+            "manage_url": self.links.url("/subscriptions/manage", manage_token),
+            "unsubscribe_url": self.links.url("/unsubscribe", manage_token),
+        }
+        html = self._digest_html.render(ctx, cards={k: v[0] for k, v in cards.items()})
+        text = self._digest_text.render(ctx, cards={k: v[1] for k, v in cards.items()})
+        return RenderedEmail(subject, text, html, unsubscribe_url=ctx["unsubscribe_url"])
+
+    def confirmation(
+        self, *, subscriber_id: int, email: str, frequency: str, confirm_token: str | None,
+        already: bool = False,
+    ) -> RenderedEmail:
+        site = self.settings.site_name
+        subject = (
+            f"Your {site} subscription" if already else f"Confirm your {site} subscription"
+        )
+        manage_token = self.links.token("manage", subscriber_id, email)
+        ctx = {
+            "subject": subject,
+            "greeting": "Hello,",
+            "already": already,
+            "site_name": site,
+            "email": email,
+            "frequency": frequency,
+            "confirm_url": self.links.url("/subscriptions/confirm", confirm_token or ""),
+            "manage_url": self.links.url("/subscriptions/manage", manage_token),
+            "valid_days": MAX_AGE["confirm"] // 86400,
+        }
+        return RenderedEmail(subject, self._confirm_text.render(ctx), self._confirm_html.render(ctx))
+
+    def message_id(self, tag: str) -> str:
+        return f"<{tag}.{secrets.token_hex(8)}@{self.msgid_domain}>"
+
+    def message(
+        self,
+        rendered: RenderedEmail,
+        *,
+        to: str,
+        message_id: str,
+        now: datetime | None = None,
+    ) -> EmailMessage:
+        """The MIME message (text + HTML alternatives) with RFC 8058 one-click headers."""
+        msg = EmailMessage(policy=POLICY)
+        msg["Subject"] = rendered.subject
+        msg["From"] = self.sender
+        msg["To"] = to
+        msg["Date"] = format_datetime(now or datetime.now(UTC))
+        msg["Message-ID"] = message_id
+        if rendered.unsubscribe_url:
+            msg["List-Unsubscribe"] = f"<{rendered.unsubscribe_url}>"
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(rendered.text)
+        msg.add_alternative(rendered.html, subtype="html")
+        return msg
+
+
+def _period_label(period: str) -> str:
+    kind, _, value = period.partition(":")
+    return f"Week {value}" if kind == "w" else value

@@ -1,0 +1,79 @@
+"""The built-in daily schedule of `paperfeed serve`: the send job at `settings.digest_time`.
+
+A background thread sleeps until the next HH:MM (UTC) and runs `send_digests`. Started after
+that time of day, it runs once at start-up to catch up; the outbox makes extra runs harmless
+(a subscriber already served this period is simply not due), so a cron job and the
+scheduler may coexist.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, time, timedelta
+
+from paperfeed.errors import BadRequest
+from paperfeed.settings import Settings
+from paperfeed.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def parse_digest_time(text: str) -> time:
+    try:
+        hours, minutes = text.strip().split(":")
+        return time(int(hours), int(minutes), tzinfo=UTC)
+    except ValueError:
+        raise BadRequest(f"PAPERFEED_DIGEST_TIME must be HH:MM (UTC), not {text!r}") from None
+
+
+def next_run(at: time, now: datetime) -> datetime:
+    today = datetime.combine(now.date(), at)
+    return today if today > now else today + timedelta(days=1)
+
+
+class Scheduler:
+    """Runs the digest job daily in a daemon thread until `stop()`."""
+
+    def __init__(self, settings: Settings, store: Store, at: time) -> None:
+        self.settings, self.store, self.at = settings, store, at
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="paperfeed-digest", daemon=True)
+
+    def start(self) -> Scheduler:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        now = datetime.now(UTC)
+        if datetime.combine(now.date(), self.at) <= now:
+            self._run()  # catch up on today's digests
+        while not self._stop.is_set():
+            wait = (next_run(self.at, datetime.now(UTC)) - datetime.now(UTC)).total_seconds()
+            log.info("digest: next run in %.0f s", wait)
+            if self._stop.wait(max(wait, 1.0)):
+                break
+            self._run()
+
+    def _run(self) -> None:
+        from paperfeed.digest.send import send_digests
+
+        try:
+            report = send_digests(self.settings, self.store, progress=False)
+            log.warning("%s", report.summary())
+        except Exception:  # keep the schedule alive through a bad night
+            log.exception("digest: scheduled run failed")
+
+
+def start_scheduler(settings: Settings, store: Store) -> Scheduler | None:
+    """Start the daily digest thread; None when digest_time or smtp_url is empty."""
+    if not settings.digest_time.strip():
+        return None
+    if not settings.smtp_url:
+        log.warning("digest: PAPERFEED_SMTP_URL is empty; the digest scheduler is off")
+        return None
+    return Scheduler(settings, store, parse_digest_time(settings.digest_time)).start()

@@ -1,0 +1,306 @@
+"""The send job: every due subscriber gets at most one digest per period, and none is missed.
+
+Exactly-once protocol, per subscriber and period (daily: the UTC date; weekly: the ISO week):
+
+1. A subscriber is due when no outbox row exists for the period (or only a 'pending' row
+   left by a temporary failure, with tries to spare).
+2. The digest is composed and rendered, and the SMTP transaction is opened: MAIL, RCPT,
+   DATA and the whole message body go to the server, everything except the final dot.
+3. `begin_send` commits, in one transaction: the outbox row as 'sending' (claimed with an
+   upsert that fails if another run took the period), the papers in `sent_papers`, and
+   `last_digest_at`.
+4. The final "<CRLF>.<CRLF>" is sent; on 250 the row becomes 'sent'. On a 4xx/5xx reply the
+   store undoes step 3 (papers unsent again) and the row becomes 'pending' (retried with
+   backoff) or 'failed' (5xx: the address is marked bounced and gets no more mail).
+
+A run killed before step 3 leaves nothing delivered (a connection closed before the dot makes
+the server discard the message) and nothing recorded: the rerun sends it. Killed after step 3,
+the row stays 'sending' and the rerun never sends it again. The one window where a kill
+loses a digest is between the commit of step 3 and the dot leaving the socket (two
+syscalls, microseconds); a lost connection after the dot is reported as "in doubt" and
+counted as delivered. Rows still 'sending' at the start of a run are reported the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parseaddr
+
+from paperfeed.digest.compose import Composer, Digest, period_key
+from paperfeed.digest.render import RenderedEmail, Renderer
+from paperfeed.digest.smtp import DeliveryInDoubt, SmtpRefused, SmtpSender, parse_smtp_url
+from paperfeed.errors import BadRequest
+from paperfeed.settings import Settings
+from paperfeed.store import Store
+from paperfeed.store.subscriptions import Frequency, Subscriber
+
+log = logging.getLogger(__name__)
+
+FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly")
+MAX_ATTEMPTS = 5
+RETRY_DELAYS = (2.0, 10.0, 60.0)  # seconds before each retry round of temporary failures
+BATCH = 500
+
+
+@dataclass(slots=True)
+class SendReport:
+    """What a run did; `summary()` is what the operator sees."""
+
+    periods: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    sent: int = 0
+    skipped_empty: int = 0
+    would_send: int = 0
+    retried: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # temporary, retried next run
+    bounced: list[tuple[str, str]] = field(default_factory=list)  # permanent: mail stopped
+    in_doubt: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        periods = ", ".join(f"{k} {v}" for k, v in self.periods.items())
+        lines = [
+            f"digest run for {periods}"
+            + (" (dry run: nothing sent or recorded)" if self.dry_run else ""),
+            f"  sent            {self.would_send if self.dry_run else self.sent}"
+            + (" (would send)" if self.dry_run else ""),
+            f"  skipped empty   {self.skipped_empty}",
+            f"  failed (retry)  {len(self.failed)}",
+            f"  bounced (5xx)   {len(self.bounced)}",
+        ]
+        if self.in_doubt:
+            lines.append(f"  in doubt        {len(self.in_doubt)} (counted as delivered)")
+        lines.append(f"  took            {self.seconds:.1f} s")
+        for email, reason in self.bounced:
+            lines.append(f"permanently failed, mail stopped: {email}: {reason}")
+        for email, reason in self.failed:
+            lines.append(f"failed, will retry next run: {email}: {reason}")
+        for email, reason in self.in_doubt:
+            lines.append(f"in doubt (not resent): {email}: {reason}")
+        return "\n".join(lines)
+
+
+class Progress:
+    """Per-message progress: a rich bar on a terminal, a log line every few seconds otherwise."""
+
+    def __init__(self, total: int, *, enabled: bool = True, every: float = 5.0) -> None:
+        self.total, self.done, self.every = total, 0, every
+        self._last = time.monotonic()
+        self._bar = None
+        if enabled and sys.stderr.isatty():
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task("digests", total=total)
+
+    def advance(self) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done)
+        elif time.monotonic() - self._last >= self.every:
+            self._last = time.monotonic()
+            log.warning("digest: %d/%d subscribers done", self.done, self.total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def sender_address(settings: Settings) -> str:
+    address = parseaddr(settings.mail_from)[1]
+    if not address or "@" not in address:
+        raise BadRequest(f"PAPERFEED_MAIL_FROM has no usable address: {settings.mail_from!r}")
+    return address
+
+
+def open_sender(settings: Settings) -> SmtpSender:
+    if not settings.smtp_url:
+        raise BadRequest("PAPERFEED_SMTP_URL is not set: cannot send email (try --dry-run)")
+    return SmtpSender(parse_smtp_url(settings.smtp_url))
+
+
+class DigestJob:
+    """One run of the send job over every due subscriber of the current periods."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        now: datetime | None = None,
+        dry_run: bool = False,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.settings, self.store = settings, store
+        self.now = now or datetime.now(UTC)
+        self.dry_run = dry_run
+        self.retry_delays = tuple(retry_delays)
+        self.max_attempts = max_attempts
+        self.composer = Composer(settings, store, self.now)
+        self.renderer = Renderer(settings)
+        self.sender = sender_address(settings)
+        self.report = SendReport(dry_run=dry_run)
+        self._errors: dict[int, str] = {}  # last temporary error per subscriber
+
+    def run(self, *, limit: int | None = None, progress: bool = True) -> SendReport:
+        started = time.perf_counter()
+        due = self._count_due()
+        bar = Progress(min(due, limit) if limit is not None else due, enabled=progress)
+        smtp = None if self.dry_run else open_sender(self.settings)
+        retry: list[tuple[Subscriber, str]] = []
+        budget = limit
+        try:
+            for frequency in FREQUENCIES:
+                period = period_key(frequency, self.now)
+                self.report.periods[frequency] = period
+                for entry in self.store.outbox_entries(period, state="sending"):
+                    sub = self.store.get_subscriber(entry.subscriber_id)
+                    self.report.in_doubt.append(
+                        (sub.email if sub else f"#{entry.subscriber_id}", "left 'sending' by an "
+                         "interrupted run")
+                    )
+                after_id = 0
+                while budget is None or budget > 0:
+                    batch = self.store.due_subscribers(
+                        frequency=frequency,
+                        period=period,
+                        after_id=after_id,
+                        limit=BATCH if budget is None else min(BATCH, budget),
+                        max_attempts=self.max_attempts,
+                    )
+                    if not batch:
+                        break
+                    for sub in batch:
+                        after_id = sub.id
+                        if budget is not None:
+                            budget -= 1
+                        if self._one(smtp, sub, period) == "retry":
+                            retry.append((sub, period))
+                        bar.advance()
+            for delay in self.retry_delays:
+                if not retry or smtp is None:
+                    break
+                log.warning("digest: retrying %d temporary failures in %.0f s", len(retry), delay)
+                time.sleep(delay)
+                pending, retry = retry, []
+                for sub, period in pending:
+                    self.report.retried += 1
+                    if self._one(smtp, sub, period) == "retry":
+                        retry.append((sub, period))
+            for sub, _ in retry:
+                self.report.failed.append((sub.email, self._errors.get(sub.id, "")))
+        finally:
+            bar.close()
+            if smtp is not None:
+                smtp.close()
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _count_due(self) -> int:
+        total = 0
+        for frequency in FREQUENCIES:
+            period = period_key(frequency, self.now)
+            after_id = 0
+            while batch := self.store.due_subscribers(
+                frequency=frequency, period=period, after_id=after_id, limit=10_000,
+                max_attempts=self.max_attempts,
+            ):
+                total += len(batch)
+                after_id = batch[-1].id
+        return total
+
+    def _one(self, smtp: SmtpSender | None, sub: Subscriber, period: str) -> str:
+        """Compose, render and deliver one digest: 'sent', 'empty', 'retry', 'bounced', ..."""
+        digest = self.composer.compose(sub, period)
+        if digest.empty:
+            self.report.skipped_empty += 1
+            return "empty"
+        if smtp is None:
+            self.report.would_send += 1
+            return "dry-run"
+        return self._deliver(smtp, digest)
+
+    def _deliver(self, smtp: SmtpSender, digest: Digest) -> str:
+        sub, period = digest.subscriber, digest.period
+        rendered = self.renderer.digest(digest, now=self.now)
+        message_id = self.renderer.message_id(f"digest.{period.replace(':', '-')}.{sub.id}")
+        data = self.renderer.message(
+            rendered, to=sub.email, message_id=message_id, now=self.now
+        ).as_bytes()
+
+        def claim() -> bool:
+            return self.store.begin_send(
+                subscriber_id=sub.id,
+                period=period,
+                message_id=message_id,
+                paper_ids=digest.paper_ids,
+                at=self.now,
+            )
+
+        try:
+            delivered = smtp.send(data, sender=self.sender, recipient=sub.email, before_commit=claim)
+        except SmtpRefused as exc:
+            state = self.store.fail_send(
+                subscriber_id=sub.id,
+                period=period,
+                error=str(exc),
+                permanent=exc.permanent,
+                max_attempts=self.max_attempts,
+            )
+            if exc.permanent:
+                log.warning("digest: %s bounced permanently: %s", sub.email, exc)
+                self.report.bounced.append((sub.email, str(exc)))
+                return "bounced"
+            self._remember(sub, str(exc))
+            if state == "failed":
+                self.report.failed.append((sub.email, f"gave up after {self.max_attempts} tries: {exc}"))
+                return "failed"
+            return "retry"
+        except DeliveryInDoubt as exc:
+            log.warning("digest: connection lost after the message to %s: %s", sub.email, exc)
+            self.report.in_doubt.append((sub.email, f"connection lost after the message: {exc}"))
+            return "in-doubt"
+        except (smtplib.SMTPException, OSError) as exc:
+            # Nothing was committed (the failure came before the dot): safe to try again.
+            self._remember(sub, f"connection: {exc}")
+            return "retry"
+        if not delivered:
+            return "taken"  # another run holds this period
+        self.store.finish_sends([(sub.id, period)])
+        self.report.sent += 1
+        return "sent"
+
+    def _remember(self, sub: Subscriber, error: str) -> None:
+        self._errors[sub.id] = error
+
+
+def send_digests(
+    settings: Settings,
+    store: Store,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    now: datetime | None = None,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
+    progress: bool = True,
+) -> SendReport:
+    """Send every due digest now (the job behind `paperfeed digest send` and the scheduler)."""
+    job = DigestJob(settings, store, now=now, dry_run=dry_run, retry_delays=retry_delays)
+    return job.run(limit=limit, progress=progress)
+
+
+def preview_digest(
+    settings: Settings, store: Store, subscriber: Subscriber, *, now: datetime | None = None
+) -> tuple[Digest, RenderedEmail]:
+    """The digest `subscriber` would get now, rendered, without recording anything."""
+    now = now or datetime.now(UTC)
+    digest = Composer(settings, store, now).compose(subscriber)
+    return digest, Renderer(settings).digest(digest, now=now)

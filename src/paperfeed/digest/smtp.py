@@ -1,0 +1,187 @@
+"""SMTP delivery: `PAPERFEED_SMTP_URL` parsed once, connections reused, two-phase DATA.
+
+`SmtpSender.send` hands the message to the server up to (not including) the final
+"<CRLF>.<CRLF>", then calls `before_commit` (which records the send in the outbox), and only
+then sends the terminating dot. Until the dot, a dead client means the server discards the
+message (RFC 5321 4.1.1.4), so the only moment a crash leaves the outcome unknown is the
+few microseconds between the outbox commit and the dot leaving the socket (see
+`paperfeed.digest.send`).
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from paperfeed.errors import BadRequest
+
+_TRUE = {"1", "true", "yes", "on"}
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    ssl: bool = False  # implicit TLS (smtps://, port 465)
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+
+    def __repr__(self) -> str:  # never show the password in logs
+        auth = f"{self.username}:***@" if self.username else ""
+        scheme = "smtps" if self.ssl else "smtp"
+        tls = "?starttls=1" if self.starttls else ""
+        return f"SmtpConfig({scheme}://{auth}{self.host}:{self.port}{tls})"
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """`smtp://user:pass@host:587?starttls=1`, `smtps://host:465`, `smtp://localhost:25`."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise BadRequest(
+            "PAPERFEED_SMTP_URL must look like smtp://user:pass@host:587?starttls=1 "
+            "or smtps://host:465"
+        )
+    query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
+    implicit_tls = parts.scheme == "smtps"
+    try:
+        port = parts.port or (465 if implicit_tls else 25)
+    except ValueError:
+        raise BadRequest("PAPERFEED_SMTP_URL has an invalid port") from None
+    try:
+        timeout = float(query.get("timeout", "30"))
+    except ValueError:
+        raise BadRequest("PAPERFEED_SMTP_URL: timeout must be a number of seconds") from None
+    return SmtpConfig(
+        host=parts.hostname,
+        port=port,
+        ssl=implicit_tls,
+        starttls=not implicit_tls and query.get("starttls", "0") in _TRUE,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        timeout=timeout,
+    )
+
+
+class SmtpRefused(Exception):
+    """The server refused the message; `permanent` for a 5xx reply."""
+
+    def __init__(self, code: int, reply: str) -> None:
+        super().__init__(f"{code} {reply}")
+        self.code = code
+        self.reply = reply
+
+    @property
+    def permanent(self) -> bool:
+        return 500 <= self.code < 600
+
+
+class DeliveryInDoubt(Exception):
+    """The connection failed after the final dot: the server may have accepted the message."""
+
+
+class SmtpSender:
+    """One SMTP connection, opened lazily and reused for every message of a run."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._conn: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        if c.ssl:
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                c.host, c.port, timeout=c.timeout, context=ssl.create_default_context()
+            )
+        else:
+            conn = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+        conn.ehlo()
+        if c.starttls:
+            conn.starttls(context=ssl.create_default_context())
+            conn.ehlo()
+        if c.username:
+            conn.login(c.username, c.password or "")
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (smtplib.SMTPException, OSError):
+                self._conn.close()
+            self._conn = None
+
+    def send(
+        self,
+        message: bytes,
+        *,
+        sender: str,
+        recipient: str,
+        before_commit: Callable[[], bool] = lambda: True,
+    ) -> bool:
+        """Deliver one message; False if `before_commit` declined (nothing delivered).
+
+        Raises `SmtpRefused` when the server refuses, `OSError`/`SMTPException` when the
+        connection fails before the message was committed, `DeliveryInDoubt` after.
+        """
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
+        try:
+            self._expect(conn.mail(sender), 250)
+            self._expect(conn.rcpt(recipient), 250, 251)
+            conn.putcmd("data")
+            self._expect(conn.getreply(), 354)
+            body = _LEADING_DOT.sub(b"..", message)
+            if not body.endswith(b"\r\n"):
+                body += b"\r\n"
+            conn.send(body)
+        except SmtpRefused:
+            self._reset()
+            raise
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+            raise
+        if not before_commit():
+            self._drop()  # closing before the dot makes the server discard the message
+            return False
+        try:
+            conn.send(b".\r\n")
+            reply = conn.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise DeliveryInDoubt(str(exc)) from exc
+        self._expect(reply, 250)
+        return True
+
+    @staticmethod
+    def _expect(reply: tuple[int, bytes], *ok: int) -> None:
+        code, text = reply
+        if code not in ok:
+            raise SmtpRefused(code, text.decode("utf-8", "replace"))
+
+    def _reset(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None

@@ -1,0 +1,250 @@
+"""Subscribing, confirming, managing and unsubscribing: the services behind web and CLI.
+
+Double opt-in: `subscribe` records an unconfirmed subscriber and mails a signed link; nothing
+else is sent until `confirm` runs. The answer to the caller never depends on whether the
+address was known: a known address gets a different *email* (its manage link, or a fresh
+confirmation), never a different response. The choices made in the form travel inside the
+signed confirmation token and are applied only when the owner of the inbox clicks it, so
+nobody can change someone else's subscription by subscribing their address.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from paperfeed.digest.addresses import normalize_email
+from paperfeed.digest.render import Renderer
+from paperfeed.digest.send import open_sender, sender_address
+from paperfeed.digest.tokens import InvalidLink, Links
+from paperfeed.errors import BadRequest, ServiceUnavailable
+from paperfeed.settings import Settings
+from paperfeed.store import Store
+from paperfeed.store.subscriptions import Frequency, SavedSearch, Subscriber
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 250
+MAX_SEARCHES = 20
+FREQUENCY_CHOICES = ("daily", "weekly")
+
+
+def check_frequency(value: str) -> Frequency:
+    if value not in FREQUENCY_CHOICES:
+        raise BadRequest(f"frequency must be 'daily' or 'weekly', not {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def check_query(query: str) -> str:
+    query = " ".join((query or "").split())
+    if not query:
+        raise BadRequest("a saved search needs a query")
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadRequest(f"a saved search is at most {MAX_QUERY_CHARS} characters")
+    return query
+
+
+def check_filters(filters: dict[str, Any] | None) -> dict[str, Any]:
+    """Saved-search filters: `categories` (list of strings) and `has_code` (bool)."""
+    filters = filters or {}
+    if not isinstance(filters, dict):
+        raise BadRequest("filters must be an object")
+    clean: dict[str, Any] = {}
+    for key, value in filters.items():
+        if key == "categories" and isinstance(value, list) and all(
+            isinstance(c, str) and 0 < len(c) <= 40 for c in value
+        ):
+            clean[key] = value[:20]
+        elif key == "has_code" and isinstance(value, bool):
+            clean[key] = value
+        else:
+            raise BadRequest(f"unsupported saved-search filter {key!r}={value!r}")
+    return clean
+
+
+def send_transactional(settings: Settings, to: str, rendered: Any, renderer: Renderer) -> None:
+    """Send one confirmation/notice email now (not part of the digest outbox)."""
+    if not settings.smtp_url:
+        log.warning("PAPERFEED_SMTP_URL is not set: email to %s not sent", to)
+        return
+    msg = renderer.message(rendered, to=to, message_id=renderer.message_id("confirm"))
+    try:
+        with open_sender(settings) as smtp:
+            smtp.send(msg.as_bytes(), sender=sender_address(settings), recipient=to)
+    except Exception as exc:  # noqa: BLE001 - any SMTP trouble reads the same to the user
+        log.error("could not send email to %s: %s", to, exc)
+        raise ServiceUnavailable(
+            "the confirmation email could not be sent right now; please try again later"
+        ) from None
+
+
+def subscribe(
+    settings: Settings,
+    store: Store,
+    *,
+    email: str,
+    frequency: str = "daily",
+    trending: bool = True,
+    searches: list[str] | None = None,
+    user_id: int | None = None,
+) -> None:
+    """Start a double opt-in subscription; the response must not reveal whether it existed."""
+    address = normalize_email(email)
+    freq = check_frequency(frequency)
+    queries = [check_query(q) for q in (searches or [])][:MAX_SEARCHES]
+    sub, created = store.add_subscriber(
+        email=address, frequency=freq, trending=trending, user_id=user_id
+    )
+    renderer = Renderer(settings)
+    links = renderer.links
+    if sub.status == "bounced":
+        log.info("subscribe: %s bounced earlier; no email sent", address)
+        return
+    if sub.receives_mail:
+        rendered = renderer.confirmation(
+            subscriber_id=sub.id, email=address, frequency=sub.frequency, confirm_token=None,
+            already=True,
+        )
+    else:
+        token = links.token("confirm", sub.id, address, f=freq, t=trending, q=queries)
+        rendered = renderer.confirmation(
+            subscriber_id=sub.id, email=address, frequency=freq, confirm_token=token
+        )
+    send_transactional(settings, address, rendered, renderer)
+
+
+def confirm(settings: Settings, store: Store, token: str | None) -> Subscriber:
+    """Apply a confirmation link: the subscriber becomes active with the chosen content."""
+    claims = Links(settings).check("confirm", token)
+    sub = _subscriber_for(store, claims.subscriber_id, claims.email)
+    now = datetime.now(UTC)
+    if sub.status == "bounced":
+        raise InvalidLink("This address could not receive mail; subscribe again later.")
+    store.update_subscriber(
+        sub.id,
+        frequency=check_frequency(claims.extra.get("f", sub.frequency)),
+        trending=bool(claims.extra.get("t", sub.trending)),
+        status="active",
+        confirmed_at=sub.confirmed_at or now,
+    )
+    known = {s.query for s in sub.searches}
+    for query in claims.extra.get("q", []):
+        if query not in known:
+            store.add_saved_search(subscriber_id=sub.id, query=check_query(query))
+    result = store.get_subscriber(sub.id)
+    assert result is not None
+    return result
+
+
+def _subscriber_for(store: Store, subscriber_id: int, email: str) -> Subscriber:
+    sub = store.get_subscriber(subscriber_id)
+    if sub is None or sub.email != email:
+        raise InvalidLink("This link belongs to a subscription that no longer exists.")
+    return sub
+
+
+def subscriber_from_token(settings: Settings, store: Store, token: str | None) -> Subscriber:
+    """The subscriber a manage/unsubscribe link was made for."""
+    claims = Links(settings).check("manage", token)
+    return _subscriber_for(store, claims.subscriber_id, claims.email)
+
+
+def manage_token(settings: Settings, sub: Subscriber) -> str:
+    return Links(settings).token("manage", sub.id, sub.email)
+
+
+def unsubscribe(store: Store, sub: Subscriber) -> Subscriber:
+    updated = store.update_subscriber(sub.id, status="unsubscribed", status_reason="one-click")
+    assert updated is not None
+    return updated
+
+
+def update_preferences(
+    store: Store,
+    sub: Subscriber,
+    *,
+    frequency: str | None = None,
+    trending: bool | None = None,
+    add_search: str | None = None,
+    remove_search: int | None = None,
+    resubscribe: bool = False,
+) -> Subscriber:
+    """Changes made on the manage page (the token proved the inbox owner)."""
+    store.update_subscriber(
+        sub.id,
+        frequency=check_frequency(frequency) if frequency else None,
+        trending=trending,
+        status="active" if resubscribe and sub.status == "unsubscribed" else None,
+    )
+    if add_search:
+        if len(sub.searches) >= MAX_SEARCHES:
+            raise BadRequest(f"at most {MAX_SEARCHES} saved searches per subscription")
+        store.add_saved_search(subscriber_id=sub.id, query=check_query(add_search))
+    if remove_search is not None:
+        store.remove_saved_search(subscriber_id=sub.id, search_id=remove_search)
+    updated = store.get_subscriber(sub.id)
+    assert updated is not None
+    return updated
+
+
+def save_search_for_user(
+    settings: Settings,
+    store: Store,
+    *,
+    user_id: int,
+    email: str,
+    query: str,
+    filters: dict[str, Any] | None = None,
+) -> tuple[SavedSearch, bool]:
+    """A signed-in user saves a search; returns it and whether a confirmation was mailed.
+
+    The alert goes to the account's address. If that address has no confirmed subscription
+    yet, one is started (double opt-in as usual, trending off) and the search waits for it.
+    """
+    address = normalize_email(email)
+    sub, created = store.add_subscriber(
+        email=address, frequency="daily", trending=False, user_id=user_id
+    )
+    saved = store.add_saved_search(
+        subscriber_id=sub.id, query=check_query(query), filters=check_filters(filters),
+        user_id=user_id,
+    )
+    if sub.receives_mail or sub.status == "bounced":
+        return saved, False
+    renderer = Renderer(settings)
+    token = renderer.links.token("confirm", sub.id, address, f=sub.frequency, t=sub.trending)
+    send_transactional(
+        settings,
+        address,
+        renderer.confirmation(
+            subscriber_id=sub.id, email=address, frequency=sub.frequency, confirm_token=token
+        ),
+        renderer,
+    )
+    return saved, True
+
+
+def add_subscriber_confirmed(
+    store: Store,
+    *,
+    email: str,
+    frequency: str = "daily",
+    searches: list[str] | None = None,
+    confirmed: bool = False,
+    trending: bool = True,
+) -> tuple[Subscriber, bool]:
+    """Operator path (`paperfeed subscribers add`): no email, optionally confirmed at once."""
+    address = normalize_email(email)
+    freq = check_frequency(frequency)
+    now = datetime.now(UTC) if confirmed else None
+    sub, created = store.add_subscriber(
+        email=address, frequency=freq, trending=trending, confirmed_at=now
+    )
+    if not created:
+        store.update_subscriber(sub.id, frequency=freq, trending=trending, confirmed_at=now)
+    for query in searches or []:
+        store.add_saved_search(subscriber_id=sub.id, query=check_query(query))
+    result = store.get_subscriber(sub.id)
+    assert result is not None
+    return result, created
