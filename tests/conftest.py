@@ -60,3 +60,116 @@ def cli(data_dir: Path) -> Callable[..., CliResult]:
         return CliResult(result.exit_code, result.stdout, result.stderr, result.exception)
 
     return run
+
+
+# --- web app: a real uvicorn server on 127.0.0.1 over a temp data dir ---------------------
+
+WEB_FIXTURE = FIXTURES / "web_papers.jsonl"  # 90 real HF daily papers (3 latest days + more)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    settings: object
+
+
+def _start_server(data: Path) -> Iterator[LiveServer]:
+    import threading
+    import time
+
+    import uvicorn
+
+    from paperfeed.ingest import ingest_sources
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+    from paperfeed.web.app import create_app
+
+    settings = load_settings(data_dir=data, secret_key="test-secret-key-for-web-tests")
+    store = open_store(settings)
+    try:
+        ingest_sources(store, [str(WEB_FIXTURE)])
+        try:
+            from paperfeed.search import sync_keyword_index
+        except ImportError:
+            pass
+        else:
+            sync_keyword_index(store, settings)
+    finally:
+        store.close()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    settings.base_url = f"http://127.0.0.1:{port}"
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data, settings=settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The web app on a random loopback port, its data loaded from `web_papers.jsonl`."""
+    yield from _start_server(tmp_path_factory.mktemp("web") / "data")
+
+
+class Visitor:
+    """A browser-like HTTP client: keeps cookies, reads CSRF tokens from pages, signs up/in."""
+
+    _next_address = 2
+
+    def __init__(self, server: LiveServer) -> None:
+        import httpx
+
+        # Each visitor connects from its own loopback address, as separate clients would,
+        # so the per-client sign-up throttle counts each one apart.
+        Visitor._next_address += 1
+        n = Visitor._next_address
+        self.address = f"127.0.{n // 250 % 250}.{n % 250 + 2}"
+        self.server = server
+        self.http = httpx.Client(
+            base_url=server.url,
+            follow_redirects=False,
+            timeout=30,
+            transport=httpx.HTTPTransport(local_address=self.address),
+        )
+
+    def csrf(self, path: str = "/signin") -> str:
+        import re
+
+        page = self.http.get(path)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1)
+
+    def post_form(self, path: str, data: dict[str, str], page: str = "/signin"):  # noqa: ANN201
+        return self.http.post(path, data={"csrf_token": self.csrf(page), **data})
+
+    def sign_up(self, email: str, password: str = "correct horse battery", name: str = ""):  # noqa: ANN201
+        response = self.post_form("/signup", {"email": email, "password": password, "name": name})
+        assert response.status_code == 303, response.text[:500]
+        return response
+
+    def sign_in(self, email: str, password: str = "correct horse battery"):  # noqa: ANN201
+        return self.post_form("/signin", {"email": email, "password": password})
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@pytest.fixture
+def visitor(web_server: LiveServer) -> Iterator[Visitor]:
+    """A fresh anonymous visitor of `web_server`."""
+    v = Visitor(web_server)
+    try:
+        yield v
+    finally:
+        v.close()

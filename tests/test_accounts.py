@@ -1,0 +1,210 @@
+"""Accounts through the web: sign up/in/out, roles, CSRF, throttling, votes, comments."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from paperfeed.settings import load_settings
+from paperfeed.store import open_store
+from paperfeed.web.app import create_app
+
+PAPER = "2608.17271"  # one of the fixture papers
+
+
+def bearer(server, email: str, password: str = "correct horse battery") -> dict[str, str]:  # noqa: ANN001
+    r = httpx.post(f"{server.url}/api/session", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def test_first_account_is_admin_then_users(web_server, visitor) -> None:  # noqa: ANN001
+    visitor.sign_up("first@example.org", name="First")
+    assert visitor.http.get("/api/whoami").json() == {
+        "name": "First", "email": "first@example.org", "role": "admin"
+    }
+    other = type(visitor)(web_server)
+    other.sign_up("second@example.org")
+    assert other.http.get("/api/whoami").json()["role"] == "user"
+    dup = other.post_form("/signup", {"email": "FIRST@example.org", "password": "whatever123"})
+    assert dup.status_code == 409
+    assert "already exists" in dup.text
+
+
+def test_password_is_argon2_hashed(web_server, visitor) -> None:  # noqa: ANN001
+    visitor.sign_up("hash@example.org", password="my secret words")
+    store = open_store(web_server.settings)
+    try:
+        user, stored = store.user_credentials("hash@example.org")
+    finally:
+        store.close()
+    assert stored.startswith("$argon2id$")
+    assert "my secret words" not in stored
+
+
+def test_session_cookie_flags_and_sign_out(web_server, visitor) -> None:  # noqa: ANN001
+    r = visitor.sign_up("cookie@example.org")
+    cookie = r.headers["set-cookie"]
+    assert "pf_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # secure_cookies is off on plain http
+    assert visitor.http.get("/api/whoami").status_code == 200
+    out = visitor.post_form("/signout", {}, page="/")
+    assert out.status_code == 303
+    visitor.http.cookies.delete("pf_session")
+    # the old session is gone on the server too
+    visitor.http.cookies.set("pf_session", re.search(r"pf_session=([^;]+)", cookie).group(1))
+    assert visitor.http.get("/api/whoami").status_code == 401
+
+
+def test_secure_cookies_behind_tls(tmp_path) -> None:  # noqa: ANN001
+    settings = load_settings(data_dir=tmp_path, secret_key="k" * 32, secure_cookies=True)
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        page = client.get("/signup")
+        assert "Secure" in page.headers["set-cookie"]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        r = client.post(
+            "/signup",
+            data={"csrf_token": token, "email": "tls@example.org", "password": "long enough"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
+
+
+def test_wrong_password_then_right(web_server, visitor) -> None:  # noqa: ANN001
+    visitor.sign_up("pw@example.org")
+    fresh = type(visitor)(web_server)
+    bad = fresh.sign_in("pw@example.org", "not the password")
+    assert bad.status_code == 400 and "wrong email or password" in bad.text
+    assert fresh.sign_in("pw@example.org").status_code == 303
+    assert fresh.http.get("/api/whoami").json()["email"] == "pw@example.org"
+
+
+def test_csrf_required_on_forms_and_cookie_posts(web_server, visitor) -> None:  # noqa: ANN001
+    visitor.sign_up("csrf@example.org")
+    # a form without a token, or with a token signed for another cookie, is refused
+    r = visitor.http.post("/signin", data={"email": "csrf@example.org", "password": "x" * 10})
+    assert r.status_code == 403
+    stranger = type(visitor)(web_server)
+    foreign = stranger.csrf()
+    r = visitor.http.post(f"/papers/{PAPER}/upvote", data={"csrf_token": foreign})
+    assert r.status_code == 403
+    r = visitor.http.post(f"/papers/{PAPER}/upvote", data={"csrf_token": "forged.token"})
+    assert r.status_code == 403
+    # cookie-authenticated API calls need the header
+    r = visitor.http.post(f"/api/papers/{PAPER}/upvote")
+    assert r.status_code == 403 and r.json()["status"] == 403
+    r = visitor.http.post(f"/api/papers/{PAPER}/upvote", headers={"X-CSRF-Token": visitor.csrf("/")})
+    assert r.status_code == 200 and r.json()["upvoted"] is True
+
+
+def test_sign_in_is_throttled(web_server, visitor) -> None:  # noqa: ANN001
+    codes = [
+        visitor.sign_in("victim@example.org", f"guess-{i}").status_code for i in range(12)
+    ]
+    assert codes[0] == 400
+    assert codes[-1] == 429
+    r = httpx.post(
+        f"{web_server.url}/api/session", json={"email": "victim@example.org", "password": "x"}
+    )
+    assert r.status_code == 429 and r.json() == {
+        "error": "too many attempts; try again in a few minutes", "status": 429
+    }
+
+
+def test_one_upvote_per_user_enforced(web_server, visitor) -> None:  # noqa: ANN001
+    before = httpx.get(f"{web_server.url}/api/papers/{PAPER}").json()["upvotes"]
+    visitor.sign_up("voter@example.org")
+    for _ in range(3):
+        r = visitor.post_form(f"/papers/{PAPER}/upvote", {"next": f"/papers/{PAPER}"}, page="/")
+        assert r.status_code == 303 and r.headers["location"] == f"/papers/{PAPER}"
+    auth = bearer(web_server, "voter@example.org")
+    again = httpx.post(f"{web_server.url}/api/papers/{PAPER}/upvote", headers=auth).json()
+    assert again == {"upvoted": True, "upvotes": before + 1}
+    page = visitor.http.get(f"/papers/{PAPER}").text
+    assert 'class="upvote voted"' in page
+    # the database refuses a second row for the same user and paper
+    store = open_store(web_server.settings)
+    try:
+        user, _ = store.user_credentials("voter@example.org")
+        assert store.add_vote(user_id=user.id, paper_id=PAPER) is False
+    finally:
+        store.close()
+    gone = httpx.delete(f"{web_server.url}/api/papers/{PAPER}/upvote", headers=auth).json()
+    assert gone == {"upvoted": False, "upvotes": before}
+
+
+def test_upvote_needs_sign_in(web_server, visitor) -> None:  # noqa: ANN001
+    r = visitor.post_form(f"/papers/{PAPER}/upvote", {}, page="/")
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin?next=")
+    assert httpx.post(f"{web_server.url}/api/papers/{PAPER}/upvote").status_code == 401
+
+
+def test_comments_escaped_counted_and_owned(web_server, visitor) -> None:  # noqa: ANN001
+    visitor.sign_up("commenter@example.org")
+    before = httpx.get(f"{web_server.url}/api/papers/{PAPER}").json()["numComments"]
+    body = '<script>alert("x")</script> nice & clear, see https://example.org/x'
+    r = visitor.post_form(f"/papers/{PAPER}/comments", {"body": body}, page=f"/papers/{PAPER}")
+    assert r.status_code == 303
+    page = visitor.http.get(f"/papers/{PAPER}").text
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; nice &amp; clear" in page
+    assert 'href="https://example.org/x"' in page
+    comments = httpx.get(f"{web_server.url}/api/papers/{PAPER}/comments").json()
+    mine = [c for c in comments if c["author"]["name"] == "commenter"][-1]
+    assert httpx.get(f"{web_server.url}/api/papers/{PAPER}").json()["numComments"] == before + 1
+    # someone else may not delete it
+    other = type(visitor)(web_server)
+    other.sign_up("intruder@example.org")
+    r = other.post_form(f"/papers/{PAPER}/comments/{mine['id']}/delete", {}, page=f"/papers/{PAPER}")
+    assert r.status_code == 403
+    r = visitor.post_form(
+        f"/papers/{PAPER}/comments/{mine['id']}/delete", {}, page=f"/papers/{PAPER}"
+    )
+    assert r.status_code == 303
+    assert httpx.get(f"{web_server.url}/api/papers/{PAPER}").json()["numComments"] == before
+
+
+def test_curators_pin_and_remove(web_server, visitor, cli) -> None:  # noqa: ANN001
+    visitor.sign_up("plain@example.org")
+    r = visitor.post_form(f"/papers/{PAPER}/curate", {"action": "remove"}, page="/")
+    assert r.status_code == 403
+    store = open_store(web_server.settings)
+    try:
+        store.set_role("plain@example.org", "curator")
+    finally:
+        store.close()
+    target = httpx.get(f"{web_server.url}/api/daily_papers?date=2026-08-20&limit=1").json()[0]
+    pid = target["paper"]["id"]
+    r = visitor.post_form(f"/papers/{pid}/curate", {"action": "remove"}, page="/")
+    assert r.status_code == 303
+    day = httpx.get(f"{web_server.url}/api/daily_papers?date=2026-08-20&limit=100").json()
+    assert pid not in [d["paper"]["id"] for d in day]
+
+
+def test_cli_makes_admin(cli) -> None:  # noqa: ANN001
+    import os
+
+    os.environ["PAPERFEED_NEW_PASSWORD"] = "operator password"
+    try:
+        r = cli("users", "add", "ops@example.org", "--role", "admin")
+    finally:
+        del os.environ["PAPERFEED_NEW_PASSWORD"]
+    assert r.exit_code == 0, r.output
+    assert "created admin ops@example.org" in r.output
+    listed = cli("users", "list", "--json")
+    assert '"role": "admin"' in listed.stdout
+    bad = cli("users", "add", "ops@example.org", "--role", "wizard", "--password", "x" * 10)
+    assert bad.exit_code != 0 and "role must be one of" in bad.output
+
+
+@pytest.mark.parametrize("email", ["no-at-sign", "a@b", "<x>@y.org"])
+def test_sign_up_rejects_bad_email(web_server, email) -> None:  # noqa: ANN001
+    from conftest import Visitor
+
+    v = Visitor(web_server)
+    r = v.post_form("/signup", {"email": email, "password": "long enough pw"})
+    assert r.status_code == 400 and "valid email" in r.text
