@@ -79,6 +79,32 @@ class _Counting(io.RawIOBase):
         return len(data)
 
 
+class _Gunzip(io.RawIOBase):
+    """Decompresses piece by piece so that a damaged gzip still yields all it can.
+
+    A buffered read that fails half-way drops the bytes it already had, so the first error
+    reads as end of input and is kept in `error`; the next read raises it.
+    """
+
+    def __init__(self, gz: gzip.GzipFile) -> None:
+        self.gz = gz
+        self.error: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self.error is not None:
+            raise self.error
+        try:
+            data = self.gz.read1(len(buffer))
+        except (EOFError, zlib.error, OSError) as exc:
+            self.error = exc
+            return 0
+        buffer[: len(data)] = data
+        return len(data)
+
+
 @dataclass
 class Document:
     """One readable input: a file, or one page fetched from a URL."""
@@ -87,6 +113,7 @@ class Document:
     stream: IO[bytes]
     total_bytes: int | None
     counter: _Counting
+    gunzip: _Gunzip | None = None
 
     @property
     def bytes_done(self) -> int:
@@ -98,11 +125,10 @@ def open_document(name: str, raw: IO[bytes], total: int | None) -> Document:
     counter = _Counting(raw)
     buffered = io.BufferedReader(counter, buffer_size=1 << 20)
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        gz = gzip.GzipFile(fileobj=buffered)
-        stream: IO[bytes] = io.BufferedReader(gz, buffer_size=1 << 20)  # type: ignore[type-var]
-    else:
-        stream = buffered
-    return Document(name, stream, total, counter)
+        gunzip = _Gunzip(gzip.GzipFile(fileobj=buffered))
+        stream: IO[bytes] = io.BufferedReader(gunzip, buffer_size=1 << 20)
+        return Document(name, stream, total, counter, gunzip)
+    return Document(name, buffered, total, counter)
 
 
 def is_url(source: str) -> bool:
@@ -128,9 +154,13 @@ def _read_records(doc: Document) -> Iterator[Record | Rejected]:
     """Detect the document's format and parse it; low-level read errors become SourceError."""
     try:
         head = doc.stream.peek(65536)[:65536]  # type: ignore[attr-defined]
+        if not head and doc.gunzip is not None and doc.gunzip.error is not None:
+            raise doc.gunzip.error  # damaged from the first block on: not "empty"
         fmt = detect_format(head, doc.name)
         log.info("%s: format %s", doc.name, fmt)
         yield from parser_for(fmt)(doc.stream, doc.name)
+        if doc.gunzip is not None and doc.gunzip.error is not None:
+            raise doc.gunzip.error
     except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as exc:
         raise SourceError(f"{doc.name}: unreadable input ({exc or type(exc).__name__})") from exc
 
