@@ -1,0 +1,215 @@
+"""The JSON API: every endpoint's shape and field names, limits, errors, HF client compatibility."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conftest import Visitor
+
+HF_PAPER_FIELDS = {
+    "id", "title", "summary", "authors", "publishedAt", "upvotes", "numComments",
+    "githubRepo", "projectPage",
+}
+HF_DAILY_FIELDS = {"paper", "title", "summary", "publishedAt", "numComments", "submittedBy"}
+LATEST_DAY = "2026-08-21"
+
+
+def get(server, path: str, **params):  # noqa: ANN001, ANN201
+    return httpx.get(server.url + path, params=params, timeout=30)
+
+
+def check_paper(p: dict) -> None:
+    assert HF_PAPER_FIELDS <= p.keys()
+    assert isinstance(p["id"], str) and p["title"] and p["summary"]
+    assert all(set(a) >= {"name"} for a in p["authors"])
+    assert isinstance(p["upvotes"], int) and isinstance(p["numComments"], int)
+    assert p["publishedAt"] is None or p["publishedAt"].endswith("Z")
+
+
+def check_daily(item: dict) -> None:
+    assert HF_DAILY_FIELDS <= item.keys()
+    check_paper(item["paper"])
+    assert item["title"] == item["paper"]["title"]
+
+
+def bearer(server, email: str) -> dict[str, str]:  # noqa: ANN001
+    v = Visitor(server)
+    v.sign_up(email)
+    r = httpx.post(
+        server.url + "/api/session", json={"email": email, "password": "correct horse battery"}
+    )
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def test_daily_papers_default_is_latest_day(web_server) -> None:  # noqa: ANN001
+    items = get(web_server, "/api/daily_papers").json()
+    assert items and all(i["date"] == LATEST_DAY for i in items)
+    for item in items:
+        check_daily(item)
+    upvotes = [i["paper"]["upvotes"] for i in items]
+    assert upvotes == sorted(upvotes, reverse=True)
+
+
+def test_daily_papers_periods_and_pages(web_server) -> None:  # noqa: ANN001
+    day = get(web_server, "/api/daily_papers", date="2026-08-20", limit=100).json()
+    assert day and {i["date"] for i in day} == {"2026-08-20"}
+    week = get(web_server, "/api/daily_papers", week="2026-W34", limit=100).json()
+    assert {i["date"] for i in week} >= {"2026-08-19", "2026-08-20", "2026-08-21"}
+    month = get(web_server, "/api/daily_papers", month="2026-08", limit=100).json()
+    assert len(month) >= len(week)
+    first = get(web_server, "/api/daily_papers", week="2026-W34", limit=5, p=0).json()
+    second = get(web_server, "/api/daily_papers", week="2026-W34", limit=5, p=1).json()
+    assert len(first) == len(second) == 5
+    assert not {i["paper"]["id"] for i in first} & {i["paper"]["id"] for i in second}
+    assert get(web_server, "/api/daily_papers", date="1999-01-01").json() == []
+
+
+def test_daily_papers_sorts(web_server) -> None:  # noqa: ANN001
+    trending = get(web_server, "/api/daily_papers", week="2026-W34", sort="trending").json()
+    scores = [i["trendingScore"] for i in trending]
+    assert scores == sorted(scores, reverse=True)
+    assert "upvotes + 1" in trending[0]["trendingExplanation"]
+    by_date = get(web_server, "/api/daily_papers", week="2026-W34", sort="publishedAt").json()
+    published = [i["publishedAt"] for i in by_date]
+    assert published == sorted(published, reverse=True)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date": "2026-13-01"},
+        {"date": "yesterday"},
+        {"week": "2026-W99"},
+        {"month": "2026-1"},
+        {"date": "2026-08-20", "month": "2026-08"},
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "ten"},
+        {"p": "-1"},
+        {"sort": "random"},
+    ],
+)
+def test_daily_papers_bad_input_is_400_json(web_server, params) -> None:  # noqa: ANN001
+    r = get(web_server, "/api/daily_papers", **params)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["status"] == 400 and body["error"]
+
+
+def test_trending(web_server) -> None:  # noqa: ANN001
+    items = get(web_server, "/api/trending", limit=10).json()
+    assert 0 < len(items) <= 10
+    for item in items:
+        check_daily(item)
+        assert item["trendingExplanation"].endswith(f"= {item['trendingScore']:.4f}")
+
+
+def test_paper_info_and_404(web_server) -> None:  # noqa: ANN001
+    p = get(web_server, "/api/papers/2608.17253").json()
+    check_paper(p)
+    assert p["id"] == "2608.17253" and p["githubRepo"].startswith("https://github.com/")
+    assert {"submittedOnDailyAt", "submittedOnDailyBy", "categories"} <= p.keys()
+    r = get(web_server, "/api/papers/0000.00000")
+    assert r.status_code == 404 and r.json() == {
+        "error": "no paper '0000.00000' in this catalogue", "status": 404
+    }
+    assert get(web_server, "/api/nothing-here").json()["status"] == 404
+
+
+def test_list_papers_cursor_pagination(web_server) -> None:  # noqa: ANN001
+    seen, url = [], web_server.url + "/api/papers?limit=40"
+    while url:
+        r = httpx.get(url)
+        assert r.status_code == 200
+        page = r.json()
+        for p in page:
+            check_paper(p)
+        seen += [p["id"] for p in page]
+        link = r.headers.get("link")
+        url = link[1 : link.index(">")] if link else None
+    assert len(seen) == len(set(seen)) >= 88 and seen == sorted(seen)
+    assert get(web_server, "/api/papers", limit=1000).status_code == 400
+
+
+def test_markdown_and_bibtex(web_server) -> None:  # noqa: ANN001
+    md = get(web_server, "/papers/2608.17253.md")
+    assert md.status_code == 200 and md.headers["content-type"].startswith("text/markdown")
+    assert md.text.startswith("# ") and "## Abstract" in md.text
+    assert "https://arxiv.org/abs/2608.17253" in md.text
+    bib = get(web_server, "/api/papers/2608.17253/bibtex")
+    assert bib.status_code == 200 and bib.text.startswith("@misc{")
+    assert "eprint = {2608.17253}" in bib.text and "archivePrefix = {arXiv}" in bib.text
+    assert bib.text.count("{") == bib.text.count("}")
+    assert get(web_server, "/papers/0000.00000.md").status_code == 404
+
+
+def test_index_upvote_and_comments_with_a_token(web_server) -> None:  # noqa: ANN001
+    url = web_server.url
+    assert httpx.post(url + "/api/papers/index", json={"arxivId": "2608.17253"}).status_code == 401
+    auth = bearer(web_server, "api-user@example.org")
+    r = httpx.post(url + "/api/papers/index", json={"arxivId": "arXiv:2410.03017v2"}, headers=auth)
+    assert r.status_code == 201, r.text
+    check_daily(r.json())
+    r = httpx.post(url + "/api/papers/index", json={"arxivId": "9999.99999"}, headers=auth)
+    assert r.status_code == 404 and "not in the catalogue" in r.json()["error"]
+    r = httpx.post(url + "/api/papers/index", json={"arxivId": "not an id"}, headers=auth)
+    assert r.status_code == 400
+    r = httpx.post(url + "/api/papers/index", json={}, headers=auth)
+    assert r.status_code == 400 and "arxivId" in r.json()["error"]
+
+    up = httpx.post(url + "/api/papers/2608.18565/upvote", headers=auth).json()
+    assert up["upvoted"] is True and isinstance(up["upvotes"], int)
+    down = httpx.delete(url + "/api/papers/2608.18565/upvote", headers=auth).json()
+    assert down == {"upvoted": False, "upvotes": up["upvotes"] - 1}
+    assert httpx.post(url + "/api/papers/0000.00000/upvote", headers=auth).status_code == 404
+
+    c = httpx.post(url + "/api/papers/2608.18565/comments", json={"content": "Neat."}, headers=auth)
+    assert c.status_code == 201
+    comment = c.json()
+    assert set(comment) == {"id", "paperId", "author", "content", "createdAt"}
+    listed = httpx.get(url + "/api/papers/2608.18565/comments").json()
+    assert comment in listed
+    assert httpx.post(
+        url + "/api/papers/2608.18565/comments", json={"content": ""}, headers=auth
+    ).status_code == 400
+    d = httpx.delete(url + f"/api/papers/2608.18565/comments/{comment['id']}", headers=auth)
+    assert d.status_code == 204
+    assert comment not in httpx.get(url + "/api/papers/2608.18565/comments").json()
+
+
+def test_openapi_lists_every_endpoint(web_server) -> None:  # noqa: ANN001
+    paths = get(web_server, "/openapi.json").json()["paths"]
+    for path in (
+        "/api/daily_papers", "/api/papers/search", "/api/papers", "/api/papers/index",
+        "/api/papers/{paper_id}", "/api/papers/{paper_id}/upvote",
+        "/api/papers/{paper_id}/comments", "/api/papers/{paper_id}/bibtex", "/api/trending",
+    ):
+        assert path in paths, path
+    assert get(web_server, "/docs").status_code == 200
+
+
+def test_huggingface_hub_client_works(web_server) -> None:  # noqa: ANN001
+    """The real `huggingface_hub` client, pointed at this instance."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=web_server.url)
+    papers = list(api.list_daily_papers(date="2026-08-20", limit=10))
+    assert papers and all(p.id and p.title and p.authors for p in papers)
+    assert all(p.published_at is not None for p in papers)
+    weekly = list(api.list_daily_papers(week="2026-W34", sort="trending", p=0, limit=5))
+    assert len(weekly) == 5
+    info = api.paper_info("2608.17253")
+    assert info.id == "2608.17253" and info.github_repo and info.summary
+    assert info.authors[0].name
+
+
+def test_hf_style_plain_http_params(web_server) -> None:  # noqa: ANN001
+    """Plain HTTP with exactly the parameters `huggingface_hub` sends."""
+    r = httpx.get(
+        web_server.url + "/api/daily_papers",
+        params={"p": 0, "limit": 50, "sort": "publishedAt", "month": "2026-08"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    for item in r.json():
+        check_daily(item)
