@@ -173,3 +173,81 @@ def visitor(web_server: LiveServer) -> Iterator[Visitor]:
         yield v
     finally:
         v.close()
+
+
+# --- digests: a real SMTP server (aiosmtpd) on 127.0.0.1 --------------------------------
+
+
+@dataclass
+class ReceivedMail:
+    recipient: str
+    raw: bytes
+
+    @property
+    def message(self):  # noqa: ANN201
+        import email
+        from email import policy
+
+        return email.message_from_bytes(self.raw, policy=policy.default)
+
+
+class SmtpSink:
+    """An aiosmtpd handler keeping what it accepts; can refuse 451 (N times) or 550 (per rcpt)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.received: list[ReceivedMail] = []
+        self.tempfail_data = 0  # answer this many DATA commands with 451, then accept
+        self.reject = set()  # recipients answered 550 at RCPT
+        self.delay = 0.0  # seconds to wait in DATA (to make a run slow enough to kill)
+        self.rcpt_seen: list[str] = []
+        self._lock = threading.Lock()
+        self.url = ""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201
+        self.rcpt_seen.append(address)
+        if address in self.reject:
+            return "550 5.1.1 <%s>: mailbox unavailable" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+        import asyncio
+
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        with self._lock:
+            if self.tempfail_data > 0:
+                self.tempfail_data -= 1
+                return "451 4.3.0 temporary failure, try again later"
+            for rcpt in envelope.rcpt_tos:
+                self.received.append(ReceivedMail(rcpt, bytes(envelope.content)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[ReceivedMail]:
+        return [m for m in self.received if m.recipient == address]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server in this process; `smtp_sink.url` goes into PAPERFEED_SMTP_URL."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.url = f"smtp://127.0.0.1:{port}"
+    try:
+        yield sink
+    finally:
+        controller.stop()
