@@ -1,0 +1,265 @@
+"""Digest subscriptions: subscribe (form + JSON), confirm, manage, one-click unsubscribe,
+preview, and saved searches for signed-in users. Thin over `paperfeed.digest.subscriptions`.
+
+Links from emails carry a signed token, which is the credential: those endpoints need no
+cookie and no CSRF token (RFC 8058 one-click unsubscribe posts from the mail provider).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from paperfeed.digest import subscriptions as subs
+from paperfeed.digest.addresses import normalize_email
+from paperfeed.digest.send import preview_digest
+from paperfeed.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, TooManyRequests
+from paperfeed.store import Store
+from paperfeed.web.deps import CsrfDep, CurrentUser, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.templating import render
+
+router = APIRouter()
+
+SUBSCRIBE_LIMIT_PER_CLIENT = 10  # per hour
+SUBSCRIBE_LIMIT_PER_ADDRESS = 3
+WINDOW_S = 3600.0
+ACCEPTED = (
+    "Thanks! If the address can receive mail, a confirmation link is on its way. "
+    "Nothing is sent until you click it."
+)
+Token = Annotated[str | None, Query(max_length=1000)]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _subscribe(request: Request, store: Store, settings: Any, **fields: Any) -> None:
+    """Throttle, then subscribe. Over the per-address limit we stay silent (no leak)."""
+    if not store.throttle_hit(
+        f"subscribe:client:{_client(request)}",
+        limit=SUBSCRIBE_LIMIT_PER_CLIENT,
+        window_s=WINDOW_S,
+        now=time.time(),
+    ):
+        raise TooManyRequests("too many subscriptions from here; try again in an hour")
+    address = normalize_email(fields["email"])
+    if not store.throttle_hit(
+        f"subscribe:email:{address}",
+        limit=SUBSCRIBE_LIMIT_PER_ADDRESS,
+        window_s=WINDOW_S,
+        now=time.time(),
+    ):
+        return
+    subs.subscribe(settings, store, **{**fields, "email": address})
+
+
+@router.post("/subscribe", response_class=HTMLResponse, dependencies=[CsrfDep])
+def subscribe_form(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    frequency: Annotated[str, Form(max_length=10)] = "daily",
+    trending: Annotated[bool, Form()] = True,
+    query: Annotated[str, Form(max_length=250)] = "",
+) -> Response:
+    """The subscribe box on every page."""
+    try:
+        _subscribe(
+            request, store, settings, email=email, frequency=frequency, trending=trending,
+            searches=[query] if query.strip() else [],
+        )
+    except (BadRequest, TooManyRequests, ServiceUnavailable) as exc:
+        context = {"heading": "Subscribe", "mode": "subscribe", "error": exc.message,
+                   "email": email}
+        return render(request, "subscriptions.html", context, exc.status_code)
+    return render(request, "subscriptions.html", {"heading": "Check your inbox",
+                                                  "message": ACCEPTED})
+
+
+class SubscriptionRequest(BaseModel):
+    email: str = Field(max_length=320)
+    frequency: str = Field(default="daily", max_length=10)
+    trending: bool = True
+    searches: list[str] = Field(default_factory=list, max_length=subs.MAX_SEARCHES)
+
+
+@router.post("/api/subscriptions", status_code=202)
+def subscribe_api(
+    body: SubscriptionRequest, request: Request, store: StoreDep, settings: SettingsDep
+) -> dict[str, str]:
+    """Start a double opt-in subscription; the answer is the same for known addresses."""
+    _subscribe(
+        request, store, settings, email=body.email, frequency=body.frequency,
+        trending=body.trending, searches=body.searches,
+    )
+    return {"status": "pending", "message": ACCEPTED}
+
+
+@router.get("/subscriptions/confirm", response_class=HTMLResponse)
+def confirm(request: Request, store: StoreDep, settings: SettingsDep, token: Token = None) -> Response:
+    sub = subs.confirm(settings, store, token)
+    manage = subs.manage_token(settings, sub)
+    return render(
+        request,
+        "subscriptions.html",
+        {
+            "heading": "Subscription confirmed",
+            "message": f"{sub.email} will get the {sub.frequency} digest.",
+            "mode": "manage",
+            "sub": sub,
+            "token": manage,
+        },
+    )
+
+
+@router.get("/subscriptions/manage", response_class=HTMLResponse)
+def manage_page(
+    request: Request, store: StoreDep, settings: SettingsDep, token: Token = None
+) -> Response:
+    sub = subs.subscriber_from_token(settings, store, token)
+    return render(request, "subscriptions.html", {"heading": "Your subscription",
+                                                  "mode": "manage", "sub": sub, "token": token})
+
+
+@router.post("/subscriptions/manage", response_class=HTMLResponse)
+def manage_form(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    token: Token = None,
+    action: Annotated[str, Form(max_length=20)] = "save",
+    frequency: Annotated[str, Form(max_length=10)] = "",
+    trending: Annotated[bool, Form()] = False,
+    query: Annotated[str, Form(max_length=250)] = "",
+    search_id: Annotated[int | None, Form()] = None,
+) -> Response:
+    sub = subs.subscriber_from_token(settings, store, token)
+    message, error = "Saved.", None
+    try:
+        if action == "save":
+            sub = subs.update_preferences(store, sub, frequency=frequency or None, trending=trending)
+        elif action == "add_search":
+            sub = subs.update_preferences(store, sub, add_search=query)
+            message = "Saved search added."
+        elif action == "remove_search" and search_id is not None:
+            sub = subs.update_preferences(store, sub, remove_search=search_id)
+            message = "Saved search removed."
+        elif action == "resubscribe":
+            sub = subs.update_preferences(store, sub, resubscribe=True)
+            message = "Welcome back: digests will resume."
+        elif action == "unsubscribe":
+            sub = subs.unsubscribe(store, sub)
+            message = "Unsubscribed: no more digests will be sent."
+        else:
+            raise BadRequest(f"unknown action {action!r}")
+    except BadRequest as exc:
+        message, error = None, exc.message
+    return render(
+        request,
+        "subscriptions.html",
+        {"heading": "Your subscription", "mode": "manage", "sub": sub, "token": token,
+         "message": message, "error": error},
+        400 if error else 200,
+    )
+
+
+@router.get("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_page(
+    request: Request, store: StoreDep, settings: SettingsDep, token: Token = None
+) -> Response:
+    """The link in the email footer: a button, so that link scanners unsubscribe nobody."""
+    sub = subs.subscriber_from_token(settings, store, token)
+    return render(request, "subscriptions.html", {"heading": "Unsubscribe", "mode": "unsubscribe",
+                                                  "sub": sub, "token": token})
+
+
+@router.post("/unsubscribe", response_class=HTMLResponse)
+def unsubscribe_one_click(
+    request: Request, store: StoreDep, settings: SettingsDep, token: Token = None
+) -> Response:
+    """RFC 8058 one-click: POST with body `List-Unsubscribe=One-Click`, no cookies needed."""
+    sub = subs.unsubscribe(store, subs.subscriber_from_token(settings, store, token))
+    return render(
+        request,
+        "subscriptions.html",
+        {"heading": "Unsubscribed", "mode": "manage", "sub": sub, "token": token,
+         "message": f"{sub.email} will get no more digests."},
+    )
+
+
+@router.get("/digest/preview", response_class=HTMLResponse)
+def digest_preview(
+    store: StoreDep,
+    settings: SettingsDep,
+    user: OptionalUser,
+    token: Token = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+) -> Response:
+    """The next digest as it would be mailed: for the token holder, or any address for admins."""
+    if token:
+        sub = subs.subscriber_from_token(settings, store, token)
+    elif email:
+        if user is None or user.role != "admin":
+            raise Forbidden("previewing by address is for admins; use the link in your email")
+        found = store.subscriber_by_email(normalize_email(email))
+        if found is None:
+            raise NotFound(f"no subscriber {email!r}")
+        sub = found
+    else:
+        raise BadRequest("give the token from your email (or, as an admin, an email address)")
+    digest, rendered = preview_digest(settings, store, sub)
+    if digest.empty:
+        return HTMLResponse(
+            "<!doctype html><title>Digest preview</title><p>Nothing new yet: this digest "
+            "would not be sent.</p>"
+        )
+    return HTMLResponse(rendered.html)
+
+
+class SavedSearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=250)
+    filters: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/api/saved-searches", status_code=201, response_model=None)
+async def save_search(
+    request: Request, store: StoreDep, settings: SettingsDep, user: CurrentUser
+) -> Response:
+    """Save a search for the signed-in user's digest (JSON, or the search page's form)."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = SavedSearchRequest.model_validate(await request.json())
+        query, filters, from_form = body.query, body.filters, False
+    else:
+        form = await request.form()
+        query = str(form.get("q") or form.get("query") or "")
+        filters = {}
+        if form.get("category"):
+            filters["categories"] = [str(form.get("category"))]
+        if form.get("has_code") in ("1", "true", "on"):
+            filters["has_code"] = True
+        from_form = True
+    from starlette.concurrency import run_in_threadpool
+
+    saved, confirmation = await run_in_threadpool(
+        subs.save_search_for_user,
+        settings,
+        store,
+        user_id=user.id,
+        email=user.email,
+        query=query,
+        filters=filters,
+    )
+    if from_form:
+        return RedirectResponse(f"/search?{urlencode({'q': saved.query, 'saved': 1})}", 303)
+    return JSONResponse(
+        {"id": saved.id, "query": saved.query, "filters": saved.filters,
+         "confirmationSent": confirmation},
+        status_code=201,
+    )
