@@ -65,6 +65,8 @@ def cli(data_dir: Path) -> Callable[..., CliResult]:
 # --- web app: a real uvicorn server on 127.0.0.1 over a temp data dir ---------------------
 
 WEB_FIXTURE = FIXTURES / "web_papers.jsonl"  # 90 real HF daily papers (3 latest days + more)
+# 10 real arXiv API records that are on no daily list (so they can be submitted to today's)
+WEB_UNLISTED = FIXTURES / "arxiv_api_query_all-science_2019-08-10.xml"
 
 
 @dataclass
@@ -88,7 +90,7 @@ def _start_server(data: Path) -> Iterator[LiveServer]:
     settings = load_settings(data_dir=data, secret_key="test-secret-key-for-web-tests")
     store = open_store(settings)
     try:
-        ingest_sources(store, [str(WEB_FIXTURE)])
+        ingest_sources(store, [str(WEB_FIXTURE), str(WEB_UNLISTED)])
         try:
             from paperfeed.search import sync_keyword_index
         except ImportError:

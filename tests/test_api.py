@@ -148,9 +148,12 @@ def test_index_upvote_and_comments_with_a_token(web_server) -> None:  # noqa: AN
     url = web_server.url
     assert httpx.post(url + "/api/papers/index", json={"arxivId": "2608.17253"}).status_code == 401
     auth = bearer(web_server, "api-user@example.org")
-    r = httpx.post(url + "/api/papers/index", json={"arxivId": "arXiv:2410.03017v2"}, headers=auth)
+    r = httpx.post(url + "/api/papers/index", json={"arxivId": "arXiv:0705.1367v2"}, headers=auth)
     assert r.status_code == 201, r.text
     check_daily(r.json())
+    assert r.json()["submittedBy"]["user"] == "api-user"
+    r = httpx.post(url + "/api/papers/index", json={"arxivId": "0705.1367"}, headers=auth)
+    assert r.status_code == 409
     r = httpx.post(url + "/api/papers/index", json={"arxivId": "9999.99999"}, headers=auth)
     assert r.status_code == 404 and "not in the catalogue" in r.json()["error"]
     r = httpx.post(url + "/api/papers/index", json={"arxivId": "not an id"}, headers=auth)

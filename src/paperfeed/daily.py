@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from paperfeed.errors import BadRequest, Forbidden, NotFound
+from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound
 from paperfeed.models import DailyEntry, StoredPaper, User
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -140,6 +140,9 @@ def submit_paper(store: Store, settings: Settings, user: User, arxiv_id: str) ->
         ingest_sources(store, [f"https://export.arxiv.org/api/query?id_list={paper_id}"])
         if store.get_paper(paper_id) is None:
             raise NotFound(f"arXiv has no paper {paper_id}")
+    listed = store.get_paper(paper_id)
+    if listed is not None and listed.daily_day is not None:
+        raise Conflict(f"paper {paper_id} is already on the daily list of {listed.daily_day}")
     now = datetime.now(UTC)
     store.upsert_daily(
         [DailyEntry(paper_id=paper_id, day=now.date(), submitted_by=user.name, submitted_at=now)]

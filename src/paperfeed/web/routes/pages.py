@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from paperfeed import accounts, daily, export
-from paperfeed.errors import BadRequest, NotFound, PaperfeedError, ServiceUnavailable
+from paperfeed.errors import BadRequest, Conflict, NotFound, PaperfeedError, ServiceUnavailable
 from paperfeed.models import StoredPaper, User
 from paperfeed.store import Store
 from paperfeed.trending import GRAVITY, trending
@@ -234,7 +234,7 @@ def submit_form(
         return sign_in_redirect("/submit")
     try:
         item = daily.submit_paper(store, settings, user, arxiv_id)
-    except (BadRequest, NotFound) as exc:
+    except (BadRequest, Conflict, NotFound) as exc:
         return render(
             request,
             "submit.html",

@@ -1,0 +1,134 @@
+"""Server-rendered pages: daily views and navigation, paper page, submit, errors, escaping."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from conftest import Visitor
+
+LATEST_DAY = "2026-08-21"
+
+
+def get(server, path: str, **params) -> httpx.Response:  # noqa: ANN001
+    return httpx.get(server.url + path, params=params, timeout=30)
+
+
+def test_home_shows_latest_day_with_cards(web_server) -> None:  # noqa: ANN001
+    r = get(web_server, "/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert "Daily Papers" in page and "Aug 21, 2026" in page
+    assert page.count('class="card"') >= 5
+    assert 'class="comments"' in page and 'class="upvote' in page
+    assert 'rel="prev" class="prev" href="/?date=2026-08-20"' in page
+    assert 'rel="next"' not in page  # nothing after the latest day
+    assert '<input type="date" name="date" value="2026-08-21"' in page
+    assert 'action="/subscribe" method="post"' in page and 'name="csrf_token"' in page
+
+
+def test_previous_day_and_code_links(web_server) -> None:  # noqa: ANN001
+    page = get(web_server, "/", date="2026-08-20").text
+    assert "Aug 20, 2026" in page
+    assert 'href="/?date=2026-08-19"' in page and 'href="/?date=2026-08-21"' in page
+    assert 'class="code"' in page  # papers of that day with a GitHub repository
+
+
+def test_weekly_and_monthly_views(web_server) -> None:  # noqa: ANN001
+    week = get(web_server, "/", view="week", date="2026-08-20").text
+    assert "Week of Aug 17, 2026" in week
+    assert week.count('class="card"') >= get(web_server, "/", date="2026-08-20").text.count(
+        'class="card"'
+    )
+    month = get(web_server, "/", view="month", date="2026-08-20").text
+    assert "August 2026" in month and 'class="periods"' in month
+
+
+def test_new_badge_only_for_recent_papers(web_server) -> None:  # noqa: ANN001
+    # the fixture's days are in the past: no "new" badge
+    assert 'class="badge new"' not in get(web_server, "/").text
+    v = Visitor(web_server)
+    v.sign_up("submitter@example.org")
+    r = v.post_form("/submit", {"arxiv_id": "1312.7288v1"}, page="/submit")
+    assert r.status_code == 303 and r.headers["location"] == "/papers/1312.7288"
+    home = get(web_server, "/").text  # today's list now has the submitted paper
+    assert 'class="badge new"' in home and "submitted by submitter" in home
+
+
+def test_submit_unknown_paper_offline(web_server) -> None:  # noqa: ANN001
+    v = Visitor(web_server)
+    assert "Sign in" in v.http.get("/submit").text
+    v.sign_up("offline@example.org")
+    r = v.post_form("/submit", {"arxiv_id": "2701.99999"}, page="/submit")
+    assert r.status_code == 404 and "not in the catalogue" in r.text
+    r = v.post_form("/submit", {"arxiv_id": "2410.03017"}, page="/submit")
+    assert r.status_code == 409 and "already on the daily list of 2024-10-07" in r.text
+
+
+def test_paper_page(web_server) -> None:  # noqa: ANN001
+    page = get(web_server, "/papers/2608.17253").text
+    assert "https://arxiv.org/abs/2608.17253" in page and "https://arxiv.org/pdf/2608.17253" in page
+    assert re.search(r'href="https://github.com/[^"]+"[^>]*class="code"', page)
+    assert '<textarea class="bibtex"' in page and "@misc{" in page
+    assert 'id="comments"' in page
+    assert "/static/katex/katex.min.js" in page and "/static/katex/auto-render.min.js" in page
+    assert "cdn" not in page.lower()
+
+
+def test_latex_and_special_characters_are_escaped(web_server) -> None:  # noqa: ANN001
+    api = get(web_server, "/api/papers/2410.03017").json()
+    assert "$" in api["summary"] and ("<" in api["summary"] or "&" in api["summary"])
+    page = get(web_server, "/papers/2410.03017").text
+    abstract = page.split('id="abstract">', 1)[1].split("</p>", 1)[0]
+    assert "<" not in re.sub(r"<a href=[^>]+>|</a>", "", abstract)
+    assert "$" in abstract  # left for KaTeX to render in the browser
+
+
+def test_katex_assets_are_served_locally(web_server) -> None:  # noqa: ANN001
+    for path in (
+        "/static/katex/katex.min.js",
+        "/static/katex/katex.min.css",
+        "/static/katex/auto-render.min.js",
+        "/static/katex/fonts/KaTeX_Main-Regular.woff2",
+    ):
+        assert get(web_server, path).status_code == 200, path
+    css = get(web_server, "/static/katex/katex.min.css").text
+    for font in re.findall(r"url\((fonts/[^)]+)\)", css):
+        assert get(web_server, "/static/katex/" + font).status_code == 200, font
+
+
+def test_trending_page_explains_scores(web_server) -> None:  # noqa: ANN001
+    page = get(web_server, "/trending").text
+    assert "Trending papers" in page
+    assert re.search(r'class="rank" title="\(\d+ upvotes \+ 1\) / \(\d+ h \+ 2\)\^1.5 = ', page)
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/?date=2026-02-30", 400),
+        ("/?date=soon", 400),
+        ("/?p=-3", 400),
+        ("/papers/0000.00000", 404),
+        ("/no/such/page", 404),
+    ],
+)
+def test_error_pages_are_html(web_server, path: str, status: int) -> None:  # noqa: ANN001
+    r = httpx.get(web_server.url + path)
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("text/html")
+    assert f"<h1>{status} " in r.text and "Back to the daily papers" in r.text
+
+
+def test_sign_in_redirects_only_to_local_paths(web_server) -> None:  # noqa: ANN001
+    v = Visitor(web_server)
+    v.sign_up("redirect@example.org")
+    v2 = Visitor(web_server)
+    r = v2.post_form(
+        "/signin",
+        {"email": "redirect@example.org", "password": "correct horse battery",
+         "next": "//evil.example/"},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/"
