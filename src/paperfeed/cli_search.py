@@ -1,0 +1,183 @@
+"""`paperfeed search`, `paperfeed eval` and `paperfeed index`: thin over `paperfeed.search`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from paperfeed.errors import BadRequest
+from paperfeed.models import paper_json
+
+
+def _cli() -> Any:
+    from paperfeed import cli
+
+    return cli
+
+
+def _service(store: Any, *, background: bool = False) -> Any:
+    from paperfeed.search import SearchService
+
+    return SearchService(store, _cli().state.settings, background=background)
+
+
+def _progress() -> Any:
+    """A progress callback: a live line on a terminal, plain lines every 10% otherwise."""
+    tty = sys.stderr.isatty()
+    last: dict[str, int] = {}
+
+    def report(phase: str, done: int, total: int) -> None:
+        pct = int(100 * done / total) if total else 100
+        if tty:
+            typer.echo(f"\r{phase}: {done}/{total} ({pct}%)", err=True, nl=done >= total)
+        elif pct // 10 != last.get(phase, -1) or done >= total:
+            last[phase] = pct // 10
+            typer.echo(f"{phase}: {done}/{total} ({pct}%)", err=True)
+
+    return report
+
+
+def _parse_day(text: str | None, name: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"invalid --{name} date {text!r}: expected YYYY-MM-DD") from None
+
+
+def hit_json(hit: Any) -> dict[str, Any]:
+    """One result in the Hugging Face `/api/papers/search` shape, plus our score parts."""
+    return {
+        "paper": paper_json(hit.paper),
+        "title": hit.paper.paper.title,
+        "summary": hit.paper.paper.abstract,
+        "publishedAt": paper_json(hit.paper)["publishedAt"],
+        "score": round(hit.score, 4),
+        "highlightedSummary": hit.snippet_html,
+    }
+
+
+def search(
+    query: Annotated[str | None, typer.Argument(help="What to look for (quotes for phrases).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="How many results.")] = 10,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="TSV of queries (first column); one JSON line each.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (HF Papers shape).")] = False,
+    since: Annotated[str | None, typer.Option("--since", help="Published on or after YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Published on or before YYYY-MM-DD.")] = None,
+    category: Annotated[list[str] | None, typer.Option("--category", help="arXiv category (repeatable).")] = None,
+    has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with a code link.")] = False,
+    sort: Annotated[str, typer.Option("--sort", help="relevance, date or upvotes.")] = "relevance",
+) -> None:
+    """Search papers by keyword and by meaning."""
+    from paperfeed.search import Filters
+
+    filters = Filters(
+        since=_parse_day(since, "since"),
+        until=_parse_day(until, "until"),
+        categories=tuple(category or ()),
+        has_code=True if has_code else None,
+    )
+    if batch is None and query is None:
+        raise BadRequest("give a QUERY or --batch QUERIES.tsv")
+    with _cli().opened_store() as store:
+        service = _service(store)
+        try:
+            if batch is not None:
+                from paperfeed.search import read_queries
+
+                for q, _ in read_queries(batch) if _has_targets(batch) else _plain_queries(batch):
+                    results = service.search(q, limit=limit, filters=filters, sort=sort)
+                    typer.echo(json.dumps({"query": q, "results": [hit_json(h) for h in results]},
+                                          ensure_ascii=False))
+                return
+            results = service.search(query or "", limit=limit, filters=filters, sort=sort)
+            if as_json:
+                typer.echo(json.dumps([hit_json(h) for h in results], ensure_ascii=False))
+                return
+            if results.mode == "keyword" and results.vectors_pending:
+                typer.echo(f"(keyword only: {results.vectors_pending} papers still being embedded)", err=True)
+            if not results.hits:
+                typer.echo("No results.")
+            for hit in results:
+                p = hit.paper.paper
+                day = p.published.date().isoformat() if p.published else "-"
+                typer.echo(f"{p.id:>16}  {day}  {hit.score:5.2f}  {p.title}")
+        finally:
+            service.close()
+
+
+def _has_targets(path: Path) -> bool:
+    try:
+        first = path.read_text(encoding="utf-8").splitlines()[:2]
+    except OSError as exc:
+        raise BadRequest(f"cannot read {path}: {exc.strerror}") from None
+    return any("\t" in line for line in first)
+
+
+def _plain_queries(path: Path) -> list[tuple[str, str]]:
+    return [(line, "") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def eval_command(
+    queries: Annotated[Path, typer.Argument(help="TSV: query<TAB>arxiv_id per line.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """MRR@10 and Recall@10 of this instance's search on known-item queries."""
+    from paperfeed.search import evaluate, read_queries
+
+    pairs = read_queries(queries)
+    with _cli().opened_store() as store:
+        service = _service(store)
+        try:
+            report = evaluate(
+                lambda q: [h.paper_id for h in service.search(q, limit=10, with_papers=False)], pairs
+            )
+        finally:
+            service.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+    else:
+        typer.echo(f"queries {report.queries}  MRR@10 {report.mrr_at_10:.3f}  "
+                   f"Recall@10 {report.recall_at_10:.3f}")
+
+
+def index(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild both indexes from the store; blocks until done.")] = False,
+    catch_up: Annotated[bool, typer.Option("--sync", help="Catch both indexes up now; blocks until done.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Show what the search indexes still have to catch up on (or rebuild them)."""
+    from paperfeed.search import SearchService
+
+    with _cli().opened_store() as store:
+        service = SearchService(store, _cli().state.settings, background=False, repair=False)
+        try:
+            if rebuild:
+                service.rebuild(progress=_progress())
+            elif catch_up:
+                service.repair()
+                service.sync_vectors(progress=_progress())
+            status = service.status()
+        finally:
+            service.close()
+    if as_json:
+        typer.echo(json.dumps(status.to_json()))
+        return
+    typer.echo(f"store change sequence   {status.store_seq}")
+    typer.echo(f"keyword index           {status.papers_indexed} papers, {status.keyword_pending} pending")
+    typer.echo(f"vector index ({status.embedder})  {status.vectors} papers, {status.vectors_pending} pending")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the search commands to the main CLI (called by paperfeed.cli)."""
+    app.command("search")(search)
+    app.command("eval")(eval_command)
+    app.command("index")(index)

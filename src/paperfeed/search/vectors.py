@@ -1,0 +1,148 @@
+"""The vector side: one float16 row per paper in a flat file, plus a usearch ANN index.
+
+Rows are the same numbers the keyword index uses (`RowMap`), so fusion can score any keyword
+candidate by reading its row. A row of zeros means "not embedded yet" (cosine 0).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from usearch.index import Index
+
+
+class RowMap:
+    """Paper id <-> row number; an append-only text file, one id per line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ids: list[str] = []
+        self.rows: dict[str, int] = {}
+        self._size = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Pick up rows appended by another process."""
+        if not self.path.exists():
+            return
+        size = self.path.stat().st_size
+        if size == self._size:
+            return
+        with open(self.path, "rb") as fh:
+            fh.seek(self._size)
+            chunk = fh.read(size - self._size)
+        complete = chunk.rfind(b"\n") + 1  # ignore a torn last line
+        for line in chunk[:complete].decode("utf-8").splitlines():
+            self.rows[line] = len(self.ids)
+            self.ids.append(line)
+        self._size += complete
+
+    def assign(self, paper_ids: Sequence[str]) -> list[int]:
+        """Rows for these ids, appending new ones."""
+        new = [pid for pid in dict.fromkeys(paper_ids) if pid not in self.rows]
+        if new:
+            with open(self.path, "ab") as fh:
+                fh.write("".join(f"{pid}\n" for pid in new).encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            self.refresh()
+        return [self.rows[pid] for pid in paper_ids]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class VectorStore:
+    """Unit vectors (float16) by row in `vectors.f16`, and an ANN index over them."""
+
+    def __init__(self, directory: Path, dim: int) -> None:
+        self.dir = directory
+        self.dim = dim
+        self.flat = directory / "vectors.f16"
+        self.ann_path = directory / "ann.usearch"
+        self._matrix: np.ndarray | None = None
+        self._matrix_rows = 0
+        self.ann = Index(ndim=dim, metric="ip", dtype="f16", connectivity=16)
+        self._ann_mtime = 0.0
+        if self.ann_path.exists():
+            self.ann.load(str(self.ann_path))
+            self._ann_mtime = self.ann_path.stat().st_mtime
+
+    def changed_on_disk(self) -> bool:
+        """Whether another writer saved the ANN file since this object read or wrote it."""
+        try:
+            return self.ann_path.stat().st_mtime != self._ann_mtime
+        except OSError:
+            return self._ann_mtime != 0.0
+
+    def rows_stored(self) -> int:
+        return self.flat.stat().st_size // (2 * self.dim) if self.flat.exists() else 0
+
+    def matrix(self) -> np.ndarray:
+        """All rows, memory-mapped read-only (re-mapped when the file grew)."""
+        n = self.rows_stored()
+        if self._matrix is None or n != self._matrix_rows:
+            self._matrix = (
+                np.memmap(self.flat, dtype=np.float16, mode="r", shape=(n, self.dim))
+                if n
+                else np.zeros((0, self.dim), dtype=np.float16)
+            )
+            self._matrix_rows = n
+        return self._matrix
+
+    def write(self, rows: Sequence[int], vecs: np.ndarray) -> None:
+        """Store vectors at rows (growing the file) and put them in the ANN index."""
+        if not len(rows):
+            return
+        need = max(rows) + 1
+        have = self.rows_stored()
+        mode = "r+" if self.flat.exists() else "w+"
+        if need > have:
+            with open(self.flat, "ab") as fh:
+                fh.truncate((need) * 2 * self.dim)
+            mode = "r+"
+        mm = np.memmap(self.flat, dtype=np.float16, mode=mode, shape=(max(need, have), self.dim))
+        data = vecs.astype(np.float16)
+        mm[list(rows)] = data
+        mm.flush()
+        del mm
+        self._matrix = None
+        keys = np.asarray(rows, dtype=np.uint64)
+        present = [k for k in keys if self.ann.contains(int(k))]
+        for k in present:
+            self.ann.remove(int(k))
+        self.ann.add(keys, data)
+
+    def save(self) -> None:
+        tmp = self.ann_path.with_suffix(".tmp")
+        self.ann.save(str(tmp))
+        os.replace(tmp, self.ann_path)
+        self._ann_mtime = self.ann_path.stat().st_mtime
+
+    def scores(self, rows: Sequence[int], query: np.ndarray) -> dict[int, float]:
+        """Cosine of the query with each row (0 for rows not embedded yet)."""
+        if not len(rows):
+            return {}
+        m = self.matrix()
+        inside = [r for r in rows if r < len(m)]
+        sims = (m[inside].astype(np.float32) @ query) if inside else np.zeros(0)
+        out = dict.fromkeys(rows, 0.0)
+        out.update(zip(inside, (float(s) for s in sims)))
+        return out
+
+    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """ANN top-k rows by cosine."""
+        if len(self.ann) == 0 or k <= 0:
+            return []
+        res = self.ann.search(query.astype(np.float16), k)
+        return [(int(key), 1.0 - float(d)) for key, d in zip(res.keys, res.distances)]
+
+    def vector(self, row: int) -> np.ndarray | None:
+        m = self.matrix()
+        if row >= len(m):
+            return None
+        v = np.asarray(m[row], dtype=np.float32)
+        return v if np.any(v) else None
