@@ -19,7 +19,9 @@ def _clean(url: str) -> str:
 
 
 def find_urls(text: str | None) -> list[str]:
-    return [_clean(m.group(0)) for m in _URL.finditer(text or "")]
+    if not text or "://" not in text:  # most abstracts have no link: skip the regex
+        return []
+    return [_clean(m.group(0)) for m in _URL.finditer(text)]
 
 
 def github_repo(texts: list[str | None]) -> str | None:

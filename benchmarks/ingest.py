@@ -1,0 +1,141 @@
+"""Ingest benchmark: the full shared corpus into a fresh SQLite store, against a baseline.
+
+    python benchmarks/ingest.py [--data ../shared/data] [--batch-size 5000]
+
+Prints papers/s for `paperfeed.ingest.ingest_sources` (format detection, parsing, version
+merge, link extraction, batched upserts) and, in the same process on the same files, for
+two baselines: parse only (gunzip + orjson per line) and a bare load (orjson + one
+`executemany` INSERT into a plain table per 5000 rows). Then, if the search package
+provides it, the time to bring the keyword index up to date with the new store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from paperfeed.ingest import ingest_sources
+from paperfeed.settings import load_settings
+from paperfeed.store.sqlite import SqliteStore
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def corpus_files(data: Path) -> list[Path]:
+    files = sorted(data.glob("*.jsonl.gz"))
+    if not files:
+        sys.exit(f"no *.jsonl.gz files in {data}")
+    return files
+
+
+def parse_only(files: list[Path]) -> tuple[int, float]:
+    started, n = time.perf_counter(), 0
+    for path in files:
+        with gzip.open(path, "rb") as f:
+            for line in f:
+                orjson.loads(line)
+                n += 1
+    return n, time.perf_counter() - started
+
+
+def bare_load(files: list[Path], db: Path, batch: int) -> tuple[int, float]:
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE papers (id TEXT PRIMARY KEY, title TEXT, abstract TEXT, authors TEXT)"
+    )
+    started, n, rows = time.perf_counter(), 0, []
+
+    def flush() -> None:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+        rows.clear()
+
+    for path in files:
+        with gzip.open(path, "rb") as f:
+            for line in f:
+                r = orjson.loads(line)
+                rows.append(
+                    (r["arxiv_id"], r["title"], r["abstract"], orjson.dumps(r.get("authors")))
+                )
+                n += 1
+                if len(rows) >= batch:
+                    flush()
+    flush()
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return n, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--no-index", action="store_true", help="skip the keyword index sync")
+    args = parser.parse_args()
+    files = corpus_files(args.data)
+    size = sum(p.stat().st_size for p in files) / 1e6
+    print(f"corpus: {len(files)} files, {size:.0f} MB gzip in {args.data}")
+
+    with tempfile.TemporaryDirectory(prefix="paperfeed-bench-") as tmp:
+        tmp_path = Path(tmp)
+        n_parse, t_parse = parse_only(files)
+        print(
+            f"baseline parse only      : {n_parse:,} records in {t_parse:.1f}s "
+            f"= {n_parse / t_parse:,.0f} records/s"
+        )
+        n_bare, t_bare = bare_load(files, tmp_path / "bare.sqlite3", args.batch_size)
+        print(
+            f"baseline bare load       : {n_bare:,} records in {t_bare:.1f}s "
+            f"= {n_bare / t_bare:,.0f} records/s"
+        )
+
+        settings = load_settings(data_dir=tmp_path / "data")
+        store = SqliteStore(settings.sqlite_path)
+        report = ingest_sources(store, [str(p) for p in files], batch_size=args.batch_size)
+        papers = store.stats().papers
+        rate = report.records / report.seconds
+        print(
+            f"paperfeed ingest         : {report.records:,} records -> {papers:,} papers in "
+            f"{report.seconds:.1f}s = {rate:,.0f} records/s "
+            f"({papers / report.seconds:,.0f} distinct papers/s)"
+        )
+        print(f"  {report.summary()}")
+        print(f"  ratio to parse only    : {rate / (n_parse / t_parse):.2f}")
+        print(f"  ratio to bare load     : {rate / (n_bare / t_bare):.2f}")
+        if report.failed_sources or report.rejected:
+            print(f"  problems: {report.problems[:5]}")
+
+        if not args.no_index:
+            try:
+                from paperfeed.search import sync_keyword_index  # type: ignore[attr-defined]
+            except ImportError:
+                print(
+                    "keyword index            : paperfeed.search.sync_keyword_index not available"
+                )
+            else:
+                started = time.perf_counter()
+                sync_keyword_index(store, settings)
+                t_index = time.perf_counter() - started
+                total = report.seconds + t_index
+                print(
+                    f"keyword index sync       : {t_index:.1f}s = {papers / t_index:,.0f} papers/s"
+                )
+                print(
+                    f"ingest + keyword index   : {total:.1f}s = {report.records / total:,.0f} "
+                    "records/s"
+                )
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
