@@ -216,3 +216,21 @@ def test_hf_style_plain_http_params(web_server) -> None:  # noqa: ANN001
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     for item in r.json():
         check_daily(item)
+
+
+def test_search_endpoint(web_server) -> None:  # noqa: ANN001
+    items = get(web_server, "/api/papers/search", q="upper bound", limit=5).json()
+    assert 0 < len(items) <= 5
+    for item in items:
+        check_daily(item)
+    assert any("bound" in i["summary"].lower() for i in items)
+    assert get(web_server, "/api/papers/search", q="").status_code == 400
+    assert get(web_server, "/api/papers/search").json()["status"] == 400
+    assert get(web_server, "/api/papers/search", q="bound", limit=500).status_code == 400
+
+
+def test_huggingface_hub_search(web_server) -> None:  # noqa: ANN001
+    from huggingface_hub import HfApi
+
+    found = list(HfApi(endpoint=web_server.url).list_papers(query="upper bound", limit=3))
+    assert 0 < len(found) <= 3 and all(p.id and p.title and p.summary for p in found)

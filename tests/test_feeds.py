@@ -44,3 +44,15 @@ def test_daily_feed_matches_the_list(web_server) -> None:  # noqa: ANN001
 def test_feed_bad_date(web_server) -> None:  # noqa: ANN001
     r = httpx.get(web_server.url + "/feeds/daily.xml?date=2026-99-01")
     assert r.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/feeds/search?q=upper+bound", "/feeds/search.atom?q=upper+bound"])
+def test_any_search_as_a_feed(web_server, path: str) -> None:  # noqa: ANN001
+    feed = parsed(web_server, path)
+    api = httpx.get(web_server.url + "/api/papers/search?q=upper+bound&limit=50").json()
+    assert [e.link.rsplit("/", 1)[1] for e in feed.entries] == [i["paper"]["id"] for i in api]
+    assert "upper bound" in feed.feed.title
+
+
+def test_search_feed_needs_a_query(web_server) -> None:  # noqa: ANN001
+    assert httpx.get(web_server.url + "/feeds/search").status_code == 400

@@ -132,3 +132,34 @@ def test_sign_in_redirects_only_to_local_paths(web_server) -> None:  # noqa: ANN
          "next": "//evil.example/"},
     )
     assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_search_page_marks_terms_and_filters(web_server) -> None:  # noqa: ANN001
+    page = get(web_server, "/search", q="upper bound").text
+    assert 'value="upper bound"' in page
+    cards = page.count('class="card"')
+    assert cards >= 5
+    assert "<mark>upper</mark> <mark>bound" in page
+    assert page.count('class="abstract"') == cards  # title + abstract per result
+    filtered = get(web_server, "/search", q="upper bound", has_code="1", sort="date").text
+    assert 'name="has_code" value="1" checked' in filtered
+    shown = filtered.count('class="card"')
+    assert 0 < shown < cards
+    assert filtered.count('class="code"') >= shown  # every filtered result links its code
+
+
+def test_search_handles_odd_input(web_server) -> None:  # noqa: ANN001
+    for q in ['"unclosed', "a AND OR (", "$\\mathcal{O}(\\sqrt{K})$", "<script>x</script>", "ü∑"]:
+        r = get(web_server, "/search", q=q)
+        assert r.status_code == 200, q
+        assert "<script>x</script>" not in r.text
+    assert get(web_server, "/search", q="x" * 251).status_code == 400
+    assert get(web_server, "/search", q="bound", since="2026-99-01").status_code == 400
+    assert get(web_server, "/search", q="bound", sort="random").status_code == 400
+
+
+def test_paper_page_lists_similar_papers(web_server) -> None:  # noqa: ANN001
+    page = get(web_server, "/papers/2608.17253").text
+    similar = page.split("<h2>Similar papers</h2>", 1)[1]
+    assert similar.count('class="card"') >= 3
+    assert 'data-paper="2608.17253"' not in similar

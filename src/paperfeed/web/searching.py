@@ -1,7 +1,8 @@
 """The web side of search: user input -> `paperfeed.search` -> stored papers to render.
 
 The search service is `request.app.state.search` (see `paperfeed.search`); this module only
-turns form/query parameters into its filters and its hits into `StoredPaper`s.
+turns form/query parameters into its filters and its hits into `StoredPaper`s. Pages show
+each result's whole abstract (as the reference page does) with the query's words marked.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from paperfeed.errors import BadRequest
 from paperfeed.models import StoredPaper
+from paperfeed.search import Filters, SearchService
 from paperfeed.store import Store
 
 MAX_QUERY = 250
@@ -79,9 +80,7 @@ class Result:
     score: float | None = None
 
 
-def _filters(form: SearchForm) -> Any:
-    from paperfeed.search import Filters
-
+def _filters(form: SearchForm) -> Filters:
     return Filters(
         since=form.since,
         until=form.until,
@@ -90,24 +89,23 @@ def _filters(form: SearchForm) -> Any:
     )
 
 
-def _hit_ids(hits: Any) -> list[tuple[str, float | None]]:
-    out = []
-    for hit in hits:
-        out.append((hit.paper_id, getattr(hit, "score", None)))
-    return out
-
-
-def search_papers(store: Store, search: Any, form: SearchForm, *, limit: int) -> list[Result]:
+def search_papers(
+    store: Store, search: SearchService, form: SearchForm, *, limit: int
+) -> list[Result]:
     """Best-first results for the form's query and filters."""
     if not form.q:
         raise BadRequest("enter a search query")
-    hits = _hit_ids(search.search(form.q, limit=limit, filters=_filters(form), sort=form.sort))
-    items = {i.paper.id: i for i in store.get_papers([pid for pid, _ in hits])}
-    return [Result(items[pid], score) for pid, score in hits if pid in items]
+    hits = search.search(form.q, limit=limit, filters=_filters(form), sort=form.sort)
+    return [
+        Result(hit.paper, hit.score)
+        for hit in hits
+        if hit.paper is not None
+    ]
 
 
-def similar_papers(store: Store, search: Any, paper_id: str, *, limit: int) -> list[StoredPaper]:
+def similar_papers(
+    store: Store, search: SearchService | None, paper_id: str, *, limit: int
+) -> list[StoredPaper]:
     if search is None:
         return []
-    ids = [pid for pid, _ in _hit_ids(search.similar(paper_id, limit=limit)) if pid != paper_id]
-    return store.get_papers(ids)
+    return [h.paper for h in search.similar(paper_id, limit=limit) if h.paper is not None]

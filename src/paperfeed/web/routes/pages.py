@@ -18,6 +18,7 @@ from paperfeed.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+SEARCH_PAGE = 20
 
 
 def period_link(period: daily.Period) -> str:
@@ -111,17 +112,21 @@ def search_page(
     category: Annotated[str | None, Query(max_length=40)] = None,
     has_code: bool = False,
     sort: str | None = None,
+    p: Annotated[int, Query(ge=0, le=9)] = 0,
 ) -> Response:
     """Search box, then title + abstract per result with the query's words marked."""
     form = searching.make_form(
         q, since=since, until=until, category=category, has_code=has_code, sort=sort
     )
     results: list[searching.Result] = []
+    more = False
     if form.q:
         search = request.app.state.search
         if search is None:
             raise ServiceUnavailable("search is not available on this instance yet")
-        results = searching.search_papers(store, search, form, limit=searching.MAX_RESULTS)
+        found = searching.search_papers(store, search, form, limit=(p + 1) * SEARCH_PAGE + 1)
+        more = len(found) > (p + 1) * SEARCH_PAGE
+        results = found[p * SEARCH_PAGE : (p + 1) * SEARCH_PAGE]
     return render(
         request,
         "search.html",
@@ -130,6 +135,9 @@ def search_page(
             "filters": form,
             "sort": form.sort,
             "results": results,
+            "page": p,
+            "more": more,
+            "first_rank": p * SEARCH_PAGE,
             "terms": searching.highlight_terms(form.q),
             "voted": voted_ids(store, user, [r.item for r in results]),
         },
