@@ -28,6 +28,7 @@ TRENDING_PER_DIGEST = 10
 MATCHES_PER_SEARCH = 10
 TRENDING_CANDIDATES = 60  # ranked once per run; each subscriber takes the best unsent ones
 SEARCH_CANDIDATES = 50
+PUBLISHED_SLACK = timedelta(days=30)
 
 
 def period_key(frequency: Frequency, now: datetime) -> str:
@@ -64,11 +65,17 @@ class Digest:
 def open_search_service(settings: Settings, store: Store) -> Any:
     """The search service (`paperfeed.search.open_search`), or None where it is missing."""
     try:
-        from paperfeed.search import open_search  # type: ignore[attr-defined]
+        from paperfeed.search import open_search
     except ImportError:
         log.error("digest: paperfeed.search is not available; saved searches are skipped")
         return None
-    return open_search(settings, store)
+    return open_search(settings, store, background=False)
+
+
+def listed_day(item: StoredPaper) -> date | None:
+    """When a paper reached this catalogue's readers: its daily-list day, else its listing."""
+    p = item.paper
+    return item.daily_day or p.listing_date or (p.published.date() if p.published else None)
 
 
 def search_new_papers(
@@ -80,19 +87,22 @@ def search_new_papers(
     since: date,
     limit: int,
 ) -> list[StoredPaper]:
-    """Papers matching a saved search listed on or after `since`, newest first.
+    """Papers matching a saved search that were listed on or after `since`, best first.
 
-    The only call into `paperfeed.search`; every saved search goes through here.
+    The only call into `paperfeed.search`. Its `since` filter is on the publication date,
+    which precedes the listing by days, so it gets `PUBLISHED_SLACK` of margin and the exact
+    cut is made here on the listing day.
     """
-    from paperfeed.search import Filters  # type: ignore[attr-defined]
+    from paperfeed.search import Filters
 
     wanted = Filters(
-        since=since,
+        since=since - PUBLISHED_SLACK,
         categories=tuple(filters.get("categories", ())),
         has_code=filters.get("has_code"),
     )
-    hits = search.search(query, limit=limit, filters=wanted, sort="date")
-    return store.get_papers([hit.paper_id for hit in hits])
+    hits = search.search(query, limit=limit, filters=wanted, sort="relevance")
+    items = [hit.paper for hit in hits if hit.paper is not None]
+    return [item for item in items if (listed_day(item) or date.min) >= since]
 
 
 class Composer:

@@ -1,0 +1,336 @@
+"""The digest job against a real SMTP server (aiosmtpd) and a real SQLite store of real papers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from paperfeed.digest.addresses import normalize_email
+from paperfeed.digest.compose import period_key
+from paperfeed.digest.send import send_digests
+from paperfeed.digest.smtp import parse_smtp_url
+from paperfeed.digest.subscriptions import add_subscriber_confirmed
+from paperfeed.errors import BadRequest
+from paperfeed.ingest import ingest_sources
+from paperfeed.settings import load_settings
+from paperfeed.store.sqlite import SqliteStore
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAPERS = FIXTURES / "web_papers.jsonl"  # 90 real HF daily papers
+NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    store = SqliteStore(tmp_path / "digest" / "paperfeed.sqlite3")
+    ingest_sources(store, [str(PAPERS)])
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp_sink):  # noqa: ANN001, ANN201
+    return load_settings(
+        data_dir=tmp_path / "digest",
+        secret_key="digest-test-secret",
+        smtp_url=smtp_sink.url,
+        mail_from="Paper Feed <digest@papers.example.org>",
+        base_url="https://papers.example.org",
+    )
+
+
+def text_part(mail) -> str:  # noqa: ANN001
+    return mail.message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_part(mail) -> str:  # noqa: ANN001
+    return mail.message.get_body(preferencelist=("html",)).get_content()
+
+
+def add(store: SqliteStore, email: str, **kw) -> int:  # noqa: ANN003
+    sub, _ = add_subscriber_confirmed(store, email=email, confirmed=True, **kw)
+    return sub.id
+
+
+# --- settings and addresses ---------------------------------------------------------------
+
+
+def test_smtp_url_forms() -> None:
+    c = parse_smtp_url("smtp://us%40er:p%3Ass@mail.example.org:587?starttls=1")
+    assert (c.host, c.port, c.starttls, c.ssl, c.username, c.password) == (
+        "mail.example.org", 587, True, False, "us@er", "p:ss")
+    c = parse_smtp_url("smtps://mail.example.org")
+    assert (c.port, c.ssl, c.starttls) == (465, True, False)
+    assert parse_smtp_url("smtp://localhost").port == 25
+    assert "p:ss" not in repr(parse_smtp_url("smtp://u:p%3Ass@h:25"))
+    for bad in ("http://x", "smtp://", "mail.example.org:25", "smtp://h:99999"):
+        with pytest.raises(BadRequest):
+            parse_smtp_url(bad)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "plain", "a@b", "a@@b.org", "a b@c.org", "a@b.org\r\nBcc: x@y.org", "a@b.org\nX: y",
+     '"quoted"@b.org', "Name <a@b.org>", "a@-b.org", "x" * 300 + "@b.org"],
+)
+def test_invalid_addresses_are_refused_with_a_clear_message(bad: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        normalize_email(bad)
+    assert "email address" in info.value.message
+
+
+def test_addresses_are_normalised() -> None:
+    assert normalize_email("  Ada.Lovelace+papers@Example.ORG ") == "ada.lovelace+papers@example.org"
+    assert normalize_email("x@bücher.de") == "x@xn--bcher-kva.de"
+
+
+# --- content ---------------------------------------------------------------------------------
+
+
+def test_daily_and_weekly_digests_content_and_headers(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    add(store, "daily@example.org", frequency="daily")
+    add(store, "weekly@example.org", frequency="weekly")
+    report = send_digests(settings, store, now=NOW, progress=False)
+    assert report.sent == 2 and not report.failed and not report.bounced
+
+    [daily] = smtp_sink.to("daily@example.org")
+    [weekly] = smtp_sink.to("weekly@example.org")
+    assert daily.message["Subject"] == "paperfeed daily digest: 10 papers"
+    assert weekly.message["Subject"] == "paperfeed weekly digest: 10 papers"
+    assert "Trending today" in text_part(daily) and "Week 2026-W48" in text_part(weekly)
+    assert "Trending this week" in text_part(weekly)
+    # Different windows rank differently: the weekly digest reaches back over several days.
+    assert daily.message["Message-ID"] != weekly.message["Message-ID"]
+
+    msg = daily.message
+    assert msg["From"] == "Paper Feed <digest@papers.example.org>"
+    assert msg["To"] == "daily@example.org"
+    unsubscribe = msg["List-Unsubscribe"]
+    assert unsubscribe.startswith("<https://papers.example.org/unsubscribe?token=")
+    assert unsubscribe.endswith(">") and "\n" not in unsubscribe
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    text, html = text_part(daily), html_part(daily)
+    top = store.get_papers([line.rsplit("/", 1)[1] for line in text.splitlines()
+                            if "/papers/" in line and "unsubscribe" not in line])
+    assert len(top) == 10
+    for item in top:
+        assert f"https://papers.example.org/papers/{item.paper.id}" in html
+    # Abstracts are shortened; titles and abstracts are escaped in HTML.
+    assert all(len(line) < 400 for line in text.splitlines())
+    assert "\u2026" in text
+    assert "<script" not in html.lower()
+    assert "https://papers.example.org/subscriptions/manage?token=" in text
+
+
+def test_html_is_escaped(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    from paperfeed.models import DailyEntry, Paper
+
+    evil = Paper(id="2611.99999", title='<script>alert("x")</script> & <b>bold</b>',
+                 abstract="x < y & <img src=x onerror=alert(1)>", authors=["A <B>"],
+                 listing_date=NOW.date())
+    store.upsert_papers([evil])
+    store.upsert_daily([DailyEntry(paper_id=evil.id, day=NOW.date(), upvotes=10_000)])
+    add(store, "esc@example.org")
+    send_digests(settings, store, now=NOW, progress=False)
+    html = html_part(smtp_sink.to("esc@example.org")[0])
+    assert "&lt;script&gt;alert(" in html and "<script>" not in html
+    assert "<img src=x" not in html and "&lt;img" in html
+
+
+def test_no_paper_twice_and_empty_digests_are_not_sent(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    sid = add(store, "reader@example.org")
+    add(store, "nothing@example.org", trending=False)  # no trending, no searches: always empty
+    seen: list[str] = []
+    day = NOW
+    for _ in range(12):
+        report = send_digests(settings, store, now=day, progress=False)
+        day += timedelta(days=1)
+        if report.sent == 0:
+            break
+        mail = smtp_sink.to("reader@example.org")[-1]
+        seen += [line.rsplit("/", 1)[1] for line in text_part(mail).splitlines()
+                 if "/papers/" in line]
+        assert report.skipped_empty >= 1
+    assert len(seen) == len(set(seen)) > 10, "a paper was mailed twice"
+    assert smtp_sink.to("nothing@example.org") == []
+    # The store's ledger agrees with what the server received.
+    assert store.sent_paper_ids(sid, seen) == set(seen)
+    # Once everything trending was mailed, the digest is empty and is not sent.
+    assert report.sent == 0 and report.skipped_empty == 2
+
+
+def test_once_per_period(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    add(store, "once@example.org")
+    add(store, "weekly@example.org", frequency="weekly")
+    assert send_digests(settings, store, now=NOW, progress=False).sent == 2
+    assert send_digests(settings, store, now=NOW + timedelta(hours=5), progress=False).sent == 0
+    # Next day: the daily subscriber again, the weekly one not before the next ISO week.
+    assert send_digests(settings, store, now=NOW + timedelta(days=1), progress=False).sent == 1
+    next_week = NOW + timedelta(days=7 - NOW.weekday())
+    assert period_key("weekly", next_week) != period_key("weekly", NOW)
+    send_digests(settings, store, now=next_week, progress=False)
+    send_digests(settings, store, now=next_week + timedelta(days=2), progress=False)
+    assert len(smtp_sink.to("weekly@example.org")) == 2
+
+
+def test_dry_run_and_limit(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    for i in range(5):
+        add(store, f"u{i}@example.org")
+    dry = send_digests(settings, store, now=NOW, dry_run=True, progress=False)
+    assert dry.would_send == 5 and smtp_sink.received == []
+    assert store.outbox_entries(period_key("daily", NOW)) == []
+    assert send_digests(settings, store, now=NOW, limit=2, progress=False).sent == 2
+    assert send_digests(settings, store, now=NOW, progress=False).sent == 3
+    assert Counter(m.recipient for m in smtp_sink.received) == {
+        f"u{i}@example.org": 1 for i in range(5)}
+
+
+def test_saved_search_alerts(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    search = pytest.importorskip("paperfeed.search")
+    if not hasattr(search, "open_search"):
+        pytest.skip("paperfeed.search has no open_search service yet")
+    search.sync_keyword_index(store, settings)
+    latest = store.latest_daily_day()
+    recent = store.daily_list(start=latest, end=latest, limit=50)
+    target = recent[-1].paper  # a paper of the newest day that is not top trending
+    query = target.title
+    add(store, "alerts@example.org", trending=False, searches=[query])
+    report = send_digests(settings, store, now=NOW, progress=False)
+    assert report.sent == 1
+    text = text_part(smtp_sink.to("alerts@example.org")[0])
+    assert f"New for \u201c{query}\u201d" in text
+    assert f"/papers/{target.id}" in text
+    # The next day the same match is not sent again, and nothing else new: no email.
+    report = send_digests(settings, store, now=NOW + timedelta(days=1), progress=False)
+    assert f"/papers/{target.id}" not in "".join(
+        text_part(m) for m in smtp_sink.to("alerts@example.org")[1:])
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+
+def test_temporary_failure_is_retried_with_backoff(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    sid = add(store, "greylisted@example.org")
+    smtp_sink.tempfail_data = 1  # 451 once, then accept
+    report = send_digests(settings, store, now=NOW, retry_delays=(0.2,), progress=False)
+    assert report.sent == 1 and report.retried == 1 and not report.failed
+    assert len(smtp_sink.to("greylisted@example.org")) == 1
+    [entry] = store.outbox_entries(period_key("daily", NOW))
+    assert (entry.state, entry.attempts) == ("sent", 2)
+    assert len(store.sent_paper_ids(sid, entry.paper_ids)) == len(entry.paper_ids) == 10
+
+
+def test_temporary_failure_left_for_next_run(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    sid = add(store, "later@example.org")
+    smtp_sink.tempfail_data = 3
+    report = send_digests(settings, store, now=NOW, retry_delays=(0.05,), progress=False)
+    assert report.sent == 0 and [e for e, _ in report.failed] == ["later@example.org"]
+    [entry] = store.outbox_entries(period_key("daily", NOW))
+    assert entry.state == "pending" and "451" in (entry.last_error or "")
+    assert store.sent_paper_ids(sid, entry.paper_ids) == set()  # not counted as mailed
+    assert "failed, will retry next run: later@example.org" in report.summary()
+    report = send_digests(settings, store, now=NOW, retry_delays=(0.05,), progress=False)
+    assert report.sent == 1 and len(smtp_sink.to("later@example.org")) == 1
+
+
+def test_permanent_failure_stops_mail_and_is_shown(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    add(store, "gone@example.org")
+    add(store, "fine@example.org")
+    smtp_sink.reject = {"gone@example.org"}
+    report = send_digests(settings, store, now=NOW, progress=False)
+    assert report.sent == 1 and [e for e, _ in report.bounced] == ["gone@example.org"]
+    assert "permanently failed, mail stopped: gone@example.org: 550" in report.summary()
+    sub = store.subscriber_by_email("gone@example.org")
+    assert sub.status == "bounced" and "550" in sub.status_reason
+    smtp_sink.rcpt_seen.clear()
+    send_digests(settings, store, now=NOW + timedelta(days=1), progress=False)
+    assert "gone@example.org" not in smtp_sink.rcpt_seen  # no more mail to it
+    assert smtp_sink.to("gone@example.org") == []
+
+
+def test_cli_send_shows_bounces(tmp_path: Path, smtp_sink, monkeypatch, cli, data_dir) -> None:  # noqa: ANN001
+    monkeypatch.setenv("PAPERFEED_SMTP_URL", smtp_sink.url)
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", "digest-test-secret")
+    assert cli("ingest", str(PAPERS), "--no-index").exit_code == 0
+    assert cli("subscribers", "add", "ok@example.org", "--confirmed").exit_code == 0
+    result = cli("subscribers", "add", "bad@example.org", "--confirmed", "--frequency", "weekly")
+    assert result.exit_code == 0
+    bad = cli("subscribers", "add", "not-an-address", "--confirmed")
+    assert bad.exit_code == 2 and "not a valid email address" in bad.output
+    smtp_sink.reject = {"bad@example.org"}
+    preview = cli("digest", "preview", "ok@example.org")
+    assert preview.exit_code == 0 and "Trending" in preview.stdout
+    dry = cli("digest", "send", "--dry-run")
+    assert dry.exit_code == 0 and "2 (would send)" in dry.stdout and smtp_sink.received == []
+    result = cli("digest", "send")
+    assert "sent            1" in result.stdout
+    assert "permanently failed, mail stopped: bad@example.org" in result.stdout
+    listing = cli("subscribers", "list")
+    assert "bounced" in listing.stdout and "ok@example.org" in listing.stdout
+    assert cli("subscribers", "remove", "bad@example.org").exit_code == 0
+    assert "bad@example.org" not in cli("subscribers", "list").stdout
+    assert cli("subscribers", "remove", "bad@example.org").exit_code == 1
+
+
+def test_header_injection_is_impossible(store, settings) -> None:  # noqa: ANN001
+    from paperfeed.digest.render import RenderedEmail, Renderer
+
+    renderer = Renderer(settings)
+    rendered = RenderedEmail("hi\r\nBcc: evil@example.org", "t", "<p>h</p>")
+    with pytest.raises(ValueError):
+        renderer.message(rendered, to="a@example.org", message_id="<x@y>").as_bytes()
+    with pytest.raises(BadRequest):
+        add(store, "victim@example.org\r\nBcc: evil@example.org")
+
+
+# --- exactly once across a killed run ---------------------------------------------------------
+
+
+def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(tmp_path: Path, smtp_sink) -> None:  # noqa: ANN001
+    data = tmp_path / "killdata"
+    store = SqliteStore(data / "paperfeed.sqlite3")
+    ingest_sources(store, [str(PAPERS)])
+    emails = [f"reader{i:03d}@example.org" for i in range(150)]
+    for email in emails:
+        add(store, email, frequency="weekly" if email.endswith(("3@example.org",)) else "daily")
+    store.close()
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_SMTP_URL": smtp_sink.url,
+           "PAPERFEED_SECRET_KEY": "digest-test-secret"}
+    smtp_sink.delay = 0.01  # ~10 ms per message: the run lasts long enough to be killed
+    cmd = [sys.executable, "-m", "paperfeed", "digest", "send"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(smtp_sink.received) < 40:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.003)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = len(smtp_sink.received)
+    assert 40 <= killed_at < len(emails), "the run was not killed mid-way"
+
+    smtp_sink.delay = 0
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    time.sleep(0.2)
+    counts = Counter(m.recipient for m in smtp_sink.received)
+    assert counts == {email: 1 for email in emails}, (
+        f"duplicates: {[e for e, n in counts.items() if n > 1]}, "
+        f"missed: {[e for e in emails if e not in counts]}")
+    store = SqliteStore(data / "paperfeed.sqlite3")
+    try:
+        states = Counter(e.state for p in ("d:", "w:") for e in store.outbox_entries(
+            period_key("daily" if p == "d:" else "weekly", datetime.now(UTC))))
+    finally:
+        store.close()
+    # At most the one message in flight at the kill is left 'sending' (counted as delivered).
+    assert states["sent"] >= len(emails) - 1 and states["sending"] <= 1
