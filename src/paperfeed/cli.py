@@ -243,6 +243,9 @@ def serve(
                 typer.echo(report.summary())
                 after_ingest(store)
     typer.echo(f"paperfeed serving on http://{host}:{port}/  (data: {settings.data_dir})")
+    from paperfeed.digest import start_scheduler
+
+    start_scheduler(settings, open_store(settings))  # daily digests at settings.digest_time
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
