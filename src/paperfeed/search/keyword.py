@@ -35,6 +35,11 @@ def analyzer() -> tantivy.TextAnalyzer:
 
 
 _ANALYZER = analyzer()
+_WORDS = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    .filter(tantivy.Filter.remove_long(40))
+    .build()
+)
 
 
 def analyze(text: str) -> list[str]:
@@ -48,6 +53,7 @@ class ParsedQuery:
 
     terms: tuple[str, ...]
     phrases: tuple[tuple[str, ...], ...] = ()
+    offsets: tuple[tuple[int, ...], ...] = ()  # position of each phrase term (stop words skipped)
 
     @property
     def all_terms(self) -> set[str]:
@@ -63,14 +69,18 @@ _QUOTED = re.compile(r'"([^"]*)"')
 def parse_query(text: str) -> ParsedQuery:
     """Quoted parts become phrases, the rest plain terms; operators are just characters."""
     text = text[:MAX_QUERY_CHARS]
-    phrases = []
+    phrases, offsets = [], []
     for m in _QUOTED.finditer(text):
-        words = analyze(m.group(1))
-        if len(words) > 1:
-            phrases.append(tuple(words))
+        positioned = [
+            (pos, term) for pos, word in enumerate(_WORDS.analyze(m.group(1)))
+            for term in analyze(word)[:1]
+        ]
+        if len(positioned) > 1:
+            offsets.append(tuple(p - positioned[0][0] for p, _ in positioned))
+            phrases.append(tuple(t for _, t in positioned))
     rest = _QUOTED.sub(lambda m: " " + m.group(1) if len(analyze(m.group(1))) <= 1 else " ", text)
     terms = tuple(dict.fromkeys(analyze(rest.replace('"', " "))))
-    return ParsedQuery(terms, tuple(phrases))
+    return ParsedQuery(terms, tuple(phrases), tuple(offsets))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +185,12 @@ class KeywordIndex:
             clauses.append((Occur.Should, Query.boost_query(
                 Query.term_query(self.schema, "title", term), title_boost)))
             clauses.append((Occur.Should, Query.term_query(self.schema, "text", term)))
-        for phrase in q.phrases:
+        for phrase, offsets in zip(q.phrases, q.offsets):
+            words = list(zip(offsets, phrase))
             either = Query.boolean_query([
                 (Occur.Should, Query.boost_query(
-                    Query.phrase_query(self.schema, "title", list(phrase)), title_boost)),
-                (Occur.Should, Query.phrase_query(self.schema, "text", list(phrase))),
+                    Query.phrase_query(self.schema, "title", words), title_boost)),
+                (Occur.Should, Query.phrase_query(self.schema, "text", words)),
             ])
             clauses.append((Occur.Must, either))
         return Query.boolean_query(clauses)

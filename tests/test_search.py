@@ -1,0 +1,236 @@
+"""Search through its Python API: fusion, filters, sorting, similar papers, snippets, queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from search_helpers import WEB_PAPERS, make_env, paper
+
+from paperfeed.errors import BadRequest, NotFound
+from paperfeed.search import Filters, SearchService, parse_query
+from paperfeed.search.fusion import fuse, reciprocal_rank
+from paperfeed.search.snippets import spans, to_html
+
+NASTY_QUERIES = [
+    '"unbalanced quote',
+    '""',
+    '"" "" "',
+    "AND OR NOT",
+    "NOT",
+    "(((",
+    ")",
+    "title:diffusion abstract:",
+    "*",
+    "?",
+    "~2",
+    "^3 boost^",
+    "a -b +c",
+    "-",
+    "+",
+    "[1 TO 5]",
+    "{!lucene}",
+    "&& || !",
+    "NEAR(a b, 3)",
+    "col:val:more",
+    r"\frac{a}{b} $x^2 + \alpha$ \'e",
+    "$$\\mathcal{O}(n \\log n)$$",
+    "über café naïve Schrödinger",
+    "日本語の論文",
+    "模型 🤖 emoji 🚀",
+    "'; DROP TABLE papers; --",
+    "%_%",
+    "\x00\x01\t\n",
+    "\\",
+    "a" * 250,
+    "video " * 41,
+    "x" * 400,
+    "the of and",
+    "...",
+]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SearchService, object]]:
+    data_dir = tmp_path_factory.mktemp("search-data")
+    settings, store = make_env(data_dir, WEB_PAPERS)
+    store.upsert_papers([
+        paper("2501.00001", "Robust <script>alert(1)</script> & Co: Escaping Markup",
+              "We show that <b>markup</b> & <script>alert('x')</script> in abstracts is harmless "
+              "for robust readers. The script tag must never reach a browser unescaped.",
+              categories=["cs.CR", "cs.LG"], primary_category="cs.CR",
+              published=datetime(2020, 6, 1, tzinfo=timezone.utc)),
+        paper("2501.00002", "Regret upper bounds for bandits",
+              "We prove an upper bound on the regret of optimistic algorithms for stochastic "
+              "multi-armed bandits, improving the logarithmic rate.",
+              categories=["cs.LG", "stat.ML"], primary_category="cs.LG",
+              published=datetime(2019, 3, 1, tzinfo=timezone.utc)),
+    ])
+    service = SearchService(store, settings, background=False)
+    yield service, store
+    service.close()
+    store.close()
+
+
+def first_line_titles(store: object, n: int) -> list[tuple[str, str]]:
+    items = json.loads("[" + ",".join(WEB_PAPERS.read_text().splitlines()[:n]) + "]")
+    return [(i["arxiv_id"], i["title"]) for i in items]
+
+
+# --- fusion (pure) --------------------------------------------------------------------------
+
+
+def test_fuse_scales_keyword_scores_and_adds_weighted_cosine() -> None:
+    fused = fuse([1, 2, 3], [10.0, 5.0, 2.5], {1: 0.1, 2: 0.9, 3: 0.2, 7: 0.8}, weight=1.0)
+    expected = {1: 1.0 + 0.1, 2: 0.5 + 0.9, 3: 0.25 + 0.2, 7: 0.0 + 0.8}
+    assert fused.rows == sorted(expected, key=lambda r: -expected[r])
+    assert fused.scores == pytest.approx(sorted(expected.values(), reverse=True))
+    assert dict(zip(fused.rows, fused.keyword))[7] == 0.0  # dense-only candidate
+    assert dict(zip(fused.rows, fused.dense))[1] == pytest.approx(0.1)
+
+
+def test_fuse_weight_zero_is_keyword_order_and_ties_break_by_row() -> None:
+    assert fuse([5, 4, 9], [3.0, 2.0, 1.0], {9: 1.0}, weight=0.0).rows == [5, 4, 9]
+    assert fuse([], [], {3: 0.5, 1: 0.5}).rows == [1, 3]
+    assert fuse([], [], {}).rows == []
+
+
+def test_reciprocal_rank_reference() -> None:
+    # RRF with k=60: row 2 is 2nd and 1st -> 1/62 + 1/61 beats row 1 (1/61 + 1/63).
+    assert reciprocal_rank([[1, 2, 3], [2, 3, 1]], k=60)[0] == 2
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+def test_finds_a_known_paper_by_words_of_its_title(env) -> None:
+    service, store = env
+    for pid, title in first_line_titles(store, 5):
+        results = service.search(title, limit=5)
+        assert pid in [h.paper_id for h in results], title
+        assert results.mode == "hybrid"
+
+
+def test_meaning_only_query_still_answers(env) -> None:
+    service, _ = env
+    results = service.search("zzyzx qwertyuiop", limit=3)  # no keyword in the corpus
+    assert results.mode == "meaning"
+    assert len(results) == 3
+
+
+def test_hits_carry_papers_and_scores_in_order(env) -> None:
+    service, _ = env
+    hits = service.search("regret upper bound bandits", limit=5).hits
+    assert hits[0].paper_id == "2501.00002"
+    assert hits[0].paper is not None and hits[0].paper.paper.title.startswith("Regret")
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_phrases_must_match(env) -> None:
+    service, _ = env
+    assert parse_query('"upper bound" regret').phrases == (("upper", "bound"),)
+    ids = [h.paper_id for h in service.search('"upper bound on the regret"', limit=10)]
+    assert ids == ["2501.00002"]
+
+
+@pytest.mark.parametrize("query", NASTY_QUERIES)
+def test_nasty_queries_never_raise(env, query: str) -> None:
+    service, _ = env
+    results = service.search(query, limit=5)
+    assert len(results) <= 5
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_empty_query_is_a_bad_request(env, query: str) -> None:
+    service, _ = env
+    with pytest.raises(BadRequest) as err:
+        service.search(query)
+    assert err.value.status_code == 400
+
+
+def test_unknown_sort_is_a_bad_request(env) -> None:
+    with pytest.raises(BadRequest):
+        env[0].search("video", sort="random")
+
+
+# --- filters and sorting --------------------------------------------------------------------
+
+
+def test_has_code_filter(env) -> None:
+    service, _ = env
+    hits = service.search("video generation model", limit=20, filters=Filters(has_code=True)).hits
+    assert hits and all(h.paper.paper.github_url for h in hits)
+    hits = service.search("video generation model", limit=20, filters=Filters(has_code=False)).hits
+    assert hits and not any(h.paper.paper.github_url for h in hits)
+
+
+def test_date_filter(env) -> None:
+    service, _ = env
+    f = Filters(since=date(2026, 8, 17), until=date(2026, 8, 18))
+    hits = service.search("language model agents", limit=50, filters=f).hits
+    assert hits
+    assert all(date(2026, 8, 17) <= h.paper.paper.published.date() <= date(2026, 8, 18) for h in hits)
+    old = service.search("bandits regret", limit=10, filters=Filters(until=date(2019, 12, 31))).hits
+    assert [h.paper_id for h in old] == ["2501.00002"]
+
+
+def test_category_filter_applies_to_meaning_candidates_too(env) -> None:
+    service, _ = env
+    hits = service.search("safe rendering of untrusted text", limit=10,
+                          filters=Filters(categories=("cs.CR",))).hits
+    assert [h.paper_id for h in hits] == ["2501.00001"]
+    both = service.search("robust", limit=10, filters=Filters(categories=("cs.CR", "stat.ML"))).hits
+    assert {h.paper_id for h in both} <= {"2501.00001", "2501.00002"}
+
+
+def test_sort_by_date_and_upvotes(env) -> None:
+    service, _ = env
+    by_date = service.search("video", limit=20, sort="date").hits
+    days = [h.paper.paper.published for h in by_date]
+    assert days == sorted(days, reverse=True)
+    by_votes = service.search("video", limit=20, sort="upvotes").hits
+    votes = [h.paper.upvotes for h in by_votes]
+    assert votes == sorted(votes, reverse=True) and votes[0] > 0
+
+
+# --- similar papers and snippets ------------------------------------------------------------
+
+
+def test_similar_papers(env) -> None:
+    service, store = env
+    pid, _ = first_line_titles(store, 1)[0]
+    original = store.get_paper(pid).paper
+    store.upsert_papers([paper("2501.00003", original.title + " (extended)", original.abstract)])
+    service.sync_keyword()
+    service.sync_vectors()
+    similar = service.similar(pid, limit=5)
+    ids = [h.paper_id for h in similar]
+    assert pid not in ids
+    assert ids[0] == "2501.00003"
+    assert len(ids) == 5
+    with pytest.raises(NotFound):
+        service.similar("9999.99999")
+
+
+def test_snippet_marks_terms_and_escapes_html(env) -> None:
+    service, _ = env
+    hit = service.search("script markup", limit=1).hits[0]
+    assert hit.paper_id == "2501.00001"
+    html = hit.snippet_html
+    assert "<script>" not in html and "<b>" not in html
+    assert "&lt;<mark>script</mark>&gt;" in html
+    assert "&amp;" in html
+    assert "<mark>markup</mark>" in html
+
+
+def test_snippet_window_and_stemming() -> None:
+    text = "Intro words. " * 40 + "Training deep networks is hard. " + "Tail words. " * 40
+    parts = spans(text, parse_query("network train").all_terms, width=120)
+    marked = [p.text for p in parts if p.matched]
+    assert marked == ["Training", "networks"]
+    assert parts[0].text == "… " and parts[-1].text == " …"
+    assert to_html(spans("a < b", set())) == "a &lt; b"

@@ -1,0 +1,173 @@
+"""Keeping the search indexes in step with the store: incremental sync, rebuild, repair."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from search_helpers import CS_SAMPLE, WEB_PAPERS, make_env, paper
+
+from paperfeed.search import SearchService, sync_keyword_index
+from paperfeed.store.sqlite import SqliteStore
+
+
+def ids(results) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h.paper_id for h in results]
+
+
+def test_new_paper_is_findable_by_keyword_at_once_and_by_meaning_after_sync(tmp_path: Path) -> None:
+    settings, store = make_env(tmp_path, WEB_PAPERS)
+    service = SearchService(store, settings, background=False)
+    try:
+        assert service.status().vectors_pending == 0
+        store.upsert_papers([paper("2502.00001", "Quokka gradient surgery",
+                                   "We introduce quokka surgery for gradients of marsupial networks.")])
+        assert sync_keyword_index(store, settings) == 1  # what `paperfeed ingest` calls
+        status = service.status()
+        assert status.keyword_pending == 0 and status.vectors_pending == 1
+        assert ids(service.search("quokka", limit=3))[0] == "2502.00001"
+        assert service.sync_vectors() == 1
+        assert service.status().vectors_pending == 0
+        hit = service.search("marsupial gradient surgery", limit=3).hits[0]
+        assert hit.paper_id == "2502.00001" and hit.dense > 0.3
+    finally:
+        service.close()
+        store.close()
+
+
+def test_a_new_version_replaces_the_old_one_in_both_indexes(tmp_path: Path) -> None:
+    settings, store = make_env(tmp_path, WEB_PAPERS)
+    store.upsert_papers([paper("2502.00002", "Wombat tokenizers", "Wombat tokenizers split words.")])
+    service = SearchService(store, settings, background=False)
+    try:
+        assert ids(service.search("wombat", limit=5))[0] == "2502.00002"
+        store.upsert_papers([paper("2502.00002", "Platypus tokenizers", "Platypus tokenizers merge words.",
+                                   version=2)])
+        service.sync_keyword()
+        service.sync_vectors()
+        old_words = service.search("wombat", limit=5)
+        assert old_words.mode == "meaning" and all(h.keyword == 0 for h in old_words)
+        assert ids(service.search("platypus", limit=5)).count("2502.00002") == 1
+        assert service.status().papers_indexed == 91
+    finally:
+        service.close()
+        store.close()
+
+
+def test_background_worker_catches_up(tmp_path: Path) -> None:
+    settings, store = make_env(tmp_path, WEB_PAPERS)
+    service = SearchService(store, settings, background=True, poll_seconds=0.1)
+    try:
+        store.upsert_papers([paper("2502.00003", "Echidna attention", "Spiny attention heads.")])
+        import time
+
+        deadline = time.monotonic() + 30
+        while service.status().vectors_pending and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status = service.status()
+        assert status.vectors_pending == 0 and status.keyword_pending == 0
+    finally:
+        service.close()
+        store.close()
+
+
+def test_rebuild_gives_the_same_results(tmp_path: Path) -> None:
+    settings, store = make_env(tmp_path, WEB_PAPERS)
+    service = SearchService(store, settings, background=False)
+    try:
+        before = ids(service.search("video generation agents", limit=10))
+        seen: list[str] = []
+        status = service.rebuild(progress=lambda phase, done, total: seen.append(phase))
+        assert {"keyword", "vectors"} <= set(seen)
+        assert status.vectors_pending == 0 and status.papers_indexed == 90 and status.vectors == 90
+        assert ids(service.search("video generation agents", limit=10)) == before
+    finally:
+        service.close()
+        store.close()
+
+
+def test_startup_repairs_a_killed_indexer(tmp_path: Path) -> None:
+    """Kill `paperfeed index --rebuild` while it embeds; the next start finishes the job."""
+    settings, store = make_env(tmp_path, CS_SAMPLE)
+    total = store.stats().papers
+    store.close()
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "index", "--rebuild"],
+        env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("vectors:"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    state = json.loads((settings.index_dir / "state.json").read_text())
+    assert state["keyword_seq"] > 0
+
+    store = SqliteStore(settings.sqlite_path)
+    service = SearchService(store, settings, background=False)  # start-up repair
+    try:
+        status = service.status()
+        assert status.keyword_pending == 0 and status.vectors_pending == 0
+        assert status.papers_indexed == total and status.vectors == total
+        assert len(service.search("reinforcement learning", limit=5)) == 5
+    finally:
+        service.close()
+        store.close()
+
+
+def test_copied_data_dir_with_lagging_index_is_repaired(tmp_path: Path) -> None:
+    settings, store = make_env(tmp_path / "a", WEB_PAPERS)
+    SearchService(store, settings, background=False).close()
+    store.close()
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    settings_b, store_b = make_env(tmp_path / "b")
+    store_b.upsert_papers([paper("2502.00004", "Numbat pruning", "Numbat pruning of networks.")])
+    service = SearchService(store_b, settings_b, background=False)
+    try:
+        assert service.status().vectors_pending == 0
+        assert ids(service.search("numbat", limit=1)) == ["2502.00004"]
+    finally:
+        service.close()
+        store_b.close()
+
+
+def test_index_from_another_database_is_rebuilt(tmp_path: Path) -> None:
+    settings, store = make_env(tmp_path, WEB_PAPERS)
+    SearchService(store, settings, background=False).close()
+    store.close()
+    settings.sqlite_path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(str(settings.sqlite_path) + suffix).unlink(missing_ok=True)
+    settings, store = make_env(tmp_path)
+    store.upsert_papers([paper("2502.00005", "Bilby sampling", "Bilby sampling of posteriors.")])
+    service = SearchService(store, settings, background=False)
+    try:
+        status = service.status()
+        assert status.papers_indexed == 1 and status.vectors == 1
+        assert ids(service.search("bilby", limit=5)) == ["2502.00005"]
+    finally:
+        service.close()
+        store.close()
+
+
+def test_changing_the_embedder_re_embeds(tmp_path: Path) -> None:
+    settings, store = make_env(tmp_path, WEB_PAPERS)
+    SearchService(store, settings, background=False).close()
+    state_path = settings.index_dir / "state.json"
+    state = json.loads(state_path.read_text())
+    state["embedder"] = "some-other-model"
+    state_path.write_text(json.dumps(state))
+    service = SearchService(store, settings, background=False)
+    try:
+        assert json.loads(state_path.read_text())["embedder"] == service.embedder.name
+        assert service.status().vectors == 90
+    finally:
+        service.close()
+        store.close()
