@@ -67,6 +67,8 @@ def cli(data_dir: Path) -> Callable[..., CliResult]:
 WEB_FIXTURE = FIXTURES / "web_papers.jsonl"  # 90 real HF daily papers (3 latest days + more)
 # 10 real arXiv API records that are on no daily list (so they can be submitted to today's)
 WEB_UNLISTED = FIXTURES / "arxiv_api_query_all-science_2019-08-10.xml"
+# 3 real arXiv cs listings whose abstracts carry LaTeX ($\\widetilde{O}(\\sqrt{...})$, $j<i$)
+WEB_LATEX = FIXTURES / "web_latex.jsonl"
 
 
 @dataclass
@@ -90,7 +92,7 @@ def _start_server(data: Path) -> Iterator[LiveServer]:
     settings = load_settings(data_dir=data, secret_key="test-secret-key-for-web-tests")
     store = open_store(settings)
     try:
-        ingest_sources(store, [str(WEB_FIXTURE), str(WEB_UNLISTED)])
+        ingest_sources(store, [str(WEB_FIXTURE), str(WEB_UNLISTED), str(WEB_LATEX)])
         try:
             from paperfeed.search import sync_keyword_index
         except ImportError:

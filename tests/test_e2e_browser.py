@@ -1,0 +1,135 @@
+"""End to end in a real headless Chromium (Playwright + Debian's chromium).
+
+home -> previous day -> paper page -> upvote (signed in) -> search "upper bound" -> filter ->
+subscribe form, with a screenshot of every step in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="needs the Debian chromium package (/usr/bin/chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+
+    # home: the latest day
+    page.goto(web_server.url + "/")
+    assert "Aug 21, 2026" in page.locator("h1").inner_text()
+    assert page.locator("article.card").count() >= 5
+    shot(page, "01-home")
+
+    # previous day
+    page.click("a.prev")
+    page.wait_for_url(re.compile(r"date=2026-08-20"))
+    assert "Aug 20, 2026" in page.locator("h1").inner_text()
+    shot(page, "02-previous-day")
+
+    # paper page from the first card
+    title = page.locator("article.card h2.title a").first
+    paper_title = title.inner_text().strip()
+    title.click()
+    page.wait_for_url(re.compile(r"/papers/"))
+    paper_url = page.url
+    assert page.locator("h1").inner_text().strip() == paper_title
+    assert page.locator("a", has_text="PDF").count() >= 1
+    upvotes_before = int(page.locator(".paperhead button.upvote .count").inner_text())
+    shot(page, "03-paper")
+
+    # upvote: asks to sign in first, then counts once
+    page.click(".paperhead button.upvote")
+    page.wait_for_url(re.compile(r"/signin\?next="))
+    page.click("text=Create an account")
+    page.fill("input[name=email]", "browser@example.org")
+    page.fill("input[name=password]", "a good long password")
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(paper_url)  # back where the visitor was, now signed in
+    assert "browser" in page.locator("header .who").inner_text()
+    page.click(".paperhead button.upvote")
+    page.wait_for_load_state()
+    assert "voted" in (page.locator(".paperhead button.upvote").get_attribute("class") or "")
+    assert int(page.locator(".paperhead button.upvote .count").inner_text()) == upvotes_before + 1
+    shot(page, "04-upvoted")
+
+    # LaTeX in an abstract is rendered by the locally served KaTeX
+    page.goto(web_server.url + "/papers/2401.12819")
+    page.wait_for_selector("#abstract .katex")
+    assert page.locator("#abstract .katex").count() >= 1
+    shot(page, "05-katex")
+
+    # search "upper bound" from the header box
+    page.fill("header input[name=q]", "upper bound")
+    page.press("header input[name=q]", "Enter")
+    page.wait_for_url(re.compile(r"/search\?q=upper"))
+    results = page.locator("article.card").count()
+    assert results >= 5
+    assert page.locator("article.card mark").count() >= 1
+    shot(page, "06-search")
+
+    # filter: only papers with code
+    page.check("input[name=has_code]")
+    page.click("button[name=apply]")
+    page.wait_for_url(re.compile(r"has_code=1"))
+    filtered = page.locator("article.card").count()
+    assert 0 < filtered < results
+    assert page.locator("article.card a.code").count() >= filtered
+    shot(page, "07-filtered")
+
+    # subscribe box (the digest part answers the POST)
+    page.fill("#subscribe-email", "reader@example.org")
+    with page.expect_navigation():
+        page.click("#subscribe-form button[type=submit]")
+    body = page.locator("body").inner_text()
+    assert "CSRF" not in body  # the form carried a valid token
+    assert page.url.startswith(web_server.url)
+    shot(page, "08-subscribed")
+
+    assert not [u for u in failed if u.startswith(web_server.url)], failed
+    context.close()
+
+
+def test_home_fits_a_phone(web_server, browser) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(web_server.url + "/")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1
+    shot(page, "09-phone-home")
+    page.goto(web_server.url + "/papers/2608.17253")
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+    shot(page, "10-phone-paper")
+    context.close()
