@@ -181,47 +181,73 @@ class SqliteCatalogue:
         return counts
 
     def upsert_daily(self, entries: Iterable[DailyEntry]) -> UpsertCounts:
+        """Put papers on the daily list; imported upvotes/comments only ever grow.
+
+        The state of every paper in the batch is read with a few `IN (...)` queries and the
+        changes are written with one `executemany` per statement (a 10k-entry HF file is
+        three round trips, not thirty thousand).
+        """
+        items = list(entries)
         counts = UpsertCounts()
+        if not items:
+            return counts
         with self.db.write() as conn:
-            for e in entries:
-                cur = conn.execute(
-                    "SELECT d.day, d.submitted_by, d.submitted_at, p.imported_upvotes, "
-                    "p.imported_comments FROM papers p LEFT JOIN daily_entries d "
-                    "ON d.paper_id = p.id WHERE p.id = ?",
-                    (e.paper_id,),
-                ).fetchone()
+            state: dict[str, list] = {}  # id -> [has_entry, submitted_by, upvotes, comments]
+            ids = list(dict.fromkeys(e.paper_id for e in items))
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(
+                    "SELECT p.id, d.day, d.submitted_by, p.imported_upvotes, p.imported_comments "
+                    "FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id "
+                    f"WHERE p.id IN ({marks})",
+                    chunk,
+                ):
+                    state[row[0]] = [row[1] is not None, row[2], row[3], row[4]]
+            inserts: dict[str, DailyEntry] = {}  # first entry of each new daily paper
+            submitters: dict[str, str] = {}
+            signals: dict[str, tuple[int, int]] = {}
+            for e in items:
+                cur = state.get(e.paper_id)
                 if cur is None:
                     raise KeyError(e.paper_id)
-                day = _day(e.day)
-                if cur["day"] is None:
-                    conn.execute(
-                        "INSERT INTO daily_entries (paper_id, day, submitted_by, submitted_at, "
-                        "pinned) VALUES (?, ?, ?, ?, ?)",
-                        (e.paper_id, day, e.submitted_by, _ts(e.submitted_at), int(e.pinned)),
-                    )
+                has_entry, submitted_by, old_up, old_comments = cur
+                if not has_entry:
+                    inserts[e.paper_id] = e
+                    cur[0], cur[1] = True, e.submitted_by
                     changed = True
                 else:
-                    changed = bool(e.submitted_by and not cur["submitted_by"])
+                    changed = bool(e.submitted_by and not submitted_by)
                     if changed:
-                        conn.execute(
-                            "UPDATE daily_entries SET submitted_by = ? WHERE paper_id = ?",
-                            (e.submitted_by, e.paper_id),
-                        )
-                upvotes = max(cur["imported_upvotes"], e.upvotes)
-                comments = max(cur["imported_comments"], e.num_comments)
-                if (upvotes, comments) != (cur["imported_upvotes"], cur["imported_comments"]):
-                    conn.execute(
-                        "UPDATE papers SET imported_upvotes = ?, imported_comments = ? "
-                        "WHERE id = ?",
-                        (upvotes, comments, e.paper_id),
-                    )
+                        submitters[e.paper_id] = cur[1] = e.submitted_by
+                upvotes, comments = max(old_up, e.upvotes), max(old_comments, e.num_comments)
+                if (upvotes, comments) != (old_up, old_comments):
+                    signals[e.paper_id] = (upvotes, comments)
+                    cur[2], cur[3] = upvotes, comments
                     changed = True
-                if cur["day"] is None:
+                if not has_entry:
                     counts.added += 1
                 elif changed:
                     counts.updated += 1
                 else:
                     counts.unchanged += 1
+            conn.executemany(
+                "INSERT INTO daily_entries (paper_id, day, submitted_by, submitted_at, pinned) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    # submitted_by from the final state: a later entry may have filled it
+                    (pid, _day(e.day), state[pid][1], _ts(e.submitted_at), int(e.pinned))
+                    for pid, e in inserts.items()
+                ],
+            )
+            conn.executemany(
+                "UPDATE daily_entries SET submitted_by = ? WHERE paper_id = ?",
+                [(who, pid) for pid, who in submitters.items() if pid not in inserts],
+            )
+            conn.executemany(
+                "UPDATE papers SET imported_upvotes = ?, imported_comments = ? WHERE id = ?",
+                [(up, com, pid) for pid, (up, com) in signals.items()],
+            )
         return counts
 
     def get_paper(self, paper_id: str) -> StoredPaper | None:
