@@ -83,3 +83,22 @@ def test_daily_list_in_the_store(fresh_store, fixtures_dir):
     assert day[0].upvotes == 60 and day[0].submitted_by == "Jianyu Wu"
     again = ingest_sources(fresh_store, sources)
     assert again.papers.unchanged == 20 and again.daily.unchanged == 20
+
+
+def test_later_captures_raise_upvotes_and_fill_the_submitter(fresh_store, fixtures_dir, tmp_path):
+    # The same day captured twice: early (no submitter known, fewer votes), then later.
+    data = json.loads((fixtures_dir / CURRENT).read_text())
+    early = json.loads(json.dumps(data))
+    for item in early:
+        item["paper"]["upvotes"] = 1
+        item["paper"].pop("submittedOnDailyBy")
+        item.pop("submittedBy")
+    (tmp_path / "early.json").write_text(json.dumps(early))
+    (tmp_path / "both.json").write_text(json.dumps(early + data))
+    report = ingest_sources(fresh_store, [str(tmp_path / "both.json")])  # one batch
+    assert (report.daily.added, report.daily.updated) == (7, 7)
+    item = fresh_store.get_paper("2607.07708")
+    assert (item.upvotes, item.submitted_by) == (60, "Jianyu Wu")
+    again = ingest_sources(fresh_store, [str(tmp_path / "early.json")])
+    assert again.daily.unchanged == 7
+    assert fresh_store.get_paper("2607.07708").upvotes == 60  # votes never go down

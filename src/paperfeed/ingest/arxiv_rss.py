@@ -27,7 +27,8 @@ from paperfeed.ingest.xmltools import (
 )
 
 _DESCRIPTION = re.compile(
-    r"^\s*arXiv:(?P<id>\S+)\s+Announce Type:\s*(?P<type>[\w-]+)\s*(?:Abstract:\s*)?(?P<abstract>.*)",
+    r"^\s*arXiv:(?P<id>\S+)\s+Announce Type:\s*(?P<type>[\w-]+)\s*"
+    r"(?:Abstract:\s*)?(?P<abstract>.*)",
     re.DOTALL,
 )
 LISTED_TYPES = {"new", "cross"}
@@ -79,7 +80,7 @@ def _atom_entry(entry: ET.Element, feed_day: date | None) -> Record:
     creators = [text(c) or "" for c in entry.findall(f"{DC}creator")]
     creators += [child_text(a, f"{ATOM}name") or "" for a in entry.findall(f"{ATOM}author")]
     published = child_text(entry, f"{ATOM}published")
-    day = parse_time(published) if published else None
+    parse_time(published)  # validates it (raises BadRecord)
     return _record(
         raw_id=child_text(entry, f"{ATOM}id"),
         title=child_text(entry, f"{ATOM}title"),
@@ -88,7 +89,7 @@ def _atom_entry(entry: ET.Element, feed_day: date | None) -> Record:
         creators=", ".join(c for c in creators if c),
         announce_type=child_text(entry, f"{ARXIV_ATOM}announce_type"),
         # The entry's own announcement time, in arXiv's (New York) offset, gives the day.
-        feed_day=_local_day(published) if day else feed_day,
+        feed_day=_local_day(published) if published else feed_day,
     )
 
 

@@ -66,7 +66,9 @@ def split_authors(value: str | None) -> list[str]:
     """`"A, B and C"` -> `["A", "B", "C"]`; commas inside parentheses (affiliations) kept."""
     if not value:
         return []
-    names, current, depth = [], [], 0
+    names: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in " ".join(value.split()):
         if char in "([":
             depth += 1

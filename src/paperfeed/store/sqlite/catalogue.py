@@ -217,9 +217,10 @@ class SqliteCatalogue:
                     cur[0], cur[1] = True, e.submitted_by
                     changed = True
                 else:
-                    changed = bool(e.submitted_by and not submitted_by)
-                    if changed:
+                    changed = False
+                    if e.submitted_by and not submitted_by:
                         submitters[e.paper_id] = cur[1] = e.submitted_by
+                        changed = True
                 upvotes, comments = max(old_up, e.upvotes), max(old_comments, e.num_comments)
                 if (upvotes, comments) != (old_up, old_comments):
                     signals[e.paper_id] = (upvotes, comments)
