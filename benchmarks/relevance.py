@@ -31,7 +31,7 @@ from paperfeed.search.embed import (  # noqa: E402
     paper_text,
 )
 from paperfeed.search.fusion import fuse, reciprocal_rank  # noqa: E402
-from paperfeed.search.keyword import IndexDoc, KeywordIndex, parse_query  # noqa: E402
+from paperfeed.search.keyword import TITLE_BOOST, IndexDoc, KeywordIndex, parse_query  # noqa: E402
 
 
 def keyword_index(docs: list[Doc]) -> KeywordIndex:
@@ -59,7 +59,9 @@ def make_embedder(spec: str) -> Embedder:
     raise SystemExit(f"unknown embedder {spec}")
 
 
-def cached_vectors(spec: str, emb: Embedder | None, docs: list[Doc], rows: list[int]) -> dict[int, np.ndarray]:
+def cached_vectors(
+    spec: str, emb: Embedder | None, docs: list[Doc], rows: list[int]
+) -> dict[int, np.ndarray]:
     """Vectors for `rows`, computed once per (embedder, paper) and kept on disk."""
     key = spec.replace("/", "_").replace(":", "_")
     base = CACHE / "vectors" / key
@@ -68,15 +70,18 @@ def cached_vectors(spec: str, emb: Embedder | None, docs: list[Doc], rows: list[
     if (base / "ids.json").exists():
         ids = json.loads((base / "ids.json").read_text())
         arr = np.load(base / "vecs.npy")
-        have = dict(zip(ids, arr))
+        have = dict(zip(ids, arr, strict=False))
     missing = [r for r in rows if docs[r].arxiv_id not in have]
     if missing:
         emb = emb or make_embedder(spec)
         t = time.perf_counter()
         new = emb.embed([paper_text(docs[r].title, docs[r].abstract) for r in missing])
         dt = time.perf_counter() - t
-        print(f"{spec}: embedded {len(missing)} papers in {dt:.1f}s ({len(missing) / dt:.1f}/s)", flush=True)
-        have.update({docs[r].arxiv_id: v for r, v in zip(missing, new)})
+        print(
+            f"{spec}: embedded {len(missing)} papers in {dt:.1f}s ({len(missing) / dt:.1f}/s)",
+            flush=True,
+        )
+        have.update({docs[r].arxiv_id: v for r, v in zip(missing, new, strict=False)})
         (base / "ids.json").write_text(json.dumps(list(have)))
         np.save(base / "vecs.npy", np.stack(list(have.values())))
     return {r: have[docs[r].arxiv_id] for r in rows}
@@ -102,8 +107,11 @@ def main() -> None:
         mrr, rec = mrr_recall([[ids[r] for r in rows] for rows in ranked_rows], targets)
         print(f"| {name} | {mrr:.3f} | {rec:.3f} |", flush=True)
 
-    print(f"\n{len(docs)} papers, {len(queries)} queries\n\n| ranker | MRR@10 | Recall@10 |\n|---|---|---|")
-    report("keyword (tantivy BM25, title x2)", [h.rows for h in kw])
+    print(
+        f"\n{len(docs)} papers, {len(queries)} queries\n\n"
+        "| ranker | MRR@10 | Recall@10 |\n|---|---|---|"
+    )
+    report(f"keyword (tantivy BM25, title boost {TITLE_BOOST})", [h.rows for h in kw])
     cand = sorted({r for h in kw for r in h.rows})
     for spec in args.embedders + [s for s in args.full if s not in args.embedders]:
         emb = make_embedder(spec)
@@ -116,23 +124,26 @@ def main() -> None:
         else:
             vecs = cached_vectors(spec, emb, docs, cand)
         rerank = []
-        for h, q in zip(kw, qv):
+        for h, q in zip(kw, qv, strict=False):
             rerank.append(sorted(h.rows, key=lambda r: -float(vecs[r] @ q)))
         report(f"{spec}: dense re-rank of keyword top-100", rerank)
         if full is not None:
             sims = qv @ full.T
             dense_top = [list(np.argsort(-s)[:100]) for s in sims]
             report(f"{spec}: dense only (exact, whole corpus)", dense_top)
-            report(f"{spec}: RRF(keyword, dense)", [reciprocal_rank([h.rows, d]) for h, d in zip(kw, dense_top)])
+            report(
+                f"{spec}: RRF(keyword, dense)",
+                [reciprocal_rank([h.rows, d]) for h, d in zip(kw, dense_top, strict=False)],
+            )
         for w in args.weights:
             fused = []
-            for i, (h, q) in enumerate(zip(kw, qv)):
+            for h, q in zip(kw, qv, strict=False):
                 dense = {r: float(vecs[r] @ q) for r in h.rows}
                 fused.append(fuse(h.rows, h.scores, dense, weight=w).rows)
             report(f"{spec}: keyword/top + {w} x cos, over keyword top-100", fused)
             if full is not None:
                 fused = []
-                for i, (h, q) in enumerate(zip(kw, qv)):
+                for i, (h, q) in enumerate(zip(kw, qv, strict=False)):
                     extra = [int(r) for r in dense_top[i][: args.ann]]
                     rows = list(dict.fromkeys([*h.rows, *extra]))
                     dense = {r: float(full[r] @ q) for r in rows}

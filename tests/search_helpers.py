@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from paperfeed.ingest import ingest_sources
@@ -24,5 +24,5 @@ def make_env(data_dir: Path, *sources: Path) -> tuple[Settings, SqliteStore]:
 
 
 def paper(pid: str, title: str, abstract: str, **kw: object) -> Paper:
-    kw.setdefault("published", datetime(2025, 1, 1, tzinfo=timezone.utc))
+    kw.setdefault("published", datetime(2025, 1, 1, tzinfo=UTC))
     return Paper(id=pid, title=title, abstract=abstract, **kw)  # type: ignore[arg-type]

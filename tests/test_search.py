@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
-from pathlib import Path
+from datetime import UTC, date, datetime
 
 import pytest
 from search_helpers import WEB_PAPERS, make_env, paper
@@ -57,18 +56,28 @@ NASTY_QUERIES = [
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SearchService, object]]:
     data_dir = tmp_path_factory.mktemp("search-data")
     settings, store = make_env(data_dir, WEB_PAPERS)
-    store.upsert_papers([
-        paper("2501.00001", "Robust <script>alert(1)</script> & Co: Escaping Markup",
-              "We show that <b>markup</b> & <script>alert('x')</script> in abstracts is harmless "
-              "for robust readers. The script tag must never reach a browser unescaped.",
-              categories=["cs.CR", "cs.LG"], primary_category="cs.CR",
-              published=datetime(2020, 6, 1, tzinfo=timezone.utc)),
-        paper("2501.00002", "Regret upper bounds for bandits",
-              "We prove an upper bound on the regret of optimistic algorithms for stochastic "
-              "multi-armed bandits, improving the logarithmic rate.",
-              categories=["cs.LG", "stat.ML"], primary_category="cs.LG",
-              published=datetime(2019, 3, 1, tzinfo=timezone.utc)),
-    ])
+    store.upsert_papers(
+        [
+            paper(
+                "2501.00001",
+                "Robust <script>alert(1)</script> & Co: Escaping Markup",
+                "We show that <b>markup</b> & <script>alert('x')</script> in abstracts is harmless "
+                "for robust readers. The script tag must never reach a browser unescaped.",
+                categories=["cs.CR", "cs.LG"],
+                primary_category="cs.CR",
+                published=datetime(2020, 6, 1, tzinfo=UTC),
+            ),
+            paper(
+                "2501.00002",
+                "Regret upper bounds for bandits",
+                "We prove an upper bound on the regret of optimistic algorithms for stochastic "
+                "multi-armed bandits, improving the logarithmic rate.",
+                categories=["cs.LG", "stat.ML"],
+                primary_category="cs.LG",
+                published=datetime(2019, 3, 1, tzinfo=UTC),
+            ),
+        ]
+    )
     service = SearchService(store, settings, background=False)
     yield service, store
     service.close()
@@ -88,8 +97,8 @@ def test_fuse_scales_keyword_scores_and_adds_weighted_cosine() -> None:
     expected = {1: 1.0 + 0.1, 2: 0.5 + 0.9, 3: 0.25 + 0.2, 7: 0.0 + 0.8}
     assert fused.rows == sorted(expected, key=lambda r: -expected[r])
     assert fused.scores == pytest.approx(sorted(expected.values(), reverse=True))
-    assert dict(zip(fused.rows, fused.keyword))[7] == 0.0  # dense-only candidate
-    assert dict(zip(fused.rows, fused.dense))[1] == pytest.approx(0.1)
+    assert dict(zip(fused.rows, fused.keyword, strict=False))[7] == 0.0  # dense-only candidate
+    assert dict(zip(fused.rows, fused.dense, strict=False))[1] == pytest.approx(0.1)
 
 
 def test_fuse_weight_zero_is_keyword_order_and_ties_break_by_row() -> None:
@@ -173,15 +182,18 @@ def test_date_filter(env) -> None:
     f = Filters(since=date(2026, 8, 17), until=date(2026, 8, 18))
     hits = service.search("language model agents", limit=50, filters=f).hits
     assert hits
-    assert all(date(2026, 8, 17) <= h.paper.paper.published.date() <= date(2026, 8, 18) for h in hits)
+    assert all(
+        date(2026, 8, 17) <= h.paper.paper.published.date() <= date(2026, 8, 18) for h in hits
+    )
     old = service.search("bandits regret", limit=10, filters=Filters(until=date(2019, 12, 31))).hits
     assert [h.paper_id for h in old] == ["2501.00002"]
 
 
 def test_category_filter_applies_to_meaning_candidates_too(env) -> None:
     service, _ = env
-    hits = service.search("safe rendering of untrusted text", limit=10,
-                          filters=Filters(categories=("cs.CR",))).hits
+    hits = service.search(
+        "safe rendering of untrusted text", limit=10, filters=Filters(categories=("cs.CR",))
+    ).hits
     assert [h.paper_id for h in hits] == ["2501.00001"]
     both = service.search("robust", limit=10, filters=Filters(categories=("cs.CR", "stat.ML"))).hits
     assert {h.paper_id for h in both} <= {"2501.00001", "2501.00002"}

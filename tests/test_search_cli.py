@@ -67,7 +67,9 @@ def test_query_starting_with_dash_via_subprocess(data_dir: Path) -> None:
     cmd = [exe] if exe else [sys.executable, "-m", "paperfeed"]
     out = subprocess.run(
         [*cmd, "--data-dir", str(data_dir), "search", "--json", "--", "-negative +plus \x01 AND("],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert isinstance(json.loads(out.stdout), list)
@@ -75,7 +77,7 @@ def test_query_starting_with_dash_via_subprocess(data_dir: Path) -> None:
 
 def test_batch_mode_prints_one_json_line_per_query(data_dir: Path, tmp_path: Path) -> None:
     tsv = tmp_path / "q.tsv"
-    tsv.write_text("query\tarxiv_id\nagent-native video\t2608.12313\n\"unbalanced (\tx\n")
+    tsv.write_text('query\tarxiv_id\nagent-native video\t2608.12313\n"unbalanced (\tx\n')
     code, out, _ = run(data_dir, "search", "--batch", str(tsv), "--json", "-n", "2")
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]

@@ -25,8 +25,15 @@ def test_new_paper_is_findable_by_keyword_at_once_and_by_meaning_after_sync(tmp_
     service = SearchService(store, settings, background=False)
     try:
         assert service.status().vectors_pending == 0
-        store.upsert_papers([paper("2502.00001", "Quokka gradient surgery",
-                                   "We introduce quokka surgery for gradients of marsupial networks.")])
+        store.upsert_papers(
+            [
+                paper(
+                    "2502.00001",
+                    "Quokka gradient surgery",
+                    "We introduce quokka surgery for gradients of marsupial networks.",
+                )
+            ]
+        )
         assert sync_keyword_index(store, settings) == 1  # what `paperfeed ingest` calls
         status = service.status()
         assert status.keyword_pending == 0 and status.vectors_pending == 1
@@ -42,12 +49,22 @@ def test_new_paper_is_findable_by_keyword_at_once_and_by_meaning_after_sync(tmp_
 
 def test_a_new_version_replaces_the_old_one_in_both_indexes(tmp_path: Path) -> None:
     settings, store = make_env(tmp_path, WEB_PAPERS)
-    store.upsert_papers([paper("2502.00002", "Wombat tokenizers", "Wombat tokenizers split words.")])
+    store.upsert_papers(
+        [paper("2502.00002", "Wombat tokenizers", "Wombat tokenizers split words.")]
+    )
     service = SearchService(store, settings, background=False)
     try:
         assert ids(service.search("wombat", limit=5))[0] == "2502.00002"
-        store.upsert_papers([paper("2502.00002", "Platypus tokenizers", "Platypus tokenizers merge words.",
-                                   version=2)])
+        store.upsert_papers(
+            [
+                paper(
+                    "2502.00002",
+                    "Platypus tokenizers",
+                    "Platypus tokenizers merge words.",
+                    version=2,
+                )
+            ]
+        )
         service.sync_keyword()
         service.sync_vectors()
         old_words = service.search("wombat", limit=5)
@@ -99,7 +116,10 @@ def test_startup_repairs_a_killed_indexer(tmp_path: Path) -> None:
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "paperfeed", "index", "--rebuild"],
-        env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
     )
     assert proc.stderr is not None
     for line in proc.stderr:

@@ -64,16 +64,29 @@ def hit_json(hit: Any) -> dict[str, Any]:
 
 
 def search(
-    query: Annotated[str | None, typer.Argument(help="What to look for (quotes for phrases).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="How many results.")] = 10,
+    query: Annotated[
+        str | None, typer.Argument(help="What to look for (quotes for phrases).")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=1000, help="How many results.")
+    ] = 10,
     batch: Annotated[
-        Path | None, typer.Option("--batch", help="TSV of queries (first column); one JSON line each.")
+        Path | None,
+        typer.Option("--batch", help="TSV of queries (first column); one JSON line each."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (HF Papers shape).")] = False,
-    since: Annotated[str | None, typer.Option("--since", help="Published on or after YYYY-MM-DD.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Published on or before YYYY-MM-DD.")] = None,
-    category: Annotated[list[str] | None, typer.Option("--category", help="arXiv category (repeatable).")] = None,
-    has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with a code link.")] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Published on or after YYYY-MM-DD.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Published on or before YYYY-MM-DD.")
+    ] = None,
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="arXiv category (repeatable).")
+    ] = None,
+    has_code: Annotated[
+        bool, typer.Option("--has-code", help="Only papers with a code link.")
+    ] = False,
     sort: Annotated[str, typer.Option("--sort", help="relevance, date or upvotes.")] = "relevance",
 ) -> None:
     """Search papers by keyword and by meaning."""
@@ -95,15 +108,22 @@ def search(
 
                 for q, _ in read_queries(batch) if _has_targets(batch) else _plain_queries(batch):
                     results = service.search(q, limit=limit, filters=filters, sort=sort)
-                    typer.echo(json.dumps({"query": q, "results": [hit_json(h) for h in results]},
-                                          ensure_ascii=False))
+                    typer.echo(
+                        json.dumps(
+                            {"query": q, "results": [hit_json(h) for h in results]},
+                            ensure_ascii=False,
+                        )
+                    )
                 return
             results = service.search(query or "", limit=limit, filters=filters, sort=sort)
             if as_json:
                 typer.echo(json.dumps([hit_json(h) for h in results], ensure_ascii=False))
                 return
             if results.mode == "keyword" and results.vectors_pending:
-                typer.echo(f"(keyword only: {results.vectors_pending} papers still being embedded)", err=True)
+                typer.echo(
+                    f"(keyword only: {results.vectors_pending} papers still being embedded)",
+                    err=True,
+                )
             if not results.hits:
                 typer.echo("No results.")
             for hit in results:
@@ -138,20 +158,28 @@ def eval_command(
         service = _service(store)
         try:
             report = evaluate(
-                lambda q: [h.paper_id for h in service.search(q, limit=10, with_papers=False)], pairs
+                lambda q: [h.paper_id for h in service.search(q, limit=10, with_papers=False)],
+                pairs,
             )
         finally:
             service.close()
     if as_json:
         typer.echo(json.dumps(report.to_json()))
     else:
-        typer.echo(f"queries {report.queries}  MRR@10 {report.mrr_at_10:.3f}  "
-                   f"Recall@10 {report.recall_at_10:.3f}")
+        typer.echo(
+            f"queries {report.queries}  MRR@10 {report.mrr_at_10:.3f}  "
+            f"Recall@10 {report.recall_at_10:.3f}"
+        )
 
 
 def index(
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild both indexes from the store; blocks until done.")] = False,
-    catch_up: Annotated[bool, typer.Option("--sync", help="Catch both indexes up now; blocks until done.")] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="Rebuild both indexes from the store; blocks until done."),
+    ] = False,
+    catch_up: Annotated[
+        bool, typer.Option("--sync", help="Catch both indexes up now; blocks until done.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
     """Show what the search indexes still have to catch up on (or rebuild them)."""
@@ -172,8 +200,13 @@ def index(
         typer.echo(json.dumps(status.to_json()))
         return
     typer.echo(f"store change sequence   {status.store_seq}")
-    typer.echo(f"keyword index           {status.papers_indexed} papers, {status.keyword_pending} pending")
-    typer.echo(f"vector index ({status.embedder})  {status.vectors} papers, {status.vectors_pending} pending")
+    typer.echo(
+        f"keyword index           {status.papers_indexed} papers, {status.keyword_pending} pending"
+    )
+    typer.echo(
+        f"vector index ({status.embedder})  {status.vectors} papers, "
+        f"{status.vectors_pending} pending"
+    )
 
 
 def register(app: typer.Typer) -> None:

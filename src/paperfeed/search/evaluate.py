@@ -16,8 +16,11 @@ class EvalReport:
     recall_at_10: float
 
     def to_json(self) -> dict[str, float | int]:
-        return {"queries": self.queries, "mrr@10": round(self.mrr_at_10, 4),
-                "recall@10": round(self.recall_at_10, 4)}
+        return {
+            "queries": self.queries,
+            "mrr@10": round(self.mrr_at_10, 4),
+            "recall@10": round(self.recall_at_10, 4),
+        }
 
 
 def read_queries(path: Path) -> list[tuple[str, str]]:
@@ -39,7 +42,9 @@ def read_queries(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def evaluate(ranked_ids: Callable[[str], Sequence[str]], pairs: Sequence[tuple[str, str]]) -> EvalReport:
+def evaluate(
+    ranked_ids: Callable[[str], Sequence[str]], pairs: Sequence[tuple[str, str]]
+) -> EvalReport:
     """Score a ranking function (query -> ids best first) against one target per query."""
     rr = hits = 0.0
     for query, target in pairs:

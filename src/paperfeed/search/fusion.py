@@ -33,11 +33,12 @@ def fuse(
 ) -> Fused:
     """Combine BM25 hits and cosines over the union of both candidate sets."""
     top = max(keyword_scores, default=0.0) or 1.0
-    kw = {row: score / top for row, score in zip(keyword_rows, keyword_scores)}
+    kw = {row: score / top for row, score in zip(keyword_rows, keyword_scores, strict=False)}
     rows = list(dict.fromkeys([*keyword_rows, *dense]))
     parts = [(kw.get(r, 0.0), dense.get(r, 0.0)) for r in rows]
     scored = sorted(
-        zip(rows, parts), key=lambda item: (-(item[1][0] + weight * item[1][1]), item[0])
+        zip(rows, parts, strict=False),
+        key=lambda item: (-(item[1][0] + weight * item[1][1]), item[0]),
     )
     return Fused(
         [r for r, _ in scored],

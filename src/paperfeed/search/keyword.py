@@ -72,7 +72,8 @@ def parse_query(text: str) -> ParsedQuery:
     phrases, offsets = [], []
     for m in _QUOTED.finditer(text):
         positioned = [
-            (pos, term) for pos, word in enumerate(_WORDS.analyze(m.group(1)))
+            (pos, term)
+            for pos, word in enumerate(_WORDS.analyze(m.group(1)))
             for term in analyze(word)[:1]
         ]
         if len(positioned) > 1:
@@ -153,7 +154,10 @@ class KeywordIndex:
         for d in docs:
             writer.delete_documents_by_term("id", d.id)
             doc = tantivy.Document(
-                row=d.row, id=d.id, title=d.title, text=f"{d.title}\n{d.abstract}",
+                row=d.row,
+                id=d.id,
+                title=d.title,
+                text=f"{d.title}\n{d.abstract}",
                 has_code=int(d.has_code),
             )
             if d.day is not None:
@@ -182,16 +186,26 @@ class KeywordIndex:
         Occur, Query = tantivy.Occur, tantivy.Query
         clauses = []
         for term in q.terms:
-            clauses.append((Occur.Should, Query.boost_query(
-                Query.term_query(self.schema, "title", term), title_boost)))
+            clauses.append(
+                (
+                    Occur.Should,
+                    Query.boost_query(Query.term_query(self.schema, "title", term), title_boost),
+                )
+            )
             clauses.append((Occur.Should, Query.term_query(self.schema, "text", term)))
-        for phrase, offsets in zip(q.phrases, q.offsets):
-            words = list(zip(offsets, phrase))
-            either = Query.boolean_query([
-                (Occur.Should, Query.boost_query(
-                    Query.phrase_query(self.schema, "title", words), title_boost)),
-                (Occur.Should, Query.phrase_query(self.schema, "text", words)),
-            ])
+        for phrase, offsets in zip(q.phrases, q.offsets, strict=False):
+            words: list[str | tuple[int, str]] = list(zip(offsets, phrase, strict=False))
+            either = Query.boolean_query(
+                [
+                    (
+                        Occur.Should,
+                        Query.boost_query(
+                            Query.phrase_query(self.schema, "title", words), title_boost
+                        ),
+                    ),
+                    (Occur.Should, Query.phrase_query(self.schema, "text", words)),
+                ]
+            )
             clauses.append((Occur.Must, either))
         return Query.boolean_query(clauses)
 
@@ -199,20 +213,37 @@ class KeywordIndex:
         Occur, Query = tantivy.Occur, tantivy.Query
         must = []
         if filters.since or filters.until:
-            must.append((Occur.Must, Query.range_query(
-                self.schema, "day", tantivy.FieldType.Integer,
-                filters.since.toordinal() if filters.since else None,
-                filters.until.toordinal() if filters.until else None)))
+            must.append(
+                (
+                    Occur.Must,
+                    Query.range_query(
+                        self.schema,
+                        "day",
+                        tantivy.FieldType.Integer,
+                        filters.since.toordinal() if filters.since else None,
+                        filters.until.toordinal() if filters.until else None,
+                    ),
+                )
+            )
         if filters.categories:
-            must.append((Occur.Must, Query.term_set_query(
-                self.schema, "category", list(filters.categories))))
+            must.append(
+                (
+                    Occur.Must,
+                    Query.term_set_query(self.schema, "category", list(filters.categories)),
+                )
+            )
         if filters.has_code is not None:
-            must.append((Occur.Must, Query.term_query(
-                self.schema, "has_code", int(filters.has_code))))
+            must.append(
+                (Occur.Must, Query.term_query(self.schema, "has_code", int(filters.has_code)))
+            )
         return must
 
     def search(
-        self, q: ParsedQuery, *, limit: int = 100, filters: Filters | None = None,
+        self,
+        q: ParsedQuery,
+        *,
+        limit: int = 100,
+        filters: Filters | None = None,
         title_boost: float = TITLE_BOOST,
     ) -> KeywordHits:
         """BM25 top `limit` rows for the parsed query, within `filters`."""
@@ -220,22 +251,25 @@ class KeywordIndex:
             return KeywordHits()
         query = self._text_query(q, title_boost)
         if filters:
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, query),
-                                                 *self.filter_query(filters)])
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), *self.filter_query(filters)]
+            )
         searcher = self.searcher
         res = searcher.search(query, limit=limit, count=False)
         addrs = [a for _, a in res.hits]
         rows = searcher.fast_field_values("row", addrs) if addrs else []
-        return KeywordHits([int(r) for r in rows], [float(s) for s, _ in res.hits])
+        return KeywordHits([int(r or 0) for r in rows], [float(s) for s, _ in res.hits])
 
     def rows_matching(self, rows: Sequence[int], filters: Filters) -> set[int]:
         """Which of `rows` pass `filters` (used for candidates that came from the ANN)."""
         if not rows:
             return set()
-        query = tantivy.Query.boolean_query([
-            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "row", list(rows))),
-            *self.filter_query(filters),
-        ])
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "row", list(rows))),
+                *self.filter_query(filters),
+            ]
+        )
         searcher = self.searcher
         res = searcher.search(query, limit=len(rows), count=False)
-        return {int(r) for r in searcher.fast_field_values("row", [a for _, a in res.hits])}
+        return {int(r or 0) for r in searcher.fast_field_values("row", [a for _, a in res.hits])}

@@ -29,8 +29,8 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -60,7 +60,9 @@ SORTS: tuple[str, ...] = ("relevance", "date", "upvotes")
 KEYWORD_CANDIDATES = 100
 DENSE_CANDIDATES = 20
 EXACT_BELOW = 20_000  # below this many vectors, nearest neighbours are computed exactly
-FOREGROUND_EMBED = 20_000  # at start-up, embed this much lag before answering; more goes to the worker
+FOREGROUND_EMBED = (
+    20_000  # at start-up, embed this much lag before answering; more goes to the worker
+)
 STATE_VERSION = 1
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -127,7 +129,9 @@ class IndexState:
     def read(cls, path: Path) -> IndexState:
         try:
             data = json.loads(path.read_text())
-            return cls(**{k: data[k] for k in ("keyword_seq", "vector_seq", "embedder", "dim", "version")})
+            return cls(
+                **{k: data[k] for k in ("keyword_seq", "vector_seq", "embedder", "dim", "version")}
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return cls()
 
@@ -271,7 +275,9 @@ class SearchService:
                 log.warning("search indexes disagree with the store: rebuilding them")
                 self._wipe(keyword=True)
             elif st.embedder and st.embedder != self.embedder.name:
-                log.warning("embedder changed (%s -> %s): re-embedding", st.embedder, self.embedder.name)
+                log.warning(
+                    "embedder changed (%s -> %s): re-embedding", st.embedder, self.embedder.name
+                )
                 self._wipe(keyword=False)
         self.sync_keyword()
         if self.store.count_changes_since(self.state.vector_seq) <= FOREGROUND_EMBED:
@@ -430,7 +436,12 @@ class SearchService:
         has_vectors = len(self.vectors.ann) > 0
         if has_vectors and any(ch.isalnum() for ch in text):
             qvec = self.embedder.embed([text])[0]
-            extra = [r for r, _ in self._nearest(qvec, DENSE_CANDIDATES if parsed else max(limit, DENSE_CANDIDATES))]
+            extra = [
+                r
+                for r, _ in self._nearest(
+                    qvec, DENSE_CANDIDATES if parsed else max(limit, DENSE_CANDIDATES)
+                )
+            ]
             if filters and extra:
                 allowed = self.keyword.rows_matching(extra, filters)
                 extra = [r for r in extra if r in allowed]
@@ -439,15 +450,31 @@ class SearchService:
             dense = self.vectors.scores(list(dict.fromkeys([*kw.rows, *extra])), qvec)
         fused = fuse(kw.rows, kw.scores, dense, weight=DENSE_WEIGHT)
         mode = "hybrid" if dense and kw.rows else ("meaning" if dense else "keyword")
-        pool = list(zip(fused.rows, fused.scores, fused.keyword, fused.dense))
+        pool = list(zip(fused.rows, fused.scores, fused.keyword, fused.dense, strict=False))
         if sort == "relevance":
             pool = pool[:limit]
         ids = [self.rowmap.ids[r] for r, *_ in pool]
-        papers = {p.paper.id: p for p in self.store.get_papers(ids)} if (with_papers or sort != "relevance") else {}
+        papers = (
+            {p.paper.id: p for p in self.store.get_papers(ids)}
+            if (with_papers or sort != "relevance")
+            else {}
+        )
         if sort == "date":
-            pool.sort(key=lambda t: sort_day(papers[self.rowmap.ids[t[0]]]) if self.rowmap.ids[t[0]] in papers else date.min, reverse=True)
+            pool.sort(
+                key=lambda t: (
+                    sort_day(papers[self.rowmap.ids[t[0]]])
+                    if self.rowmap.ids[t[0]] in papers
+                    else date.min
+                ),
+                reverse=True,
+            )
         elif sort == "upvotes":
-            pool.sort(key=lambda t: papers[self.rowmap.ids[t[0]]].upvotes if self.rowmap.ids[t[0]] in papers else -1, reverse=True)
+            pool.sort(
+                key=lambda t: (
+                    papers[self.rowmap.ids[t[0]]].upvotes if self.rowmap.ids[t[0]] in papers else -1
+                ),
+                reverse=True,
+            )
         terms = parsed.all_terms
         hits = []
         for row, score, k, d in pool[:limit]:
@@ -484,7 +511,11 @@ class SearchService:
         near = [(r, s) for r, s in self._nearest(vec, limit + 1) if r != row][:limit]
         ids = [self.rowmap.ids[r] for r, _ in near]
         papers = {p.paper.id: p for p in self.store.get_papers(ids)}
-        hits = [Hit(pid, s, 0.0, s, papers[pid]) for pid, (_, s) in zip(ids, near) if pid in papers]
+        hits = [
+            Hit(pid, s, 0.0, s, papers[pid])
+            for pid, (_, s) in zip(ids, near, strict=False)
+            if pid in papers
+        ]
         return SearchResults(item.paper.title, hits, "meaning")
 
 
@@ -494,15 +525,14 @@ def sync_keyword(
     *,
     batch: int = 5000,
     progress: Progress | None = None,
-    lock: Callable[[], object] | None = None,
+    lock: Callable[[], AbstractContextManager[None]] | None = None,
 ) -> int:
     """Catch the keyword index in `index_dir` up with the store's change sequence."""
     index_dir.mkdir(parents=True, exist_ok=True)
     total = None
     done = 0
-    own = lock is None
     while True:
-        ctx = _file_lock(index_dir) if own else lock()  # type: ignore[misc]
+        ctx = _file_lock(index_dir) if lock is None else lock()
         with ctx:
             state = IndexState.read(index_dir / "state.json")
             if total is None:
@@ -511,7 +541,9 @@ def sync_keyword(
             if not changes:
                 return done
             rows = RowMap(index_dir / "rows.txt").assign([c.paper.id for c in changes])
-            KeywordIndex(index_dir / "keyword").add(index_doc(r, c) for r, c in zip(rows, changes))
+            KeywordIndex(index_dir / "keyword").add(
+                index_doc(r, c) for r, c in zip(rows, changes, strict=False)
+            )
             state.keyword_seq = changes[-1].seq
             state.write(index_dir / "state.json")
             done += len(changes)

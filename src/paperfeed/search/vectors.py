@@ -104,7 +104,8 @@ class VectorStore:
             with open(self.flat, "ab") as fh:
                 fh.truncate((need) * 2 * self.dim)
             mode = "r+"
-        mm = np.memmap(self.flat, dtype=np.float16, mode=mode, shape=(max(need, have), self.dim))
+        shape = (max(need, have), self.dim)
+        mm = np.memmap(self.flat, dtype=np.float16, mode=mode, shape=shape)  # type: ignore[call-overload]
         data = vecs.astype(np.float16)
         mm[list(rows)] = data
         mm.flush()
@@ -130,7 +131,7 @@ class VectorStore:
         inside = [r for r in rows if r < len(m)]
         sims = (m[inside].astype(np.float32) @ query) if inside else np.zeros(0)
         out = dict.fromkeys(rows, 0.0)
-        out.update(zip(inside, (float(s) for s in sims)))
+        out.update(zip(inside, (float(s) for s in sims), strict=False))
         return out
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -138,7 +139,7 @@ class VectorStore:
         if len(self.ann) == 0 or k <= 0:
             return []
         res = self.ann.search(query.astype(np.float16), k)
-        return [(int(key), 1.0 - float(d)) for key, d in zip(res.keys, res.distances)]
+        return [(int(key), 1.0 - float(d)) for key, d in zip(res.keys, res.distances, strict=False)]
 
     def vector(self, row: int) -> np.ndarray | None:
         m = self.matrix()

@@ -1,0 +1,204 @@
+"""Index build time, query latency and memory of the search service, with baselines.
+
+Run: python benchmarks/search_latency.py --papers 218199            (the whole shared corpus)
+     python benchmarks/search_latency.py --papers 1000000           (real corpus + synthetic)
+
+Builds a real data directory (SQLite store + search indexes) under .data/bench/svc-<N>, in a
+child process that reports ingest, keyword-index and embedding times; then, in a fresh
+process, opens `SearchService` and times `search()` on the dev queries (each 3 times, after
+a warm-up). Beyond the real 218,199 papers, papers are synthesised from real ones (title of
+one + sentences of others, fresh ids): fine for speed, meaningless for relevance.
+Baselines in the same run: SQLite FTS5 (porter, OR query, bm25 order, top 100) over the
+same texts, and a brute-force exact cosine scan over all vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import CACHE, Doc, load_corpus, load_queries  # noqa: E402
+
+
+def synthetic(docs: list[Doc], n: int, seed: int = 7) -> list[Doc]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        a, b, c = rng.sample(docs, 3)
+        sents = b.abstract.split(". ") + c.abstract.split(". ")
+        rng.shuffle(sents)
+        out.append(Doc(f"syn.{i:07d}", a.title, ". ".join(sents[: max(3, len(sents) // 2)])))
+    return out
+
+
+def build(data_dir: Path, n: int) -> None:
+    from paperfeed.models import Paper
+    from paperfeed.search import SearchService
+    from paperfeed.settings import load_settings
+    from paperfeed.store.sqlite import SqliteStore
+
+    settings = load_settings(data_dir=data_dir)
+    store = SqliteStore(settings.sqlite_path)
+    timings: dict[str, float] = {}
+    if store.stats().papers < n:
+        docs = load_corpus()
+        docs = docs[:n] + synthetic(docs, max(0, n - len(docs)))
+        t = time.perf_counter()
+        for start in range(0, len(docs), 5000):
+            store.upsert_papers(
+                Paper(id=d.arxiv_id, title=d.title, abstract=d.abstract)
+                for d in docs[start : start + 5000]
+            )
+        timings["store_upsert_s"] = time.perf_counter() - t
+    service = SearchService(store, settings, background=False, repair=False)
+    t = time.perf_counter()
+    service.sync_keyword()
+    timings["keyword_index_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    n_vec = service.sync_vectors(batch=2048)
+    timings["embed_and_ann_s"] = time.perf_counter() - t
+    timings["embedded"] = n_vec
+    timings["embedder"] = service.embedder.name  # type: ignore[assignment]
+    print(json.dumps(timings))
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], p: float) -> float:
+    return float(np.percentile(np.array(values) * 1000, p))
+
+
+def fts5_baseline(data_dir: Path, store_path: Path, queries: list[str]) -> list[float]:
+    """FTS5 over the same titles and abstracts (a separate file; benchmark-only SQL)."""
+    path = data_dir / "fts5_baseline.sqlite3"
+    db = sqlite3.connect(path)
+    if not db.execute("SELECT name FROM sqlite_master WHERE name='fts'").fetchone():
+        db.execute(
+            "CREATE VIRTUAL TABLE fts USING fts5(id UNINDEXED, title, abstract, "
+            "tokenize='porter unicode61')"
+        )
+        src = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+        db.executemany(
+            "INSERT INTO fts VALUES (?,?,?)", src.execute("SELECT id, title, abstract FROM papers")
+        )
+        db.commit()
+    times = []
+    for q in queries:
+        words = [w for w in "".join(ch if ch.isalnum() else " " for ch in q).split()]
+        match = " OR ".join(f'"{w}"' for w in words)
+        t = time.perf_counter()
+        db.execute(
+            "SELECT id FROM fts WHERE fts MATCH ? ORDER BY bm25(fts, 2.0, 1.0) LIMIT 100", (match,)
+        ).fetchall()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def measure(data_dir: Path) -> dict[str, object]:
+    from paperfeed.search import SearchService
+    from paperfeed.settings import load_settings
+    from paperfeed.store.sqlite import SqliteStore
+
+    settings = load_settings(data_dir=data_dir)
+    store = SqliteStore(settings.sqlite_path)
+    t = time.perf_counter()
+    service = SearchService(store, settings, background=False)
+    open_s = time.perf_counter() - t
+    queries = [q for q, _ in load_queries()]
+    for q in queries[:20]:
+        service.search(q, limit=10)
+    runs = queries * 3
+    full, bare = [], []
+    for q in runs:
+        t = time.perf_counter()
+        service.search(q, limit=10)
+        full.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        service.search(q, limit=10, with_papers=False)
+        bare.append(time.perf_counter() - t)
+    rss = rss_mib()
+    # brute force: exact cosine against every stored vector, same query vectors
+    matrix = np.asarray(service.vectors.matrix())
+    brute = []
+    for q in queries:
+        t = time.perf_counter()
+        qv = service.embedder.embed([q])[0].astype(np.float16)
+        sims = matrix @ qv
+        np.argpartition(-sims, 100)[:100]
+        brute.append(time.perf_counter() - t)
+    fts = fts5_baseline(data_dir, settings.sqlite_path, queries)
+    status = service.status()
+    res = {
+        "papers": status.papers_indexed,
+        "vectors": status.vectors,
+        "open_s": round(open_s, 2),
+        "hybrid_p50_ms": pct(full, 50),
+        "hybrid_p95_ms": pct(full, 95),
+        "hybrid_p99_ms": pct(full, 99),
+        "hybrid_no_fetch_p50_ms": pct(bare, 50),
+        "hybrid_no_fetch_p95_ms": pct(bare, 95),
+        "fts5_p50_ms": pct(fts, 50),
+        "fts5_p95_ms": pct(fts, 95),
+        "brute_dense_p50_ms": pct(brute, 50),
+        "brute_dense_p95_ms": pct(brute, 95),
+        "rss_mib_after_queries": round(rss, 1),
+        "maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    res["fts5_p95_over_hybrid_p95"] = res["fts5_p95_ms"] / res["hybrid_p95_ms"]
+    res["brute_p95_over_hybrid_p95"] = res["brute_dense_p95_ms"] / res["hybrid_p95_ms"]
+    service.close()
+    return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in res.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--papers", type=int, default=218199)
+    ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--build-only", action="store_true")
+    args = ap.parse_args()
+    data_dir = args.data_dir or CACHE / f"svc-{args.papers}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if args.build_only:
+        build(data_dir, args.papers)
+        return
+    t = time.perf_counter()
+    child = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--papers",
+            str(args.papers),
+            "--data-dir",
+            str(data_dir),
+            "--build-only",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TQDM_DISABLE": "1"},
+    )
+    if child.returncode:
+        sys.exit(child.stderr)
+    print(
+        "build:", child.stdout.strip().splitlines()[-1], f"(total {time.perf_counter() - t:.0f}s)"
+    )
+    print("measure:", json.dumps(measure(data_dir)))
+
+
+if __name__ == "__main__":
+    main()
