@@ -97,7 +97,8 @@ def mixed_paths(base: str, cold: bool) -> list[str]:
     if cold:
         titles = httpx.get(f"{base}/api/papers", params={"limit": 100}).json()
         words = sorted({w.lower() for t in titles for w in re.findall(r"[A-Za-z]{5,}", t["title"])})
-        queries = [f"{a} {b}" for a, b in zip(rng.sample(words, 30) * 30, rng.sample(words * 30, 900))]
+        firsts, seconds = rng.sample(words, 30) * 30, rng.sample(words * 30, 900)
+        queries = [f"{a} {b}" for a, b in zip(firsts, seconds, strict=True)]
     search = [f"/search?q={q.replace(' ', '+')}" for q in queries]
     papers = [f"/papers/{i}" for i in ids]
     paths = []

@@ -97,7 +97,8 @@ def test_csrf_required_on_forms_and_cookie_posts(web_server, visitor) -> None:  
     # cookie-authenticated API calls need the header
     r = visitor.http.post(f"/api/papers/{PAPER}/upvote")
     assert r.status_code == 403 and r.json()["status"] == 403
-    r = visitor.http.post(f"/api/papers/{PAPER}/upvote", headers={"X-CSRF-Token": visitor.csrf("/")})
+    token = visitor.csrf("/")
+    r = visitor.http.post(f"/api/papers/{PAPER}/upvote", headers={"X-CSRF-Token": token})
     assert r.status_code == 200 and r.json()["upvoted"] is True
 
 
@@ -159,7 +160,8 @@ def test_comments_escaped_counted_and_owned(web_server, visitor) -> None:  # noq
     # someone else may not delete it
     other = type(visitor)(web_server)
     other.sign_up("intruder@example.org")
-    r = other.post_form(f"/papers/{PAPER}/comments/{mine['id']}/delete", {}, page=f"/papers/{PAPER}")
+    delete = f"/papers/{PAPER}/comments/{mine['id']}/delete"
+    r = other.post_form(delete, {}, page=f"/papers/{PAPER}")
     assert r.status_code == 403
     r = visitor.post_form(
         f"/papers/{PAPER}/comments/{mine['id']}/delete", {}, page=f"/papers/{PAPER}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from conftest import Visitor
 
 HF_PAPER_FIELDS = {
@@ -20,7 +19,7 @@ def get(server, path: str, **params):  # noqa: ANN001, ANN201
 
 
 def check_paper(p: dict) -> None:
-    assert HF_PAPER_FIELDS <= p.keys()
+    assert p.keys() >= HF_PAPER_FIELDS
     assert isinstance(p["id"], str) and p["title"] and p["summary"]
     assert all(set(a) >= {"name"} for a in p["authors"])
     assert isinstance(p["upvotes"], int) and isinstance(p["numComments"], int)
@@ -28,7 +27,7 @@ def check_paper(p: dict) -> None:
 
 
 def check_daily(item: dict) -> None:
-    assert HF_DAILY_FIELDS <= item.keys()
+    assert item.keys() >= HF_DAILY_FIELDS
     check_paper(item["paper"])
     assert item["title"] == item["paper"]["title"]
 

@@ -46,7 +46,9 @@ def test_feed_bad_date(web_server) -> None:  # noqa: ANN001
     assert r.status_code == 400
 
 
-@pytest.mark.parametrize("path", ["/feeds/search?q=upper+bound", "/feeds/search.atom?q=upper+bound"])
+@pytest.mark.parametrize(
+    "path", ["/feeds/search?q=upper+bound", "/feeds/search.atom?q=upper+bound"]
+)
 def test_any_search_as_a_feed(web_server, path: str) -> None:  # noqa: ANN001
     feed = parsed(web_server, path)
     api = httpx.get(web_server.url + "/api/papers/search?q=upper+bound&limit=50").json()

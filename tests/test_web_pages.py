@@ -6,7 +6,6 @@ import re
 
 import httpx
 import pytest
-
 from conftest import Visitor
 
 LATEST_DAY = "2026-08-21"

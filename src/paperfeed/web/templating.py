@@ -40,7 +40,8 @@ def highlight(text: str, words: list[str] | tuple[str, ...]) -> Markup:
     if not words:
         return escape(text)
     pattern = re.compile(
-        r"\b(" + "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True)) + r")\w*",
+        r"\b(" + "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+        + r")\w*",
         re.IGNORECASE,
     )
     out, last = [], 0

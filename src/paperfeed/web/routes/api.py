@@ -119,7 +119,9 @@ class CurateRequest(BaseModel):
 
 
 @router.post("/papers/{paper_id:path}/curate", status_code=204)
-def curate_paper(paper_id: str, body: CurateRequest, store: StoreDep, user: CurrentUser) -> Response:
+def curate_paper(
+    paper_id: str, body: CurateRequest, store: StoreDep, user: CurrentUser
+) -> Response:
     """Pin, unpin or remove a daily-list paper (curators and admins)."""
     daily.curate(store, user, paper_id, body.action)
     return Response(status_code=204)
