@@ -204,29 +204,34 @@ class SmtpSink:
         self.received: list[ReceivedMail] = []
         self.tempfail_data = 0  # answer this many DATA commands with 451, then accept
         self.reject = set()  # recipients answered 550 at RCPT
-        self.delay = 0.0  # seconds to wait in DATA (to make a run slow enough to kill)
+        self.delay = 0.0  # seconds per message, half at RCPT, half before the final 250
         self.rcpt_seen: list[str] = []
         self._lock = threading.Lock()
         self.url = ""
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201
+        import asyncio
+
         self.rcpt_seen.append(address)
+        if self.delay:
+            await asyncio.sleep(self.delay / 2)
         if address in self.reject:
             return "550 5.1.1 <%s>: mailbox unavailable" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+        """Like an MTA, the message is kept (queued) once the final dot is in, then 250 sent."""
         import asyncio
 
-        if self.delay:
-            await asyncio.sleep(self.delay)
         with self._lock:
             if self.tempfail_data > 0:
                 self.tempfail_data -= 1
                 return "451 4.3.0 temporary failure, try again later"
             for rcpt in envelope.rcpt_tos:
                 self.received.append(ReceivedMail(rcpt, bytes(envelope.content)))
+        if self.delay:
+            await asyncio.sleep(self.delay / 2)  # e.g. the queue file's fsync before the reply
         return "250 OK"
 
     def to(self, address: str) -> list[ReceivedMail]:

@@ -287,7 +287,10 @@ def test_header_injection_is_impossible(store, settings) -> None:  # noqa: ANN00
     renderer = Renderer(settings)
     rendered = RenderedEmail("hi\r\nBcc: evil@example.org", "t", "<p>h</p>")
     with pytest.raises(ValueError):
-        renderer.message(rendered, to="a@example.org", message_id="<x@y>").as_bytes()
+        renderer.message(rendered, to="a@example.org", message_id="<x@y>")
+    for to in ("a@example.org\r\nBcc: evil@example.org", "a@example.org\nX: y"):
+        with pytest.raises(ValueError):
+            renderer.message(RenderedEmail("s", "t", "h"), to=to, message_id="<x@y>")
     with pytest.raises(BadRequest):
         add(store, "victim@example.org\r\nBcc: evil@example.org")
 
@@ -321,6 +324,8 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(tmp_path: Path
     smtp_sink.delay = 0
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
+    # The message in flight at the kill, if any, is reported to the operator, not resent.
+    assert "in doubt (not resent)" in rerun.stdout or "in doubt" not in rerun.stdout
     time.sleep(0.2)
     counts = Counter(m.recipient for m in smtp_sink.received)
     assert counts == {email: 1 for email in emails}, (

@@ -8,6 +8,7 @@ value: header injection is impossible whatever a field contains.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +79,7 @@ class Renderer:
         self._confirm_html = html_env.get_template("confirm.html")
         self._confirm_text = text_env.get_template("confirm.txt")
         self._cards: dict[str, tuple[Markup, str]] = {}
+        self._heads: dict[tuple[str, str], bytes] = {}
         self.sender = settings.mail_from
         self.msgid_domain = urlsplit(settings.base_url).hostname or "localhost"
 
@@ -152,21 +154,59 @@ class Renderer:
         to: str,
         message_id: str,
         now: datetime | None = None,
-    ) -> EmailMessage:
-        """The MIME message (text + HTML alternatives) with RFC 8058 one-click headers."""
-        msg = EmailMessage(policy=POLICY)
-        msg["Subject"] = rendered.subject
-        msg["From"] = self.sender
-        msg["To"] = to
-        msg["Date"] = format_datetime(now or datetime.now(UTC))
-        msg["Message-ID"] = message_id
+    ) -> bytes:
+        """The MIME message (text + HTML alternatives) with RFC 8058 one-click headers.
+
+        Subject, From and Date go through `EmailMessage` (RFC 2047 encoding, CR/LF refused)
+        once per distinct subject; the per-recipient headers are plain ASCII values checked
+        here. This keeps 100k messages cheap (EmailMessage costs ~1.5 ms per message).
+        """
+        date = format_datetime(now or datetime.now(UTC))
+        key = (rendered.subject, date)
+        head = self._heads.get(key)
+        if head is None:
+            msg = EmailMessage(policy=POLICY)
+            msg["Subject"] = rendered.subject
+            msg["From"] = self.sender
+            msg["Date"] = date
+            head = msg.as_bytes().removesuffix(b"\r\n")  # drop the blank line ending the head
+            self._heads = {key: head}  # one subject/date at a time is the common case
+        lines = [
+            f"To: {_header_value(to)}",
+            f"Message-ID: {_header_value(message_id)}",
+        ]
         if rendered.unsubscribe_url:
-            msg["List-Unsubscribe"] = f"<{rendered.unsubscribe_url}>"
-            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(rendered.text)
-        msg.add_alternative(rendered.html, subtype="html")
-        return msg
+            lines.append(f"List-Unsubscribe: <{_header_value(rendered.unsubscribe_url)}>")
+            lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+        boundary = f"=_pf_{secrets.token_hex(12)}"
+        lines += [
+            "Auto-Submitted: auto-generated",
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"',
+            "",
+            f"--{boundary}",
+            _part("text/plain", rendered.text),
+            f"--{boundary}",
+            _part("text/html", rendered.html),
+            f"--{boundary}--",
+            "",
+        ]
+        return head + "\r\n".join(lines).encode("ascii")
+
+
+def _header_value(value: str) -> str:
+    """A per-recipient header value: printable ASCII on one line, or ValueError."""
+    if not value.isascii() or not value.isprintable() or len(value) > 900:
+        raise ValueError(f"unsafe header value {value[:80]!r}")
+    return value
+
+
+def _part(content_type: str, text: str) -> str:
+    encoded = base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+    return (
+        f"Content-Type: {content_type}; charset=utf-8\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}".removesuffix("\r\n")
+    )
 
 
 def _period_label(period: str) -> str:

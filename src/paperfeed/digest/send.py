@@ -232,9 +232,7 @@ class DigestJob:
         sub, period = digest.subscriber, digest.period
         rendered = self.renderer.digest(digest, now=self.now)
         message_id = self.renderer.message_id(f"digest.{period.replace(':', '-')}.{sub.id}")
-        data = self.renderer.message(
-            rendered, to=sub.email, message_id=message_id, now=self.now
-        ).as_bytes()
+        data = self.renderer.message(rendered, to=sub.email, message_id=message_id, now=self.now)
 
         def claim() -> bool:
             return self.store.begin_send(

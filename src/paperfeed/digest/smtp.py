@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from paperfeed.errors import BadRequest
 
 _TRUE = {"1", "true", "yes", "on"}
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,10 @@ class SmtpSender:
             )
         else:
             conn = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+        # The final dot is a tiny write after the body: without TCP_NODELAY, Nagle's algorithm
+        # holds it until the body is ACKed (a delayed ACK, ~40 ms per message).
+        if conn.sock is not None:
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.ehlo()
         if c.starttls:
             conn.starttls(context=ssl.create_default_context())
@@ -139,11 +145,23 @@ class SmtpSender:
         if self._conn is None:
             self._conn = self._connect()
         conn = self._conn
+        for address in (sender, recipient):
+            if not address.isascii() or not address.isprintable() or "<" in address or ">" in address:
+                raise ValueError(f"unsafe envelope address {address[:80]!r}")
         try:
-            self._expect(conn.mail(sender), 250)
-            self._expect(conn.rcpt(recipient), 250, 251)
-            conn.putcmd("data")
-            self._expect(conn.getreply(), 354)
+            if conn.has_extn("pipelining"):  # RFC 2920: one round trip for the envelope
+                conn.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+                replies = [conn.getreply() for _ in range(3)]
+                self._expect(replies[0], 250)
+                self._expect(replies[1], 250, 251)
+                self._expect(replies[2], 354)
+            else:
+                self._expect(conn.mail(sender), 250)
+                self._expect(conn.rcpt(recipient), 250, 251)
+                conn.putcmd("data")
+                self._expect(conn.getreply(), 354)
+            if b"\n" in message.replace(b"\r\n", b""):
+                message = _BARE_LF.sub(b"\r\n", message)
             body = _LEADING_DOT.sub(b"..", message)
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"

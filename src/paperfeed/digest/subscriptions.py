@@ -71,7 +71,7 @@ def send_transactional(settings: Settings, to: str, rendered: Any, renderer: Ren
     msg = renderer.message(rendered, to=to, message_id=renderer.message_id("confirm"))
     try:
         with open_sender(settings) as smtp:
-            smtp.send(msg.as_bytes(), sender=sender_address(settings), recipient=to)
+            smtp.send(msg, sender=sender_address(settings), recipient=to)
     except Exception as exc:  # noqa: BLE001 - any SMTP trouble reads the same to the user
         log.error("could not send email to %s: %s", to, exc)
         raise ServiceUnavailable(
