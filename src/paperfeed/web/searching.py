@@ -25,7 +25,8 @@ MAX_RESULTS = 100
 SORTS = ("relevance", "date", "upvotes")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of", "on", "or", "that", "the", "to", "with"]
+    ("a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of")
+    + ("on", "or", "that", "the", "to", "with")
 )
 
 
