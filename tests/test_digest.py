@@ -325,7 +325,7 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(tmp_path: Path
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     # The message in flight at the kill, if any, is reported to the operator, not resent.
-    assert "in doubt (not resent)" in rerun.stdout or "in doubt" not in rerun.stdout
+    assert "in doubt (not resent" in rerun.stdout or "in doubt" not in rerun.stdout
     time.sleep(0.2)
     counts = Counter(m.recipient for m in smtp_sink.received)
     assert counts == {email: 1 for email in emails}, (
@@ -339,3 +339,36 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(tmp_path: Path
         store.close()
     # At most the one message in flight at the kill is left 'sending' (counted as delivered).
     assert states["sent"] >= len(emails) - 1 and states["sending"] <= 1
+
+
+def test_in_doubt_rows_are_reported_and_can_be_resent(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    sid = add(store, "doubt@example.org")
+    period = period_key("daily", NOW)
+    # What a run killed right after committing 'sending' leaves behind.
+    assert store.begin_send(subscriber_id=sid, period=period, message_id="<m@x>",
+                            paper_ids=["2608.16798"], at=NOW)
+    report = send_digests(settings, store, now=NOW, progress=False)
+    assert report.sent == 0 and [e for e, _ in report.in_doubt] == ["doubt@example.org"]
+    assert "in doubt (not resent; --resend-in-doubt to resend): doubt@example.org" in report.summary()
+    report = send_digests(settings, store, now=NOW, progress=False, resend_in_doubt=True)
+    assert report.sent == 1 and len(smtp_sink.to("doubt@example.org")) == 1
+
+
+def test_scheduler_catches_up_and_stops(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    from paperfeed.digest.scheduler import next_run, parse_digest_time, start_scheduler
+
+    at = parse_digest_time("07:00")
+    assert next_run(at, NOW - timedelta(minutes=1)) == NOW
+    assert next_run(at, NOW) == NOW + timedelta(days=1)
+    with pytest.raises(BadRequest):
+        parse_digest_time("7am")
+    assert start_scheduler(settings.model_copy(update={"digest_time": ""}), store) is None
+    add(store, "early@example.org")
+    scheduler = start_scheduler(settings.model_copy(update={"digest_time": "00:00"}), store)
+    try:
+        deadline = time.monotonic() + 20
+        while not smtp_sink.to("early@example.org") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    assert len(smtp_sink.to("early@example.org")) == 1

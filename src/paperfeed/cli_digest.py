@@ -20,13 +20,22 @@ def digest_send(
     limit: Annotated[
         int | None, typer.Option(min=1, help="Handle at most this many due subscribers.")
     ] = None,
+    resend_in_doubt: Annotated[
+        bool,
+        typer.Option(
+            "--resend-in-doubt",
+            help="Resend digests a killed run left in doubt (may duplicate those delivered).",
+        ),
+    ] = False,
 ) -> None:
     """Send every due digest (for cron: exactly once per subscriber per day/week)."""
     from paperfeed.cli import opened_store, state
     from paperfeed.digest.send import send_digests
 
     with opened_store() as store:
-        report = send_digests(state.settings, store, dry_run=dry_run, limit=limit)
+        report = send_digests(
+            state.settings, store, dry_run=dry_run, limit=limit, resend_in_doubt=resend_in_doubt
+        )
     typer.echo(report.summary())
     if report.failed:
         raise typer.Exit(1)

@@ -82,7 +82,7 @@ class SendReport:
         for email, reason in self.failed:
             lines.append(f"failed, will retry next run: {email}: {reason}")
         for email, reason in self.in_doubt:
-            lines.append(f"in doubt (not resent): {email}: {reason}")
+            lines.append(f"in doubt (not resent; --resend-in-doubt to resend): {email}: {reason}")
         return "\n".join(lines)
 
 
@@ -138,8 +138,10 @@ class DigestJob:
         dry_run: bool = False,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         max_attempts: int = MAX_ATTEMPTS,
+        resend_in_doubt: bool = False,
     ) -> None:
         self.settings, self.store = settings, store
+        self.resend_in_doubt = resend_in_doubt
         self.now = now or datetime.now(UTC)
         self.dry_run = dry_run
         self.retry_delays = tuple(retry_delays)
@@ -163,10 +165,15 @@ class DigestJob:
                 self.report.periods[frequency] = period
                 for entry in self.store.outbox_entries(period, state="sending"):
                     sub = self.store.get_subscriber(entry.subscriber_id)
-                    self.report.in_doubt.append(
-                        (sub.email if sub else f"#{entry.subscriber_id}", "left 'sending' by an "
-                         "interrupted run")
-                    )
+                    email = sub.email if sub else f"#{entry.subscriber_id}"
+                    if self.resend_in_doubt and not self.dry_run:
+                        self.store.fail_send(
+                            subscriber_id=entry.subscriber_id, period=period,
+                            error="in doubt: requeued by the operator", permanent=False,
+                            max_attempts=self.max_attempts + entry.attempts,
+                        )
+                        continue
+                    self.report.in_doubt.append((email, "left 'sending' by an interrupted run"))
                 after_id = 0
                 while budget is None or budget > 0:
                     batch = self.store.due_subscribers(
@@ -289,9 +296,17 @@ def send_digests(
     now: datetime | None = None,
     retry_delays: Sequence[float] = RETRY_DELAYS,
     progress: bool = True,
+    resend_in_doubt: bool = False,
 ) -> SendReport:
-    """Send every due digest now (the job behind `paperfeed digest send` and the scheduler)."""
-    job = DigestJob(settings, store, now=now, dry_run=dry_run, retry_delays=retry_delays)
+    """Send every due digest now (the job behind `paperfeed digest send` and the scheduler).
+
+    `resend_in_doubt` requeues this period's rows left 'sending' by a killed run (for a
+    server known to drop messages whose client vanished before the final 250).
+    """
+    job = DigestJob(
+        settings, store, now=now, dry_run=dry_run, retry_delays=retry_delays,
+        resend_in_doubt=resend_in_doubt,
+    )
     return job.run(limit=limit, progress=progress)
 
 

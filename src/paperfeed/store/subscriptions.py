@@ -134,7 +134,8 @@ class SubscriptionStore(Protocol):
         at: datetime,
     ) -> bool:
         """Record 'sending' and the papers as mailed, in one transaction, just before the
-        message is committed to the SMTP server; False if the period is already taken."""
+        message is committed to the SMTP server; False if the period is already taken or the
+        subscriber no longer receives mail."""
         ...
 
     def finish_sends(self, keys: Sequence[tuple[int, str]]) -> None:

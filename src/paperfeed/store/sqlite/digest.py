@@ -265,9 +265,11 @@ class SqliteDigest:
         now = _now()
         with self.db.write() as conn:
             prev = conn.execute(
-                "SELECT last_digest_at FROM subscribers WHERE id = ?", (subscriber_id,)
+                "SELECT last_digest_at FROM subscribers WHERE id = ? AND status = 'active' "
+                "AND confirmed_at IS NOT NULL",
+                (subscriber_id,),
             ).fetchone()
-            if prev is None:
+            if prev is None:  # gone, unsubscribed or bounced since the run started
                 return False
             claimed = conn.execute(
                 "INSERT INTO digest_outbox (subscriber_id, period, state, message_id, paper_ids,"
