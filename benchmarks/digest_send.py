@@ -1,6 +1,7 @@
 """Digest send throughput: N confirmed subscribers against a local SMTP sink.
 
-    python benchmarks/digest_send.py --subscribers 100000 --data /work/shared/data/hf_daily_papers_2404589803_2024-2026.jsonl.gz
+    python benchmarks/digest_send.py --subscribers 100000 \
+        --data ../shared/data/hf_daily_papers_2404589803_2024-2026.jsonl.gz
 
 The sink is aiosmtpd in a separate process (accepts and counts every message). The baseline,
 in the same run against the same sink, is plain smtplib sending one pre-built message over one
@@ -25,16 +26,46 @@ from email.policy import SMTP
 from pathlib import Path
 
 QUERIES = [
-    "diffusion models", "large language model reasoning", "reinforcement learning from human feedback",
-    "vision language models", "video generation", "mixture of experts", "speculative decoding",
-    "retrieval augmented generation", "agents tool use", "3d gaussian splatting", "text to speech",
-    "code generation benchmark", "long context", "quantization", "state space models",
-    "robot manipulation", "image editing", "multimodal benchmark", "chain of thought",
-    "preference optimization", "world models", "reward models", "math reasoning", "kv cache",
-    "embodied ai", "medical imaging", "protein", "hallucination", "instruction tuning",
-    "scaling laws", "attention efficiency", "graph neural networks", "federated learning",
-    "autonomous driving", "music generation", "safety alignment", "distillation",
-    "tokenizer", "in-context learning", "evaluation of llm judges",
+    "diffusion models",
+    "large language model reasoning",
+    "reinforcement learning from human feedback",
+    "vision language models",
+    "video generation",
+    "mixture of experts",
+    "speculative decoding",
+    "retrieval augmented generation",
+    "agents tool use",
+    "3d gaussian splatting",
+    "text to speech",
+    "code generation benchmark",
+    "long context",
+    "quantization",
+    "state space models",
+    "robot manipulation",
+    "image editing",
+    "multimodal benchmark",
+    "chain of thought",
+    "preference optimization",
+    "world models",
+    "reward models",
+    "math reasoning",
+    "kv cache",
+    "embodied ai",
+    "medical imaging",
+    "protein",
+    "hallucination",
+    "instruction tuning",
+    "scaling laws",
+    "attention efficiency",
+    "graph neural networks",
+    "federated learning",
+    "autonomous driving",
+    "music generation",
+    "safety alignment",
+    "distillation",
+    "tokenizer",
+    "in-context learning",
+    "evaluation of llm judges",
 ]
 
 
@@ -58,7 +89,7 @@ def _fast_sink(port: int, count, ready) -> None:  # noqa: ANN001
                     end = self.buf.find(b"\r\n.\r\n")
                     if end < 0:
                         return
-                    self.buf = self.buf[end + 5:]
+                    self.buf = self.buf[end + 5 :]
                     self.in_data = False
                     with count.get_lock():
                         count.value += 1
@@ -67,7 +98,7 @@ def _fast_sink(port: int, count, ready) -> None:  # noqa: ANN001
                 end = self.buf.find(b"\r\n")
                 if end < 0:
                     return
-                line, self.buf = self.buf[:end], self.buf[end + 2:]
+                line, self.buf = self.buf[:end], self.buf[end + 2 :]
                 verb = line[:4].upper()
                 if verb == b"EHLO":
                     self.t.write(b"250-sink\r\n250-8BITMIME\r\n250 PIPELINING\r\n")
@@ -152,7 +183,9 @@ def main() -> None:
     sink.start()
     ready.wait(30)
     settings = load_settings(
-        data_dir=work, secret_key="bench-secret", smtp_url=f"smtp://127.0.0.1:{port}",
+        data_dir=work,
+        secret_key="bench-secret",
+        smtp_url=f"smtp://127.0.0.1:{port}",
         base_url="https://papers.example.org",
     )
     store = SqliteStore(settings.sqlite_path)
@@ -181,8 +214,10 @@ def main() -> None:
     received = count.value - before
     rate = report.sent / report.seconds
     print(report.summary().splitlines()[0])
-    print(f"digest: {report.sent} sent, {report.skipped_empty} empty, {len(report.failed)} failed, "
-          f"{received} received by the sink, in {report.seconds:.1f} s = {rate:.0f} msg/s")
+    print(
+        f"digest: {report.sent} sent, {report.skipped_empty} empty, {len(report.failed)} failed, "
+        f"{received} received by the sink, in {report.seconds:.1f} s = {rate:.0f} msg/s"
+    )
     print(f"ratio digest/baseline: {rate / base:.3f}")
     print(f"100k projection: {100_000 / rate / 60:.1f} min (target <= 10 min)")
     store.close()

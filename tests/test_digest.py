@@ -66,7 +66,13 @@ def add(store: SqliteStore, email: str, **kw) -> int:  # noqa: ANN003
 def test_smtp_url_forms() -> None:
     c = parse_smtp_url("smtp://us%40er:p%3Ass@mail.example.org:587?starttls=1")
     assert (c.host, c.port, c.starttls, c.ssl, c.username, c.password) == (
-        "mail.example.org", 587, True, False, "us@er", "p:ss")
+        "mail.example.org",
+        587,
+        True,
+        False,
+        "us@er",
+        "p:ss",
+    )
     c = parse_smtp_url("smtps://mail.example.org")
     assert (c.port, c.ssl, c.starttls) == (465, True, False)
     assert parse_smtp_url("smtp://localhost").port == 25
@@ -78,8 +84,19 @@ def test_smtp_url_forms() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "plain", "a@b", "a@@b.org", "a b@c.org", "a@b.org\r\nBcc: x@y.org", "a@b.org\nX: y",
-     '"quoted"@b.org', "Name <a@b.org>", "a@-b.org", "x" * 300 + "@b.org"],
+    [
+        "",
+        "plain",
+        "a@b",
+        "a@@b.org",
+        "a b@c.org",
+        "a@b.org\r\nBcc: x@y.org",
+        "a@b.org\nX: y",
+        '"quoted"@b.org',
+        "Name <a@b.org>",
+        "a@-b.org",
+        "x" * 300 + "@b.org",
+    ],
 )
 def test_invalid_addresses_are_refused_with_a_clear_message(bad: str) -> None:
     with pytest.raises(BadRequest) as info:
@@ -88,7 +105,9 @@ def test_invalid_addresses_are_refused_with_a_clear_message(bad: str) -> None:
 
 
 def test_addresses_are_normalised() -> None:
-    assert normalize_email("  Ada.Lovelace+papers@Example.ORG ") == "ada.lovelace+papers@example.org"
+    assert (
+        normalize_email("  Ada.Lovelace+papers@Example.ORG ") == "ada.lovelace+papers@example.org"
+    )
     assert normalize_email("x@bücher.de") == "x@xn--bcher-kva.de"
 
 
@@ -119,8 +138,13 @@ def test_daily_and_weekly_digests_content_and_headers(store, settings, smtp_sink
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
     text, html = text_part(daily), html_part(daily)
-    top = store.get_papers([line.rsplit("/", 1)[1] for line in text.splitlines()
-                            if "/papers/" in line and "unsubscribe" not in line])
+    top = store.get_papers(
+        [
+            line.rsplit("/", 1)[1]
+            for line in text.splitlines()
+            if "/papers/" in line and "unsubscribe" not in line
+        ]
+    )
     assert len(top) == 10
     for item in top:
         assert f"https://papers.example.org/papers/{item.paper.id}" in html
@@ -134,9 +158,13 @@ def test_daily_and_weekly_digests_content_and_headers(store, settings, smtp_sink
 def test_html_is_escaped(store, settings, smtp_sink) -> None:  # noqa: ANN001
     from paperfeed.models import DailyEntry, Paper
 
-    evil = Paper(id="2611.99999", title='<script>alert("x")</script> & <b>bold</b>',
-                 abstract="x < y & <img src=x onerror=alert(1)>", authors=["A <B>"],
-                 listing_date=NOW.date())
+    evil = Paper(
+        id="2611.99999",
+        title='<script>alert("x")</script> & <b>bold</b>',
+        abstract="x < y & <img src=x onerror=alert(1)>",
+        authors=["A <B>"],
+        listing_date=NOW.date(),
+    )
     store.upsert_papers([evil])
     store.upsert_daily([DailyEntry(paper_id=evil.id, day=NOW.date(), upvotes=10_000)])
     add(store, "esc@example.org")
@@ -157,8 +185,9 @@ def test_no_paper_twice_and_empty_digests_are_not_sent(store, settings, smtp_sin
         if report.sent == 0:
             break
         mail = smtp_sink.to("reader@example.org")[-1]
-        seen += [line.rsplit("/", 1)[1] for line in text_part(mail).splitlines()
-                 if "/papers/" in line]
+        seen += [
+            line.rsplit("/", 1)[1] for line in text_part(mail).splitlines() if "/papers/" in line
+        ]
         assert report.skipped_empty >= 1
     assert len(seen) == len(set(seen)) > 10, "a paper was mailed twice"
     assert smtp_sink.to("nothing@example.org") == []
@@ -191,7 +220,8 @@ def test_dry_run_and_limit(store, settings, smtp_sink) -> None:  # noqa: ANN001
     assert send_digests(settings, store, now=NOW, limit=2, progress=False).sent == 2
     assert send_digests(settings, store, now=NOW, progress=False).sent == 3
     assert Counter(m.recipient for m in smtp_sink.received) == {
-        f"u{i}@example.org": 1 for i in range(5)}
+        f"u{i}@example.org": 1 for i in range(5)
+    }
 
 
 def test_saved_search_alerts(store, settings, smtp_sink) -> None:  # noqa: ANN001
@@ -212,7 +242,8 @@ def test_saved_search_alerts(store, settings, smtp_sink) -> None:  # noqa: ANN00
     # The next day the same match is not sent again, and nothing else new: no email.
     report = send_digests(settings, store, now=NOW + timedelta(days=1), progress=False)
     assert f"/papers/{target.id}" not in "".join(
-        text_part(m) for m in smtp_sink.to("alerts@example.org")[1:])
+        text_part(m) for m in smtp_sink.to("alerts@example.org")[1:]
+    )
 
 
 # --- failures ---------------------------------------------------------------------------------
@@ -298,7 +329,9 @@ def test_header_injection_is_impossible(store, settings) -> None:  # noqa: ANN00
 # --- exactly once across a killed run ---------------------------------------------------------
 
 
-def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(tmp_path: Path, smtp_sink) -> None:  # noqa: ANN001
+def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
+    tmp_path: Path, smtp_sink
+) -> None:  # noqa: ANN001
     data = tmp_path / "killdata"
     store = SqliteStore(data / "paperfeed.sqlite3")
     ingest_sources(store, [str(PAPERS)])
@@ -306,8 +339,12 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(tmp_path: Path
     for email in emails:
         add(store, email, frequency="weekly" if email.endswith(("3@example.org",)) else "daily")
     store.close()
-    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data), "PAPERFEED_SMTP_URL": smtp_sink.url,
-           "PAPERFEED_SECRET_KEY": "digest-test-secret"}
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(data),
+        "PAPERFEED_SMTP_URL": smtp_sink.url,
+        "PAPERFEED_SECRET_KEY": "digest-test-secret",
+    }
     smtp_sink.delay = 0.01  # ~10 ms per message: the run lasts long enough to be killed
     cmd = [sys.executable, "-m", "paperfeed", "digest", "send"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -330,11 +367,17 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(tmp_path: Path
     counts = Counter(m.recipient for m in smtp_sink.received)
     assert counts == {email: 1 for email in emails}, (
         f"duplicates: {[e for e, n in counts.items() if n > 1]}, "
-        f"missed: {[e for e in emails if e not in counts]}")
+        f"missed: {[e for e in emails if e not in counts]}"
+    )
     store = SqliteStore(data / "paperfeed.sqlite3")
     try:
-        states = Counter(e.state for p in ("d:", "w:") for e in store.outbox_entries(
-            period_key("daily" if p == "d:" else "weekly", datetime.now(UTC))))
+        states = Counter(
+            e.state
+            for p in ("d:", "w:")
+            for e in store.outbox_entries(
+                period_key("daily" if p == "d:" else "weekly", datetime.now(UTC))
+            )
+        )
     finally:
         store.close()
     # At most the one message in flight at the kill is left 'sending' (counted as delivered).
@@ -345,11 +388,14 @@ def test_in_doubt_rows_are_reported_and_can_be_resent(store, settings, smtp_sink
     sid = add(store, "doubt@example.org")
     period = period_key("daily", NOW)
     # What a run killed right after committing 'sending' leaves behind.
-    assert store.begin_send(subscriber_id=sid, period=period, message_id="<m@x>",
-                            paper_ids=["2608.16798"], at=NOW)
+    assert store.begin_send(
+        subscriber_id=sid, period=period, message_id="<m@x>", paper_ids=["2608.16798"], at=NOW
+    )
     report = send_digests(settings, store, now=NOW, progress=False)
     assert report.sent == 0 and [e for e, _ in report.in_doubt] == ["doubt@example.org"]
-    assert "in doubt (not resent; --resend-in-doubt to resend): doubt@example.org" in report.summary()
+    assert (
+        "in doubt (not resent; --resend-in-doubt to resend): doubt@example.org" in report.summary()
+    )
     report = send_digests(settings, store, now=NOW, progress=False, resend_in_doubt=True)
     assert report.sent == 1 and len(smtp_sink.to("doubt@example.org")) == 1
 

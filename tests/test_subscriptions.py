@@ -85,12 +85,16 @@ def test_confirmation_flow_digest_and_one_click_unsubscribe(server, sink, store)
     assert f"{server.url}/papers/" in html
 
     # RFC 8058: a POST with that exact body, no cookies, no CSRF token.
-    r = httpx.post(unsubscribe, content=b"List-Unsubscribe=One-Click",
-                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = httpx.post(
+        unsubscribe,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 200 and "no more digests" in r.text
     assert store.subscriber_by_email("ada@example.org").status == "unsubscribed"
-    assert send_digests(server.settings, store, now=now + timedelta(days=1),
-                        progress=False).sent == 0
+    assert (
+        send_digests(server.settings, store, now=now + timedelta(days=1), progress=False).sent == 0
+    )
     assert len(sink.to("ada@example.org")) == 2
 
     # The GET of the same link shows a button and changes nothing (link scanners are safe).
@@ -101,8 +105,9 @@ def test_confirmation_flow_digest_and_one_click_unsubscribe(server, sink, store)
 def test_subscribe_box_form_and_bad_input(server, sink, store) -> None:  # noqa: ANN001
     visitor = Visitor(server)
     try:
-        r = visitor.post_form("/subscribe", {"email": "grace@example.org", "frequency": "weekly"},
-                              page="/")
+        r = visitor.post_form(
+            "/subscribe", {"email": "grace@example.org", "frequency": "weekly"}, page="/"
+        )
         assert r.status_code == 200 and "Check your inbox" in r.text
         [mail] = wait_for(sink, "grace@example.org")
         body = mail.message.get_body(preferencelist=("plain",)).get_content()
@@ -110,11 +115,13 @@ def test_subscribe_box_form_and_bad_input(server, sink, store) -> None:  # noqa:
 
         r = visitor.post_form("/subscribe", {"email": "not an address"}, page="/")
         assert r.status_code == 400 and "is not a valid email address" in r.text
-        r = visitor.post_form("/subscribe", {"email": "x@example.org\r\nBcc: y@example.org"},
-                              page="/")
+        r = visitor.post_form(
+            "/subscribe", {"email": "x@example.org\r\nBcc: y@example.org"}, page="/"
+        )
         assert r.status_code == 400 and "line breaks" in r.text
-        r = visitor.post_form("/subscribe", {"email": "x@example.org", "frequency": "hourly"},
-                              page="/")
+        r = visitor.post_form(
+            "/subscribe", {"email": "x@example.org", "frequency": "hourly"}, page="/"
+        )
         assert r.status_code == 400 and "daily" in r.text
         # The form needs its CSRF token.
         r = visitor.http.post("/subscribe", data={"email": "z@example.org"})
@@ -132,8 +139,9 @@ def test_resubscribing_creates_nothing_and_reveals_nothing(server, sink, store) 
     [confirmation] = wait_for(sink, "known@example.org")
     httpx.get(link(confirmation, "/subscriptions/confirm"))
     before = store.subscriber_counts()
-    again = httpx.post(api, json={"email": "KNOWN@example.org", "frequency": "weekly",
-                                  "searches": ["spam"]})
+    again = httpx.post(
+        api, json={"email": "KNOWN@example.org", "frequency": "weekly", "searches": ["spam"]}
+    )
     unknown = httpx.post(api, json={"email": "stranger@example.org"})
     assert first.status_code == again.status_code == unknown.status_code == 202
     assert first.json() == again.json() == unknown.json()
@@ -164,13 +172,16 @@ def test_tampered_and_expired_links_get_a_clear_page(server, sink, store) -> Non
     r = httpx.get(tampered)
     assert r.status_code == 400 and "This link is invalid" in r.text and "<html" in r.text
     sub = store.subscriber_by_email("links@example.org")
-    r = httpx.get(f"{server.url}/subscriptions/confirm",
-                  params={"token": _expired(server, sub.id, sub.email)})
+    r = httpx.get(
+        f"{server.url}/subscriptions/confirm", params={"token": _expired(server, sub.id, sub.email)}
+    )
     assert r.status_code == 400 and "expired" in r.text
     assert store.subscriber_by_email("links@example.org").confirmed_at is None
     r = httpx.get(f"{server.url}/subscriptions/confirm")
     assert r.status_code == 400 and "token is missing" in r.text
-    r = httpx.post(f"{server.url}/unsubscribe?token=nonsense", content=b"List-Unsubscribe=One-Click")
+    r = httpx.post(
+        f"{server.url}/unsubscribe?token=nonsense", content=b"List-Unsubscribe=One-Click"
+    )
     assert r.status_code == 400
     # A confirm token is not a manage token.
     r = httpx.get(f"{server.url}/subscriptions/manage?token={token}")
@@ -178,8 +189,10 @@ def test_tampered_and_expired_links_get_a_clear_page(server, sink, store) -> Non
 
 
 def test_manage_page_without_password(server, sink, store) -> None:  # noqa: ANN001
-    httpx.post(f"{server.url}/api/subscriptions",
-               json={"email": "manage@example.org", "searches": ["protein folding"]})
+    httpx.post(
+        f"{server.url}/api/subscriptions",
+        json={"email": "manage@example.org", "searches": ["protein folding"]},
+    )
     [mail] = wait_for(sink, "manage@example.org")
     page = httpx.get(link(mail, "/subscriptions/confirm"))
     manage = re.search(r'/subscriptions/manage\?token=([^"&]+)', page.text).group(1)
@@ -197,7 +210,8 @@ def test_manage_page_without_password(server, sink, store) -> None:  # noqa: ANN
     r = httpx.post(url, data={"action": "remove_search", "search_id": str(sub.searches[0].id)})
     assert r.status_code == 200
     assert [s.query for s in store.subscriber_by_email("manage@example.org").searches] == [
-        "graph neural networks"]
+        "graph neural networks"
+    ]
     preview = httpx.get(f"{server.url}/digest/preview?token={manage}")
     assert preview.status_code == 200
     r = httpx.get(f"{server.url}/digest/preview?email=manage@example.org")
@@ -210,9 +224,11 @@ def test_saved_search_from_the_search_page(server, sink, store) -> None:  # noqa
         assert visitor.http.post("/api/saved-searches", json={"query": "x"}).status_code == 401
         visitor.sign_up("searcher@example.org")
         token = visitor.csrf("/")
-        r = visitor.http.post("/api/saved-searches", json={"query": "diffusion models",
-                                                           "filters": {"has_code": True}},
-                              headers={"X-CSRF-Token": token})
+        r = visitor.http.post(
+            "/api/saved-searches",
+            json={"query": "diffusion models", "filters": {"has_code": True}},
+            headers={"X-CSRF-Token": token},
+        )
         assert r.status_code == 201, r.text
         assert r.json()["query"] == "diffusion models" and r.json()["confirmationSent"] is True
         [mail] = wait_for(sink, "searcher@example.org")

@@ -85,14 +85,24 @@ def subscribers_add(
     with opened_store() as store:
         if confirmed:
             sub, created = subscriptions.add_subscriber_confirmed(
-                store, email=email, frequency=frequency, searches=search, confirmed=True,
+                store,
+                email=email,
+                frequency=frequency,
+                searches=search,
+                confirmed=True,
                 trending=not no_trending,
             )
-            typer.echo(f"{'added' if created else 'updated'} {sub.email} ({sub.frequency}, confirmed)")
+            typer.echo(
+                f"{'added' if created else 'updated'} {sub.email} ({sub.frequency}, confirmed)"
+            )
         else:
             subscriptions.subscribe(
-                state.settings, store, email=email, frequency=frequency,
-                trending=not no_trending, searches=search,
+                state.settings,
+                store,
+                email=email,
+                frequency=frequency,
+                trending=not no_trending,
+                searches=search,
             )
             typer.echo(f"confirmation email sent to {email.strip()}")
 

@@ -7,7 +7,7 @@
 - `scheduler`: `start_scheduler(settings, store)` runs the job daily in `paperfeed serve`.
 """
 
-from paperfeed.digest.send import SendReport, preview_digest, send_digests
 from paperfeed.digest.scheduler import start_scheduler
+from paperfeed.digest.send import SendReport, preview_digest, send_digests
 
 __all__ = ["SendReport", "preview_digest", "send_digests", "start_scheduler"]

@@ -141,7 +141,11 @@ class Composer:
         return start.date()
 
     def matches(self, search: SavedSearch, since: date) -> list[StoredPaper]:
-        key = (search.query, orjson.dumps(search.filters, option=orjson.OPT_SORT_KEYS).decode(), since)
+        key = (
+            search.query,
+            orjson.dumps(search.filters, option=orjson.OPT_SORT_KEYS).decode(),
+            since,
+        )
         if key not in self._matches:
             if self.search is None:
                 return []
@@ -157,7 +161,9 @@ class Composer:
 
     def compose(self, subscriber: Subscriber, period: str | None = None) -> Digest:
         period = period or period_key(subscriber.frequency, self.now)
-        trending_items = self.trending_candidates(subscriber.frequency) if subscriber.trending else []
+        trending_items = (
+            self.trending_candidates(subscriber.frequency) if subscriber.trending else []
+        )
         since = self.since(subscriber)
         searches = [(s, self.matches(s, since)) for s in subscriber.searches]
         candidate_ids = [i.paper.id for i in trending_items] + [

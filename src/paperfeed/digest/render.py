@@ -107,6 +107,7 @@ class Renderer:
         manage_token = self.links.token("manage", sub.id, sub.email)
         items = [i for s in digest.sections for i in s.items]
         cards = {i.paper.id: self._card(i) for i in items}
+        unsubscribe_url = self.links.url("/unsubscribe", manage_token)
         ctx = {
             "subject": subject,
             "heading": f"Your {kind} papers from {site}",
@@ -116,20 +117,23 @@ class Renderer:
             "site_name": site,
             "email": sub.email,
             "manage_url": self.links.url("/subscriptions/manage", manage_token),
-            "unsubscribe_url": self.links.url("/unsubscribe", manage_token),
+            "unsubscribe_url": unsubscribe_url,
         }
         html = self._digest_html.render(ctx, cards={k: v[0] for k, v in cards.items()})
         text = self._digest_text.render(ctx, cards={k: v[1] for k, v in cards.items()})
-        return RenderedEmail(subject, text, html, unsubscribe_url=ctx["unsubscribe_url"])
+        return RenderedEmail(subject, text, html, unsubscribe_url=unsubscribe_url)
 
     def confirmation(
-        self, *, subscriber_id: int, email: str, frequency: str, confirm_token: str | None,
+        self,
+        *,
+        subscriber_id: int,
+        email: str,
+        frequency: str,
+        confirm_token: str | None,
         already: bool = False,
     ) -> RenderedEmail:
         site = self.settings.site_name
-        subject = (
-            f"Your {site} subscription" if already else f"Confirm your {site} subscription"
-        )
+        subject = f"Your {site} subscription" if already else f"Confirm your {site} subscription"
         manage_token = self.links.token("manage", subscriber_id, email)
         ctx = {
             "subject": subject,
@@ -142,7 +146,9 @@ class Renderer:
             "manage_url": self.links.url("/subscriptions/manage", manage_token),
             "valid_days": MAX_AGE["confirm"] // 86400,
         }
-        return RenderedEmail(subject, self._confirm_text.render(ctx), self._confirm_html.render(ctx))
+        return RenderedEmail(
+            subject, self._confirm_text.render(ctx), self._confirm_html.render(ctx)
+        )
 
     def message_id(self, tag: str) -> str:
         return f"<{tag}.{secrets.token_hex(8)}@{self.msgid_domain}>"

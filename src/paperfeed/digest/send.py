@@ -94,9 +94,10 @@ class Progress:
         self._last = time.monotonic()
         self._bar = None
         if enabled and sys.stderr.isatty():
+            from rich.console import Console
             from rich.progress import Progress as RichProgress
 
-            self._bar = RichProgress(transient=False)
+            self._bar = RichProgress(console=Console(stderr=True), transient=False)
             self._bar.start()
             self._task = self._bar.add_task("digests", total=total)
 
@@ -168,8 +169,10 @@ class DigestJob:
                     email = sub.email if sub else f"#{entry.subscriber_id}"
                     if self.resend_in_doubt and not self.dry_run:
                         self.store.fail_send(
-                            subscriber_id=entry.subscriber_id, period=period,
-                            error="in doubt: requeued by the operator", permanent=False,
+                            subscriber_id=entry.subscriber_id,
+                            period=period,
+                            error="in doubt: requeued by the operator",
+                            permanent=False,
                             max_attempts=self.max_attempts + entry.attempts,
                         )
                         continue
@@ -217,7 +220,10 @@ class DigestJob:
             period = period_key(frequency, self.now)
             after_id = 0
             while batch := self.store.due_subscribers(
-                frequency=frequency, period=period, after_id=after_id, limit=10_000,
+                frequency=frequency,
+                period=period,
+                after_id=after_id,
+                limit=10_000,
                 max_attempts=self.max_attempts,
             ):
                 total += len(batch)
@@ -251,7 +257,9 @@ class DigestJob:
             )
 
         try:
-            delivered = smtp.send(data, sender=self.sender, recipient=sub.email, before_commit=claim)
+            delivered = smtp.send(
+                data, sender=self.sender, recipient=sub.email, before_commit=claim
+            )
         except SmtpRefused as exc:
             state = self.store.fail_send(
                 subscriber_id=sub.id,
@@ -266,7 +274,9 @@ class DigestJob:
                 return "bounced"
             self._remember(sub, str(exc))
             if state == "failed":
-                self.report.failed.append((sub.email, f"gave up after {self.max_attempts} tries: {exc}"))
+                self.report.failed.append(
+                    (sub.email, f"gave up after {self.max_attempts} tries: {exc}")
+                )
                 return "failed"
             return "retry"
         except DeliveryInDoubt as exc:
@@ -304,7 +314,11 @@ def send_digests(
     server known to drop messages whose client vanished before the final 250).
     """
     job = DigestJob(
-        settings, store, now=now, dry_run=dry_run, retry_delays=retry_delays,
+        settings,
+        store,
+        now=now,
+        dry_run=dry_run,
+        retry_delays=retry_delays,
         resend_in_doubt=resend_in_doubt,
     )
     return job.run(limit=limit, progress=progress)

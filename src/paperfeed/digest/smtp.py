@@ -146,7 +146,12 @@ class SmtpSender:
             self._conn = self._connect()
         conn = self._conn
         for address in (sender, recipient):
-            if not address.isascii() or not address.isprintable() or "<" in address or ">" in address:
+            if (
+                not address.isascii()
+                or not address.isprintable()
+                or "<" in address
+                or ">" in address
+            ):
                 raise ValueError(f"unsafe envelope address {address[:80]!r}")
         try:
             if conn.has_extn("pipelining"):  # RFC 2920: one round trip for the envelope

@@ -52,8 +52,10 @@ def check_filters(filters: dict[str, Any] | None) -> dict[str, Any]:
         raise BadRequest("filters must be an object")
     clean: dict[str, Any] = {}
     for key, value in filters.items():
-        if key == "categories" and isinstance(value, list) and all(
-            isinstance(c, str) and 0 < len(c) <= 40 for c in value
+        if (
+            key == "categories"
+            and isinstance(value, list)
+            and all(isinstance(c, str) and 0 < len(c) <= 40 for c in value)
         ):
             clean[key] = value[:20]
         elif key == "has_code" and isinstance(value, bool):
@@ -103,7 +105,10 @@ def subscribe(
         return
     if sub.receives_mail:
         rendered = renderer.confirmation(
-            subscriber_id=sub.id, email=address, frequency=sub.frequency, confirm_token=None,
+            subscriber_id=sub.id,
+            email=address,
+            frequency=sub.frequency,
+            confirm_token=None,
             already=True,
         )
     else:
@@ -207,7 +212,9 @@ def save_search_for_user(
         email=address, frequency="daily", trending=False, user_id=user_id
     )
     saved = store.add_saved_search(
-        subscriber_id=sub.id, query=check_query(query), filters=check_filters(filters),
+        subscriber_id=sub.id,
+        query=check_query(query),
+        filters=check_filters(filters),
         user_id=user_id,
     )
     if sub.receives_mail or sub.status == "bounced":

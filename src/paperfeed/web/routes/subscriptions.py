@@ -72,15 +72,25 @@ def subscribe_form(
     """The subscribe box on every page."""
     try:
         _subscribe(
-            request, store, settings, email=email, frequency=frequency, trending=trending,
+            request,
+            store,
+            settings,
+            email=email,
+            frequency=frequency,
+            trending=trending,
             searches=[query] if query.strip() else [],
         )
     except (BadRequest, TooManyRequests, ServiceUnavailable) as exc:
-        context = {"heading": "Subscribe", "mode": "subscribe", "error": exc.message,
-                   "email": email}
+        context = {
+            "heading": "Subscribe",
+            "mode": "subscribe",
+            "error": exc.message,
+            "email": email,
+        }
         return render(request, "subscriptions.html", context, exc.status_code)
-    return render(request, "subscriptions.html", {"heading": "Check your inbox",
-                                                  "message": ACCEPTED})
+    return render(
+        request, "subscriptions.html", {"heading": "Check your inbox", "message": ACCEPTED}
+    )
 
 
 class SubscriptionRequest(BaseModel):
@@ -96,14 +106,21 @@ def subscribe_api(
 ) -> dict[str, str]:
     """Start a double opt-in subscription; the answer is the same for known addresses."""
     _subscribe(
-        request, store, settings, email=body.email, frequency=body.frequency,
-        trending=body.trending, searches=body.searches,
+        request,
+        store,
+        settings,
+        email=body.email,
+        frequency=body.frequency,
+        trending=body.trending,
+        searches=body.searches,
     )
     return {"status": "pending", "message": ACCEPTED}
 
 
 @router.get("/subscriptions/confirm", response_class=HTMLResponse)
-def confirm(request: Request, store: StoreDep, settings: SettingsDep, token: Token = None) -> Response:
+def confirm(
+    request: Request, store: StoreDep, settings: SettingsDep, token: Token = None
+) -> Response:
     sub = subs.confirm(settings, store, token)
     manage = subs.manage_token(settings, sub)
     return render(
@@ -124,8 +141,11 @@ def manage_page(
     request: Request, store: StoreDep, settings: SettingsDep, token: Token = None
 ) -> Response:
     sub = subs.subscriber_from_token(settings, store, token)
-    return render(request, "subscriptions.html", {"heading": "Your subscription",
-                                                  "mode": "manage", "sub": sub, "token": token})
+    return render(
+        request,
+        "subscriptions.html",
+        {"heading": "Your subscription", "mode": "manage", "sub": sub, "token": token},
+    )
 
 
 @router.post("/subscriptions/manage", response_class=HTMLResponse)
@@ -141,10 +161,13 @@ def manage_form(
     search_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     sub = subs.subscriber_from_token(settings, store, token)
-    message, error = "Saved.", None
+    message: str | None = "Saved."
+    error: str | None = None
     try:
         if action == "save":
-            sub = subs.update_preferences(store, sub, frequency=frequency or None, trending=trending)
+            sub = subs.update_preferences(
+                store, sub, frequency=frequency or None, trending=trending
+            )
         elif action == "add_search":
             sub = subs.update_preferences(store, sub, add_search=query)
             message = "Saved search added."
@@ -164,8 +187,14 @@ def manage_form(
     return render(
         request,
         "subscriptions.html",
-        {"heading": "Your subscription", "mode": "manage", "sub": sub, "token": token,
-         "message": message, "error": error},
+        {
+            "heading": "Your subscription",
+            "mode": "manage",
+            "sub": sub,
+            "token": token,
+            "message": message,
+            "error": error,
+        },
         400 if error else 200,
     )
 
@@ -176,8 +205,11 @@ def unsubscribe_page(
 ) -> Response:
     """The link in the email footer: a button, so that link scanners unsubscribe nobody."""
     sub = subs.subscriber_from_token(settings, store, token)
-    return render(request, "subscriptions.html", {"heading": "Unsubscribe", "mode": "unsubscribe",
-                                                  "sub": sub, "token": token})
+    return render(
+        request,
+        "subscriptions.html",
+        {"heading": "Unsubscribe", "mode": "unsubscribe", "sub": sub, "token": token},
+    )
 
 
 @router.post("/unsubscribe", response_class=HTMLResponse)
@@ -189,8 +221,13 @@ def unsubscribe_one_click(
     return render(
         request,
         "subscriptions.html",
-        {"heading": "Unsubscribed", "mode": "manage", "sub": sub, "token": token,
-         "message": f"{sub.email} will get no more digests."},
+        {
+            "heading": "Unsubscribed",
+            "mode": "manage",
+            "sub": sub,
+            "token": token,
+            "message": f"{sub.email} will get no more digests.",
+        },
     )
 
 
@@ -259,7 +296,11 @@ async def save_search(
     if from_form:
         return RedirectResponse(f"/search?{urlencode({'q': saved.query, 'saved': 1})}", 303)
     return JSONResponse(
-        {"id": saved.id, "query": saved.query, "filters": saved.filters,
-         "confirmationSent": confirmation},
+        {
+            "id": saved.id,
+            "query": saved.query,
+            "filters": saved.filters,
+            "confirmationSent": confirmation,
+        },
         status_code=201,
     )
