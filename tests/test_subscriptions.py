@@ -236,6 +236,23 @@ def test_saved_search_from_the_search_page(server, sink, store) -> None:  # noqa
         assert sub.confirmed_at is None and sub.searches[0].filters == {"has_code": True}
         httpx.get(link(mail, "/subscriptions/confirm"))
         assert store.subscriber_by_email("searcher@example.org").receives_mail
+        # The search page's button posts the same endpoint as a form.
+        page = visitor.http.get("/search", params={"q": "protein structure", "has_code": "1"})
+        assert "Email me new papers for this search" in page.text
+        csrf = re.search(
+            r'save-search">\s*<input type="hidden" name="csrf_token" value="([^"]+)"', page.text
+        ).group(1)
+        r = visitor.http.post(
+            "/api/saved-searches",
+            data={"csrf_token": csrf, "q": "protein structure", "has_code": "1"},
+        )
+        assert r.status_code == 303 and "saved=1" in r.headers["location"]
+        assert (
+            "new papers for this search will be in your email digest"
+            in visitor.http.get(r.headers["location"]).text
+        )
+        searches = store.subscriber_by_email("searcher@example.org").searches
+        assert ("protein structure", {"has_code": True}) in [(s.query, s.filters) for s in searches]
         # Without the CSRF token a cookie session cannot save anything.
         r = visitor.http.post("/api/saved-searches", json={"query": "forged"})
         assert r.status_code == 403
