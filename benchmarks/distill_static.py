@@ -23,7 +23,7 @@ def corpus_vocabulary(n: int) -> list[str]:
     from corpus import load_corpus
 
     counts: collections.Counter[str] = collections.Counter()
-    word = re.compile(r"[a-z][a-z0-9\-]{2,30}")
+    word = re.compile(r"[a-z][a-z0-9]{2,30}")
     for doc in load_corpus():
         counts.update(word.findall(f"{doc.title} {doc.abstract}".lower()))
     return [w for w, c in counts.most_common(n) if c >= 5]

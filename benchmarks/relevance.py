@@ -94,6 +94,7 @@ def main() -> None:
     ap.add_argument("--weights", nargs="*", type=float, default=[0.5, 1.0, 1.5, 2.0])
     ap.add_argument("--ann", type=int, default=20, help="dense candidates added to keyword top-100")
     ap.add_argument("--queries", default=None)
+    ap.add_argument("--extra-title-boosts", nargs="*", type=float, default=[])
     args = ap.parse_args()
 
     docs = load_corpus()
@@ -101,6 +102,10 @@ def main() -> None:
     targets = [t for _, t in queries]
     idx = keyword_index(docs)
     ids = [d.arxiv_id for d in docs]
+    for boost in args.extra_title_boosts:
+        rows = [idx.search(parse_query(q), limit=10, title_boost=boost).rows for q, _ in queries]
+        mrr, rec = mrr_recall([[ids[r] for r in rs] for rs in rows], [t for _, t in queries])
+        print(f"(keyword with title boost {boost}: MRR@10 {mrr:.3f}, Recall@10 {rec:.3f})")
     kw = [idx.search(parse_query(q), limit=100) for q, _ in queries]
 
     def report(name: str, ranked_rows: list[list[int]]) -> None:

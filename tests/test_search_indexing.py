@@ -129,6 +129,7 @@ def test_startup_repairs_a_killed_indexer(tmp_path: Path) -> None:
     proc.wait(timeout=60)
     state = json.loads((settings.index_dir / "state.json").read_text())
     assert state["keyword_seq"] > 0
+    assert state["vector_seq"] < total  # killed part-way through embedding
 
     store = SqliteStore(settings.sqlite_path)
     service = SearchService(store, settings, background=False)  # start-up repair
