@@ -31,6 +31,7 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    fusion_weight: float  # weight of its cosine in fusion, tuned per model (RESULTS.md)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -66,6 +67,7 @@ class StaticEmbedder:
         self._model = StaticModel.from_pretrained(str(path))
         self.name = f"static:{path.name}"
         self.dim = int(self._model.dim)
+        self.fusion_weight = 0.5
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return _normalize(self._model.encode(list(texts), max_length=512, batch_size=1024))
@@ -93,6 +95,7 @@ class OnnxEmbedder:
         self._tokenizer.enable_padding()
         self.name = f"onnx:{model.stem}:{max_tokens}"
         self.dim = 384
+        self.fusion_weight = 0.3
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = []
@@ -126,8 +129,9 @@ class TorchEmbedder:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         self._model = SentenceTransformer(str(_minilm_dir()), device=device)
         self._model.max_seq_length = max_tokens
-        self.name = f"torch:minilm:{max_tokens}:{device}"
+        self.name = f"torch:minilm:{max_tokens}"
         self.dim = 384
+        self.fusion_weight = 1.0
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         vecs = self._model.encode(list(texts), batch_size=64, convert_to_numpy=True)

@@ -448,7 +448,8 @@ class SearchService:
             if parsed.phrases:  # a quoted phrase must match: keyword candidates only
                 extra = []
             dense = self.vectors.scores(list(dict.fromkeys([*kw.rows, *extra])), qvec)
-        fused = fuse(kw.rows, kw.scores, dense, weight=DENSE_WEIGHT)
+        weight = getattr(self.embedder, "fusion_weight", DENSE_WEIGHT) if dense else DENSE_WEIGHT
+        fused = fuse(kw.rows, kw.scores, dense, weight=weight)
         mode = "hybrid" if dense and kw.rows else ("meaning" if dense else "keyword")
         pool = list(zip(fused.rows, fused.scores, fused.keyword, fused.dense, strict=False))
         if sort == "relevance":
