@@ -192,3 +192,36 @@ def test_changing_the_embedder_re_embeds(tmp_path: Path) -> None:
     finally:
         service.close()
         store.close()
+
+
+def test_paper_ingested_by_another_process_is_found_by_a_running_service(tmp_path: Path) -> None:
+    """`paperfeed ingest` (a separate process) while the web app's service is open."""
+    settings, store = make_env(tmp_path, WEB_PAPERS)
+    service = SearchService(store, settings, background=False)
+    try:
+        new = tmp_path / "new.jsonl"
+        record = {
+            "arxiv_id": "2502.00006",
+            "title": "Kookaburra decoding for speech models",
+            "abstract": "We decode speech with a kookaburra beam that laughs at errors.",
+            "authors": ["A. Person"],
+            "categories": ["cs.CL"],
+        }
+        new.write_text(json.dumps(record) + "\n")
+        env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path)}
+        subprocess.run(
+            [sys.executable, "-m", "paperfeed", "ingest", str(new)],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        results = service.search("kookaburra", limit=3)
+        assert [h.paper_id for h in results if h.keyword > 0] == ["2502.00006"]
+        assert results.hits[0].paper_id == "2502.00006"
+        assert service.status().vectors_pending == 1
+        service.sync_vectors()
+        assert service.search("laughing bird beam search for audio", limit=5).mode == "hybrid"
+    finally:
+        service.close()
+        store.close()

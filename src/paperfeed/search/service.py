@@ -451,35 +451,30 @@ class SearchService:
         weight = getattr(self.embedder, "fusion_weight", DENSE_WEIGHT) if dense else DENSE_WEIGHT
         fused = fuse(kw.rows, kw.scores, dense, weight=weight)
         mode = "hybrid" if dense and kw.rows else ("meaning" if dense else "keyword")
-        pool = list(zip(fused.rows, fused.scores, fused.keyword, fused.dense, strict=False))
+        pool = [
+            (self._paper_id(r), score, k, d)
+            for r, score, k, d in zip(
+                fused.rows, fused.scores, fused.keyword, fused.dense, strict=False
+            )
+        ]
+        pool = [t for t in pool if t[0]]  # rows another process added a moment ago
         if sort == "relevance":
             pool = pool[:limit]
-        ids = [self.rowmap.ids[r] for r, *_ in pool]
+        need_papers = with_papers or sort != "relevance"
         papers = (
-            {p.paper.id: p for p in self.store.get_papers(ids)}
-            if (with_papers or sort != "relevance")
+            {p.paper.id: p for p in self.store.get_papers([t[0] for t in pool])}
+            if need_papers
             else {}
         )
         if sort == "date":
             pool.sort(
-                key=lambda t: (
-                    sort_day(papers[self.rowmap.ids[t[0]]])
-                    if self.rowmap.ids[t[0]] in papers
-                    else date.min
-                ),
-                reverse=True,
+                key=lambda t: sort_day(papers[t[0]]) if t[0] in papers else date.min, reverse=True
             )
         elif sort == "upvotes":
-            pool.sort(
-                key=lambda t: (
-                    papers[self.rowmap.ids[t[0]]].upvotes if self.rowmap.ids[t[0]] in papers else -1
-                ),
-                reverse=True,
-            )
+            pool.sort(key=lambda t: papers[t[0]].upvotes if t[0] in papers else -1, reverse=True)
         terms = parsed.all_terms
         hits = []
-        for row, score, k, d in pool[:limit]:
-            pid = self.rowmap.ids[row]
+        for pid, score, k, d in pool[:limit]:
             item = papers.get(pid)
             if with_papers and item is None:
                 continue  # in the index but gone from the store
@@ -487,6 +482,12 @@ class SearchService:
             hits.append(Hit(pid, score, k, d, item, snippet))
         pending = self.store.count_changes_since(self.state.vector_seq) if not has_vectors else 0
         return SearchResults(text, hits, mode, pending)
+
+    def _paper_id(self, row: int) -> str:
+        """The paper id of a row ('' for a row this process has not seen yet)."""
+        if row >= len(self.rowmap):
+            self.rowmap.refresh()
+        return self.rowmap.ids[row] if row < len(self.rowmap) else ""
 
     def _nearest(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
         vs = self.vectors
@@ -510,7 +511,7 @@ class SearchService:
         if vec is None:
             vec = self.embedder.embed([paper_text(item.paper.title, item.paper.abstract)])[0]
         near = [(r, s) for r, s in self._nearest(vec, limit + 1) if r != row][:limit]
-        ids = [self.rowmap.ids[r] for r, _ in near]
+        ids = [self._paper_id(r) for r, _ in near]
         papers = {p.paper.id: p for p in self.store.get_papers(ids)}
         hits = [
             Hit(pid, s, 0.0, s, papers[pid])
