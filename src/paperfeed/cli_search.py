@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from paperfeed.errors import BadRequest
-from paperfeed.models import paper_json
+from paperfeed.models import daily_json
 
 
 def _cli() -> Any:
@@ -54,10 +54,7 @@ def _parse_day(text: str | None, name: str) -> date | None:
 def hit_json(hit: Any) -> dict[str, Any]:
     """One result in the Hugging Face `/api/papers/search` shape, plus our score parts."""
     return {
-        "paper": paper_json(hit.paper),
-        "title": hit.paper.paper.title,
-        "summary": hit.paper.paper.abstract,
-        "publishedAt": paper_json(hit.paper)["publishedAt"],
+        **daily_json(hit.paper),  # the same item shape as GET /api/papers/search
         "score": round(hit.score, 4),
         "highlightedSummary": hit.snippet_html,
     }

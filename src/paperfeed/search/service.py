@@ -396,8 +396,8 @@ class SearchService:
                 if self.store.count_changes_since(self.state.keyword_seq):
                     self.sync_keyword()
                 if self.store.count_changes_since(self.state.vector_seq):
-                    n = self.sync_vectors()
-                    log.info("embedded %d papers", n)
+                    n = self.sync_vectors(progress=_log_progress())
+                    log.info("search: embedded %d papers", n)
             except Exception:  # keep serving; the next round retries
                 log.exception("search indexing failed")
             self._stop.wait(self.poll_seconds)
@@ -519,6 +519,19 @@ class SearchService:
             if pid in papers
         ]
         return SearchResults(item.paper.title, hits, "meaning")
+
+
+def _log_progress() -> Progress:
+    """Progress as plain log lines, one per 10% (the background worker has no terminal)."""
+    last = [-1]
+
+    def report(phase: str, done: int, total: int) -> None:
+        tenth = 10 * done // max(total, 1)
+        if tenth != last[0]:
+            last[0] = tenth
+            log.info("search: %s %d/%d", phase, done, total)
+
+    return report
 
 
 def sync_keyword(
