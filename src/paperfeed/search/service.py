@@ -185,6 +185,7 @@ class SearchService:
         self._worker: threading.Thread | None = None
         self.poll_seconds = poll_seconds
         self.progress: tuple[int, int] = (0, 0)  # vectors embedded / to embed in the current pass
+        self._unsaved_vectors = False  # ANN rows added in memory, not yet saved
         self._open_indexes()
         if repair:
             self.repair()
@@ -235,7 +236,7 @@ class SearchService:
 
     def _busy(self) -> bool:
         """Whether this process is writing (its in-memory ANN may be ahead of the file)."""
-        if not self._lock.acquire(blocking=False):
+        if self._unsaved_vectors or not self._lock.acquire(blocking=False):
             return True
         self._lock.release()
         return False
@@ -336,6 +337,7 @@ class SearchService:
                     texts = [paper_text(c.paper.title, c.paper.abstract) for c in changes]
                     self.vectors.write(rows, self.embedder.embed(texts))
                     cursor = unsaved = changes[-1].seq
+                    self._unsaved_vectors = True
                     done += len(changes)
                     self.progress = (done, max(total, done))
                 finished = len(changes) < batch or (max_papers is not None and done >= max_papers)
@@ -344,6 +346,7 @@ class SearchService:
                     self.state.vector_seq = unsaved
                     self._save_state()
                     unsaved, last_save = None, time.monotonic()
+                    self._unsaved_vectors = False
             if progress and changes:
                 progress("vectors", done, max(total, done))
             if finished:
@@ -354,6 +357,7 @@ class SearchService:
                     self.vectors.save()
                     self.state.vector_seq = max(self.state.vector_seq, unsaved)
                     self._save_state()
+        self._unsaved_vectors = False
         return done
 
     def rebuild(self, *, progress: Progress | None = None) -> IndexStatus:
