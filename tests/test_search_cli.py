@@ -110,3 +110,12 @@ def test_index_status_and_rebuild(data_dir: Path) -> None:
     assert status["papers_indexed"] == 90 and status["vectors"] == 90
     code, out, _ = run(data_dir, "index")
     assert code == 0 and "0 pending" in out
+
+
+def test_similar_command(data_dir: Path) -> None:
+    code, out, _ = run(data_dir, "similar", "2608.12313", "--json", "-n", "4")
+    assert code == 0
+    ids = [item["paper"]["id"] for item in json.loads(out)]
+    assert len(ids) == 4 and "2608.12313" not in ids
+    code, _, err = run(data_dir, "similar", "0000.00000")
+    assert code == 1 and err.startswith("Error: no paper")

@@ -206,8 +206,28 @@ def index(
     )
 
 
+def similar(
+    paper_id: Annotated[str, typer.Argument(help="arXiv id of a paper in the catalogue.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="How many.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (HF Papers shape).")] = False,
+) -> None:
+    """Papers closest in meaning to a paper."""
+    with _cli().opened_store() as store:
+        service = _service(store)
+        try:
+            results = service.similar(paper_id, limit=limit)
+        finally:
+            service.close()
+    if as_json:
+        typer.echo(json.dumps([hit_json(h) for h in results], ensure_ascii=False))
+        return
+    for hit in results:
+        typer.echo(f"{hit.paper_id:>16}  {hit.score:5.2f}  {hit.paper.paper.title}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the search commands to the main CLI (called by paperfeed.cli)."""
     app.command("search")(search)
     app.command("eval")(eval_command)
     app.command("index")(index)
+    app.command("similar")(similar)
