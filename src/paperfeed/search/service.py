@@ -299,7 +299,7 @@ class SearchService:
         self.state.version = STATE_VERSION
         self._save_state()
 
-    def sync_keyword(self, *, batch: int = 5000, progress: Progress | None = None) -> int:
+    def sync_keyword(self, *, batch: int = 20_000, progress: Progress | None = None) -> int:
         """Catch the keyword index up with the store; returns how many papers were indexed."""
         n = sync_keyword(self.store, self.dir, progress=progress, batch=batch, lock=self._writing)
         self.state = IndexState.read(self.state_path)
@@ -542,7 +542,7 @@ def sync_keyword(
     store: Store,
     index_dir: Path,
     *,
-    batch: int = 5000,
+    batch: int = 20_000,
     progress: Progress | None = None,
     lock: Callable[[], AbstractContextManager[None]] | None = None,
 ) -> int:
