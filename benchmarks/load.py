@@ -28,11 +28,26 @@ import httpx
 
 CORPUS = Path("/work/shared/data/hf_daily_papers_2404589803_2024-2026.jsonl.gz")
 QUERIES = [
-    "upper bound", "diffusion models", "retrieval augmented generation", "reinforcement learning",
-    "speech recognition", "video generation", "mixture of experts", "reward model",
-    "code generation", "vision language model", "quantization", "long context",
-    "protein structure", "regret bound", "graph neural network", "agents", "3D reconstruction",
-    "tokenizer", "benchmark for reasoning", "image editing",
+    "upper bound",
+    "diffusion models",
+    "retrieval augmented generation",
+    "reinforcement learning",
+    "speech recognition",
+    "video generation",
+    "mixture of experts",
+    "reward model",
+    "code generation",
+    "vision language model",
+    "quantization",
+    "long context",
+    "protein structure",
+    "regret bound",
+    "graph neural network",
+    "agents",
+    "3D reconstruction",
+    "tokenizer",
+    "benchmark for reasoning",
+    "image editing",
 ]
 
 
@@ -62,9 +77,20 @@ def free_port() -> int:
 def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(data_dir)}
     cmd = [
-        sys.executable, "-m", "uvicorn", "--factory", "paperfeed.web.app:create_app",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "paperfeed.web.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
     ]
     proc = subprocess.Popen(cmd, env=env)
     deadline = time.monotonic() + 180
@@ -124,8 +150,18 @@ def lua_script(paths: list[str]) -> str:
 
 
 def run_wrk(url: str, *, duration: int, connections: int, script: Path | None) -> dict:
-    cmd = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "--latency",
-           "--timeout", "5s"]
+    cmd = [
+        "wrk",
+        "-t",
+        "1",
+        "-c",
+        str(connections),
+        "-d",
+        f"{duration}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
     if script:
         cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
@@ -167,17 +203,21 @@ def main() -> None:
         paths = mixed_paths(base, args.cold)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
             fh.write(lua_script(paths))
-        baseline = run_wrk(base + "/healthz", duration=args.duration,
-                           connections=args.connections, script=None)
-        mixed = run_wrk(base, duration=args.duration, connections=args.connections,
-                        script=Path(fh.name))
+        baseline = run_wrk(
+            base + "/healthz", duration=args.duration, connections=args.connections, script=None
+        )
+        mixed = run_wrk(
+            base, duration=args.duration, connections=args.connections, script=Path(fh.name)
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     cores = os.cpu_count()
-    print(f"cores {cores}, uvicorn workers {args.workers}, wrk 1 thread x {args.connections} "
-          f"connections, {args.duration} s per run, corpus {CORPUS.name}"
-          + (", cold searches" if args.cold else ""))
+    print(
+        f"cores {cores}, uvicorn workers {args.workers}, wrk 1 thread x {args.connections} "
+        f"connections, {args.duration} s per run, corpus {CORPUS.name}"
+        + (", cold searches" if args.cold else "")
+    )
     print(f"{'run':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for name, r in (("baseline /healthz", baseline), ("mixed home/search/paper", mixed)):
         print(f"{name:<28}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")

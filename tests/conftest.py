@@ -216,7 +216,7 @@ class SmtpSink:
         if self.delay:
             await asyncio.sleep(self.delay / 2)
         if address in self.reject:
-            return "550 5.1.1 <%s>: mailbox unavailable" % address
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -24,7 +24,9 @@ def bearer(server, email: str, password: str = "correct horse battery") -> dict[
 def test_first_account_is_admin_then_users(web_server, visitor) -> None:  # noqa: ANN001
     visitor.sign_up("first@example.org", name="First")
     assert visitor.http.get("/api/whoami").json() == {
-        "name": "First", "email": "first@example.org", "role": "admin"
+        "name": "First",
+        "email": "first@example.org",
+        "role": "admin",
     }
     other = type(visitor)(web_server)
     other.sign_up("second@example.org")
@@ -103,16 +105,15 @@ def test_csrf_required_on_forms_and_cookie_posts(web_server, visitor) -> None:  
 
 
 def test_sign_in_is_throttled(web_server, visitor) -> None:  # noqa: ANN001
-    codes = [
-        visitor.sign_in("victim@example.org", f"guess-{i}").status_code for i in range(12)
-    ]
+    codes = [visitor.sign_in("victim@example.org", f"guess-{i}").status_code for i in range(12)]
     assert codes[0] == 400
     assert codes[-1] == 429
     r = httpx.post(
         f"{web_server.url}/api/session", json={"email": "victim@example.org", "password": "x"}
     )
     assert r.status_code == 429 and r.json() == {
-        "error": "too many attempts; try again in a few minutes", "status": 429
+        "error": "too many attempts; try again in a few minutes",
+        "status": 429,
     }
 
 

@@ -7,8 +7,15 @@ import pytest
 from conftest import Visitor
 
 HF_PAPER_FIELDS = {
-    "id", "title", "summary", "authors", "publishedAt", "upvotes", "numComments",
-    "githubRepo", "projectPage",
+    "id",
+    "title",
+    "summary",
+    "authors",
+    "publishedAt",
+    "upvotes",
+    "numComments",
+    "githubRepo",
+    "projectPage",
 }
 HF_DAILY_FIELDS = {"paper", "title", "summary", "publishedAt", "numComments", "submittedBy"}
 LATEST_DAY = "2026-08-21"
@@ -111,7 +118,8 @@ def test_paper_info_and_404(web_server) -> None:  # noqa: ANN001
     assert {"submittedOnDailyAt", "submittedOnDailyBy", "categories"} <= p.keys()
     r = get(web_server, "/api/papers/0000.00000")
     assert r.status_code == 404 and r.json() == {
-        "error": "no paper '0000.00000' in this catalogue", "status": 404
+        "error": "no paper '0000.00000' in this catalogue",
+        "status": 404,
     }
     assert get(web_server, "/api/nothing-here").json()["status"] == 404
 
@@ -172,9 +180,12 @@ def test_index_upvote_and_comments_with_a_token(web_server) -> None:  # noqa: AN
     assert set(comment) == {"id", "paperId", "author", "content", "createdAt"}
     listed = httpx.get(url + "/api/papers/2608.18565/comments").json()
     assert comment in listed
-    assert httpx.post(
-        url + "/api/papers/2608.18565/comments", json={"content": ""}, headers=auth
-    ).status_code == 400
+    assert (
+        httpx.post(
+            url + "/api/papers/2608.18565/comments", json={"content": ""}, headers=auth
+        ).status_code
+        == 400
+    )
     d = httpx.delete(url + f"/api/papers/2608.18565/comments/{comment['id']}", headers=auth)
     assert d.status_code == 204
     assert comment not in httpx.get(url + "/api/papers/2608.18565/comments").json()
@@ -183,9 +194,15 @@ def test_index_upvote_and_comments_with_a_token(web_server) -> None:  # noqa: AN
 def test_openapi_lists_every_endpoint(web_server) -> None:  # noqa: ANN001
     paths = get(web_server, "/openapi.json").json()["paths"]
     for path in (
-        "/api/daily_papers", "/api/papers/search", "/api/papers", "/api/papers/index",
-        "/api/papers/{paper_id}", "/api/papers/{paper_id}/upvote",
-        "/api/papers/{paper_id}/comments", "/api/papers/{paper_id}/bibtex", "/api/trending",
+        "/api/daily_papers",
+        "/api/papers/search",
+        "/api/papers",
+        "/api/papers/index",
+        "/api/papers/{paper_id}",
+        "/api/papers/{paper_id}/upvote",
+        "/api/papers/{paper_id}/comments",
+        "/api/papers/{paper_id}/bibtex",
+        "/api/trending",
     ):
         assert path in paths, path
     assert get(web_server, "/docs").status_code == 200

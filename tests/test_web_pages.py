@@ -127,8 +127,11 @@ def test_sign_in_redirects_only_to_local_paths(web_server) -> None:  # noqa: ANN
     v2 = Visitor(web_server)
     r = v2.post_form(
         "/signin",
-        {"email": "redirect@example.org", "password": "correct horse battery",
-         "next": "//evil.example/"},
+        {
+            "email": "redirect@example.org",
+            "password": "correct horse battery",
+            "next": "//evil.example/",
+        },
     )
     assert r.status_code == 303 and r.headers["location"] == "/"
 

@@ -197,8 +197,9 @@ def daily_page(
         return [RankedItem(i) for i in items], total
     items = store.daily_list(start=period.start, end=period.end, limit=MAX_PERIOD_ITEMS)
     if sort == "publishedAt":
-        items.sort(key=lambda i: (i.paper.published or datetime.min.replace(tzinfo=UTC)),
-                   reverse=True)
+        items.sort(
+            key=lambda i: i.paper.published or datetime.min.replace(tzinfo=UTC), reverse=True
+        )
         return [RankedItem(i) for i in items[offset : offset + limit]], total
     ref = reference_time(store, timedelta(days=7))
     ranked = []

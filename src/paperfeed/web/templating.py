@@ -40,7 +40,8 @@ def highlight(text: str, words: list[str] | tuple[str, ...]) -> Markup:
     if not words:
         return escape(text)
     pattern = re.compile(
-        r"\b(" + "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+        r"\b("
+        + "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
         + r")\w*",
         re.IGNORECASE,
     )
@@ -77,9 +78,7 @@ def make_env() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(
-        linkify=linkify, highlight=highlight, short_authors=short_authors, ago=ago
-    )
+    env.filters.update(linkify=linkify, highlight=highlight, short_authors=short_authors, ago=ago)
     env.globals.update(abs_url=arxiv_abs_url, pdf_url=arxiv_pdf_url, is_new=is_new)
     return env
 

@@ -68,8 +68,11 @@ def daily_papers(
 def trending_papers(store: StoreDep, limit: Limit = 50) -> list[dict[str, Any]]:
     """Trending papers of the last week, best first, with the score's arithmetic."""
     return [
-        {**daily_json(t.item), "trendingScore": round(t.score, 6),
-         "trendingExplanation": t.explain()}
+        {
+            **daily_json(t.item),
+            "trendingScore": round(t.score, 6),
+            "trendingExplanation": t.explain(),
+        }
         for t in trending(store, limit=limit)
     ]
 

@@ -51,9 +51,12 @@ def build_feed(
         if fmt == "atom":
             for name in p.authors[:20]:
                 entry.author(name=_clean(name))
-        when = item.submitted_at or (
-            datetime.combine(item.daily_day, time(), tzinfo=UTC) if item.daily_day else None
-        ) or p.published or datetime(1970, 1, 1, tzinfo=UTC)
+        when = (
+            item.submitted_at
+            or (datetime.combine(item.daily_day, time(), tzinfo=UTC) if item.daily_day else None)
+            or p.published
+            or datetime(1970, 1, 1, tzinfo=UTC)
+        )
         entry.published(when)
         entry.updated(p.updated or when)
         for cat in p.categories:
