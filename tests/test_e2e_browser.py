@@ -40,7 +40,7 @@ def shot(page, name: str) -> None:  # noqa: ANN001
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
 
 
-def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser) -> None:  # noqa: ANN001
+def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser, smtp_sink) -> None:  # noqa: ANN001
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -109,14 +109,26 @@ def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser) -> N
     assert page.locator("article.card a.code").count() >= filtered
     shot(page, "07-filtered")
 
-    # subscribe box (the digest part answers the POST)
-    page.fill("#subscribe-email", "reader@example.org")
-    with page.expect_navigation():
-        page.click("#subscribe-form button[type=submit]")
-    body = page.locator("body").inner_text()
-    assert "CSRF" not in body  # the form carried a valid token
-    assert page.url.startswith(web_server.url)
-    shot(page, "08-subscribed")
+    # subscribe box -> confirmation email on a real SMTP server -> confirm link in the browser
+    web_server.settings.smtp_url = smtp_sink.url
+    try:
+        page.fill("#subscribe-email", "reader@example.org")
+        with page.expect_navigation():
+            page.click("#subscribe-form button[type=submit]")
+        body = page.locator("body").inner_text()
+        assert "CSRF" not in body  # the form carried a valid token
+        assert "Check your inbox" in body
+        assert page.url.startswith(web_server.url)
+        shot(page, "08-subscribed")
+        (mail,) = smtp_sink.to("reader@example.org")
+        text = mail.message.get_body(("plain",)).get_content()
+        link = re.search(r"https?://\S+/subscriptions/confirm\?token=\S+", text)
+        assert link, text
+        page.goto(link.group(0))
+        assert "Subscription confirmed" in page.locator("body").inner_text()
+        shot(page, "09-confirmed")
+    finally:
+        web_server.settings.smtp_url = ""
 
     assert not [u for u in failed if u.startswith(web_server.url)], failed
     context.close()

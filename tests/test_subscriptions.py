@@ -258,3 +258,18 @@ def test_saved_search_from_the_search_page(server, sink, store) -> None:  # noqa
         assert r.status_code == 403
     finally:
         visitor.close()
+
+
+def test_without_a_mail_server_subscribing_says_so(web_server) -> None:  # noqa: ANN001
+    """No PAPERFEED_SMTP_URL: a clear 503, never a false "check your inbox"."""
+    configured, web_server.settings.smtp_url = web_server.settings.smtp_url, ""
+    visitor = Visitor(web_server)
+    try:
+        r = visitor.post_form("/subscribe", {"email": "nomail@example.org"}, page="/")
+        assert r.status_code == 503 and "PAPERFEED_SMTP_URL" in r.text
+        assert "Check your inbox" not in r.text
+        r = httpx.post(f"{web_server.url}/api/subscriptions", json={"email": "nomail@example.org"})
+        assert r.status_code == 503 and "cannot send email" in r.json()["error"]
+    finally:
+        web_server.settings.smtp_url = configured
+        visitor.close()

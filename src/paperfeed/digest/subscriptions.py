@@ -69,7 +69,10 @@ def send_transactional(settings: Settings, to: str, rendered: Any, renderer: Ren
     """Send one confirmation/notice email now (not part of the digest outbox)."""
     if not settings.smtp_url:
         log.warning("PAPERFEED_SMTP_URL is not set: email to %s not sent", to)
-        return
+        raise ServiceUnavailable(
+            "this instance cannot send email yet (its operator has not set "
+            "PAPERFEED_SMTP_URL); nothing was sent, please try again later"
+        )
     msg = renderer.message(rendered, to=to, message_id=renderer.message_id("confirm"))
     try:
         with open_sender(settings) as smtp:
