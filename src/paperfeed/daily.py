@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound
+from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from paperfeed.models import DailyEntry, StoredPaper, User
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -17,6 +17,7 @@ PeriodKind = Literal["day", "week", "month"]
 _WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 NEW_BADGE_HOURS = 24
+ARXIV_API = "https://export.arxiv.org/api/query"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +138,11 @@ def submit_paper(store: Store, settings: Settings, user: User, arxiv_id: str) ->
             )
         from paperfeed.ingest import ingest_sources
 
-        ingest_sources(store, [f"https://export.arxiv.org/api/query?id_list={paper_id}"])
+        report = ingest_sources(store, [f"{ARXIV_API}?id_list={paper_id}"])
+        if report.failed_sources:
+            raise ServiceUnavailable(
+                f"could not fetch {paper_id} from arXiv: {report.failed_sources[0]}"
+            )
         if store.get_paper(paper_id) is None:
             raise NotFound(f"arXiv has no paper {paper_id}")
     listed = store.get_paper(paper_id)
