@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -226,6 +227,49 @@ def test_similar_papers(env) -> None:
     assert len(ids) == 5
     with pytest.raises(NotFound):
         service.similar("9999.99999")
+
+
+def test_concurrent_searches_from_many_threads(env) -> None:
+    """Request threads search at once (the web app does): no error, same answers as alone.
+
+    model2vec's Rust tokenizer raised `RuntimeError: Already borrowed` when two threads
+    embedded a query at the same moment; one thread also embeds a big batch meanwhile, as
+    the background indexer does.
+    """
+    service, store = env
+    titles = [t for _, t in first_line_titles(store, 40)]
+    queries = [f"{t} {w}" for t in titles for w in ("method", "results", "benchmark")]
+    expected = {q: [h.paper_id for h in service.search(q, limit=5)] for q in queries}
+    abstracts = [
+        p.paper.abstract for p in store.get_papers([i for i, _ in first_line_titles(store, 90)])
+    ]
+    threads, errors, got = 8, [], {}
+    start = threading.Barrier(threads + 1)
+
+    def searcher(k: int) -> None:
+        try:
+            start.wait()
+            for q in queries[k::threads] * 3:
+                got[q] = [h.paper_id for h in service.search(q, limit=5)]
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
+            errors.append(exc)
+
+    def indexer() -> None:
+        try:
+            start.wait()
+            for _ in range(10):
+                service.embedder.embed(abstracts * 4)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    workers = [threading.Thread(target=searcher, args=(k,)) for k in range(threads)]
+    workers.append(threading.Thread(target=indexer))
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=120)
+    assert not errors, errors[:3]
+    assert got == expected
 
 
 def test_snippet_marks_terms_and_escapes_html(env) -> None:

