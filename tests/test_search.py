@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -290,3 +291,26 @@ def test_snippet_window_and_stemming() -> None:
     assert marked == ["Training", "networks"]
     assert parts[0].text == "… " and parts[-1].text == " …"
     assert to_html(spans("a < b", set())) == "a &lt; b"
+
+
+def test_float32_matrix_is_cached_and_follows_writes(tmp_path) -> None:
+    """The exact scan's float32 copy is made once, and redone when any writer changes rows."""
+    import numpy as np
+
+    from paperfeed.search.vectors import VectorStore
+
+    dim = 8
+    reader, writer = VectorStore(tmp_path, dim), VectorStore(tmp_path, dim)
+    eye = np.eye(dim, dtype=np.float32)
+    reader.write([0, 1], eye[:2])
+    first = reader.matrix32()
+    assert first.dtype == np.float32 and first.shape == (2, dim)
+    assert reader.matrix32() is first  # cached: no conversion per query
+    writer.write([2], eye[2:3])  # another writer grows the file
+    grown = reader.matrix32()
+    assert grown.shape == (3, dim) and grown[2, 2] == 1.0
+    time.sleep(0.05)  # file mtimes tick at kernel-timer granularity (a few ms)
+    writer.write([0], eye[5:6])  # ... or rewrites a row in place (same size)
+    assert reader.matrix32()[0, 5] == 1.0 and reader.matrix32()[0, 0] == 0.0
+    reader.write([1], eye[7:8])  # and its own writes
+    assert reader.matrix32()[1, 7] == 1.0

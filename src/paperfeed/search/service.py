@@ -496,10 +496,10 @@ class SearchService:
     def _nearest(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
         vs = self.vectors
         if len(vs.ann) <= EXACT_BELOW:
-            m = vs.matrix()
+            m = vs.matrix32()  # cached float32 copy (at most EXACT_BELOW x dim)
             if not len(m):
                 return []
-            sims = m.astype(np.float32) @ qvec
+            sims = m @ qvec
             top = np.argsort(-sims)[:k]
             return [(int(r), float(sims[r])) for r in top if sims[r] != 0]
         return vs.nearest(qvec, k)

@@ -65,6 +65,8 @@ class VectorStore:
         self.ann_path = directory / "ann.usearch"
         self._matrix: np.ndarray | None = None
         self._matrix_rows = 0
+        self._matrix32: np.ndarray | None = None
+        self._matrix32_key: tuple[int, int] = (0, 0)  # (rows, file mtime_ns) it was made from
         # expansion_add 64 instead of 128 halves insert time (measured ~1.9k vs ~0.9k/s on a
         # loaded 2-core box); ANN hits only add candidates, the fused ranking is exact cosine.
         self.ann = Index(
@@ -102,6 +104,22 @@ class VectorStore:
             self._matrix_rows = n
         return self._matrix
 
+    def matrix32(self) -> np.ndarray:
+        """All rows as float32, for exact scans of small indexes (callers keep it small).
+
+        Converting the float16 file on every query cost most of an uncached search; the copy
+        is kept until the file changes (grows, or is rewritten by this or another process).
+        """
+        try:
+            st = self.flat.stat()
+            key = (st.st_size // (2 * self.dim), st.st_mtime_ns)
+        except OSError:
+            key = (0, 0)
+        if self._matrix32 is None or key != self._matrix32_key:
+            self._matrix32 = np.asarray(self.matrix(), dtype=np.float32)
+            self._matrix32_key = key
+        return self._matrix32
+
     def write(self, rows: Sequence[int], vecs: np.ndarray) -> None:
         """Store vectors at rows (growing the file) and put them in the ANN index."""
         if not len(rows):
@@ -120,6 +138,7 @@ class VectorStore:
         mm.flush()
         del mm
         self._matrix = None
+        self._matrix32 = None
         keys = np.asarray(rows, dtype=np.uint64)
         present = [k for k in keys if self.ann.contains(int(k))]
         for k in present:
