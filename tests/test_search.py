@@ -13,7 +13,7 @@ from search_helpers import WEB_PAPERS, make_env, paper
 
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.search import Filters, SearchService, parse_query
-from paperfeed.search.fusion import fuse, reciprocal_rank
+from paperfeed.search.fusion import coverage_features, fuse, reciprocal_rank, rerank_coverage
 from paperfeed.search.snippets import spans, to_html
 
 NASTY_QUERIES = [
@@ -107,6 +107,26 @@ def test_fuse_weight_zero_is_keyword_order_and_ties_break_by_row() -> None:
     assert fuse([5, 4, 9], [3.0, 2.0, 1.0], {9: 1.0}, weight=0.0).rows == [5, 4, 9]
     assert fuse([], [], {3: 0.5, 1: 0.5}).rows == [1, 3]
     assert fuse([], [], {}).rows == []
+
+
+def test_coverage_features_weight_terms_by_idf_and_count_adjacent_pairs() -> None:
+    idf = {"regret": 3.0, "bound": 1.0, "bandit": 2.0}
+    cover, bigram = coverage_features(
+        ["regret", "bound", "bandit"], idf, ["upper", "bound", "regret", "bound"]
+    )
+    assert cover == pytest.approx(4.0 / 6.0)  # regret + bound found, bandit missing
+    assert bigram == pytest.approx(0.5)  # (regret, bound) adjacent, (bound, bandit) not
+    assert coverage_features([], idf, ["regret"]) == (0.0, 0.0)
+    assert coverage_features(["regret"], idf, ["regret"]) == (1.0, 0.0)
+
+
+def test_rerank_coverage_adds_bonus_only_to_given_rows() -> None:
+    fused = fuse([1, 2, 3], [10.0, 9.0, 1.0], {1: 0.0, 2: 0.0, 3: 0.0}, weight=1.0)
+    out = rerank_coverage(fused, {2: (1.0, 0.0), 1: (0.0, 0.0)}, cover_weight=0.5, bigram_weight=1)
+    assert out.rows == [2, 1, 3]
+    assert out.scores == pytest.approx([1.4, 1.0, 0.1])
+    assert out.keyword == pytest.approx([0.9, 1.0, 0.1])
+    assert rerank_coverage(fused, {}, cover_weight=1, bigram_weight=1) == fused
 
 
 def test_reciprocal_rank_reference() -> None:

@@ -109,7 +109,10 @@ class StaticEmbedder:
         self._model.tokenizer = LockedTokenizer(self._model.tokenizer)
         self.name = f"static:{path.name}"
         self.dim = int(self._model.dim)
-        self.fusion_weight = 0.5
+        # fused with query-coverage re-ranking; weights by 5-fold CV on the dev queries
+        # (benchmarks/fusion_cv.py, RESULTS.md "Search: relevance")
+        self.fusion_weight = 1.2
+        self.coverage_weights = (1.5, 0.5)  # (cover, bigram), on the fused top 20
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return _normalize(

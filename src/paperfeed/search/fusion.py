@@ -1,10 +1,14 @@
-"""Fusion of keyword and dense scores into one ranking (a pure stage).
+"""Fusion of keyword and dense scores into one ranking (pure stages).
 
 score(doc) = bm25(doc) / bm25(best keyword hit) + weight * cosine(query, doc)
+             [+ cover_weight * cover(doc) + bigram_weight * bigram(doc), top N only]
 
 The keyword part is scaled to [0, 1] per query so one weight works for short and long
 queries; candidates found only by the vector index get 0 for it. Reciprocal-rank fusion
 was measured worse (a weak ranker's ranks pull a strong one down; benchmarks/RESULTS.md).
+The optional second stage (`coverage_features`, `rerank_coverage`) re-ranks the fused top N
+by how much of the query a paper covers; weights chosen by cross-validation
+(benchmarks/fusion_cv.py).
 """
 
 from __future__ import annotations
@@ -55,3 +59,57 @@ def reciprocal_rank(rankings: Sequence[Sequence[int]], *, k: int = 60) -> list[i
         for rank, row in enumerate(ranking):
             score[row] = score.get(row, 0.0) + 1.0 / (k + rank + 1)
     return sorted(score, key=lambda r: (-score[r], r))
+
+
+def coverage_features(
+    query_terms: Sequence[str], idf: Mapping[str, float], doc_terms: Sequence[str]
+) -> tuple[float, float]:
+    """(cover, bigram) of one document for the query's analyzed terms.
+
+    cover: IDF-weighted share of the query's distinct terms that occur in the document (BM25
+    sums per-term scores, so one frequent term can outrank a document that has them all).
+    bigram: share of the query's adjacent term pairs that are adjacent in the document
+    (after the same stemming and stop-word removal), a cheap proximity signal.
+    """
+    terms = list(dict.fromkeys(query_terms))
+    if not terms:
+        return 0.0, 0.0
+    present = set(doc_terms)
+    total = sum(idf.get(t, 0.0) for t in terms) or 1.0
+    cover = sum(idf.get(t, 0.0) for t in terms if t in present) / total
+    pairs = set(zip(terms, terms[1:], strict=False))
+    if not pairs:
+        return cover, 0.0
+    doc_pairs = set(zip(doc_terms, doc_terms[1:], strict=False))
+    return cover, len(pairs & doc_pairs) / len(pairs)
+
+
+def rerank_coverage(
+    fused: Fused,
+    features: Mapping[int, tuple[float, float]],
+    *,
+    cover_weight: float,
+    bigram_weight: float,
+) -> Fused:
+    """Add `cover_weight x cover + bigram_weight x bigram` to the rows in `features`.
+
+    Callers pass features for the fused top-N only; the bonus is never negative, so rows
+    below the top N stay below it. Ties break by row, as in `fuse`.
+    """
+    if not features:
+        return fused
+
+    def bonus(row: int) -> float:
+        c, b = features.get(row, (0.0, 0.0))
+        return cover_weight * c + bigram_weight * b
+
+    items = sorted(
+        zip(fused.rows, fused.scores, fused.keyword, fused.dense, strict=False),
+        key=lambda t: (-(t[1] + bonus(t[0])), t[0]),
+    )
+    return Fused(
+        [t[0] for t in items],
+        [t[1] + bonus(t[0]) for t in items],
+        [t[2] for t in items],
+        [t[3] for t in items],
+    )

@@ -11,7 +11,9 @@
 A query runs as a pipeline of small stages: parse (quotes -> phrases, the rest -> analyzed
 terms; nothing is ever parsed as syntax) -> keyword top-100 (tantivy BM25, filters applied
 in the index) -> query vector -> ANN top-20 candidates (filtered) -> cosine of every
-candidate -> fuse (keyword/top + weight x cosine) -> sort -> top-k -> papers and snippets.
+candidate -> fuse (keyword/top + weight x cosine) -> re-rank the top 20 by query coverage
+(share of the query's terms, IDF-weighted, and of its adjacent term pairs found in the
+paper) -> sort -> top-k -> papers and snippets.
 
 Indexes live under `<data_dir>/index/` as plain files: `keyword/` (tantivy), `rows.txt`
 (paper id per row), `vectors.f16` (float16 rows), `ann.usearch`, and `state.json` holding the
@@ -40,12 +42,13 @@ import numpy as np
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import StoredPaper
 from paperfeed.search.embed import Embedder, StaticEmbedder, TorchEmbedder, paper_text
-from paperfeed.search.fusion import DENSE_WEIGHT, fuse
+from paperfeed.search.fusion import DENSE_WEIGHT, coverage_features, fuse, rerank_coverage
 from paperfeed.search.keyword import (
     MAX_QUERY_CHARS,
     Filters,
     IndexDoc,
     KeywordIndex,
+    analyze,
     parse_query,
 )
 from paperfeed.search.snippets import Span, spans, to_html
@@ -59,6 +62,7 @@ Sort = Literal["relevance", "date", "upvotes"]
 SORTS: tuple[str, ...] = ("relevance", "date", "upvotes")
 KEYWORD_CANDIDATES = 100
 DENSE_CANDIDATES = 20
+COVERAGE_TOP = 20  # the fused top N that the coverage stage re-ranks
 EXACT_BELOW = 20_000  # below this many vectors, nearest neighbours are computed exactly
 FOREGROUND_EMBED = (
     20_000  # at start-up, embed this much lag before answering; more goes to the worker
@@ -455,6 +459,26 @@ class SearchService:
         weight = getattr(self.embedder, "fusion_weight", DENSE_WEIGHT) if dense else DENSE_WEIGHT
         fused = fuse(kw.rows, kw.scores, dense, weight=weight)
         mode = "hybrid" if dense and kw.rows else ("meaning" if dense else "keyword")
+        papers: dict[str, StoredPaper] = {}
+        cover_w, bigram_w = getattr(self.embedder, "coverage_weights", (0.0, 0.0))
+        if dense and parsed.terms and (cover_w or bigram_w):
+            top = [(r, self._paper_id(r)) for r in fused.rows[:COVERAGE_TOP]]
+            papers = {p.paper.id: p for p in self.store.get_papers([pid for _, pid in top if pid])}
+            searcher = self.keyword.searcher
+            n_docs = max(int(searcher.num_docs), 1)
+            idf = {
+                t: float(np.log(n_docs / (1 + searcher.doc_freq("text", t)))) for t in parsed.terms
+            }
+            features = {
+                r: coverage_features(
+                    parsed.terms,
+                    idf,
+                    analyze(f"{papers[pid].paper.title}\n{papers[pid].paper.abstract}"),
+                )
+                for r, pid in top
+                if pid in papers
+            }
+            fused = rerank_coverage(fused, features, cover_weight=cover_w, bigram_weight=bigram_w)
         pool = [
             (self._paper_id(r), score, k, d)
             for r, score, k, d in zip(
@@ -465,11 +489,9 @@ class SearchService:
         if sort == "relevance":
             pool = pool[:limit]
         need_papers = with_papers or sort != "relevance"
-        papers = (
-            {p.paper.id: p for p in self.store.get_papers([t[0] for t in pool])}
-            if need_papers
-            else {}
-        )
+        if need_papers:
+            missing = [t[0] for t in pool if t[0] not in papers]
+            papers.update({p.paper.id: p for p in self.store.get_papers(missing)})
         if sort == "date":
             pool.sort(
                 key=lambda t: sort_day(papers[t[0]]) if t[0] in papers else date.min, reverse=True
