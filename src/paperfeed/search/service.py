@@ -501,7 +501,9 @@ class SearchService:
         terms = parsed.all_terms
         hits = []
         for pid, score, k, d in pool[:limit]:
-            item = papers.get(pid)
+            # (the coverage stage may have read papers: attach them, and make snippets, only
+            # where the caller asked for papers, as without it)
+            item = papers.get(pid) if need_papers else None
             if with_papers and item is None:
                 continue  # in the index but gone from the store
             snippet = tuple(spans(item.paper.abstract, terms)) if item is not None else ()
