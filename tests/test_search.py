@@ -161,6 +161,15 @@ def test_hits_carry_papers_and_scores_in_order(env) -> None:
     assert scores == sorted(scores, reverse=True)
 
 
+def test_without_papers_hits_are_ids_only_in_the_same_order(env) -> None:
+    service, _ = env
+    query = "regret upper bound bandits"
+    full = service.search(query, limit=5)
+    bare = service.search(query, limit=5, with_papers=False)
+    assert [h.paper_id for h in bare] == [h.paper_id for h in full]
+    assert all(h.paper is None and h.snippet == () for h in bare)
+
+
 def test_phrases_must_match(env) -> None:
     service, _ = env
     assert parse_query('"upper bound" regret').phrases == (("upper", "bound"),)
