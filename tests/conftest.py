@@ -85,6 +85,7 @@ def _start_server(data: Path) -> Iterator[LiveServer]:
     import uvicorn
 
     from paperfeed.ingest import ingest_sources
+    from paperfeed.search import sync_keyword_index
     from paperfeed.settings import load_settings
     from paperfeed.store import open_store
     from paperfeed.web.app import create_app
@@ -93,12 +94,7 @@ def _start_server(data: Path) -> Iterator[LiveServer]:
     store = open_store(settings)
     try:
         ingest_sources(store, [str(WEB_FIXTURE), str(WEB_UNLISTED), str(WEB_LATEX)])
-        try:
-            from paperfeed.search import sync_keyword_index
-        except ImportError:
-            pass
-        else:
-            sync_keyword_index(store, settings)
+        sync_keyword_index(store, settings)
     finally:
         store.close()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")

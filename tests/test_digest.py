@@ -20,6 +20,7 @@ from paperfeed.digest.smtp import parse_smtp_url
 from paperfeed.digest.subscriptions import add_subscriber_confirmed
 from paperfeed.errors import BadRequest
 from paperfeed.ingest import ingest_sources
+from paperfeed.search import sync_keyword_index
 from paperfeed.settings import load_settings
 from paperfeed.store.sqlite import SqliteStore
 
@@ -225,10 +226,7 @@ def test_dry_run_and_limit(store, settings, smtp_sink) -> None:  # noqa: ANN001
 
 
 def test_saved_search_alerts(store, settings, smtp_sink) -> None:  # noqa: ANN001
-    search = pytest.importorskip("paperfeed.search")
-    if not hasattr(search, "open_search"):
-        pytest.skip("paperfeed.search has no open_search service yet")
-    search.sync_keyword_index(store, settings)
+    sync_keyword_index(store, settings)
     latest = store.latest_daily_day()
     recent = store.daily_list(start=latest, end=latest, limit=50)
     target = recent[-1].paper  # a paper of the newest day that is not top trending

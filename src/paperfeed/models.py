@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(slots=True)
@@ -34,6 +34,33 @@ class Paper:
     @property
     def has_code(self) -> bool:
         return bool(self.github_url)
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    """What one import batch did to the catalogue."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+@dataclass(slots=True)
+class CatalogueStats:
+    """Counts over the whole catalogue (`paperfeed stats`)."""
+
+    papers: int
+    daily_entries: int
+    first_daily_day: date | None
+    last_daily_day: date | None
+    last_seq: int
+    categories: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -156,3 +183,57 @@ def comment_json(c: Comment) -> dict[str, Any]:
         "content": c.body,
         "createdAt": iso(c.created_at),
     }
+
+
+# --- email digests: subscribers, their saved searches, the outbox ------------------------
+# The outbox holds one row per subscriber and period; its states are the exactly-once
+# ledger of `paperfeed.digest.send` (see that module for the protocol).
+
+Frequency = Literal["daily", "weekly"]
+SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
+OutboxState = Literal["pending", "sending", "sent", "failed"]
+
+
+@dataclass(slots=True)
+class SavedSearch:
+    """A subscriber's search whose new matches go into their digest."""
+
+    id: int
+    subscriber_id: int
+    query: str
+    filters: dict[str, Any] = field(default_factory=dict)
+    user_id: int | None = None
+
+
+@dataclass(slots=True)
+class Subscriber:
+    """An address that receives (or has asked to receive) digests."""
+
+    id: int
+    email: str
+    frequency: Frequency = "daily"
+    trending: bool = True
+    user_id: int | None = None
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    status: SubscriberStatus = "active"
+    status_reason: str | None = None
+    last_digest_at: datetime | None = None
+    searches: list[SavedSearch] = field(default_factory=list)
+
+    @property
+    def receives_mail(self) -> bool:
+        return self.status == "active" and self.confirmed_at is not None
+
+
+@dataclass(slots=True)
+class OutboxEntry:
+    """One digest of one subscriber for one period, and how far its sending got."""
+
+    subscriber_id: int
+    period: str
+    state: OutboxState
+    message_id: str
+    paper_ids: list[str]
+    attempts: int = 0
+    last_error: str | None = None

@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
-from paperfeed.models import StoredPaper
+from paperfeed.models import Frequency, SavedSearch, StoredPaper, Subscriber
+from paperfeed.search import Filters, SearchService, open_search
 from paperfeed.settings import Settings
 from paperfeed.store import Store
-from paperfeed.store.subscriptions import Frequency, SavedSearch, Subscriber
 from paperfeed.trending import reference_time, trending
 
 log = logging.getLogger(__name__)
@@ -62,16 +62,6 @@ class Digest:
         return not any(section.items for section in self.sections)
 
 
-def open_search_service(settings: Settings, store: Store) -> Any:
-    """The search service (`paperfeed.search.open_search`), or None where it is missing."""
-    try:
-        from paperfeed.search import open_search
-    except ImportError:
-        log.error("digest: paperfeed.search is not available; saved searches are skipped")
-        return None
-    return open_search(settings, store, background=False)
-
-
 def listed_day(item: StoredPaper) -> date | None:
     """When a paper reached this catalogue's readers: its daily-list day, else its listing."""
     p = item.paper
@@ -79,7 +69,7 @@ def listed_day(item: StoredPaper) -> date | None:
 
 
 def search_new_papers(
-    search: Any,
+    search: SearchService,
     store: Store,
     query: str,
     *,
@@ -93,8 +83,6 @@ def search_new_papers(
     which precedes the listing by days, so it gets `PUBLISHED_SLACK` of margin and the exact
     cut is made here on the listing day.
     """
-    from paperfeed.search import Filters
-
     wanted = Filters(
         since=since - PUBLISHED_SLACK,
         categories=tuple(filters.get("categories", ())),
@@ -114,14 +102,13 @@ class Composer:
         self.now = now or datetime.now(UTC)
         self._trending: dict[str, list[StoredPaper]] = {}
         self._matches: dict[tuple[str, str, date], list[StoredPaper]] = {}
-        self._search: Any = None
-        self._search_opened = False
+        self._search: SearchService | None = None
 
     @property
-    def search(self) -> Any:
-        if not self._search_opened:
-            self._search = open_search_service(self.settings, self.store)
-            self._search_opened = True
+    def search(self) -> SearchService:
+        """The search service, opened on the first saved search of the run."""
+        if self._search is None:
+            self._search = open_search(self.settings, self.store, background=False)
         return self._search
 
     def trending_candidates(self, frequency: Frequency) -> list[StoredPaper]:
@@ -147,8 +134,6 @@ class Composer:
             since,
         )
         if key not in self._matches:
-            if self.search is None:
-                return []
             self._matches[key] = search_new_papers(
                 self.search,
                 self.store,

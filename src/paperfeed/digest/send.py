@@ -36,9 +36,9 @@ from paperfeed.digest.compose import Composer, Digest, period_key
 from paperfeed.digest.render import RenderedEmail, Renderer
 from paperfeed.digest.smtp import DeliveryInDoubt, SmtpRefused, SmtpSender, parse_smtp_url
 from paperfeed.errors import BadRequest
+from paperfeed.models import Frequency, Subscriber
 from paperfeed.settings import Settings
 from paperfeed.store import Store
-from paperfeed.store.subscriptions import Frequency, Subscriber
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from paperfeed.digest.render import Renderer
 from paperfeed.digest.send import open_sender, sender_address
 from paperfeed.digest.tokens import InvalidLink, Links
 from paperfeed.errors import BadRequest, ServiceUnavailable
+from paperfeed.models import Frequency, SavedSearch, Subscriber
 from paperfeed.settings import Settings
 from paperfeed.store import Store
-from paperfeed.store.subscriptions import Frequency, SavedSearch, Subscriber
 
 log = logging.getLogger(__name__)
 

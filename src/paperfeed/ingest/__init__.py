@@ -22,7 +22,8 @@ from paperfeed.errors import BadRequest, PaperfeedError
 from paperfeed.ingest.formats import SourceError, detect_format, parser_for
 from paperfeed.ingest.progress import Progress, SilentProgress
 from paperfeed.ingest.records import Record, Rejected
-from paperfeed.store import Store, UpsertCounts
+from paperfeed.models import UpsertCounts
+from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 MAX_PROBLEMS_KEPT = 1000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from paperfeed.errors import BadRequest
-from paperfeed.store.base import CatalogueStats, Store, UpsertCounts
+from paperfeed.store.base import Store
 
 if TYPE_CHECKING:
     from paperfeed.settings import Settings
@@ -28,4 +28,4 @@ def open_store(settings: Settings) -> Store:
     return SqliteStore(path)
 
 
-__all__ = ["CatalogueStats", "Store", "UpsertCounts", "open_store"]
+__all__ = ["Store", "open_store"]

@@ -7,39 +7,26 @@ protocol. Nothing outside `store/` writes SQL or touches database files.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from paperfeed.models import Comment, DailyEntry, Paper, StoredPaper, User
-from paperfeed.store.subscriptions import SubscriptionStore
+from paperfeed.models import (
+    CatalogueStats,
+    Comment,
+    DailyEntry,
+    Frequency,
+    OutboxEntry,
+    OutboxState,
+    Paper,
+    SavedSearch,
+    StoredPaper,
+    Subscriber,
+    SubscriberStatus,
+    UpsertCounts,
+    User,
+)
 
 DailySort = Literal["publishedAt", "upvotes", "trending"]
-
-
-@dataclass(slots=True)
-class UpsertCounts:
-    """What one import batch did to the catalogue."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
-        self.added += other.added
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        return self
-
-
-@dataclass(slots=True)
-class CatalogueStats:
-    papers: int
-    daily_entries: int
-    first_daily_day: date | None
-    last_daily_day: date | None
-    last_seq: int
-    categories: dict[str, int] = field(default_factory=dict)
 
 
 class CatalogueStore(Protocol):
@@ -142,6 +129,114 @@ class AccountStore(Protocol):
     def throttle_hit(self, key: str, *, limit: int, window_s: float, now: float) -> bool:
         """Count an attempt; False once `key` is over `limit` in its window."""
         ...
+
+
+class SubscriptionStore(Protocol):
+    """Subscribers, their saved searches, the papers already mailed and the digest outbox."""
+
+    def add_subscriber(
+        self,
+        *,
+        email: str,
+        frequency: Frequency = "daily",
+        trending: bool = True,
+        user_id: int | None = None,
+        confirmed_at: datetime | None = None,
+    ) -> tuple[Subscriber, bool]:
+        """The subscriber for `email` (already normalised), and whether it was created now."""
+        ...
+
+    def get_subscriber(self, subscriber_id: int) -> Subscriber | None: ...
+
+    def subscriber_by_email(self, email: str) -> Subscriber | None: ...
+
+    def list_subscribers(self, *, after_id: int = 0, limit: int = 1000) -> list[Subscriber]: ...
+
+    def subscriber_counts(self) -> dict[str, int]:
+        """Subscribers by status ('unconfirmed' counted apart from 'active')."""
+        ...
+
+    def update_subscriber(
+        self,
+        subscriber_id: int,
+        *,
+        frequency: Frequency | None = None,
+        trending: bool | None = None,
+        status: SubscriberStatus | None = None,
+        status_reason: str | None = None,
+        confirmed_at: datetime | None = None,
+    ) -> Subscriber | None: ...
+
+    def remove_subscriber(self, subscriber_id: int) -> bool: ...
+
+    def add_saved_search(
+        self,
+        *,
+        subscriber_id: int,
+        query: str,
+        filters: dict[str, Any] | None = None,
+        user_id: int | None = None,
+    ) -> SavedSearch: ...
+
+    def remove_saved_search(self, *, subscriber_id: int, search_id: int) -> bool: ...
+
+    def due_subscribers(
+        self,
+        *,
+        frequency: Frequency,
+        period: str,
+        after_id: int = 0,
+        limit: int = 1000,
+        max_attempts: int = 5,
+    ) -> list[Subscriber]:
+        """Active confirmed subscribers (with their searches) with no digest begun for `period`.
+
+        A subscriber whose earlier try failed temporarily ('pending') is due again until it
+        has had `max_attempts` tries.
+        """
+        ...
+
+    def sent_paper_ids(self, subscriber_id: int, paper_ids: Sequence[str]) -> set[str]:
+        """Those of `paper_ids` already mailed to the subscriber."""
+        ...
+
+    def begin_send(
+        self,
+        *,
+        subscriber_id: int,
+        period: str,
+        message_id: str,
+        paper_ids: Sequence[str],
+        at: datetime,
+    ) -> bool:
+        """Record 'sending' and the papers as mailed, in one transaction, just before the
+        message is committed to the SMTP server; False if the period is already taken or the
+        subscriber no longer receives mail."""
+        ...
+
+    def finish_sends(self, keys: Sequence[tuple[int, str]]) -> None:
+        """Mark (subscriber_id, period) outbox rows 'sent' (after the server accepted them)."""
+        ...
+
+    def fail_send(
+        self,
+        *,
+        subscriber_id: int,
+        period: str,
+        error: str,
+        permanent: bool,
+        max_attempts: int = 5,
+    ) -> OutboxState:
+        """Undo `begin_send` after the server refused: the papers count as unsent again.
+
+        Temporary errors leave the row 'pending' (retried) until `max_attempts`, then
+        'failed'; permanent ones mark it 'failed' and the subscriber 'bounced'.
+        """
+        ...
+
+    def outbox_entries(
+        self, period: str, *, state: OutboxState | None = None
+    ) -> list[OutboxEntry]: ...
 
 
 class Store(CatalogueStore, AccountStore, SubscriptionStore, Protocol):

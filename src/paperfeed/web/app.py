@@ -6,7 +6,6 @@ Errors: every `PaperfeedError`, HTTP error and validation error answers JSON
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,9 +18,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed.errors import PaperfeedError
+from paperfeed.search import SearchService, open_search
 from paperfeed.settings import Settings, load_settings
-from paperfeed.store import open_store
-from paperfeed.web.routes import ROUTERS
+from paperfeed.store import Store, open_store
+from paperfeed.web.routes import accounts, api, feeds, pages, subscriptions
 from paperfeed.web.templating import make_env, render
 
 log = logging.getLogger(__name__)
@@ -48,19 +48,13 @@ def validation_message(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(parts)
 
 
-def open_search(app: FastAPI, settings: Settings) -> None:
-    """Attach the search service when the search package provides one."""
+def open_search_or_none(settings: Settings, store: Store) -> SearchService | None:
+    """The search service; None when it cannot open (the site still serves without it)."""
     try:
-        search = importlib.import_module("paperfeed.search")
-    except ModuleNotFoundError:
-        return
-    opener = getattr(search, "open_search", None)
-    if opener is None:
-        return
-    try:
-        app.state.search = opener(settings, app.state.store)
-    except Exception:  # search is derived and optional: the site still serves without it
+        return open_search(settings, store)
+    except Exception:  # search is derived and rebuildable: log it, serve the rest
         log.exception("search unavailable")
+        return None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,16 +63,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = open_store(settings)
-        app.state.search = None
-        open_search(app, settings)
+        store = open_store(settings)
+        search = open_search_or_none(settings, store)
+        app.state.store = store
+        app.state.search = search
         try:
             yield
         finally:
-            closer = getattr(app.state.search, "close", None)
-            if closer:
-                closer()
-            app.state.store.close()
+            if search is not None:
+                search.close()
+            store.close()
 
     app = FastAPI(
         title=settings.site_name,
@@ -111,13 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    for name in ROUTERS:
-        try:
-            module = importlib.import_module(f"paperfeed.web.routes.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"paperfeed.web.routes.{name}":
-                continue
-            raise
+    for module in (api, pages, accounts, feeds, subscriptions):
         app.include_router(module.router)
 
     return app

@@ -1,4 +1,7 @@
-"""Dependencies injected into routes: `StoreDep`, `SettingsDep`, `CurrentUser`, ...
+"""Dependencies injected into routes: `StoreDep`, `SearchDep`, `SettingsDep`, `CurrentUser`, ...
+
+Routes get every service through these typed aliases, never from `app.state` directly: the
+app factory (`web/app.py`) puts the services on `app.state` and only this module reads them.
 
 Authentication: the `pf_session` cookie (browsers) or `Authorization: Bearer <token>` (API
 clients; the token comes from `POST /api/session`). A cookie-authenticated unsafe request
@@ -7,13 +10,14 @@ clients; the token comes from `POST /api/session`). A cookie-authenticated unsaf
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from paperfeed import accounts
-from paperfeed.errors import ServiceUnavailable, Unauthorized
-from paperfeed.models import User
+from paperfeed.errors import NotFound, ServiceUnavailable, Unauthorized
+from paperfeed.models import StoredPaper, User
+from paperfeed.search import SearchService
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 from paperfeed.web.security import SESSION_COOKIE, verify_csrf
@@ -22,11 +26,36 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def get_store(request: Request) -> Store:
-    return request.app.state.store
+    """The store opened by the app's lifespan."""
+    store: Store = request.app.state.store
+    return store
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_optional_search(request: Request) -> SearchService | None:
+    """The search service, or None where it could not open (pages degrade without it)."""
+    search: SearchService | None = request.app.state.search
+    return search
+
+
+def get_search(
+    search: Annotated[SearchService | None, Depends(get_optional_search)],
+) -> SearchService:
+    """The search service (paperfeed.search), opened once per app; 503 where it is missing."""
+    if search is None:
+        raise ServiceUnavailable("search is not available on this instance yet")
+    return search
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SearchDep = Annotated[SearchService, Depends(get_search)]
+OptionalSearchDep = Annotated[SearchService | None, Depends(get_optional_search)]
 
 
 def _bearer(request: Request) -> str | None:
@@ -39,13 +68,14 @@ def session_token(request: Request) -> str | None:
     return _bearer(request) or request.cookies.get(SESSION_COOKIE)
 
 
-async def optional_user(request: Request) -> User | None:
+async def optional_user(request: Request, store: StoreDep) -> User | None:
     """The signed-in user, or None. Cookie sessions on unsafe methods must pass CSRF."""
     if "user" in request.state._state:
-        return request.state.user
+        known: User | None = request.state.user
+        return known
     bearer = _bearer(request)
     token = bearer or request.cookies.get(SESSION_COOKIE)
-    user = accounts.session_user(request.app.state.store, token)
+    user = accounts.session_user(store, token)
     if user is not None and bearer is None and request.method in UNSAFE_METHODS:
         await verify_csrf(request)
     request.state.user = user
@@ -63,17 +93,14 @@ async def csrf_protected(request: Request) -> None:
     await verify_csrf(request)
 
 
-def get_search(request: Request) -> Any:
-    """The search service (paperfeed.search), opened once per app."""
-    search = getattr(request.app.state, "search", None)
-    if search is None:
-        raise ServiceUnavailable("search is not available on this instance yet")
-    return search
+def get_paper_or_404(store: Store, paper_id: str) -> StoredPaper:
+    """The stored paper, or a 404 naming it."""
+    item = store.get_paper(paper_id)
+    if item is None:
+        raise NotFound(f"no paper {paper_id!r} in this catalogue")
+    return item
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 CsrfDep = Depends(csrf_protected)
-SearchDep = Annotated[Any, Depends(get_search)]

@@ -140,12 +140,22 @@ def search_papers(
     """Best-first results for the form's query and filters."""
     if not form.q:
         raise BadRequest("enter a search query")
-    key = ("search", form.q, form.since, form.until, form.category, form.has_code, form.sort,
-           limit, store.last_seq())
+    key = (
+        "search",
+        form.q,
+        form.since,
+        form.until,
+        form.category,
+        form.has_code,
+        form.sort,
+        limit,
+        store.last_seq(),
+    )
 
     def compute() -> list[str]:
-        hits = search.search(form.q, limit=limit, filters=_filters(form), sort=form.sort,
-                             with_papers=False)
+        hits = search.search(
+            form.q, limit=limit, filters=_filters(form), sort=form.sort, with_papers=False
+        )
         return [hit.paper_id for hit in hits]
 
     ids = _cache(search).ids(key, compute)

@@ -93,3 +93,10 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 
 def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths may be redirect targets."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return default

@@ -8,8 +8,7 @@ from datetime import date, datetime
 
 import orjson
 
-from paperfeed.models import DailyEntry, Paper, StoredPaper
-from paperfeed.store.base import CatalogueStats, UpsertCounts
+from paperfeed.models import CatalogueStats, DailyEntry, Paper, StoredPaper, UpsertCounts
 from paperfeed.store.sqlite.db import Database
 
 PAPER_COLUMNS = (

@@ -1,3 +1,1 @@
-"""One small router per feature; `create_app` includes every module listed in ROUTERS."""
-
-ROUTERS = ("api", "pages", "accounts", "feeds", "subscriptions")
+"""One small router per feature; `create_app` includes each by name."""

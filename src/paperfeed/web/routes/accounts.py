@@ -11,8 +11,7 @@ from pydantic import BaseModel, Field
 from paperfeed import accounts
 from paperfeed.errors import BadRequest, Conflict, TooManyRequests
 from paperfeed.web.deps import CsrfDep, CurrentUser, OptionalUser, StoreDep, session_token
-from paperfeed.web.routes.pages import safe_next
-from paperfeed.web.security import clear_session_cookie, set_session_cookie
+from paperfeed.web.security import clear_session_cookie, safe_next, set_session_cookie
 from paperfeed.web.templating import render
 
 router = APIRouter()

@@ -20,8 +20,7 @@ from paperfeed.models import (
 )
 from paperfeed.trending import trending
 from paperfeed.web import searching
-from paperfeed.web.deps import CurrentUser, SearchDep, SettingsDep, StoreDep
-from paperfeed.web.routes.pages import get_paper_or_404
+from paperfeed.web.deps import CurrentUser, SearchDep, SettingsDep, StoreDep, get_paper_or_404
 
 router = APIRouter(prefix="/api", tags=["papers"])
 MAX_LIMIT = 100

@@ -14,7 +14,7 @@ from paperfeed.models import StoredPaper
 from paperfeed.settings import Settings
 from paperfeed.trending import trending
 from paperfeed.web import searching
-from paperfeed.web.deps import SettingsDep, StoreDep
+from paperfeed.web.deps import SearchDep, SettingsDep, StoreDep
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 FEED_SIZE = 50
@@ -101,6 +101,7 @@ def trending_feed(store: StoreDep, settings: SettingsDep, fmt: Format = "xml") -
 def search_feed(
     request: Request,
     store: StoreDep,
+    search: SearchDep,
     settings: SettingsDep,
     q: Annotated[str, Query(min_length=1, max_length=searching.MAX_QUERY)],
     category: Annotated[str | None, Query(max_length=40)] = None,
@@ -109,10 +110,8 @@ def search_feed(
     fmt: Format = "xml",
 ) -> Response:
     """Any search as a feed, e.g. `/feeds/search.xml?q=diffusion&sort=date`."""
-    from paperfeed.web.deps import get_search
-
     form = searching.make_form(q, category=category, has_code=has_code, sort=sort)
-    results = searching.search_papers(store, get_search(request), form, limit=FEED_SIZE)
+    results = searching.search_papers(store, search, form, limit=FEED_SIZE)
     return build_feed(
         settings,
         title=f"Search: {form.q}",

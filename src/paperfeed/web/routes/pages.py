@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -13,7 +14,14 @@ from paperfeed.models import StoredPaper, User
 from paperfeed.store import Store
 from paperfeed.trending import GRAVITY, trending
 from paperfeed.web import searching
-from paperfeed.web.deps import OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.deps import (
+    OptionalSearchDep,
+    OptionalUser,
+    SettingsDep,
+    StoreDep,
+    get_paper_or_404,
+)
+from paperfeed.web.security import safe_next
 from paperfeed.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -27,27 +35,11 @@ def period_link(period: daily.Period) -> str:
     return f"/?view={period.kind}&date={period.start.isoformat()}"
 
 
-def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site paths may be redirect targets."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return default
-
-
 def voted_ids(store: Store, user: User | None, items: list[StoredPaper]) -> set[str]:
     return store.voted_papers(user.id, [i.paper.id for i in items]) if user else set()
 
 
-def get_paper_or_404(store: Store, paper_id: str) -> StoredPaper:
-    item = store.get_paper(paper_id)
-    if item is None:
-        raise NotFound(f"no paper {paper_id!r} in this catalogue")
-    return item
-
-
 def sign_in_redirect(next_path: str) -> RedirectResponse:
-    from urllib.parse import quote
-
     return RedirectResponse(f"/signin?next={quote(next_path)}", status_code=303)
 
 
@@ -105,6 +97,7 @@ def trending_page(request: Request, store: StoreDep, user: OptionalUser) -> Resp
 def search_page(
     request: Request,
     store: StoreDep,
+    search: OptionalSearchDep,
     user: OptionalUser,
     q: Annotated[str | None, Query(max_length=searching.MAX_QUERY)] = None,
     since: Annotated[str | None, Query(max_length=10)] = None,
@@ -121,7 +114,6 @@ def search_page(
     results: list[searching.Result] = []
     more = False
     if form.q:
-        search = request.app.state.search
         if search is None:
             raise ServiceUnavailable("search is not available on this instance yet")
         found = searching.search_papers(store, search, form, limit=(p + 1) * SEARCH_PAGE + 1)
@@ -205,11 +197,17 @@ def curate_form(
 
 
 @router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
-def paper_page(request: Request, paper_id: str, store: StoreDep, user: OptionalUser) -> Response:
+def paper_page(
+    request: Request,
+    paper_id: str,
+    store: StoreDep,
+    search: OptionalSearchDep,
+    user: OptionalUser,
+) -> Response:
     """Title, authors, abstract (LaTeX by KaTeX), links, upvote, comments, similar, BibTeX."""
     item = get_paper_or_404(store, paper_id)
     try:
-        similar = searching.similar_papers(store, request.app.state.search, paper_id, limit=6)
+        similar = searching.similar_papers(store, search, paper_id, limit=6)
     except PaperfeedError:
         similar = []
     return render(

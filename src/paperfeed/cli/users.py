@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from paperfeed import accounts
+from paperfeed.cli.common import echo_json, opened_store
+from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import ROLES
 
 users_app = typer.Typer(help="Manage accounts (roles: user, curator, admin).", no_args_is_help=True)
@@ -29,8 +31,6 @@ def users_add(
     ] = "",
 ) -> None:
     """Create an account, e.g. `paperfeed users add me@example.org --role admin`."""
-    from paperfeed.cli import opened_store
-
     with opened_store() as store:
         user = accounts.add_user(store, email=email, password=password, role=role, name=name)
     typer.echo(f"created {user.role} {user.email}")
@@ -42,9 +42,6 @@ def users_role(
     role: Annotated[str, typer.Argument(help=f"One of {', '.join(ROLES)}.")],
 ) -> None:
     """Change an account's role."""
-    from paperfeed.cli import opened_store
-    from paperfeed.errors import BadRequest, NotFound
-
     if role not in ROLES:
         raise BadRequest(f"role must be one of {', '.join(ROLES)}")
     with opened_store() as store:
@@ -59,8 +56,6 @@ def users_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List accounts."""
-    from paperfeed.cli import echo_json, opened_store
-
     with opened_store() as store:
         users = store.list_users()
     if as_json:
@@ -73,4 +68,5 @@ def users_list(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `paperfeed users ...` to the main CLI."""
     app.add_typer(users_app, name="users")

@@ -10,8 +10,7 @@ from typing import Any
 
 import orjson
 
-from paperfeed.store.sqlite.db import Database
-from paperfeed.store.subscriptions import (
+from paperfeed.models import (
     Frequency,
     OutboxEntry,
     OutboxState,
@@ -19,6 +18,7 @@ from paperfeed.store.subscriptions import (
     Subscriber,
     SubscriberStatus,
 )
+from paperfeed.store.sqlite.db import Database
 
 _SUBSCRIBER_COLUMNS = (
     "id, email, frequency, trending, user_id, created_at, confirmed_at, status, "
@@ -64,7 +64,7 @@ def _filters_json(filters: dict[str, Any] | None) -> str:
     return orjson.dumps(filters or {}, option=orjson.OPT_SORT_KEYS).decode()
 
 
-class SqliteDigest:
+class SqliteSubscriptions:
     """Digest part of the SQLite store."""
 
     db: Database

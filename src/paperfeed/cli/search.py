@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from paperfeed.cli.common import opened_store, state
 from paperfeed.errors import BadRequest
 from paperfeed.models import daily_json
+from paperfeed.search import Filters, Hit, SearchService, evaluate, read_queries
+from paperfeed.store import Store
 
 
-def _cli() -> Any:
-    from paperfeed import cli
-
-    return cli
+def _service(store: Store, *, background: bool = False) -> SearchService:
+    return SearchService(store, state.settings, background=background)
 
 
-def _service(store: Any, *, background: bool = False) -> Any:
-    from paperfeed.search import SearchService
-
-    return SearchService(store, _cli().state.settings, background=background)
-
-
-def _progress() -> Any:
+def _progress() -> Callable[[str, int, int], None]:
     """A progress callback: a live line on a terminal, plain lines every 10% otherwise."""
     tty = sys.stderr.isatty()
     last: dict[str, int] = {}
@@ -51,7 +47,7 @@ def _parse_day(text: str | None, name: str) -> date | None:
         raise BadRequest(f"invalid --{name} date {text!r}: expected YYYY-MM-DD") from None
 
 
-def hit_json(hit: Any) -> dict[str, Any]:
+def hit_json(hit: Hit) -> dict[str, Any]:
     """One result in the Hugging Face `/api/papers/search` shape, plus our score parts."""
     return {
         **daily_json(hit.paper),  # the same item shape as GET /api/papers/search
@@ -87,8 +83,6 @@ def search(
     sort: Annotated[str, typer.Option("--sort", help="relevance, date or upvotes.")] = "relevance",
 ) -> None:
     """Search papers by keyword and by meaning."""
-    from paperfeed.search import Filters
-
     filters = Filters(
         since=_parse_day(since, "since"),
         until=_parse_day(until, "until"),
@@ -97,12 +91,10 @@ def search(
     )
     if batch is None and query is None:
         raise BadRequest("give a QUERY or --batch QUERIES.tsv")
-    with _cli().opened_store() as store:
+    with opened_store() as store:
         service = _service(store)
         try:
             if batch is not None:
-                from paperfeed.search import read_queries
-
                 for q, _ in read_queries(batch) if _has_targets(batch) else _plain_queries(batch):
                     results = service.search(q, limit=limit, filters=filters, sort=sort)
                     typer.echo(
@@ -148,10 +140,8 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """MRR@10 and Recall@10 of this instance's search on known-item queries."""
-    from paperfeed.search import evaluate, read_queries
-
     pairs = read_queries(queries)
-    with _cli().opened_store() as store:
+    with opened_store() as store:
         service = _service(store)
         try:
             report = evaluate(
@@ -180,10 +170,8 @@ def index(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
     """Show what the search indexes still have to catch up on (or rebuild them)."""
-    from paperfeed.search import SearchService
-
-    with _cli().opened_store() as store:
-        service = SearchService(store, _cli().state.settings, background=False, repair=False)
+    with opened_store() as store:
+        service = SearchService(store, state.settings, background=False, repair=False)
         try:
             if rebuild:
                 service.rebuild(progress=_progress())
@@ -212,7 +200,7 @@ def similar(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (HF Papers shape).")] = False,
 ) -> None:
     """Papers closest in meaning to a paper."""
-    with _cli().opened_store() as store:
+    with opened_store() as store:
         service = _service(store)
         try:
             results = service.similar(paper_id, limit=limit)
@@ -226,7 +214,7 @@ def similar(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the search commands to the main CLI (called by paperfeed.cli)."""
+    """Add the search commands to the main CLI."""
     app.command("search")(search)
     app.command("eval")(eval_command)
     app.command("index")(index)

@@ -6,6 +6,10 @@ from typing import Annotated
 
 import typer
 
+from paperfeed.cli.common import opened_store, state
+from paperfeed.digest import subscriptions
+from paperfeed.digest.addresses import normalize_email
+from paperfeed.digest.send import preview_digest, send_digests
 from paperfeed.errors import NotFound
 
 digest_app = typer.Typer(help="Send or preview the email digests.", no_args_is_help=True)
@@ -29,9 +33,6 @@ def digest_send(
     ] = False,
 ) -> None:
     """Send every due digest (for cron: exactly once per subscriber per day/week)."""
-    from paperfeed.cli import opened_store, state
-    from paperfeed.digest.send import send_digests
-
     with opened_store() as store:
         report = send_digests(
             state.settings, store, dry_run=dry_run, limit=limit, resend_in_doubt=resend_in_doubt
@@ -47,10 +48,6 @@ def digest_preview(
     html: Annotated[bool, typer.Option("--html", help="Print the HTML part.")] = False,
 ) -> None:
     """Print the digest EMAIL would get now (nothing is sent or recorded)."""
-    from paperfeed.cli import opened_store, state
-    from paperfeed.digest.addresses import normalize_email
-    from paperfeed.digest.send import preview_digest
-
     with opened_store() as store:
         sub = store.subscriber_by_email(normalize_email(email))
         if sub is None:
@@ -79,9 +76,6 @@ def subscribers_add(
     ] = False,
 ) -> None:
     """Add a subscriber; without --confirmed a confirmation email is sent."""
-    from paperfeed.cli import opened_store, state
-    from paperfeed.digest import subscriptions
-
     with opened_store() as store:
         if confirmed:
             sub, created = subscriptions.add_subscriber_confirmed(
@@ -115,8 +109,6 @@ def subscribers_list(
     ] = None,
 ) -> None:
     """List subscribers with their status and saved searches."""
-    from paperfeed.cli import opened_store
-
     with opened_store() as store:
         after = 0
         shown = 0
@@ -144,9 +136,6 @@ def subscribers_list(
 @subscribers_app.command("remove")
 def subscribers_remove(email: Annotated[str, typer.Argument(help="Address to remove.")]) -> None:
     """Delete a subscriber and everything recorded about it."""
-    from paperfeed.cli import opened_store
-    from paperfeed.digest.addresses import normalize_email
-
     with opened_store() as store:
         sub = store.subscriber_by_email(normalize_email(email))
         if sub is None:
@@ -156,5 +145,6 @@ def subscribers_remove(email: Annotated[str, typer.Argument(help="Address to rem
 
 
 def register(app: typer.Typer) -> None:
+    """Add `paperfeed digest ...` and `paperfeed subscribers ...` to the main CLI."""
     app.add_typer(digest_app, name="digest")
     app.add_typer(subscribers_app, name="subscribers")

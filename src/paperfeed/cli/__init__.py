@@ -1,0 +1,59 @@
+"""The `paperfeed` command: the same services as the web app, from a terminal or cron.
+
+One module per command group, each registered below by name. A command only validates its
+arguments, calls a service function and formats the result; errors from the
+`PaperfeedError` family become one line on stderr and a non-zero exit (`common.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from paperfeed.cli import catalogue, digest, search, serve, users
+from paperfeed.cli.common import ErrorsAsMessages, state
+
+app = typer.Typer(
+    cls=ErrorsAsMessages,
+    help="paperfeed: research-paper discovery (daily lists, trending, search).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _global(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Data directory (default: $PAPERFEED_DATA_DIR, else a per-user directory).",
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    state.data_dir = data_dir
+    state._settings = None
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+catalogue.register(app)  # ingest, papers show|list, stats
+search.register(app)  # search, eval, index, similar
+serve.register(app)  # serve
+users.register(app)  # users add|role|list
+digest.register(app)  # digest send|preview, subscribers add|list|remove
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

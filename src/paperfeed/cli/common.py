@@ -1,0 +1,72 @@
+"""What every command group shares: global options, the store, errors as one line, JSON out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from paperfeed.errors import BadRequest, PaperfeedError
+from paperfeed.settings import Settings, load_settings
+from paperfeed.store import Store, open_store
+
+
+class ErrorsAsMessages(TyperGroup):
+    """Turns our exceptions into one `Error: ...` line on stderr and a non-zero exit."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PaperfeedError as exc:
+            typer.echo(f"Error: {exc.message}", err=True)
+            raise typer.Exit(2 if exc.status_code == 400 else 1) from None
+
+
+class State:
+    """Global options, resolved lazily into settings and a store."""
+
+    data_dir: Path | None = None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(data_dir=self.data_dir)
+        return self._settings
+
+
+state = State()
+
+
+@contextmanager
+def opened_store() -> Iterator[Store]:
+    """The configured store, closed when the command is done."""
+    store = open_store(state.settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def echo_json(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False))
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"invalid date {text!r}: expected YYYY-MM-DD") from None
+
+
+def after_ingest(store: Store) -> None:
+    """Make new papers findable by keyword at once."""
+    from paperfeed.search import sync_keyword_index
+
+    sync_keyword_index(store, state.settings)
