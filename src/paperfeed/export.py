@@ -65,10 +65,10 @@ def markdown(item: StoredPaper, base_url: str = "") -> str:
         meta.append("categories " + ", ".join(p.categories))
     meta.append(f"{item.upvotes} upvotes")
     lines += [" · ".join(meta), ""]
-    if p.github_url:
-        lines += [f"**Code:** {p.github_url}", ""]
-    if p.project_page:
-        lines += [f"**Project page:** {p.project_page}", ""]
+    if p.code_url:
+        lines += [f"**Code:** <{p.code_url}>", ""]
+    if p.project_url:
+        lines += [f"**Project page:** <{p.project_url}>", ""]
     lines += ["## Abstract", "", p.abstract.strip(), ""]
     if base_url:
         lines += [f"Paper page: {base_url.rstrip('/')}/papers/{p.id}", ""]

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from paperfeed.urls import http_url
+
 
 @dataclass(slots=True)
 class Paper:
@@ -32,8 +34,18 @@ class Paper:
     listing_date: date | None = None  # day the paper was first announced/seen
 
     @property
+    def code_url(self) -> str | None:
+        """`github_url` if it is safe to render as a link (http(s) only), else None."""
+        return http_url(self.github_url)
+
+    @property
+    def project_url(self) -> str | None:
+        """`project_page` if it is safe to render as a link (http(s) only), else None."""
+        return http_url(self.project_page)
+
+    @property
     def has_code(self) -> bool:
-        return bool(self.github_url)
+        return self.code_url is not None
 
 
 @dataclass(slots=True)
@@ -111,8 +123,8 @@ def paper_json(item: StoredPaper) -> dict[str, Any]:
         "updatedAt": iso(p.updated),
         "upvotes": item.upvotes,
         "numComments": item.num_comments,
-        "githubRepo": p.github_url,
-        "projectPage": p.project_page,
+        "githubRepo": p.code_url,
+        "projectPage": p.project_url,
         "categories": p.categories,
         "primaryCategory": p.primary_category,
         "version": p.version,

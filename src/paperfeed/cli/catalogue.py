@@ -40,6 +40,8 @@ def ingest(
         for problem in report.problems:
             prefix = "Error" if problem in report.failed_sources else "rejected"
             typer.echo(f"{prefix}: {problem}", err=True)
+        for problem in report.dropped:
+            typer.echo(f"kept the paper without a field: {problem}", err=True)
         typer.echo(report.summary())
         if not dry_run and not no_index:
             after_ingest(store)
@@ -69,7 +71,7 @@ def papers_show(
     typer.echo(", ".join(p.authors))
     cats = " ".join(p.categories) or "-"
     typer.echo(f"published {p.published or '-'}  categories {cats}  upvotes {item.upvotes}")
-    for label, value in (("code", p.github_url), ("project", p.project_page), ("doi", p.doi)):
+    for label, value in (("code", p.code_url), ("project", p.project_url), ("doi", p.doi)):
         if value:
             typer.echo(f"{label}: {value}")
     typer.echo("")

@@ -37,7 +37,9 @@ class IngestReport:
     daily: UpsertCounts = field(default_factory=UpsertCounts)
     records: int = 0
     rejected: int = 0
+    dropped_fields: int = 0
     problems: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # fields refused, papers kept
     failed_sources: list[str] = field(default_factory=list)
     seconds: float = 0.0
     dry_run: bool = False
@@ -46,6 +48,12 @@ class IngestReport:
         self.rejected += 1
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append(problem)
+
+    def drop_field(self, problem: str) -> None:
+        """A field was refused (e.g. a `javascript:` link) but its paper kept."""
+        self.dropped_fields += 1
+        if len(self.dropped) < MAX_PROBLEMS_KEPT:
+            self.dropped.append(problem)
 
     def summary(self) -> str:
         rate = self.records / self.seconds if self.seconds > 0 else 0.0
@@ -57,7 +65,10 @@ class IngestReport:
                 f"added {p.added}, updated {p.updated}, unchanged {p.unchanged}"
                 f" papers; daily list +{self.daily.added} ~{self.daily.updated}"
             )
-        tail = f"; rejected {self.rejected}; {self.records} records in {self.seconds:.1f}s"
+        tail = f"; rejected {self.rejected}"
+        if self.dropped_fields:
+            tail += f"; fields dropped {self.dropped_fields}"
+        tail += f"; {self.records} records in {self.seconds:.1f}s"
         tail += f" ({rate:,.0f}/s)"
         if self.failed_sources:
             tail += f"; FAILED inputs: {len(self.failed_sources)}"
@@ -198,6 +209,8 @@ def ingest_sources(
                     if isinstance(item, Rejected):
                         report.reject(str(item))
                         continue
+                    for note in item.notes:
+                        report.drop_field(f"{doc.name}: {item.paper.id}: {note}")
                     batch.append(item)
                     report.records += 1
                     if len(batch) >= batch_size:

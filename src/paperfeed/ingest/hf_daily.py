@@ -55,6 +55,7 @@ def record_from_item(item: Any) -> Record:
         if isinstance(a, dict) and not a.get("hidden", False)
     ]
     published = parse_time(paper_obj.get("publishedAt"))
+    notes: list[str] = []
     paper = make_paper(
         raw_id=paper_obj.get("id"),
         title=paper_obj.get("title") or item.get("title"),
@@ -63,6 +64,7 @@ def record_from_item(item: Any) -> Record:
         published=published,
         github_url=paper_obj.get("githubRepo") or None,
         project_page_url=paper_obj.get("projectPage") or None,
+        notes=notes,
     )
     submitted_at = parse_time(paper_obj.get("submittedOnDailyAt")) or parse_time(
         item.get("publishedAt")
@@ -78,7 +80,7 @@ def record_from_item(item: Any) -> Record:
         num_comments=_count(item.get("numComments"), "numComments"),
         submitted_at=submitted_at,
     )
-    return Record(paper, daily)
+    return Record(paper, daily, notes)
 
 
 def parse_hf_daily(stream: IO[bytes], source: str) -> Iterator[Record | Rejected]:

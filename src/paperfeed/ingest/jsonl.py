@@ -31,6 +31,7 @@ def record_from_json(obj: Any) -> Record:
         raise BadRecord("authors is not a list")
     version = obj.get("version")
     listing = parse_date(obj.get("listing_date") or obj.get("daily_date"))
+    notes: list[str] = []
     paper = make_paper(
         raw_id=obj.get("arxiv_id") or obj.get("id"),
         title=obj.get("title"),
@@ -47,6 +48,7 @@ def record_from_json(obj: Any) -> Record:
         github_url=obj.get("github_url"),
         project_page_url=obj.get("project_page"),
         listing_date=listing,
+        notes=notes,
     )
     daily = None
     if obj.get("daily_date") or "upvotes" in obj:
@@ -60,7 +62,7 @@ def record_from_json(obj: Any) -> Record:
                 submitted_at=parse_time(obj.get("submitted_on_daily_at")),
                 submitted_by=obj.get("submitted_by"),
             )
-    return Record(paper, daily)
+    return Record(paper, daily, notes)
 
 
 def parse_jsonl(stream: IO[bytes], source: str) -> Iterator[Record | Rejected]:

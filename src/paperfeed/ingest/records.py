@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from paperfeed.ingest.ids import normalize_arxiv_id
 from paperfeed.ingest.links import github_repo, project_page
 from paperfeed.models import DailyEntry, Paper
+from paperfeed.urls import http_url, link_problem
 
 
 @dataclass(slots=True)
@@ -16,6 +17,7 @@ class Record:
 
     paper: Paper
     daily: DailyEntry | None = None
+    notes: list[str] = field(default_factory=list)  # fields dropped, the paper kept
 
 
 @dataclass(slots=True)
@@ -72,8 +74,13 @@ def make_paper(
     github_url: str | None = None,
     project_page_url: str | None = None,
     listing_date: date | None = None,
+    notes: list[str] | None = None,
 ) -> Paper:
-    """Validate and normalise the fields every format shares into a `Paper`."""
+    """Validate and normalise the fields every format shares into a `Paper`.
+
+    A link field that is not an http(s) URL (`javascript:...`, a number, an object) is
+    dropped and the reason appended to `notes`; the paper is kept.
+    """
     if not isinstance(raw_id, str) or not raw_id.strip():
         raise BadRecord("missing arXiv id")
     try:
@@ -91,6 +98,10 @@ def make_paper(
     if primary:
         cats.insert(0, primary)
     texts = [abstract, comment]
+    for name, value in (("github_url", github_url), ("project_page", project_page_url)):
+        problem = link_problem(name, value)
+        if problem and notes is not None:
+            notes.append(problem)
     return Paper(
         id=paper_id,
         version=version or id_version or 1,
@@ -104,7 +115,7 @@ def make_paper(
         comment=comment.strip() if comment else None,
         journal_ref=journal_ref.strip() if journal_ref else None,
         doi=doi.strip() if doi else None,
-        github_url=github_url or github_repo(texts),
-        project_page=project_page_url or project_page(texts),
+        github_url=http_url(github_url) or github_repo(texts),
+        project_page=http_url(project_page_url) or project_page(texts),
         listing_date=listing_date,
     )
