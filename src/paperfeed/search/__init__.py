@@ -4,33 +4,34 @@ Everything here is derived from the store and rebuildable. The public surface:
 
 - `SearchService(store, settings)` / `open_search(settings, store)`: `.search(query, *,
   limit, filters, sort) -> SearchResults`, `.similar(paper_id, *, limit)`, `.status()`,
-  `.rebuild(progress=...)`, `.close()`; see `paperfeed.search.service`.
+  `.rebuild(progress=...)`, `.close()`; see `paperfeed.search.service`. It joins the
+  `Indexer` (`search/indexer.py`: index state, lock, sync, repair, worker) and the query
+  pipeline of pure stages (`search/pipeline.py`), and caches rankings (`search/cache.py`)
+  for every caller: pages, API, feeds and digests.
 - `Filters(since, until, categories, has_code)`: result restrictions.
 - `sync_keyword_index(store, settings)`: called right after an ingest.
 - `evaluate(service, pairs)`: MRR@10 / Recall@10 of the instance's own search.
 """
 
+from paperfeed.search.cache import ResultCache
 from paperfeed.search.evaluate import EvalReport, evaluate, read_queries
+from paperfeed.search.indexer import Indexer, sync_keyword_index
 from paperfeed.search.keyword import Filters, parse_query
-from paperfeed.search.service import (
-    Hit,
-    IndexStatus,
-    SearchResults,
-    SearchService,
-    open_search,
-    sync_keyword_index,
-)
+from paperfeed.search.results import Hit, IndexStatus, SearchResults
+from paperfeed.search.service import SearchService, open_search
 
 __all__ = [
     "EvalReport",
     "Filters",
     "Hit",
     "IndexStatus",
+    "Indexer",
     "SearchResults",
     "SearchService",
     "evaluate",
     "open_search",
     "parse_query",
     "read_queries",
+    "ResultCache",
     "sync_keyword_index",
 ]

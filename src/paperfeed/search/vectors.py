@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from usearch.index import Index
 
+EXACT_BELOW = 20_000  # below this many vectors, nearest neighbours are computed exactly
+
 
 class RowMap:
     """Paper id <-> row number; an append-only text file, one id per line."""
@@ -168,6 +170,17 @@ class VectorStore:
             return []
         res = self.ann.search(query.astype(np.float16), k)
         return [(int(key), 1.0 - float(d)) for key, d in zip(res.keys, res.distances, strict=False)]
+
+    def top(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k rows nearest `query`: an exact scan for small indexes, else the ANN."""
+        if len(self.ann) <= EXACT_BELOW:
+            m = self.matrix32()  # cached float32 copy (at most EXACT_BELOW x dim)
+            if not len(m):
+                return []
+            sims = m @ query
+            best = np.argsort(-sims)[:k]
+            return [(int(r), float(sims[r])) for r in best if sims[r] != 0]
+        return self.nearest(query, k)
 
     def vector(self, row: int) -> np.ndarray | None:
         m = self.matrix()

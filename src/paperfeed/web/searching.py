@@ -8,10 +8,6 @@ each result's whole abstract (as the reference page does) with the query's words
 from __future__ import annotations
 
 import re
-import threading
-import weakref
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -96,70 +92,16 @@ def _filters(form: SearchForm) -> Filters:
     )
 
 
-class ResultCache:
-    """Paper ids of recent searches, valid until the catalogue changes (store change seq).
-
-    Only ids are kept: papers are read fresh on every request so upvote and comment counts
-    stay current. The lock guards only the cache itself: searches run concurrently (the search
-    service is thread-safe), so a miss computed twice at once just stores the same ids twice.
-    """
-
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self.lock = threading.Lock()
-        self._entries: OrderedDict[tuple, list[str]] = OrderedDict()
-
-    def ids(self, key: tuple, compute: Callable[[], list[str]]) -> list[str]:
-        with self.lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found
-        found = compute()
-        with self.lock:
-            self._entries[key] = found
-            self._entries.move_to_end(key)
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return found
-
-
-_CACHES: weakref.WeakKeyDictionary[SearchService, ResultCache] = weakref.WeakKeyDictionary()
-
-
-def _cache(search: SearchService) -> ResultCache:
-    cache = _CACHES.get(search)
-    if cache is None:
-        cache = _CACHES[search] = ResultCache()
-    return cache
-
-
 def search_papers(
     store: Store, search: SearchService, form: SearchForm, *, limit: int
 ) -> list[Result]:
     """Best-first results for the form's query and filters."""
     if not form.q:
         raise BadRequest("enter a search query")
-    key = (
-        "search",
-        form.q,
-        form.since,
-        form.until,
-        form.category,
-        form.has_code,
-        form.sort,
-        limit,
-        store.last_seq(),
-    )
-
-    def compute() -> list[str]:
-        hits = search.search(
-            form.q, limit=limit, filters=_filters(form), sort=form.sort, with_papers=False
-        )
-        return [hit.paper_id for hit in hits]
-
-    ids = _cache(search).ids(key, compute)
-    return [Result(item) for item in store.get_papers(ids)]
+    ranked = search.search(
+        form.q, limit=limit, filters=_filters(form), sort=form.sort, with_papers=False
+    )  # (cached by the search service; papers are read fresh)
+    return [Result(item) for item in store.get_papers(ranked.ids)]
 
 
 def similar_papers(
@@ -167,9 +109,4 @@ def similar_papers(
 ) -> list[StoredPaper]:
     if search is None:
         return []
-
-    def compute() -> list[str]:
-        return [h.paper_id for h in search.similar(paper_id, limit=limit)]
-
-    ids = _cache(search).ids(("similar", paper_id, limit, store.last_seq()), compute)
-    return store.get_papers([i for i in ids if i != paper_id])
+    return [h.paper for h in search.similar(paper_id, limit=limit) if h.paper is not None]

@@ -1,0 +1,143 @@
+"""The query pipeline: small stages from a query's text to ranked paper ids.
+
+    req = make_request(text, limit=10, filters=None, sort="relevance")  # validate, tokenize
+    kw = keyword_stage(keyword_index, req)                  # BM25 top 100, filters in index
+    rows = dense_candidates(vectors, qvec, req, kw, allowed)  # + nearest vectors (filtered)
+    dense = vectors.scores(rows, qvec)                     # cosine of every candidate
+    fused = fuse(kw.rows, kw.scores, dense, weight=w)      # keyword/top + w x cosine
+    fused = coverage_stage(fused, req, idf, texts, weights)  # re-rank the top 20 by coverage
+    ranked = top_k(fused, paper_id, limit)                 # -> [Ranked], best first
+
+Every stage is a function of its arguments (index readers are passed in, nothing is
+written), so each can be tested and benchmarked alone; `SearchService.search` strings them
+together and adds papers and snippets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from paperfeed.errors import BadRequest
+from paperfeed.search.fusion import Fused, coverage_features, rerank_coverage
+from paperfeed.search.keyword import (
+    MAX_QUERY_CHARS,
+    Filters,
+    KeywordHits,
+    KeywordIndex,
+    ParsedQuery,
+    analyze,
+    parse_query,
+)
+from paperfeed.search.vectors import VectorStore
+
+Sort = Literal["relevance", "date", "upvotes"]
+SORTS: tuple[str, ...] = ("relevance", "date", "upvotes")
+KEYWORD_CANDIDATES = 100
+DENSE_CANDIDATES = 20
+COVERAGE_TOP = 20  # the fused top N that the coverage stage re-ranks
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """A validated query: its text, index terms and phrases, and what to return."""
+
+    text: str
+    parsed: ParsedQuery
+    limit: int
+    filters: Filters | None
+    sort: str
+
+    @property
+    def wants_meaning(self) -> bool:
+        """Whether the text has anything an embedder can read (not only punctuation)."""
+        return any(ch.isalnum() for ch in self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One ranked paper: id and score parts (no paper record: callers read those fresh)."""
+
+    paper_id: str
+    score: float
+    keyword: float = 0.0
+    dense: float = 0.0
+
+
+def make_request(
+    query: str, *, limit: int = 10, filters: Filters | None = None, sort: str = "relevance"
+) -> SearchRequest:
+    """Validate and tokenize; raises BadRequest for an empty query or a bad sort."""
+    text = (query or "").strip()[:MAX_QUERY_CHARS]
+    if not text:
+        raise BadRequest("empty query: type a few words to search for")
+    if sort not in SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(SORTS)}")
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    return SearchRequest(text, parse_query(text), limit, filters or None, sort)
+
+
+def keyword_stage(index: KeywordIndex, req: SearchRequest) -> KeywordHits:
+    """BM25 candidates (at least `KEYWORD_CANDIDATES`), filters applied in the index."""
+    return index.search(req.parsed, limit=max(KEYWORD_CANDIDATES, req.limit), filters=req.filters)
+
+
+def dense_candidates(
+    vectors: VectorStore,
+    qvec: np.ndarray,
+    req: SearchRequest,
+    kw: KeywordHits,
+    allowed: Callable[[list[int]], set[int]] | None = None,
+) -> list[int]:
+    """Keyword candidates plus the nearest vectors (those passing `allowed`, the filters).
+
+    A quoted phrase must match, so then only keyword candidates are scored.
+    """
+    if req.parsed.phrases:
+        return list(kw.rows)
+    k = DENSE_CANDIDATES if req.parsed else max(req.limit, DENSE_CANDIDATES)
+    extra = [r for r, _ in vectors.top(qvec, k)]
+    if allowed is not None and extra:
+        ok = allowed(extra)
+        extra = [r for r in extra if r in ok]
+    return list(dict.fromkeys([*kw.rows, *extra]))
+
+
+def coverage_stage(
+    fused: Fused,
+    req: SearchRequest,
+    idf: Mapping[str, float],
+    texts: Mapping[int, str],
+    weights: tuple[float, float],
+) -> Fused:
+    """Re-rank the rows in `texts` (the fused top N) by how much of the query they cover."""
+    cover_w, bigram_w = weights
+    if not texts or not (cover_w or bigram_w):
+        return fused
+    features = {
+        r: coverage_features(req.parsed.terms, idf, analyze(text)) for r, text in texts.items()
+    }
+    return rerank_coverage(fused, features, cover_weight=cover_w, bigram_weight=bigram_w)
+
+
+def idf_of(index: KeywordIndex, terms: Sequence[str]) -> dict[str, float]:
+    """log(N / (1 + document frequency)) of each term in the text field."""
+    searcher = index.searcher
+    n_docs = max(int(searcher.num_docs), 1)
+    return {t: float(np.log(n_docs / (1 + searcher.doc_freq("text", t)))) for t in terms}
+
+
+def top_k(fused: Fused, paper_id: Callable[[int], str], limit: int | None) -> list[Ranked]:
+    """Rows -> ranked paper ids, best first, dropping rows not (yet) known to this process."""
+    out = []
+    for r, score, k, d in zip(fused.rows, fused.scores, fused.keyword, fused.dense, strict=False):
+        pid = paper_id(r)
+        if pid:
+            out.append(Ranked(pid, score, k, d))
+            if limit is not None and len(out) >= limit:
+                break
+    return out
