@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from paperfeed.digest.addresses import normalize_email
 from paperfeed.digest.compose import period_key
 from paperfeed.digest.send import send_digests
 from paperfeed.digest.smtp import parse_smtp_url
 from paperfeed.digest.subscriptions import add_subscriber_confirmed
+from paperfeed.email_address import normalize_email
 from paperfeed.errors import BadRequest
 from paperfeed.ingest import ingest_sources
 from paperfeed.search import sync_keyword_index
@@ -416,3 +416,15 @@ def test_scheduler_catches_up_and_stops(store, settings, smtp_sink) -> None:  # 
     finally:
         scheduler.stop()
     assert len(smtp_sink.to("early@example.org")) == 1
+
+
+def test_send_reports_progress(store, settings, smtp_sink, caplog) -> None:  # noqa: ANN001
+    import logging
+
+    add(store, "one@example.org")
+    add(store, "two@example.org")
+    caplog.set_level(logging.INFO, logger="paperfeed.progress")
+    assert send_digests(settings, store, now=NOW, progress=True).sent == 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "paperfeed.progress"]
+    assert "digests (subscribers): started" in lines
+    assert "digests (subscribers): 2/2 (100%) (done)" in lines

@@ -6,12 +6,13 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from paperfeed.models import DailyEntry, StoredPaper, User
 from paperfeed.settings import Settings
 from paperfeed.store import Store
+from paperfeed.trending import explain_score, listed_at, reference_time, trending_score
 
 PeriodKind = Literal["day", "week", "month"]
 _WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
@@ -180,7 +181,8 @@ class RankedItem:
     explanation: str | None = None
 
 
-DAILY_SORTS = ("upvotes", "publishedAt", "trending")
+DailySort = Literal["upvotes", "publishedAt", "trending"]
+DAILY_SORTS: tuple[str, ...] = get_args(DailySort)
 MAX_PERIOD_ITEMS = 5000
 
 
@@ -192,8 +194,6 @@ def daily_page(
     `upvotes` (default) keeps pinned papers first, then upvotes; `publishedAt` is newest first;
     `trending` ranks by the decayed score of `paperfeed.trending`.
     """
-    from paperfeed.trending import GRAVITY, listed_at, reference_time, trending_score
-
     if sort not in DAILY_SORTS:
         raise BadRequest(f"sort must be one of {', '.join(DAILY_SORTS)}")
     total = store.daily_count(start=period.start, end=period.end)
@@ -212,7 +212,6 @@ def daily_page(
         listed = listed_at(i) or ref
         age = max((ref - listed).total_seconds() / 3600, 0.0)
         score = trending_score(i.upvotes, age)
-        why = f"({i.upvotes} upvotes + 1) / ({age:.0f} h + 2)^{GRAVITY} = {score:.4f}"
-        ranked.append(RankedItem(i, score, why))
+        ranked.append(RankedItem(i, score, explain_score(i.upvotes, age, score)))
     ranked.sort(key=lambda r: (-(r.score or 0.0), r.item.paper.id))
     return ranked[offset : offset + limit], total

@@ -27,10 +27,7 @@ class TrendingPaper:
     age_hours: float
 
     def explain(self) -> str:
-        return (
-            f"({self.item.upvotes} upvotes + 1) / ({self.age_hours:.0f} h + 2)^{GRAVITY}"
-            f" = {self.score:.4f}"
-        )
+        return explain_score(self.item.upvotes, self.age_hours, self.score)
 
 
 def listed_at(item: StoredPaper) -> datetime | None:
@@ -52,7 +49,13 @@ def reference_time(store: Store, window: timedelta, now: datetime | None = None)
 
 
 def trending_score(upvotes: int, age_hours: float) -> float:
+    """The decayed score of the module docstring."""
     return (upvotes + 1) / (max(age_hours, 0.0) + 2) ** GRAVITY
+
+
+def explain_score(upvotes: int, age_hours: float, score: float) -> str:
+    """The arithmetic behind a trending score, as shown on hover and in the API."""
+    return f"({upvotes} upvotes + 1) / ({age_hours:.0f} h + 2)^{GRAVITY} = {score:.4f}"
 
 
 def trending(

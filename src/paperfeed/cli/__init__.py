@@ -42,6 +42,8 @@ def _global(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Long jobs report progress as log lines when stderr is not a terminal: show them.
+    logging.getLogger("paperfeed.progress").setLevel(logging.INFO)
 
 
 catalogue.register(app)  # ingest, papers show|list, stats

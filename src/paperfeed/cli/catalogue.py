@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli.common import after_ingest, echo_json, opened_store, parse_day, state
+from paperfeed.cli.common import after_ingest, echo_json, opened_store, state
+from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.ingest import ingest_sources
 from paperfeed.ingest.ids import normalize_arxiv_id
-from paperfeed.ingest.progress import terminal_progress
 from paperfeed.models import paper_json
+from paperfeed.progress import Progress
 
 papers_app = typer.Typer(help="Look at papers in the catalogue.", no_args_is_help=True)
 
@@ -35,7 +36,7 @@ def ingest(
             batch_size=batch_size,
             limit=limit,
             dry_run=dry_run,
-            progress=terminal_progress(),
+            progress=Progress(),
         )
         for problem in report.problems:
             prefix = "Error" if problem in report.failed_sources else "rejected"

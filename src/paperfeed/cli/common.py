@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
-from paperfeed.errors import BadRequest, PaperfeedError
+from paperfeed.errors import PaperfeedError
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 
@@ -56,13 +55,6 @@ def opened_store() -> Iterator[Store]:
 
 def echo_json(value: Any) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False))
-
-
-def parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(f"invalid date {text!r}: expected YYYY-MM-DD") from None
 
 
 def after_ingest(store: Store) -> None:

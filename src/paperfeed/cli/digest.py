@@ -8,8 +8,8 @@ import typer
 
 from paperfeed.cli.common import opened_store, state
 from paperfeed.digest import subscriptions
-from paperfeed.digest.addresses import normalize_email
 from paperfeed.digest.send import preview_digest, send_digests
+from paperfeed.email_address import normalize_email
 from paperfeed.errors import NotFound
 
 digest_app = typer.Typer(help="Send or preview the email digests.", no_args_is_help=True)

@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from paperfeed.cli.common import opened_store, state
+from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest
 from paperfeed.models import daily_json
-from paperfeed.search import Filters, Hit, SearchService, evaluate, read_queries
+from paperfeed.progress import Progress
+from paperfeed.search import SORTS, Filters, Hit, SearchService, evaluate, read_queries
 from paperfeed.store import Store
 
 
 def _service(store: Store, *, background: bool = False) -> SearchService:
     return SearchService(store, state.settings, background=background)
-
-
-def _progress() -> Callable[[str, int, int], None]:
-    """A progress callback: a live line on a terminal, plain lines every 10% otherwise."""
-    tty = sys.stderr.isatty()
-    last: dict[str, int] = {}
-
-    def report(phase: str, done: int, total: int) -> None:
-        pct = int(100 * done / total) if total else 100
-        if tty:
-            typer.echo(f"\r{phase}: {done}/{total} ({pct}%)", err=True, nl=done >= total)
-        elif pct // 10 != last.get(phase, -1) or done >= total:
-            last[phase] = pct // 10
-            typer.echo(f"{phase}: {done}/{total} ({pct}%)", err=True)
-
-    return report
-
-
-def _parse_day(text: str | None, name: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(f"invalid --{name} date {text!r}: expected YYYY-MM-DD") from None
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
@@ -80,12 +54,12 @@ def search(
     has_code: Annotated[
         bool, typer.Option("--has-code", help="Only papers with a code link.")
     ] = False,
-    sort: Annotated[str, typer.Option("--sort", help="relevance, date or upvotes.")] = "relevance",
+    sort: Annotated[str, typer.Option("--sort", help=", ".join(SORTS) + ".")] = "relevance",
 ) -> None:
     """Search papers by keyword and by meaning."""
     filters = Filters(
-        since=_parse_day(since, "since"),
-        until=_parse_day(until, "until"),
+        since=parse_day(since, "--since date") if since else None,
+        until=parse_day(until, "--until date") if until else None,
         categories=tuple(category or ()),
         has_code=True if has_code else None,
     )
@@ -173,11 +147,13 @@ def index(
     with opened_store() as store:
         service = SearchService(store, state.settings, background=False, repair=False)
         try:
+            progress = Progress()
             if rebuild:
-                service.rebuild(progress=_progress())
+                service.rebuild(progress=progress.phase)
             elif catch_up:
                 service.repair()
-                service.sync_vectors(progress=_progress())
+                service.sync_vectors(progress=progress.phase)
+            progress.finish()
             status = service.status()
         finally:
             service.close()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from paperfeed.digest.render import RenderedEmail, Renderer
 from paperfeed.digest.smtp import DeliveryInDoubt, SmtpRefused, SmtpSender, parse_smtp_url
 from paperfeed.errors import BadRequest
 from paperfeed.models import Frequency, Subscriber
+from paperfeed.progress import Progress
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
@@ -86,34 +86,6 @@ class SendReport:
         return "\n".join(lines)
 
 
-class Progress:
-    """Per-message progress: a rich bar on a terminal, a log line every few seconds otherwise."""
-
-    def __init__(self, total: int, *, enabled: bool = True, every: float = 5.0) -> None:
-        self.total, self.done, self.every = total, 0, every
-        self._last = time.monotonic()
-        self._bar = None
-        if enabled and sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress as RichProgress
-
-            self._bar = RichProgress(console=Console(stderr=True), transient=False)
-            self._bar.start()
-            self._task = self._bar.add_task("digests", total=total)
-
-    def advance(self) -> None:
-        self.done += 1
-        if self._bar is not None:
-            self._bar.update(self._task, completed=self.done)
-        elif time.monotonic() - self._last >= self.every:
-            self._last = time.monotonic()
-            log.warning("digest: %d/%d subscribers done", self.done, self.total)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-
 def sender_address(settings: Settings) -> str:
     address = parseaddr(settings.mail_from)[1]
     if not address or "@" not in address:
@@ -156,7 +128,8 @@ class DigestJob:
     def run(self, *, limit: int | None = None, progress: bool = True) -> SendReport:
         started = time.perf_counter()
         due = self._count_due()
-        bar = Progress(min(due, limit) if limit is not None else due, enabled=progress)
+        bar = Progress(enabled=progress)
+        bar.start("digests (subscribers)", min(due, limit) if limit is not None else due)
         smtp = None if self.dry_run else open_sender(self.settings)
         retry: list[tuple[Subscriber, str]] = []
         budget = limit
@@ -208,7 +181,7 @@ class DigestJob:
             for sub, _ in retry:
                 self.report.failed.append((sub.email, self._errors.get(sub.id, "")))
         finally:
-            bar.close()
+            bar.finish()
             if smtp is not None:
                 smtp.close()
         self.report.seconds = time.perf_counter() - started

@@ -14,18 +14,18 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from paperfeed.digest.addresses import normalize_email
 from paperfeed.digest.render import Renderer
 from paperfeed.digest.send import open_sender, sender_address
 from paperfeed.digest.tokens import InvalidLink, Links
+from paperfeed.email_address import normalize_email
 from paperfeed.errors import BadRequest, ServiceUnavailable
 from paperfeed.models import Frequency, SavedSearch, Subscriber
+from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 250
 MAX_SEARCHES = 20
 FREQUENCY_CHOICES = ("daily", "weekly")
 

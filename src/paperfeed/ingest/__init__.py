@@ -20,9 +20,9 @@ from typing import IO
 
 from paperfeed.errors import BadRequest, PaperfeedError
 from paperfeed.ingest.formats import SourceError, detect_format, parser_for
-from paperfeed.ingest.progress import Progress, SilentProgress
 from paperfeed.ingest.records import Record, Rejected
 from paperfeed.models import UpsertCounts
+from paperfeed.progress import Progress
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def ingest_sources(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Import every source; a bad source is reported and the others still run."""
-    progress = progress or SilentProgress()
+    progress = progress or Progress(enabled=False)
     report = IngestReport(dry_run=dry_run)
     started = time.perf_counter()
     batch: list[Record] = []
@@ -215,12 +215,12 @@ def ingest_sources(
                     report.records += 1
                     if len(batch) >= batch_size:
                         flush()
-                        progress.update(records=report.records, bytes_done=doc.bytes_done)
+                        progress.update(doc.bytes_done, note=f"{report.records} records")
                     if limit is not None and report.records >= limit:
                         done = True
                         break
                 flush()
-                progress.update(records=report.records, bytes_done=doc.bytes_done)
+                progress.update(doc.bytes_done, note=f"{report.records} records")
                 if done:
                     break
         except (SourceError, PaperfeedError) as exc:

@@ -16,11 +16,14 @@ Everything here is derived from the store and rebuildable. The public surface:
 from paperfeed.search.cache import ResultCache
 from paperfeed.search.evaluate import EvalReport, evaluate, read_queries
 from paperfeed.search.indexer import Indexer, sync_keyword_index
-from paperfeed.search.keyword import Filters, parse_query
+from paperfeed.search.keyword import MAX_QUERY_CHARS, Filters, parse_query
+from paperfeed.search.pipeline import SORTS, Sort
 from paperfeed.search.results import Hit, IndexStatus, SearchResults
 from paperfeed.search.service import SearchService, open_search
 
 __all__ = [
+    "MAX_QUERY_CHARS",
+    "SORTS",
     "EvalReport",
     "Filters",
     "Hit",
@@ -28,6 +31,7 @@ __all__ = [
     "Indexer",
     "SearchResults",
     "SearchService",
+    "Sort",
     "evaluate",
     "open_search",
     "parse_query",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from paperfeed.models import (
     CatalogueStats,
@@ -25,8 +25,6 @@ from paperfeed.models import (
     UpsertCounts,
     User,
 )
-
-DailySort = Literal["publishedAt", "upvotes", "trending"]
 
 
 class CatalogueStore(Protocol):

@@ -58,6 +58,11 @@ SearchDep = Annotated[SearchService, Depends(get_search)]
 OptionalSearchDep = Annotated[SearchService | None, Depends(get_optional_search)]
 
 
+def client_address(request: Request) -> str:
+    """The client's address, the key of per-client throttles."""
+    return request.client.host if request.client else "unknown"
+
+
 def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")

@@ -11,14 +11,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest
 from paperfeed.models import StoredPaper
-from paperfeed.search import Filters, SearchService
+from paperfeed.search import MAX_QUERY_CHARS, SORTS, Filters, SearchService
 from paperfeed.store import Store
 
-MAX_QUERY = 250
 MAX_RESULTS = 100
-SORTS = ("relevance", "date", "upvotes")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset(
     ("a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of")
@@ -38,15 +37,6 @@ class SearchForm:
     sort: str = "relevance"
 
 
-def parse_date(text: str | None, name: str) -> date | None:
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(f"invalid {name} date {text!r}: expected YYYY-MM-DD") from None
-
-
 def make_form(
     q: str | None,
     *,
@@ -57,15 +47,15 @@ def make_form(
     sort: str | None = None,
 ) -> SearchForm:
     q = (q or "").strip()
-    if len(q) > MAX_QUERY:
-        raise BadRequest(f"queries are limited to {MAX_QUERY} characters")
+    if len(q) > MAX_QUERY_CHARS:
+        raise BadRequest(f"queries are limited to {MAX_QUERY_CHARS} characters")
     sort = sort or "relevance"
     if sort not in SORTS:
         raise BadRequest(f"sort must be one of {', '.join(SORTS)}")
     return SearchForm(
         q=q,
-        since=parse_date(since, "from"),
-        until=parse_date(until, "to"),
+        since=parse_day(since, "from date") if since else None,
+        until=parse_day(until, "to date") if until else None,
         category=(category or "").strip()[:40],
         has_code=has_code,
         sort=sort,

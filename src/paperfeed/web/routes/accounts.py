@@ -10,15 +10,18 @@ from pydantic import BaseModel, Field
 
 from paperfeed import accounts
 from paperfeed.errors import BadRequest, Conflict, TooManyRequests
-from paperfeed.web.deps import CsrfDep, CurrentUser, OptionalUser, StoreDep, session_token
+from paperfeed.web.deps import (
+    CsrfDep,
+    CurrentUser,
+    OptionalUser,
+    StoreDep,
+    client_address,
+    session_token,
+)
 from paperfeed.web.security import clear_session_cookie, safe_next, set_session_cookie
 from paperfeed.web.templating import render
 
 router = APIRouter()
-
-
-def client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.get("/signin", response_class=HTMLResponse, include_in_schema=False)
@@ -47,7 +50,9 @@ def signin_form(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     try:
-        user = accounts.sign_in(store, email=email, password=password, client=client_key(request))
+        user = accounts.sign_in(
+            store, email=email, password=password, client=client_address(request)
+        )
     except (BadRequest, TooManyRequests) as exc:
         context = {"mode": "signin", "next": safe_next(next), "error": exc.message, "email": email}
         return render(request, "signin.html", context, exc.status_code)
@@ -65,7 +70,7 @@ def signup_form(
 ) -> Response:
     try:
         user = accounts.sign_up(
-            store, email=email, password=password, name=name, client=client_key(request)
+            store, email=email, password=password, name=name, client=client_address(request)
         )
     except (BadRequest, Conflict, TooManyRequests) as exc:
         context = {"mode": "signup", "next": safe_next(next), "error": exc.message, "email": email}
@@ -90,7 +95,7 @@ class Credentials(BaseModel):
 def api_sign_in(request: Request, store: StoreDep, body: Credentials) -> JSONResponse:
     """Sign in from a script: returns a token for `Authorization: Bearer <token>`."""
     user = accounts.sign_in(
-        store, email=body.email, password=body.password, client=client_key(request)
+        store, email=body.email, password=body.password, client=client_address(request)
     )
     token = accounts.start_session(store, user)
     return JSONResponse(

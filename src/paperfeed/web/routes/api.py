@@ -18,6 +18,7 @@ from paperfeed.models import (
     paper_json,
     submitter_json,
 )
+from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.trending import trending
 from paperfeed.web import searching
 from paperfeed.web.deps import CurrentUser, SearchDep, SettingsDep, StoreDep, get_paper_or_404
@@ -52,7 +53,7 @@ def daily_papers(
     month: Annotated[str | None, Query(description="YYYY-MM", max_length=7)] = None,
     p: Annotated[int, Query(ge=0, le=10_000, description="Page number, from 0.")] = 0,
     limit: Limit = 50,
-    sort: Literal["publishedAt", "trending", "upvotes"] = "upvotes",
+    sort: daily.DailySort = "upvotes",
 ) -> list[dict[str, Any]]:
     """The daily list for a day, ISO week or month (default: the latest day with papers).
 
@@ -80,7 +81,7 @@ def trending_papers(store: StoreDep, limit: Limit = 50) -> list[dict[str, Any]]:
 def search_papers(
     store: StoreDep,
     search: SearchDep,
-    q: Annotated[str, Query(min_length=1, max_length=searching.MAX_QUERY)],
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
     limit: Limit = 50,
 ) -> list[dict[str, Any]]:
     """Papers matching `q`, best first (HF `/api/papers/search` shape)."""

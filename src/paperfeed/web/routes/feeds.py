@@ -11,6 +11,7 @@ from feedgen.feed import FeedGenerator
 
 from paperfeed import daily
 from paperfeed.models import StoredPaper
+from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.settings import Settings
 from paperfeed.trending import trending
 from paperfeed.web import searching
@@ -103,7 +104,7 @@ def search_feed(
     store: StoreDep,
     search: SearchDep,
     settings: SettingsDep,
-    q: Annotated[str, Query(min_length=1, max_length=searching.MAX_QUERY)],
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
     category: Annotated[str | None, Query(max_length=40)] = None,
     has_code: bool = False,
     sort: str | None = None,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from paperfeed import accounts, daily, export
 from paperfeed.errors import BadRequest, Conflict, NotFound, PaperfeedError, ServiceUnavailable
 from paperfeed.models import StoredPaper, User
+from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.store import Store
 from paperfeed.trending import GRAVITY, trending
 from paperfeed.web import searching
@@ -99,7 +100,7 @@ def search_page(
     store: StoreDep,
     search: OptionalSearchDep,
     user: OptionalUser,
-    q: Annotated[str | None, Query(max_length=searching.MAX_QUERY)] = None,
+    q: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS)] = None,
     since: Annotated[str | None, Query(max_length=10)] = None,
     until: Annotated[str | None, Query(max_length=10)] = None,
     category: Annotated[str | None, Query(max_length=40)] = None,

@@ -16,11 +16,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from paperfeed.digest import subscriptions as subs
-from paperfeed.digest.addresses import normalize_email
 from paperfeed.digest.send import preview_digest
+from paperfeed.email_address import normalize_email
 from paperfeed.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, TooManyRequests
+from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.store import Store
-from paperfeed.web.deps import CsrfDep, CurrentUser, OptionalUser, SettingsDep, StoreDep
+from paperfeed.web.deps import (
+    CsrfDep,
+    CurrentUser,
+    OptionalUser,
+    SettingsDep,
+    StoreDep,
+    client_address,
+)
 from paperfeed.web.templating import render
 
 router = APIRouter()
@@ -35,14 +43,10 @@ ACCEPTED = (
 Token = Annotated[str | None, Query(max_length=1000)]
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _subscribe(request: Request, store: Store, settings: Any, **fields: Any) -> None:
     """Throttle, then subscribe. Over the per-address limit we stay silent (no leak)."""
     if not store.throttle_hit(
-        f"subscribe:client:{_client(request)}",
+        f"subscribe:client:{client_address(request)}",
         limit=SUBSCRIBE_LIMIT_PER_CLIENT,
         window_s=WINDOW_S,
         now=time.time(),
@@ -67,7 +71,7 @@ def subscribe_form(
     email: Annotated[str, Form(max_length=320)] = "",
     frequency: Annotated[str, Form(max_length=10)] = "daily",
     trending: Annotated[bool, Form()] = True,
-    query: Annotated[str, Form(max_length=250)] = "",
+    query: Annotated[str, Form(max_length=MAX_QUERY_CHARS)] = "",
 ) -> Response:
     """The subscribe box on every page."""
     try:
@@ -157,7 +161,7 @@ def manage_form(
     action: Annotated[str, Form(max_length=20)] = "save",
     frequency: Annotated[str, Form(max_length=10)] = "",
     trending: Annotated[bool, Form()] = False,
-    query: Annotated[str, Form(max_length=250)] = "",
+    query: Annotated[str, Form(max_length=MAX_QUERY_CHARS)] = "",
     search_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     sub = subs.subscriber_from_token(settings, store, token)
@@ -261,7 +265,7 @@ def digest_preview(
 
 
 class SavedSearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=250)
+    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     filters: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -1,4 +1,4 @@
-"""Email address validation and normalisation (stdlib only).
+"""Email address validation and normalisation (stdlib only): accounts and subscribers alike.
 
 Only plain `local@domain` addresses are accepted: a dot-atom local part and a hostname
 domain (IDN domains are stored in their ASCII form). Quoted local parts, comments, display
