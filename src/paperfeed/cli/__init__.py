@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from paperfeed.cli import catalogue, digest, search, serve, users
-from paperfeed.cli.common import ErrorsAsMessages, state
+from paperfeed.cli.common import ErrorsAsMessages, show_progress_lines, state
 
 app = typer.Typer(
     cls=ErrorsAsMessages,
@@ -42,8 +42,6 @@ def _global(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Long jobs report progress as log lines when stderr is not a terminal: show them.
-    logging.getLogger("paperfeed.progress").setLevel(logging.INFO)
 
 
 catalogue.register(app)  # ingest, papers show|list, stats
@@ -55,6 +53,7 @@ digest.register(app)  # digest send|preview, subscribers add|list|remove
 
 def main() -> None:
     """Console-script entry point."""
+    show_progress_lines()
     app()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +53,25 @@ def opened_store() -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+class _StderrLines(logging.Handler):
+    """Writes each record's message as one line on the current sys.stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr, flush=True)
+        except Exception:  # noqa: BLE001 - a closed stderr must not break the job
+            self.handleError(record)
+
+
+def show_progress_lines() -> None:
+    """Show long jobs' progress lines (`paperfeed.progress`) plainly on stderr."""
+    progress_log = logging.getLogger("paperfeed.progress")
+    if not any(isinstance(h, _StderrLines) for h in progress_log.handlers):
+        progress_log.addHandler(_StderrLines())
+    progress_log.setLevel(logging.INFO)
+    progress_log.propagate = False
 
 
 def echo_json(value: Any) -> None:
