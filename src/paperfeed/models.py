@@ -47,6 +47,12 @@ class Paper:
     def has_code(self) -> bool:
         return self.code_url is not None
 
+    @property
+    def day(self) -> date | None:
+        """The paper's date: first submission, else the day it was announced. Search sorts
+        by it (`sort=date`) and cards in search and similar lists show it."""
+        return self.published.date() if self.published else self.listing_date
+
 
 @dataclass(slots=True)
 class UpsertCounts:

@@ -89,9 +89,13 @@ def search(
                 )
             if not results.hits:
                 typer.echo("No results.")
+            elif not results.close:
+                typer.echo("(no close matches; nearest shown)", err=True)
+            if results.total is not None:
+                typer.echo(f"({results.total} papers match, ordered by {sort})", err=True)
             for hit in results:
                 p = hit.paper.paper
-                day = p.published.date().isoformat() if p.published else "-"
+                day = p.day.isoformat() if p.day else "-"
                 typer.echo(f"{p.id:>16}  {day}  {hit.score:5.2f}  {p.title}")
         finally:
             service.close()

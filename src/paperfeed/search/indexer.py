@@ -77,8 +77,7 @@ def make_embedder(name: str) -> Embedder:
 
 def index_doc(row: int, item: StoredPaper) -> IndexDoc:
     p = item.paper
-    day = p.published.date() if p.published else p.listing_date
-    return IndexDoc(row, p.id, p.title, p.abstract, day, tuple(p.categories), p.has_code)
+    return IndexDoc(row, p.id, p.title, p.abstract, p.day, tuple(p.categories), p.has_code)
 
 
 class Indexer:

@@ -209,6 +209,62 @@ class KeywordIndex:
             clauses.append((Occur.Must, either))
         return Query.boolean_query(clauses)
 
+    def _match_query(
+        self, q: ParsedQuery, filters: Filters | None, *, every: bool = True
+    ) -> tantivy.Query:
+        """Papers that contain every term (`every`, else any term) and every phrase of `q`."""
+        Occur, Query = tantivy.Occur, tantivy.Query
+        terms = [Query.term_query(self.schema, "text", t) for t in q.terms]
+        if every:
+            clauses = [(Occur.Must, t) for t in terms]
+        else:
+            clauses = [(Occur.Must, Query.boolean_query([(Occur.Should, t) for t in terms]))]
+        for phrase, offsets in zip(q.phrases, q.offsets, strict=False):
+            words: list[str | tuple[int, str]] = list(zip(offsets, phrase, strict=False))
+            clauses.append((Occur.Must, Query.phrase_query(self.schema, "text", words)))
+        return Query.boolean_query([*clauses, *(self.filter_query(filters) if filters else [])])
+
+    def newest_matches(
+        self, q: ParsedQuery, *, limit: int, filters: Filters | None = None, every: bool = True
+    ) -> tuple[list[int], int]:
+        """Rows of the newest `limit` papers that contain every word of `q` (`every`, else
+        any), newest first, and how many papers match in all: the whole match set is
+        ordered in the index (by the `day` fast field), not a relevance top-N."""
+        if not q or (not every and not q.terms):
+            return [], 0
+        searcher = self.searcher
+        res = searcher.search(
+            self._match_query(q, filters, every=every),
+            limit=limit,
+            count=True,
+            order_by_field="day",
+            order=tantivy.Order.Desc,
+        )
+        addrs = [a for _, a in res.hits]
+        rows = searcher.fast_field_values("row", addrs) if addrs else []
+        return [int(r or 0) for r in rows], int(getattr(res, "count", 0) or 0)
+
+    def matching_rows(
+        self,
+        q: ParsedQuery,
+        rows: Sequence[int],
+        filters: Filters | None = None,
+        *,
+        every: bool = True,
+    ) -> set[int]:
+        """Which of `rows` contain every (or any) word of `q` and pass `filters`."""
+        if not q or not rows:
+            return set()
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "row", list(rows))),
+                (tantivy.Occur.Must, self._match_query(q, filters, every=every)),
+            ]
+        )
+        searcher = self.searcher
+        res = searcher.search(query, limit=len(rows), count=False)
+        return {int(r or 0) for r in searcher.fast_field_values("row", [a for _, a in res.hits])}
+
     def filter_query(self, filters: Filters) -> list[tuple[tantivy.Occur, tantivy.Query]]:
         Occur, Query = tantivy.Occur, tantivy.Query
         must = []

@@ -131,6 +131,19 @@ def idf_of(index: KeywordIndex, terms: Sequence[str]) -> dict[str, float]:
     return {t: float(np.log(n_docs / (1 + searcher.doc_freq("text", t)))) for t in terms}
 
 
+def is_close(kw: KeywordHits, dense: Mapping[int, float], embedder: object) -> bool:
+    """Whether anything really matched: a paper has one of the query's words, or (for an
+    embedder that can tell, one with a `close_cosine`) a paper is that near in meaning.
+
+    The bundled static model cannot tell: it gives gibberish ("xqzvw") nearest papers at
+    cosines as high as real queries get (0.5-0.6, measured), so with it only words count.
+    """
+    if kw.rows:
+        return True
+    threshold = getattr(embedder, "close_cosine", None)
+    return threshold is not None and max(dense.values(), default=0.0) >= threshold
+
+
 def top_k(fused: Fused, paper_id: Callable[[int], str], limit: int | None) -> list[Ranked]:
     """Rows -> ranked paper ids, best first, dropping rows not (yet) known to this process."""
     out = []

@@ -18,10 +18,8 @@ digests that ask the same question share one answer.
 from __future__ import annotations
 
 import logging
-from datetime import date
 
 from paperfeed.errors import NotFound
-from paperfeed.models import StoredPaper
 from paperfeed.search import pipeline
 from paperfeed.search.cache import ResultCache
 from paperfeed.search.embed import Embedder, paper_text
@@ -51,11 +49,6 @@ __all__ = [
     "remove_index",
     "sync_keyword_index",
 ]
-
-
-def sort_day(item: StoredPaper) -> date:
-    p = item.paper
-    return (p.published.date() if p.published else p.listing_date) or date.min
 
 
 class SearchService:
@@ -137,8 +130,10 @@ class SearchService:
         self.indexer.refresh()
         key = self._cache_key("search", req.text, req.limit, req.filters, req.sort)
         if req.sort == "upvotes":  # votes do not move the change sequence: never cached
-            ranked = self._rank(req)
-        else:
+            ranked = self._rank_sorted(req)
+        elif req.sort == "date" and req.parsed:
+            ranked = self.cache.get(key, lambda: self._rank_sorted(req))
+        else:  # (a query without index terms has no word matches to sort: by relevance)
             ranked = self.cache.get(key, lambda: self._rank(req))
         if not with_papers:
             return ranked
@@ -184,20 +179,61 @@ class SearchService:
             }
             idf = pipeline.idf_of(ix.keyword, req.parsed.terms)
             fused = pipeline.coverage_stage(fused, req, idf, texts, weights)
-        if req.sort == "relevance":
-            ranked = pipeline.top_k(fused, ix.paper_id, req.limit)
-        else:
-            ranked = pipeline.top_k(fused, ix.paper_id, None)
-            papers = {p.paper.id: p for p in self.store.get_papers([r.paper_id for r in ranked])}
-            ranked = [r for r in ranked if r.paper_id in papers]
-            if req.sort == "date":
-                ranked.sort(key=lambda r: sort_day(papers[r.paper_id]), reverse=True)
-            else:
-                ranked.sort(key=lambda r: papers[r.paper_id].upvotes, reverse=True)
-            ranked = ranked[: req.limit]
+        ranked = pipeline.top_k(fused, ix.paper_id, req.limit)
         hits = [Hit(r.paper_id, r.score, r.keyword, r.dense) for r in ranked]
         pending = 0 if has_vectors else self.store.count_changes_since(ix.state.vector_seq)
-        return SearchResults(req.text, hits, mode, pending, terms=frozenset(req.parsed.all_terms))
+        return SearchResults(
+            req.text,
+            hits,
+            mode,
+            pending,
+            close=pipeline.is_close(kw, dense, ix.embedder),
+            terms=frozenset(req.parsed.all_terms),
+        )
+
+    def _rank_sorted(self, req: pipeline.SearchRequest) -> SearchResults:
+        """Every paper that matches the query's words, newest (or most upvoted) first.
+
+        The whole match set is ordered in the keyword index (by its `day` fast field), so
+        the newest match is first however many papers match. Matching means containing
+        every word of the query (stemmed, stop words dropped) and every quoted phrase; when
+        no paper has them all, papers with any of them. Upvotes are not in the index (they
+        change without a catalogue change): the store lists the upvoted papers, the index
+        says which of them match, and papers without upvotes follow, newest first.
+        """
+        ix = self.indexer
+        kwx, parsed, filters = ix.keyword, req.parsed, req.filters
+        every = True
+        newest, total = kwx.newest_matches(parsed, limit=req.limit, filters=filters)
+        if total == 0 and len(parsed.terms) > 1:
+            every = False
+            newest, total = kwx.newest_matches(
+                parsed, limit=req.limit, filters=filters, every=False
+            )
+        rows = newest
+        if req.sort == "upvotes" and total:
+            upvoted = [
+                (row, n)
+                for pid, n in self.store.upvoted_ids()
+                if (row := ix.rowmap.rows.get(pid)) is not None
+            ]
+            match = kwx.matching_rows(parsed, [r for r, _ in upvoted], filters, every=every)
+            rows = [r for r, _ in upvoted if r in match][: req.limit]
+            if len(rows) < req.limit:
+                more, _ = kwx.newest_matches(
+                    parsed, limit=req.limit + len(rows), filters=filters, every=every
+                )
+                taken = set(rows)
+                rows += [r for r in more if r not in taken][: req.limit - len(rows)]
+        hits = [Hit(pid, 0.0) for r in rows if (pid := ix.paper_id(r))]
+        return SearchResults(
+            req.text,
+            hits,
+            "keyword",
+            close=total > 0,
+            terms=frozenset(parsed.all_terms),
+            total=total,
+        )
 
     def similar(self, paper_id: str, *, limit: int = 10) -> SearchResults:
         """Papers closest in meaning to `paper_id` (not including it)."""

@@ -65,6 +65,28 @@ def spans(text: str, terms: Iterable[str], *, width: int = 240) -> list[Span]:
     return out
 
 
+def marks(text: str, terms: Iterable[str]) -> list[Span]:
+    """All of `text`, with the words whose index terms are in `terms` marked.
+
+    Words are put through the engine's analyzer, so exactly what the keyword index matched
+    is marked: "bandits" marks "Bandit" (both stem to "bandit") and "bound" does not mark
+    "boundaries" (stem "boundari").
+    """
+    wanted = set(terms)
+    out: list[Span] = []
+    pos = 0
+    if wanted:
+        for m in _WORD.finditer(text):
+            if _terms_of(m.group(0)) & wanted:
+                if m.start() > pos:
+                    out.append(Span(text[pos : m.start()], False))
+                out.append(Span(m.group(0), True))
+                pos = m.end()
+    if pos < len(text):
+        out.append(Span(text[pos:], False))
+    return out
+
+
 def to_html(parts: Iterable[Span]) -> str:
     """Escaped markup: matched words in <mark>, everything else plain text."""
     return "".join(

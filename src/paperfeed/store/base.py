@@ -80,6 +80,11 @@ class CatalogueStore(Protocol):
 
     def last_seq(self) -> int: ...
 
+    def upvoted_ids(self) -> list[tuple[str, int]]:
+        """(paper id, upvotes) of every paper with at least one upvote, most upvoted first
+        (ties: newest first). Sorting search matches by upvotes reads it."""
+        ...
+
     def stats(self) -> CatalogueStats: ...
 
 

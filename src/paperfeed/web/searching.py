@@ -7,22 +7,16 @@ each result's whole abstract (as the reference page does) with the query's words
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
 from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest
 from paperfeed.models import StoredPaper
-from paperfeed.search import MAX_QUERY_CHARS, SORTS, Filters, SearchService
+from paperfeed.search import MAX_QUERY_CHARS, SORTS, Filters, SearchService, parse_query
 from paperfeed.store import Store
 
 MAX_RESULTS = 100
-_WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
-    ("a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of")
-    + ("on", "or", "that", "the", "to", "with")
-)
 
 
 @dataclass(slots=True)
@@ -62,9 +56,9 @@ def make_form(
     )
 
 
-def highlight_terms(q: str) -> list[str]:
-    """Words of the query to mark in titles and abstracts."""
-    return [w for w in _WORD.findall(q.lower()) if w not in _STOP]
+def highlight_terms(q: str) -> frozenset[str]:
+    """The index terms the engine matches for `q` (stemmed, stop words dropped)."""
+    return frozenset(parse_query(q[:MAX_QUERY_CHARS]).all_terms)
 
 
 @dataclass(slots=True)
@@ -82,16 +76,32 @@ def _filters(form: SearchForm) -> Filters:
     )
 
 
-def search_papers(
-    store: Store, search: SearchService, form: SearchForm, *, limit: int
-) -> list[Result]:
-    """Best-first results for the form's query and filters."""
+@dataclass(slots=True)
+class Found:
+    """One search's papers (best first, or in the asked order) and how it went."""
+
+    results: list[Result]
+    close: bool = True  # False: nothing matched; the results are only the nearest papers
+    total: int | None = None  # papers matching the words (sort=date/upvotes)
+    terms: frozenset[str] = frozenset()  # what the engine matched (for highlighting)
+
+
+def find(store: Store, search: SearchService, form: SearchForm, *, limit: int) -> Found:
+    """Results for the form's query and filters, with the no-close-match flag."""
     if not form.q:
         raise BadRequest("enter a search query")
     ranked = search.search(
         form.q, limit=limit, filters=_filters(form), sort=form.sort, with_papers=False
     )  # (cached by the search service; papers are read fresh)
-    return [Result(item) for item in store.get_papers(ranked.ids)]
+    results = [Result(item) for item in store.get_papers(ranked.ids)]
+    return Found(results, ranked.close, ranked.total, ranked.terms)
+
+
+def search_papers(
+    store: Store, search: SearchService, form: SearchForm, *, limit: int
+) -> list[Result]:
+    """Best-first results for the form's query and filters."""
+    return find(store, search, form, limit=limit).results
 
 
 def similar_papers(

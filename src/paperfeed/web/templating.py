@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from markupsafe import Markup, escape
 
 from paperfeed.daily import is_new
 from paperfeed.export import arxiv_abs_url, arxiv_pdf_url
+from paperfeed.search.snippets import marks, to_html
 from paperfeed.web.security import csrf_token, set_csrf_cookie
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,24 +36,24 @@ def linkify(text: str) -> Markup:
     return Markup("").join(out)
 
 
-def highlight(text: str, words: list[str] | tuple[str, ...]) -> Markup:
-    """Escape `text` and wrap whole-word matches of `words` (prefix match) in <mark>."""
-    words = [w for w in words if len(w) >= 2]
-    if not words:
-        return escape(text)
-    pattern = re.compile(
-        r"\b("
-        + "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
-        + r")\w*",
-        re.IGNORECASE,
-    )
-    out, last = [], 0
-    for m in pattern.finditer(text):
-        out.append(escape(text[last : m.start()]))
-        out.append(Markup("<mark>{}</mark>").format(m.group(0)))
-        last = m.end()
-    out.append(escape(text[last:]))
-    return Markup("").join(out)
+def highlight(text: str, terms: Iterable[str]) -> Markup:
+    """Escape `text` and wrap the words the search engine matched in <mark>.
+
+    `terms` are index terms (`paperfeed.search.parse_query(q).all_terms`): a word is marked
+    when the engine's analyzer turns it into one of them (same stemming, stop words).
+    """
+    return Markup(to_html(marks(text, terms)))
+
+
+def short_date(day: date | datetime | None, today: date | None = None) -> str:
+    """ "Dec 9" this year, "Dec 9, 2024" any other year ('' for no date)."""
+    if day is None:
+        return ""
+    if isinstance(day, datetime):
+        day = day.date()
+    this_year = (today or datetime.now(UTC).date()).year
+    text = f"{day:%b} {day.day}"
+    return text if day.year == this_year else f"{text}, {day.year}"
 
 
 def short_authors(authors: list[str], n: int = 4) -> str:
@@ -78,7 +80,13 @@ def make_env() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(linkify=linkify, highlight=highlight, short_authors=short_authors, ago=ago)
+    env.filters.update(
+        linkify=linkify,
+        highlight=highlight,
+        short_authors=short_authors,
+        ago=ago,
+        short_date=short_date,
+    )
     env.globals.update(abs_url=arxiv_abs_url, pdf_url=arxiv_pdf_url, is_new=is_new)
     return env
 

@@ -341,6 +341,14 @@ class SqliteCatalogue:
         (value,) = self.db.read.execute("SELECT value FROM change_seq").fetchone()
         return value
 
+    def upvoted_ids(self) -> list[tuple[str, int]]:
+        rows = self.db.read.execute(
+            "SELECT id, imported_upvotes + vote_count AS upvotes FROM papers "
+            "WHERE imported_upvotes > 0 OR vote_count > 0 "
+            "ORDER BY upvotes DESC, coalesce(published, listing_date) DESC, id"
+        )
+        return [(r[0], int(r[1])) for r in rows]
+
     def stats(self) -> CatalogueStats:
         read = self.db.read
         (papers,) = read.execute("SELECT count(*) FROM papers").fetchone()

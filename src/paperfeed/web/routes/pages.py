@@ -114,12 +114,13 @@ def search_page(
     )
     results: list[searching.Result] = []
     more = False
+    found = searching.Found([])
     if form.q:
         if search is None:
             raise ServiceUnavailable("search is not available on this instance yet")
-        found = searching.search_papers(store, search, form, limit=(p + 1) * SEARCH_PAGE + 1)
-        more = len(found) > (p + 1) * SEARCH_PAGE
-        results = found[p * SEARCH_PAGE : (p + 1) * SEARCH_PAGE]
+        found = searching.find(store, search, form, limit=(p + 1) * SEARCH_PAGE + 1)
+        more = len(found.results) > (p + 1) * SEARCH_PAGE
+        results = found.results[p * SEARCH_PAGE : (p + 1) * SEARCH_PAGE]
     return render(
         request,
         "search.html",
@@ -131,7 +132,9 @@ def search_page(
             "page": p,
             "more": more,
             "first_rank": p * SEARCH_PAGE,
-            "terms": searching.highlight_terms(form.q),
+            "terms": found.terms or searching.highlight_terms(form.q),
+            "close": found.close,
+            "total": found.total,
             "voted": voted_ids(store, user, [r.item for r in results]),
         },
     )

@@ -1,0 +1,171 @@
+"""Search as a new user meets it, over HTTP: sort over all matches, highlighting by the
+engine's stems, the no-close-match notice, dates with years on cards."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from search_helpers import WEB_PAPERS, make_env, paper
+
+from paperfeed.models import DailyEntry
+from paperfeed.search import sync_keyword_index
+
+THIS_YEAR = datetime.now(UTC).year
+STRONG = 240  # more strong "diffusion" matches than any relevance candidate pool holds
+
+
+def _corpus() -> list:  # type: ignore[type-arg]
+    papers = [
+        paper(
+            f"2401.{i:05d}",
+            f"Diffusion diffusion models, part {i}",
+            "Diffusion. We study diffusion: diffusion models, diffusion sampling and "
+            f"diffusion guidance for image synthesis, variant {i}.",
+            published=datetime(2024, 1 + i % 12, 1 + i % 28, tzinfo=UTC),
+        )
+        for i in range(STRONG)
+    ]
+    filler = " ".join(f"word{i}" for i in range(120))
+    papers += [
+        # the newest paper with the word, once, in a long abstract: a weak relevance match
+        paper(
+            "2608.99001",
+            "A survey of generative modelling",
+            f"{filler} We mention diffusion once. {filler}",
+            published=datetime(2026, 8, 25, tzinfo=UTC),
+        ),
+        # newer, but not a match
+        paper(
+            "2608.99002",
+            "Graph partitioning heuristics",
+            "Multilevel graph partitioning with refinement.",
+            published=datetime(2026, 8, 26, tzinfo=UTC),
+        ),
+        # the most upvoted match, old and weak
+        paper(
+            "2301.99003",
+            "Notes on stochastic processes",
+            f"{filler} Brownian motion and diffusion. {filler}",
+            published=datetime(2023, 1, 5, tzinfo=UTC),
+        ),
+        paper(
+            "2501.99004",
+            "Contextual Bandit exploration with side information",
+            "A Bandit algorithm that explores with side information; decision boundaries are "
+            "learnt online.",
+            published=datetime(2019, 3, 1, tzinfo=UTC),
+        ),
+        paper(
+            f"{THIS_YEAR % 100:02d}01.99005",
+            "Upper bound on regret for linear bandits",
+            "We prove an upper bound on the regret of linear bandits.",
+            published=datetime(THIS_YEAR, 1, 15, tzinfo=UTC),
+        ),
+    ]
+    return papers
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import uvicorn
+
+    from paperfeed.settings import load_settings
+    from paperfeed.web.app import create_app
+
+    data: Path = tmp_path_factory.mktemp("search-web") / "data"
+    settings, store = make_env(data, WEB_PAPERS)
+    try:
+        store.upsert_papers(_corpus())
+        store.upsert_daily([DailyEntry("2301.99003", date(2023, 1, 6), upvotes=5000)])
+        sync_keyword_index(store, settings)
+    finally:
+        store.close()
+    settings = load_settings(data_dir=data, secret_key="test-secret-key-for-search-web")
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def page(url: str, **params: str) -> str:
+    r = httpx.get(url + "/search", params=params, timeout=60)
+    assert r.status_code == 200
+    return r.text
+
+
+def card_ids(html: str) -> list[str]:
+    return re.findall(r'<article class="card" data-paper="([^"]+)"', html)
+
+
+def test_sort_by_date_orders_every_match_not_a_relevance_top_n(server: str) -> None:
+    html = page(server, q="diffusion", sort="date")
+    ids = card_ids(html)
+    # the newest match is first although 240 papers match the word better
+    assert ids[0] == "2608.99001"
+    assert "2608.99002" not in ids  # newer, but does not match
+    total = re.search(r"of ([0-9,]+) matching papers, newest first", html)
+    assert total and int(total.group(1).replace(",", "")) >= STRONG + 2
+    days = re.findall(r'<time class="date" datetime="([0-9-]+)"', html)
+    assert days == sorted(days, reverse=True) and len(days) == len(ids)
+
+
+def test_sort_by_date_in_feeds_too(server: str) -> None:
+    r = httpx.get(server + "/feeds/search.xml", params={"q": "diffusion", "sort": "date"})
+    assert r.status_code == 200
+    first = r.text.index("<item>")
+    assert "2608.99001" in r.text[first : r.text.index("</item>", first)]
+
+
+def test_sort_by_upvotes_orders_every_match(server: str) -> None:
+    ids = card_ids(page(server, q="diffusion", sort="upvotes"))
+    assert ids[0] == "2301.99003"  # 5000 upvotes, a weak relevance match
+
+
+def test_highlighting_marks_what_the_stemmer_matched(server: str) -> None:
+    html = page(server, q="bandits")
+    assert "<mark>Bandit</mark>" in html  # "bandits" and "Bandit" share the stem "bandit"
+    bound = page(server, q="bound side information")
+    assert "<mark>bound</mark>" in bound and "<mark>side</mark>" in bound
+    assert "boundaries" in bound  # the Bandit paper is listed, its "boundaries" unmarked
+    assert "<mark>boundaries</mark>" not in bound
+    assert "<mark>on</mark>" not in page(server, q="bound on regret")  # stop words: no mark
+
+
+def test_no_close_match_says_so_and_shows_the_nearest(server: str) -> None:
+    html = page(server, q="xqzvw ∂∫≈ 日本語")
+    assert "No close matches" in html and "nearest papers shown" in html
+    assert len(card_ids(html)) > 0
+    assert "No close matches" not in page(server, q="diffusion guidance")
+
+
+def test_cards_show_the_year_unless_it_is_this_year(server: str) -> None:
+    html = page(server, q="bandit exploration side information")
+    assert "Mar 1, 2019" in html
+    this_year = page(server, q="upper bound regret linear bandits")
+    assert re.search(r">Jan 15</time>", this_year)
+    assert f"Jan 15, {THIS_YEAR}" not in this_year
+
+
+def test_similar_papers_show_dates_with_years(server: str) -> None:
+    r = httpx.get(server + "/papers/2401.00003", timeout=60)
+    assert r.status_code == 200
+    similar = r.text[r.text.index("Similar") :]
+    assert re.search(
+        r'<time class="date" datetime="2024-[0-9-]+">[A-Z][a-z]{2} \d+, 2024<', similar
+    )
