@@ -78,7 +78,7 @@ class LiveServer:
     settings: object
 
 
-def _start_server(data: Path) -> Iterator[LiveServer]:
+def _start_server(data: Path, **overrides: object) -> Iterator[LiveServer]:
     import threading
     import time
 
@@ -90,7 +90,9 @@ def _start_server(data: Path) -> Iterator[LiveServer]:
     from paperfeed.store import open_store
     from paperfeed.web.app import create_app
 
-    settings = load_settings(data_dir=data, secret_key="test-secret-key-for-web-tests")
+    settings = load_settings(
+        **{"data_dir": data, "secret_key": "test-secret-key-for-web-tests", **overrides}
+    )
     store = open_store(settings)
     try:
         ingest_sources(store, [str(WEB_FIXTURE), str(WEB_UNLISTED), str(WEB_LATEX)])

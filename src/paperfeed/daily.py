@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, get_args
 
+from paperfeed.dates import check_day
 from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from paperfeed.models import DailyEntry, StoredPaper, User
 from paperfeed.settings import Settings
@@ -80,17 +81,17 @@ def parse_period(
         raise BadRequest("give only one of date, week and month")
     try:
         if day:
-            return day_period(date.fromisoformat(day))
+            return day_period(check_day(date.fromisoformat(day)))
         if week:
             m = _WEEK.match(week)
             if not m:
                 raise ValueError
-            return week_period(date.fromisocalendar(int(m[1]), int(m[2]), 1))
+            return week_period(check_day(date.fromisocalendar(int(m[1]), int(m[2]), 1), "week"))
         if month:
             m = _MONTH.match(month)
             if not m:
                 raise ValueError
-            return month_period(date(int(m[1]), int(m[2]), 1))
+            return month_period(check_day(date(int(m[1]), int(m[2]), 1), "month"))
     except ValueError:
         raise BadRequest(
             "invalid period: use date=YYYY-MM-DD, week=YYYY-Www or month=YYYY-MM"

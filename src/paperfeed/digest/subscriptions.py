@@ -19,6 +19,7 @@ from paperfeed.digest.send import open_sender, sender_address
 from paperfeed.digest.tokens import InvalidLink, Links
 from paperfeed.email_address import normalize_email
 from paperfeed.errors import BadRequest, ServiceUnavailable
+from paperfeed.inputs import check_text
 from paperfeed.models import Frequency, SavedSearch, Subscriber
 from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.settings import Settings
@@ -37,7 +38,7 @@ def check_frequency(value: str) -> Frequency:
 
 
 def check_query(query: str) -> str:
-    query = " ".join((query or "").split())
+    query = " ".join(check_text(query or "", "the query").split())
     if not query:
         raise BadRequest("a saved search needs a query")
     if len(query) > MAX_QUERY_CHARS:

@@ -21,6 +21,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.search import SearchService, open_search
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
+from paperfeed.web.bodies import errors_message
 from paperfeed.web.routes import accounts, api, feeds, pages, subscriptions
 from paperfeed.web.templating import make_env, render
 
@@ -41,11 +42,7 @@ def error_response(request: Request, status: int, message: str) -> Response:
 
 
 def validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "body", "path"))
-        parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", ""))
-    return "invalid request: " + "; ".join(parts)
+    return errors_message(exc.errors())
 
 
 def open_search_or_none(settings: Settings, store: Store) -> SearchService | None:

@@ -12,6 +12,7 @@ from datetime import date
 
 from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest
+from paperfeed.inputs import check_text
 from paperfeed.models import StoredPaper
 from paperfeed.search import MAX_QUERY_CHARS, SORTS, Filters, SearchService, parse_query
 from paperfeed.store import Store
@@ -40,7 +41,7 @@ def make_form(
     has_code: bool = False,
     sort: str | None = None,
 ) -> SearchForm:
-    q = (q or "").strip()
+    q = check_text((q or "").strip(), "the query")
     if len(q) > MAX_QUERY_CHARS:
         raise BadRequest(f"queries are limited to {MAX_QUERY_CHARS} characters")
     sort = sort or "relevance"
@@ -50,7 +51,7 @@ def make_form(
         q=q,
         since=parse_day(since, "from date") if since else None,
         until=parse_day(until, "to date") if until else None,
-        category=(category or "").strip()[:40],
+        category=check_text((category or "").strip()[:40], "the category"),
         has_code=has_code,
         sort=sort,
     )

@@ -25,7 +25,11 @@ Format = Literal["xml", "atom"]
 
 def _clean(text: str) -> str:
     """Drop characters XML 1.0 cannot carry (control characters in some abstracts)."""
-    return "".join(c for c in text if c in "\t\n\r" or ord(c) >= 0x20)
+    return "".join(c for c in text if c in "\t\n\r" or _xml_char(ord(c)))
+
+
+def _xml_char(code: int) -> bool:
+    return 0x20 <= code < 0xD800 or 0xE000 <= code < 0xFFFE or code > 0xFFFF
 
 
 def build_feed(

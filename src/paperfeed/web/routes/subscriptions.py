@@ -21,6 +21,7 @@ from paperfeed.email_address import normalize_email
 from paperfeed.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, TooManyRequests
 from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.store import Store
+from paperfeed.web.bodies import parse_body
 from paperfeed.web.deps import (
     CsrfDep,
     CurrentUser,
@@ -275,7 +276,7 @@ async def save_search(
 ) -> Response:
     """Save a search for the signed-in user's digest (JSON, or the search page's form)."""
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = SavedSearchRequest.model_validate(await request.json())
+        body = parse_body(SavedSearchRequest, await request.body())
         query, filters, from_form = body.query, body.filters, False
     else:
         form = await request.form()
