@@ -175,6 +175,21 @@ def test_html_is_escaped(store, settings, smtp_sink) -> None:  # noqa: ANN001
     assert "<img src=x" not in html and "&lt;img" in html
 
 
+def test_latex_is_readable_text_and_upvotes_are_shown(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    from paperfeed.models import DailyEntry
+
+    ingest_sources(store, [str(FIXTURES / "web_latex.jsonl")])
+    store.upsert_daily([DailyEntry(paper_id="2401.09073", day=NOW.date(), upvotes=10_000)])
+    add(store, "latex@example.org")
+    send_digests(settings, store, now=NOW, progress=False)
+    mail = smtp_sink.to("latex@example.org")[0]
+    html, text = html_part(mail), text_part(mail)
+    card = html[html.index("2401.09073") :][:2000]
+    assert "budget T and a privacy parameter ε&gt;0" in card and "$" not in card
+    assert "▲ 10000 upvotes" in card
+    assert "privacy parameter ε>0" in text and "| 10000 upvotes" in text
+
+
 def test_no_paper_twice_and_empty_digests_are_not_sent(store, settings, smtp_sink) -> None:  # noqa: ANN001
     sid = add(store, "reader@example.org")
     add(store, "nothing@example.org", trending=False)  # no trending, no searches: always empty

@@ -214,6 +214,10 @@ def test_manage_page_without_password(server, sink, store) -> None:  # noqa: ANN
     ]
     preview = httpx.get(f"{server.url}/digest/preview?token={manage}")
     assert preview.status_code == 200
+    # a page of the site (stylesheet, navigation, a way back), the email framed inside it
+    assert '<link rel="stylesheet" href="/static/style.css">' in preview.text
+    assert 'href="/trending"' in preview.text and "Manage this subscription" in preview.text
+    assert 'class="digest-preview"' in preview.text or "would not be sent" in preview.text
     r = httpx.get(f"{server.url}/digest/preview?email=manage@example.org")
     assert r.status_code == 403  # by address only for admins
 

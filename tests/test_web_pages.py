@@ -45,15 +45,18 @@ def test_weekly_and_monthly_views(web_server) -> None:  # noqa: ANN001
     assert "August 2026" in month and 'class="periods"' in month
 
 
-def test_new_badge_only_for_recent_papers(web_server) -> None:  # noqa: ANN001
-    # the fixture's days are in the past: no "new" badge
-    assert 'class="badge new"' not in get(web_server, "/").text
+def test_new_badge_follows_the_catalogue_clock(web_server) -> None:  # noqa: ANN001
+    # A stale catalogue: its newest daily list (Aug 21) is "new", the day before is not.
+    assert 'class="badge new"' in get(web_server, "/", date=LATEST_DAY).text
+    assert 'class="badge new"' not in get(web_server, "/", date="2026-08-20").text
     v = Visitor(web_server)
     v.sign_up("submitter@example.org")
     r = v.post_form("/submit", {"arxiv_id": "1312.7288v1"}, page="/submit")
     assert r.status_code == 303 and r.headers["location"] == "/papers/1312.7288"
     home = get(web_server, "/").text  # today's list now has the submitted paper
     assert 'class="badge new"' in home and "submitted by submitter" in home
+    # Today is now the catalogue's newest day: Aug 21 is no longer new.
+    assert 'class="badge new"' not in get(web_server, "/", date=LATEST_DAY).text
 
 
 def test_submit_unknown_paper_offline(web_server) -> None:  # noqa: ANN001

@@ -13,12 +13,10 @@ from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceU
 from paperfeed.models import DailyEntry, StoredPaper, User
 from paperfeed.settings import Settings
 from paperfeed.store import Store
-from paperfeed.trending import explain_score, listed_at, reference_time, trending_score
 
 PeriodKind = Literal["day", "week", "month"]
 _WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-NEW_BADGE_HOURS = 24
 ARXIV_API = "https://export.arxiv.org/api/query"
 
 
@@ -115,15 +113,6 @@ def neighbours(store: Store, period: Period) -> tuple[Period | None, Period | No
     return (make(before) if before else None), (make(after) if after else None)
 
 
-def is_new(item: StoredPaper, now: datetime | None = None) -> bool:
-    """Listed in the last 24 hours (the "new" badge)."""
-    now = now or datetime.now(UTC)
-    listed = item.submitted_at
-    if listed is None and item.daily_day is not None:
-        listed = datetime.combine(item.daily_day, datetime.min.time(), tzinfo=UTC)
-    return listed is not None and timedelta(0) <= now - listed <= timedelta(hours=NEW_BADGE_HOURS)
-
-
 def submit_paper(store: Store, settings: Settings, user: User, arxiv_id: str) -> StoredPaper:
     """Put a paper on today's list; unknown papers are fetched from arXiv only when online."""
     from paperfeed.ingest.ids import normalize_arxiv_id
@@ -195,6 +184,8 @@ def daily_page(
     `upvotes` (default) keeps pinned papers first, then upvotes; `publishedAt` is newest first;
     `trending` ranks by the decayed score of `paperfeed.trending`.
     """
+    from paperfeed.trending import rank
+
     if sort not in DAILY_SORTS:
         raise BadRequest(f"sort must be one of {', '.join(DAILY_SORTS)}")
     total = store.daily_count(start=period.start, end=period.end)
@@ -207,12 +198,9 @@ def daily_page(
             key=lambda i: i.paper.published or datetime.min.replace(tzinfo=UTC), reverse=True
         )
         return [RankedItem(i) for i in items[offset : offset + limit]], total
-    ref = reference_time(store, timedelta(days=7))
-    ranked = []
-    for i in items:
-        listed = listed_at(i) or ref
-        age = max((ref - listed).total_seconds() / 3600, 0.0)
-        score = trending_score(i.upvotes, age)
-        ranked.append(RankedItem(i, score, explain_score(i.upvotes, age, score)))
-    ranked.sort(key=lambda r: (-(r.score or 0.0), r.item.paper.id))
+    from paperfeed.clock import CatalogueClock
+
+    ranked = [
+        RankedItem(t.item, t.score, t.explain()) for t in rank(items, CatalogueClock.load(store))
+    ]
     return ranked[offset : offset + limit], total

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from paperfeed.models import StoredPaper
+from paperfeed.models import Paper, StoredPaper
 
 _BIB_SPECIAL = re.compile(r"([{}])")
 
@@ -25,11 +25,21 @@ def _bib_value(text: str) -> str:
     return text
 
 
+def paper_year(p: Paper) -> int | None:
+    """Year of first version: published, else the announce date (RSS), else the new-style id."""
+    if p.published:
+        return p.published.year
+    if p.listing_date:
+        return p.listing_date.year
+    m = re.match(r"^(\d{2})(\d{2})\.\d{4,5}$", p.id)
+    return 2000 + int(m[1]) if m else None
+
+
 def citation_key(item: StoredPaper) -> str:
     p = item.paper
     first = p.authors[0].split()[-1] if p.authors else "anon"
     surname = re.sub(r"[^A-Za-z]", "", first).lower() or "anon"
-    year = p.published.year if p.published else ""
+    year = paper_year(p) or ""
     word = next((w.lower() for w in re.findall(r"[A-Za-z]{4,}", p.title)), "paper")
     return f"{surname}{year}{word}"
 
@@ -40,7 +50,7 @@ def bibtex(item: StoredPaper) -> str:
     fields = [
         ("title", _bib_value(p.title)),
         ("author", " and ".join(_bib_value(a) for a in p.authors)),
-        ("year", str(p.published.year) if p.published else ""),
+        ("year", str(paper_year(p) or "")),
         ("eprint", p.id),
         ("archivePrefix", "arXiv"),
         ("primaryClass", p.primary_category or ""),
@@ -61,6 +71,8 @@ def markdown(item: StoredPaper, base_url: str = "") -> str:
     meta = [f"arXiv: [{p.id}]({arxiv_abs_url(p.id)})", f"[PDF]({arxiv_pdf_url(p.id)})"]
     if p.published:
         meta.append(f"published {p.published.date().isoformat()}")
+    elif p.listing_date:
+        meta.append(f"announced {p.listing_date.isoformat()}")
     if p.categories:
         meta.append("categories " + ", ".join(p.categories))
     meta.append(f"{item.upvotes} upvotes")

@@ -105,6 +105,18 @@ class StoredPaper:
     submitted_by: str | None = None
     submitted_at: datetime | None = None
     seq: int = 0  # store change sequence number of the last write to this paper
+    hf_upvotes: int = 0  # part of `upvotes` imported from Hugging Face (not cast here)
+    hf_comments: int = 0  # part of `num_comments` counted on Hugging Face (not shown here)
+
+    @property
+    def local_upvotes(self) -> int:
+        """Upvotes cast on this instance."""
+        return max(self.upvotes - self.hf_upvotes, 0)
+
+    @property
+    def local_comments(self) -> int:
+        """Comments written on this instance (the ones the paper page shows)."""
+        return max(self.num_comments - self.hf_comments, 0)
 
 
 def iso(ts: datetime | date | None) -> str | None:

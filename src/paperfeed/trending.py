@@ -3,16 +3,17 @@
     score = (upvotes + 1) / (age_hours + 2) ** GRAVITY
 
 `age_hours` runs from the paper's daily-list time (its day at 00:00 UTC, or the moment it
-was submitted) to the reference time. The reference time is now, except on a catalogue whose
-newest daily list is older than the window (an archive or the bundled sample): then it is the
-end of that newest day, so the page still shows the last active week.
+was submitted) to now on the catalogue's clock (`paperfeed.clock`): idle days with no papers
+do not count, so a stale catalogue or the bundled sample shows its last active week, and a
+fresh submission blends into that week instead of emptying the page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
+from paperfeed.clock import CatalogueClock, listed_at
 from paperfeed.models import StoredPaper
 from paperfeed.store import Store
 
@@ -30,32 +31,18 @@ class TrendingPaper:
         return explain_score(self.item.upvotes, self.age_hours, self.score)
 
 
-def listed_at(item: StoredPaper) -> datetime | None:
-    if item.submitted_at:
-        return item.submitted_at
-    if item.daily_day:
-        return datetime.combine(item.daily_day, time(), tzinfo=UTC)
-    return None
-
-
-def reference_time(store: Store, window: timedelta, now: datetime | None = None) -> datetime:
-    """Now, or the end of the newest daily list when the catalogue has gone quiet."""
-    now = now or datetime.now(UTC)
-    latest = store.latest_daily_day()
-    if latest is None:
-        return now
-    end_of_latest = datetime.combine(latest + timedelta(days=1), time(), tzinfo=UTC)
-    return end_of_latest if now - end_of_latest > window else now
-
-
 def trending_score(upvotes: int, age_hours: float) -> float:
     """The decayed score of the module docstring."""
     return (upvotes + 1) / (max(age_hours, 0.0) + 2) ** GRAVITY
 
 
 def explain_score(upvotes: int, age_hours: float, score: float) -> str:
-    """The arithmetic behind a trending score, as shown on hover and in the API."""
-    return f"({upvotes} upvotes + 1) / ({age_hours:.0f} h + 2)^{GRAVITY} = {score:.4f}"
+    """The arithmetic behind a trending score, as shown on hover and in the API.
+
+    The result is rounded as the API's `trendingScore` (6 places) before it is shown to 4,
+    so the two never disagree in the last digit.
+    """
+    return f"({upvotes} upvotes + 1) / ({age_hours:.0f} h + 2)^{GRAVITY} = {round(score, 6):.4f}"
 
 
 def trending(
@@ -65,15 +52,19 @@ def trending(
     limit: int = 50,
     now: datetime | None = None,
 ) -> list[TrendingPaper]:
-    """The top `limit` daily-list papers of the last `window`, best first."""
-    ref = reference_time(store, window, now)
-    since = (ref - window).date()
+    """The top `limit` daily-list papers of the last `window` active days, best first."""
+    clock = CatalogueClock.load(store, days=max(window.days, 1), now=now)
+    return rank(store.recent_daily(since=clock.window_start, limit=CANDIDATES), clock)[:limit]
+
+
+def rank(items: list[StoredPaper], clock: CatalogueClock) -> list[TrendingPaper]:
+    """`items` by trending score on `clock`, best first (ties by id)."""
     ranked = []
-    for item in store.recent_daily(since=since, limit=CANDIDATES):
+    for item in items:
         listed = listed_at(item)
-        if listed is None or listed > ref:
+        if listed is None:
             continue
-        age = (ref - listed).total_seconds() / 3600
+        age = clock.age_hours(listed)
         ranked.append(TrendingPaper(item, trending_score(item.upvotes, age), age))
     ranked.sort(key=lambda t: (-t.score, t.item.paper.id))
-    return ranked[:limit]
+    return ranked

@@ -15,11 +15,12 @@ from typing import Any
 
 import orjson
 
+from paperfeed.clock import CatalogueClock
 from paperfeed.models import Frequency, SavedSearch, StoredPaper, Subscriber
 from paperfeed.search import Filters, SearchService, open_search
 from paperfeed.settings import Settings
 from paperfeed.store import Store
-from paperfeed.trending import reference_time, trending
+from paperfeed.trending import trending
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,8 @@ class Composer:
     def since(self, subscriber: Subscriber) -> date:
         """Saved searches report papers listed since the last digest (or the last window)."""
         window = WINDOWS[subscriber.frequency]
-        start = reference_time(self.store, window, self.now) - window
+        clock = CatalogueClock.load(self.store, days=max(window.days, 1), now=self.now)
+        start = clock.window_start_time()
         if subscriber.last_digest_at and subscriber.last_digest_at < start:
             start = subscriber.last_digest_at
         return start.date()

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from paperfeed.digest.compose import Digest
 from paperfeed.digest.tokens import MAX_AGE, Links
+from paperfeed.latex_text import latex_to_text
 from paperfeed.models import StoredPaper
 from paperfeed.settings import Settings
 
@@ -88,10 +89,12 @@ class Renderer:
         if cached is None:
             ctx = {
                 "paper": item.paper,
+                "title": latex_to_text(item.paper.title),
                 "url": self.links.paper_url(item.paper.id),
                 "authors": short_authors(item.paper.authors),
-                "abstract": shorten(item.paper.abstract),
+                "abstract": shorten(latex_to_text(item.paper.abstract)),
                 "upvotes": item.upvotes,
+                "comments": item.num_comments,
             }
             cached = (Markup(self._card_html.render(ctx)), self._card_text.render(ctx))
             self._cards[item.paper.id] = cached

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
-from paperfeed.daily import is_new
+from paperfeed.clock import CatalogueClock
 from paperfeed.export import arxiv_abs_url, arxiv_pdf_url
+from paperfeed.models import StoredPaper
 from paperfeed.search.snippets import marks, to_html
 from paperfeed.web.security import csrf_token, set_csrf_cookie
 
@@ -72,6 +74,23 @@ def ago(ts: datetime | None) -> str:
     return "just now"
 
 
+_rendering: ContextVar[Request] = ContextVar("paperfeed_rendering")
+
+
+def is_new(item: StoredPaper) -> bool:
+    """The "new" badge, on the catalogue's clock (loaded once per request)."""
+    request = _rendering.get()
+    clock = getattr(request.state, "clock", None)
+    if clock is None:
+        clock = request.state.clock = CatalogueClock.load(request.app.state.store)
+    return clock.is_new(item)
+
+
+def day(value: date | datetime | None) -> str:
+    """`Aug 20, 2026`."""
+    return value.strftime("%b %-d, %Y") if value else ""
+
+
 def make_env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -79,12 +98,14 @@ def make_env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        extensions=["jinja2.ext.do"],
     )
     env.filters.update(
         linkify=linkify,
         highlight=highlight,
         short_authors=short_authors,
         ago=ago,
+        day=day,
         short_date=short_date,
     )
     env.globals.update(abs_url=arxiv_abs_url, pdf_url=arxiv_pdf_url, is_new=is_new)
@@ -103,6 +124,11 @@ def render(
         "site_name": request.app.state.settings.site_name,
         **(context or {}),
     }
-    response = HTMLResponse(env.get_template(name).render(ctx), status_code=status_code)
+    token = _rendering.set(request)
+    try:
+        html = env.get_template(name).render(ctx)
+    finally:
+        _rendering.reset(token)
+    response = HTMLResponse(html, status_code=status_code)
     set_csrf_cookie(request, response)
     return response

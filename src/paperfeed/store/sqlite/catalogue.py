@@ -20,6 +20,7 @@ SELECT_PAPER = f"""
 SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        p.imported_upvotes + p.vote_count AS upvotes,
        p.imported_comments + p.comment_count AS num_comments,
+       p.imported_upvotes AS hf_upvotes, p.imported_comments AS hf_comments,
        d.day AS daily_day, d.submitted_by, d.submitted_at
 FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
 """
@@ -92,6 +93,8 @@ def row_stored(row: sqlite3.Row) -> StoredPaper:
         daily_day=_parse_day(row["daily_day"]),
         submitted_by=row["submitted_by"],
         submitted_at=_parse_ts(row["submitted_at"]),
+        hf_upvotes=row["hf_upvotes"],
+        hf_comments=row["hf_comments"],
     )
 
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from paperfeed import accounts, daily, export
+from paperfeed import accounts, daily, export, thumbnails
 from paperfeed.errors import BadRequest, Conflict, NotFound, PaperfeedError, ServiceUnavailable
 from paperfeed.models import StoredPaper, User
 from paperfeed.search import MAX_QUERY_CHARS
@@ -79,6 +79,17 @@ def home(
     )
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The site icon (SVG) for browsers that ask for /favicon.ico."""
+    from pathlib import Path
+
+    svg = (Path(__file__).parent.parent / "static" / "favicon.svg").read_bytes()
+    return Response(
+        svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
 @router.get("/trending", response_class=HTMLResponse)
 def trending_page(request: Request, store: StoreDep, user: OptionalUser) -> Response:
     """Papers ranked by upvotes with recency decay; each rank explains its score on hover."""
@@ -115,12 +126,17 @@ def search_page(
     results: list[searching.Result] = []
     more = False
     found = searching.Found([])
+    filtered_out = False  # the query matches papers, but the filters removed them all
     if form.q:
         if search is None:
             raise ServiceUnavailable("search is not available on this instance yet")
         found = searching.find(store, search, form, limit=(p + 1) * SEARCH_PAGE + 1)
         more = len(found.results) > (p + 1) * SEARCH_PAGE
         results = found.results[p * SEARCH_PAGE : (p + 1) * SEARCH_PAGE]
+        filtered = bool(form.since or form.until or form.category or form.has_code)
+        if not found.results and filtered:
+            unfiltered = searching.make_form(q, sort=sort)
+            filtered_out = bool(searching.find(store, search, unfiltered, limit=1).results)
     return render(
         request,
         "search.html",
@@ -135,6 +151,7 @@ def search_page(
             "terms": found.terms or searching.highlight_terms(form.q),
             "close": found.close,
             "total": found.total,
+            "filtered_out": filtered_out,
             "voted": voted_ids(store, user, [r.item for r in results]),
         },
     )
@@ -146,6 +163,17 @@ def paper_markdown(paper_id: str, store: StoreDep, settings: SettingsDep) -> Pla
     item = get_paper_or_404(store, paper_id)
     return PlainTextResponse(
         export.markdown(item, settings.base_url), media_type="text/markdown; charset=utf-8"
+    )
+
+
+@router.get("/papers/{paper_id:path}/thumbnail.svg")
+def paper_thumbnail(paper_id: str, store: StoreDep) -> Response:
+    """A deterministic placeholder picture: primary category and first words of the title."""
+    item = get_paper_or_404(store, paper_id)
+    return Response(
+        thumbnails.placeholder_svg(item.paper),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
     )
 
 

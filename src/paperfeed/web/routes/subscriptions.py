@@ -238,6 +238,7 @@ def unsubscribe_one_click(
 
 @router.get("/digest/preview", response_class=HTMLResponse)
 def digest_preview(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     user: OptionalUser,
@@ -257,12 +258,19 @@ def digest_preview(
     else:
         raise BadRequest("give the token from your email (or, as an admin, an email address)")
     digest, rendered = preview_digest(settings, store, sub)
-    if digest.empty:
-        return HTMLResponse(
-            "<!doctype html><title>Digest preview</title><p>Nothing new yet: this digest "
-            "would not be sent.</p>"
-        )
-    return HTMLResponse(rendered.html)
+    return render(
+        request,
+        "digest_preview.html",
+        {
+            "email": sub.email,
+            "frequency": sub.frequency,
+            "empty": digest.empty,
+            "subject": rendered.subject,
+            "html": rendered.html,
+            "text": rendered.text,
+            "manage_url": "/subscriptions/manage?" + urlencode({"token": token}) if token else None,
+        },
+    )
 
 
 class SavedSearchRequest(BaseModel):
