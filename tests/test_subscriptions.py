@@ -218,6 +218,9 @@ def test_manage_page_without_password(server, sink, store) -> None:  # noqa: ANN
     assert '<link rel="stylesheet" href="/static/style.css">' in preview.text
     assert 'href="/trending"' in preview.text and "Manage this subscription" in preview.text
     assert 'class="digest-preview"' in preview.text or "would not be sent" in preview.text
+    framed = httpx.get(f"{server.url}/digest/preview/email?token={manage}")
+    assert framed.status_code == 200 and framed.text.startswith("<!doctype html>")
+    assert httpx.get(f"{server.url}/digest/preview/email").status_code == 400
     r = httpx.get(f"{server.url}/digest/preview?email=manage@example.org")
     assert r.status_code == 403  # by address only for admins
 

@@ -19,7 +19,9 @@ from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.send import preview_digest
 from paperfeed.email_address import normalize_email
 from paperfeed.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable, TooManyRequests
+from paperfeed.models import Subscriber, User
 from paperfeed.search import MAX_QUERY_CHARS
+from paperfeed.settings import Settings
 from paperfeed.store import Store
 from paperfeed.web.bodies import parse_body
 from paperfeed.web.deps import (
@@ -236,6 +238,22 @@ def unsubscribe_one_click(
     )
 
 
+def _preview_subscriber(
+    store: Store, settings: Settings, user: User | None, token: str | None, email: str | None
+) -> Subscriber:
+    """Whose digest to preview: the token holder's, or (admins) any address's."""
+    if token:
+        return subs.subscriber_from_token(settings, store, token)
+    if email:
+        if user is None or user.role != "admin":
+            raise Forbidden("previewing by address is for admins; use the link in your email")
+        found = store.subscriber_by_email(normalize_email(email))
+        if found is None:
+            raise NotFound(f"no subscriber {email!r}")
+        return found
+    raise BadRequest("give the token from your email (or, as an admin, an email address)")
+
+
 @router.get("/digest/preview", response_class=HTMLResponse)
 def digest_preview(
     request: Request,
@@ -245,19 +263,14 @@ def digest_preview(
     token: Token = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
 ) -> Response:
-    """The next digest as it would be mailed: for the token holder, or any address for admins."""
-    if token:
-        sub = subs.subscriber_from_token(settings, store, token)
-    elif email:
-        if user is None or user.role != "admin":
-            raise Forbidden("previewing by address is for admins; use the link in your email")
-        found = store.subscriber_by_email(normalize_email(email))
-        if found is None:
-            raise NotFound(f"no subscriber {email!r}")
-        sub = found
-    else:
-        raise BadRequest("give the token from your email (or, as an admin, an email address)")
+    """The next digest as it would be mailed: for the token holder, or any address for admins.
+
+    A page of the site (navigation, manage link) listing the digest's sections, with the email
+    itself framed from `/digest/preview/email` (sandboxed) and its plain-text part.
+    """
+    sub = _preview_subscriber(store, settings, user, token, email)
     digest, rendered = preview_digest(settings, store, sub)
+    query = urlencode({"token": token} if token else {"email": email or ""})
     return render(
         request,
         "digest_preview.html",
@@ -265,12 +278,27 @@ def digest_preview(
             "email": sub.email,
             "frequency": sub.frequency,
             "empty": digest.empty,
+            "sections": [s for s in digest.sections if s.items],
             "subject": rendered.subject,
-            "html": rendered.html,
             "text": rendered.text,
+            "email_url": f"/digest/preview/email?{query}",
             "manage_url": "/subscriptions/manage?" + urlencode({"token": token}) if token else None,
         },
     )
+
+
+@router.get("/digest/preview/email", response_class=HTMLResponse)
+def digest_preview_email(
+    store: StoreDep,
+    settings: SettingsDep,
+    user: OptionalUser,
+    token: Token = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+) -> Response:
+    """The HTML part of the next digest, exactly as mailed (framed by `/digest/preview`)."""
+    sub = _preview_subscriber(store, settings, user, token, email)
+    _, rendered = preview_digest(settings, store, sub)
+    return HTMLResponse(rendered.html)
 
 
 class SavedSearchRequest(BaseModel):
