@@ -13,6 +13,16 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 
+# PostgreSQL for the tests that run on both store backends (--backend all, the default):
+# the machine's service on 127.0.0.1:5432; if it is not answering, start the installed one.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    if [ -d /etc/postgresql ]; then
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start \
+            || sudo pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+        for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    fi
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'

@@ -1,7 +1,16 @@
-"""Shared test fixtures: real temp SQLite stores, the real fixture files, the CLI."""
+"""Shared test fixtures: real stores on every backend, the real fixture files, the CLI.
+
+Backends: `pytest --backend sqlite|postgres|all` (default: $PAPERFEED_TEST_BACKEND, else all).
+A test that asks for the `backend` fixture (directly or through `store`, `database_url`,
+`web_server`, ...) runs once per selected backend. PostgreSQL tests use a database created
+for this test session (random name, from the server's `test` database, dropped at the end);
+every store gets a fresh schema in it, so tests never see each other's rows.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,9 +18,121 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from paperfeed.store.sqlite import SqliteStore
+from paperfeed.settings import load_settings
+from paperfeed.store import Store, open_store
 
 FIXTURES = Path(__file__).parent / "fixtures"
+BACKENDS = ("sqlite", "postgres")
+PG_ADMIN_URL = os.environ.get("PAPERFEED_TEST_PG", "postgresql://127.0.0.1:5432/test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=[*BACKENDS, "all"],
+        default=os.environ.get("PAPERFEED_TEST_BACKEND", "all"),
+        help="store backend(s) the contract tests run on (default: all)",
+    )
+
+
+def selected_backends(config: pytest.Config) -> list[str]:
+    choice = config.getoption("--backend")
+    return list(BACKENDS) if choice == "all" else [choice]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "backend", selected_backends(metafunc.config), indirect=True, scope="module"
+        )
+
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store backend this test runs on ('sqlite' or 'postgres')."""
+    return str(request.param)
+
+
+class PgDatabases:
+    """One PostgreSQL database for this test session; a fresh schema per store."""
+
+    def __init__(self, admin_url: str) -> None:
+        import psycopg
+
+        self.admin_url = admin_url
+        self.name = f"pf_test_{secrets.token_hex(6)}"
+        try:
+            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f"CREATE DATABASE {self.name}")
+        except psycopg.OperationalError as exc:
+            pytest.exit(
+                f"PostgreSQL is not reachable at {admin_url} ({exc}); start it (scripts/test.sh "
+                "does) or run with --backend sqlite",
+                returncode=3,
+            )
+        base, _, _ = admin_url.rpartition("/")
+        self.url = f"{base}/{self.name}"
+        self._n = 0
+
+    def new_url(self) -> str:
+        """The URL of a new, empty schema in the session database."""
+        import psycopg
+
+        self._n += 1
+        schema = f"s{self._n}"
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        return f"{self.url}?options=-csearch_path%3D{schema}"
+
+    def drop(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    dbs = PgDatabases(PG_ADMIN_URL)
+    try:
+        yield dbs
+    finally:
+        dbs.drop()
+
+
+def new_database_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """A fresh, empty store location on `backend` (None: SQLite in the data directory)."""
+    if backend == "sqlite":
+        return None
+    dbs: PgDatabases = request.getfixturevalue("pg_databases")
+    return dbs.new_url()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+    """PAPERFEED_DATABASE_URL of a fresh store on `backend` (None: SQLite in the data dir)."""
+    return new_database_url(request, backend)
+
+
+@pytest.fixture
+def store_factory(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> Iterator[Callable[[], Store]]:
+    """Opens fresh, empty stores on `backend`; closes them after the test."""
+    opened: list[Store] = []
+
+    def make() -> Store:
+        url = new_database_url(request, backend)
+        data = tmp_path / f"store{len(opened)}"
+        store = open_store(load_settings(data_dir=data, database_url=url))
+        opened.append(store)
+        return store
+
+    try:
+        yield make
+    finally:
+        for store in opened:
+            store.close()
 
 
 @pytest.fixture
@@ -21,13 +142,9 @@ def fixtures_dir() -> Path:
 
 
 @pytest.fixture
-def fresh_store(tmp_path: Path) -> Iterator[SqliteStore]:
-    """An empty SQLite store in a temp file, closed after the test."""
-    store = SqliteStore(tmp_path / "store" / "paperfeed.sqlite3")
-    try:
-        yield store
-    finally:
-        store.close()
+def fresh_store(store_factory: Callable[[], Store]) -> Store:
+    """An empty store on the backend under test, closed after the test."""
+    return store_factory()
 
 
 @dataclass
@@ -51,12 +168,20 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(data_dir: Path) -> Callable[..., CliResult]:
-    """Run `paperfeed --data-dir <tmp> ARGS...` in-process through Typer's CliRunner."""
+def cli(data_dir: Path, request: pytest.FixtureRequest) -> Callable[..., CliResult]:
+    """Run `paperfeed --data-dir <tmp> ARGS...` in-process through Typer's CliRunner.
+
+    In a test that runs per backend, the CLI uses that test's `database_url` store."""
     from paperfeed.cli import app
 
+    base = ["--data-dir", str(data_dir)]
+    if "backend" in request.fixturenames:
+        url = request.getfixturevalue("database_url")
+        if url:
+            base += ["--database-url", url]
+
     def run(*args: str, input: str | None = None) -> CliResult:
-        result = CliRunner().invoke(app, ["--data-dir", str(data_dir), *args], input=input)
+        result = CliRunner().invoke(app, [*base, *args], input=input)
         return CliResult(result.exit_code, result.stdout, result.stderr, result.exception)
 
     return run
@@ -78,7 +203,9 @@ class LiveServer:
     settings: object
 
 
-def _start_server(data: Path, **overrides: object) -> Iterator[LiveServer]:
+def _start_server(
+    data: Path, database_url: str | None = None, **overrides: object
+) -> Iterator[LiveServer]:
     import threading
     import time
 
@@ -91,7 +218,12 @@ def _start_server(data: Path, **overrides: object) -> Iterator[LiveServer]:
     from paperfeed.web.app import create_app
 
     settings = load_settings(
-        **{"data_dir": data, "secret_key": "test-secret-key-for-web-tests", **overrides}
+        **{
+            "data_dir": data,
+            "secret_key": "test-secret-key-for-web-tests",
+            "database_url": database_url,
+            **overrides,
+        }
     )
     store = open_store(settings)
     try:
@@ -118,9 +250,13 @@ def _start_server(data: Path, **overrides: object) -> Iterator[LiveServer]:
 
 
 @pytest.fixture(scope="module")
-def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The web app on a random loopback port, its data loaded from `web_papers.jsonl`."""
-    yield from _start_server(tmp_path_factory.mktemp("web") / "data")
+def web_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, backend: str
+) -> Iterator[LiveServer]:
+    """The web app on a random loopback port over a fresh store on `backend`, its data
+    loaded from `web_papers.jsonl`."""
+    url = new_database_url(request, backend)
+    yield from _start_server(tmp_path_factory.mktemp("web") / "data", url)
 
 
 class Visitor:

@@ -188,7 +188,7 @@ def test_curators_pin_and_remove(web_server, visitor, cli) -> None:  # noqa: ANN
     assert pid not in [d["paper"]["id"] for d in day]
 
 
-def test_cli_makes_admin(cli) -> None:  # noqa: ANN001
+def test_cli_makes_admin(backend, cli) -> None:  # noqa: ANN001
     import os
 
     os.environ["PAPERFEED_NEW_PASSWORD"] = "operator password"

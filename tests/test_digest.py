@@ -22,7 +22,7 @@ from paperfeed.errors import BadRequest
 from paperfeed.ingest import ingest_sources
 from paperfeed.search import sync_keyword_index
 from paperfeed.settings import load_settings
-from paperfeed.store.sqlite import SqliteStore
+from paperfeed.store import Store, open_store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAPERS = FIXTURES / "web_papers.jsonl"  # 90 real HF daily papers
@@ -30,17 +30,18 @@ NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    store = SqliteStore(tmp_path / "digest" / "paperfeed.sqlite3")
+def store(settings) -> Store:  # noqa: ANN001
+    store = open_store(settings)
     ingest_sources(store, [str(PAPERS)])
     yield store
     store.close()
 
 
 @pytest.fixture
-def settings(tmp_path: Path, smtp_sink):  # noqa: ANN001, ANN201
+def settings(tmp_path: Path, smtp_sink, database_url):  # noqa: ANN001, ANN201
     return load_settings(
         data_dir=tmp_path / "digest",
+        database_url=database_url,
         secret_key="digest-test-secret",
         smtp_url=smtp_sink.url,
         mail_from="Paper Feed <digest@papers.example.org>",
@@ -56,7 +57,7 @@ def html_part(mail) -> str:  # noqa: ANN001
     return mail.message.get_body(preferencelist=("html",)).get_content()
 
 
-def add(store: SqliteStore, email: str, **kw) -> int:  # noqa: ANN003
+def add(store: Store, email: str, **kw) -> int:  # noqa: ANN003
     sub, _ = add_subscriber_confirmed(store, email=email, confirmed=True, **kw)
     return sub.id
 
@@ -301,7 +302,9 @@ def test_permanent_failure_stops_mail_and_is_shown(store, settings, smtp_sink) -
     assert smtp_sink.to("gone@example.org") == []
 
 
-def test_cli_send_shows_bounces(tmp_path: Path, smtp_sink, monkeypatch, cli, data_dir) -> None:  # noqa: ANN001
+def test_cli_send_shows_bounces(  # noqa: ANN001
+    tmp_path: Path, smtp_sink, monkeypatch, backend, cli, data_dir
+) -> None:
     monkeypatch.setenv("PAPERFEED_SMTP_URL", smtp_sink.url)
     monkeypatch.setenv("PAPERFEED_SECRET_KEY", "digest-test-secret")
     assert cli("ingest", str(PAPERS), "--no-index").exit_code == 0
@@ -343,10 +346,11 @@ def test_header_injection_is_impossible(store, settings) -> None:  # noqa: ANN00
 
 
 def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
-    tmp_path: Path, smtp_sink
+    tmp_path: Path, smtp_sink, database_url
 ) -> None:  # noqa: ANN001
     data = tmp_path / "killdata"
-    store = SqliteStore(data / "paperfeed.sqlite3")
+    store_settings = load_settings(data_dir=data, database_url=database_url)
+    store = open_store(store_settings)
     ingest_sources(store, [str(PAPERS)])
     emails = [f"reader{i:03d}@example.org" for i in range(150)]
     for email in emails:
@@ -357,6 +361,7 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
         "PAPERFEED_DATA_DIR": str(data),
         "PAPERFEED_SMTP_URL": smtp_sink.url,
         "PAPERFEED_SECRET_KEY": "digest-test-secret",
+        "PAPERFEED_DATABASE_URL": database_url or "",
     }
     smtp_sink.delay = 0.01  # ~10 ms per message: the run lasts long enough to be killed
     cmd = [sys.executable, "-m", "paperfeed", "digest", "send"]
@@ -382,7 +387,7 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
         f"duplicates: {[e for e, n in counts.items() if n > 1]}, "
         f"missed: {[e for e in emails if e not in counts]}"
     )
-    store = SqliteStore(data / "paperfeed.sqlite3")
+    store = open_store(store_settings)
     try:
         states = Counter(
             e.state

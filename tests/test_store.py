@@ -1,4 +1,4 @@
-"""The SQLite catalogue store through its public interface."""
+"""The store contract through its public interface, on every backend (--backend)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from paperfeed.store.sqlite import SqliteStore
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = SqliteStore(tmp_path / "store.sqlite3")
-    yield s
-    s.close()
+def store(fresh_store):
+    return fresh_store
 
 
 def paper(pid="2401.00001", version=1, title="A title", **kw):
@@ -107,3 +105,123 @@ def test_papers_list_paginates_by_id(store):
     first = store.list_papers(limit=2)
     rest = store.list_papers(after_id=first[-1].paper.id, limit=10)
     assert [p.paper.id for p in first + rest] == ["1", "2", "3", "4", "5"]
+
+
+# --- both backends: one migration sequence; rules the database enforces under concurrency ---
+
+
+def test_both_backends_share_one_numbered_migration_sequence():
+    from paperfeed.store.postgres.db import migration_scripts as pg_scripts
+    from paperfeed.store.sqlite.db import migration_scripts as sqlite_scripts
+
+    sqlite_names = [name for _, name, _ in sqlite_scripts()]
+    assert sqlite_names == [name for _, name, _ in pg_scripts()], (
+        "every numbered migration needs a twin in store/postgres/migrations"
+    )
+    numbers = [n for n, _, _ in sqlite_scripts()]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_postgres_schema_is_migrated_once(pg_databases):
+    from paperfeed.store.postgres import PostgresStore
+
+    url = pg_databases.new_url()
+    PostgresStore(url).close()
+    store = PostgresStore(url)  # reopening applies nothing twice
+    try:
+        versions = store.db.applied_migrations()
+    finally:
+        store.close()
+    assert versions == list(range(1, len(versions) + 1)) and versions
+
+
+def _same_store_twice(tmp_path, database_url):
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+
+    settings = load_settings(data_dir=tmp_path / "shared", database_url=database_url)
+    return open_store(settings), open_store(settings)
+
+
+def _race(n_threads, fn):
+    """Run fn(i) in n threads released at once; their results in order."""
+    import threading
+
+    barrier = threading.Barrier(n_threads)
+    results = [None] * n_threads
+
+    def run(i):
+        barrier.wait()
+        results[i] = fn(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_uniqueness_holds_under_concurrent_writers(tmp_path, database_url):
+    a, b = _same_store_twice(tmp_path, database_url)
+    try:
+        a.upsert_papers([paper("1")])
+        stores = [a, b] * 4
+        users = _race(
+            8,
+            lambda i: stores[i].create_user(
+                email="Same@Example.org" if i % 2 else "same@example.org",
+                name="x",
+                password_hash="h",
+            ),
+        )
+        created = [u for u in users if u is not None]
+        assert len(created) == 1 and created[0].role == "admin"
+        uid = created[0].id
+        votes = _race(8, lambda i: stores[i].add_vote(user_id=uid, paper_id="1"))
+        assert votes.count(True) == 1
+        assert a.get_paper("1").upvotes == b.get_paper("1").upvotes == 1
+        subs = _race(8, lambda i: stores[i].add_subscriber(email="one@example.org")[1])
+        assert subs.count(True) == 1
+        allowed = _race(8, lambda i: stores[i].throttle_hit("k", limit=3, window_s=60, now=1000.0))
+        assert allowed.count(True) == 3
+    finally:
+        a.close()
+        b.close()
+
+
+def test_change_sequence_followers_never_skip_under_concurrent_ingest(tmp_path, database_url):
+    """Two writers ingest at once; a follower reading changes_since() sees every paper."""
+    import threading
+
+    a, b = _same_store_twice(tmp_path, database_url)
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def follow():
+        cursor = 0
+        while True:
+            finished = done.is_set()
+            batch = a.changes_since(cursor, limit=50)
+            for item in batch:
+                seen.add(item.paper.id)
+                cursor = item.seq
+            if finished and not batch:
+                return
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    try:
+        _race(
+            2,
+            lambda i: [
+                (a, b)[i].upsert_papers([paper(f"{i}.{j}.{k}") for k in range(20)])
+                for j in range(15)
+            ],
+        )
+    finally:
+        done.set()
+        follower.join()
+        a.close()
+        b.close()
+    assert len(seen) == 2 * 15 * 20

@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import LiveServer, SmtpSink, Visitor, _free_port, _start_server
+from conftest import (
+    LiveServer,
+    SmtpSink,
+    Visitor,
+    _free_port,
+    _start_server,
+    new_database_url,
+)
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from paperfeed.digest.send import send_digests
@@ -19,7 +26,8 @@ from paperfeed.store import open_store
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[SmtpSink]:
+def sink(backend: str) -> Iterator[SmtpSink]:
+    """A real SMTP server, one per backend run (so each run sees only its own mail)."""
     sink = SmtpSink()
     port = _free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
@@ -30,10 +38,16 @@ def sink() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="module")
-def server(sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    sink: SmtpSink,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    backend: str,
+) -> Iterator[LiveServer]:
     os.environ["PAPERFEED_SMTP_URL"] = sink.url
     try:
-        yield from _start_server(tmp_path_factory.mktemp("subs") / "data")
+        url = new_database_url(request, backend)
+        yield from _start_server(tmp_path_factory.mktemp("subs") / "data", url)
     finally:
         os.environ.pop("PAPERFEED_SMTP_URL", None)
 

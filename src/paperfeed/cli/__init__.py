@@ -34,9 +34,18 @@ def _global(
             help="Data directory (default: $PAPERFEED_DATA_DIR, else a per-user directory).",
         ),
     ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Store location (default: $PAPERFEED_DATABASE_URL, else SQLite in the data "
+            "directory); postgresql://... selects PostgreSQL.",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
 ) -> None:
     state.data_dir = data_dir
+    state.database_url = database_url
     state._settings = None
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

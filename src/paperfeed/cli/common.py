@@ -33,12 +33,13 @@ class State:
     """Global options, resolved lazily into settings and a store."""
 
     data_dir: Path | None = None
+    database_url: str | None = None
     _settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(data_dir=self.data_dir)
+            self._settings = load_settings(data_dir=self.data_dir, database_url=self.database_url)
         return self._settings
 
 

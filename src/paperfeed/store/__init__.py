@@ -1,4 +1,5 @@
-"""The system of record. `open_store(settings)` picks the implementation."""
+"""The system of record. `open_store(settings)` picks the implementation:
+SQLite in the data directory (default, `sqlite:///path`) or PostgreSQL (`postgresql://...`)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ if TYPE_CHECKING:
     from paperfeed.settings import Settings
 
 
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("postgres://", "postgresql://"))
+
+
 def open_store(settings: Settings) -> Store:
     """The store configured by `settings` (SQLite in the data directory by default)."""
     url = settings.database_url or ""
-    if url.startswith(("postgres://", "postgresql://")):
-        raise BadRequest(
-            "the PostgreSQL store is not available in this release; unset PAPERFEED_DATABASE_URL"
-        )
+    if is_postgres_url(url):
+        from paperfeed.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     if url and not url.startswith("sqlite:///"):
         raise BadRequest(f"unsupported PAPERFEED_DATABASE_URL: {url.split(':', 1)[0]}://...")
     from pathlib import Path
@@ -28,4 +33,4 @@ def open_store(settings: Settings) -> Store:
     return SqliteStore(path)
 
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "is_postgres_url", "open_store"]

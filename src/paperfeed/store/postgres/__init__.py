@@ -1,0 +1,22 @@
+"""The PostgreSQL store: the same protocol as SQLite, for many app instances and workers."""
+
+from __future__ import annotations
+
+from paperfeed.store.postgres.accounts import PgAccounts
+from paperfeed.store.postgres.catalogue import PgCatalogue
+from paperfeed.store.postgres.db import Database
+from paperfeed.store.postgres.subscriptions import PgSubscriptions
+
+
+class PostgresStore(PgCatalogue, PgAccounts, PgSubscriptions):
+    """All of paperfeed's records in one PostgreSQL database (psycopg 3 connection pool)."""
+
+    def __init__(self, url: str, *, pool_size: int = 16) -> None:
+        self.url = url
+        self.db = Database(url, max_size=pool_size)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+__all__ = ["PostgresStore"]

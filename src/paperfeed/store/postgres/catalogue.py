@@ -1,0 +1,296 @@
+"""Papers and the daily list in PostgreSQL.
+
+Catalogue writes take the `change_seq` row lock first and hold it to commit: writers are
+serialised as on SQLite, and change sequence numbers become visible in increasing order, so
+an index that follows `changes_since(seq)` from any process never skips a change.
+New papers are loaded with COPY (thousands per second), changed ones through a temporary
+table and one UPDATE ... FROM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from paperfeed.models import CatalogueStats, DailyEntry, Paper, StoredPaper, UpsertCounts
+from paperfeed.store.postgres.db import Database
+from paperfeed.store.sqlite.catalogue import (
+    PAPER_COLUMNS,
+    _day,
+    _parse_day,
+    _parse_ts,
+    _ts,
+    merge,
+    paper_row,
+    row_paper,
+)
+
+_CONTENT_FIELDS = [c.strip() for c in PAPER_COLUMNS.split(",")]
+SELECT_PAPER = f"""
+SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
+       p.imported_upvotes + p.vote_count AS upvotes,
+       p.imported_comments + p.comment_count AS num_comments,
+       d.day AS daily_day, d.submitted_by, d.submitted_at
+FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
+"""
+_N = len(_CONTENT_FIELDS)
+_UPDATE_VIA_TABLE = 200  # more changed papers than this go through a temp table
+
+
+def row_stored(row: tuple[Any, ...]) -> StoredPaper:
+    return StoredPaper(
+        paper=row_paper(row),
+        seq=row[_N],
+        upvotes=row[_N + 1],
+        num_comments=row[_N + 2],
+        daily_day=_parse_day(row[_N + 3]),
+        submitted_by=row[_N + 4],
+        submitted_at=_parse_ts(row[_N + 5]),
+    )
+
+
+def lock_catalogue(conn: Any) -> int:
+    """Take the catalogue writer lock (the change_seq row); returns the current value."""
+    (value,) = conn.execute("SELECT value FROM change_seq WHERE id = 1 FOR UPDATE").fetchone()
+    return int(value)
+
+
+class PgCatalogue:
+    """Catalogue part of the PostgreSQL store."""
+
+    db: Database
+
+    def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
+        incoming: dict[str, tuple] = {}
+        for paper in papers:
+            row = paper_row(paper)
+            previous = incoming.get(paper.id)
+            incoming[paper.id] = merge(previous, row) if previous else row
+        counts = UpsertCounts()
+        if not incoming:
+            return counts
+        with self.db.transaction() as conn:
+            seq = lock_catalogue(conn)
+            existing = {
+                row[0]: tuple(row)
+                for row in conn.execute(
+                    f"SELECT {PAPER_COLUMNS} FROM papers WHERE id = ANY(%s)", (list(incoming),)
+                )
+            }
+            inserts, updates = [], []
+            for paper_id, row in incoming.items():
+                old = existing.get(paper_id)
+                if old is None:
+                    inserts.append(row)
+                    continue
+                merged = merge(old, row)
+                if merged == old:
+                    counts.unchanged += 1
+                else:
+                    updates.append(merged)
+            changed = len(inserts) + len(updates)
+            if changed:
+                conn.execute("UPDATE change_seq SET value = %s WHERE id = 1", (seq + changed,))
+            cur = conn.cursor()
+            if inserts:
+                with cur.copy(f"COPY papers ({PAPER_COLUMNS}, seq) FROM STDIN") as copy:
+                    for i, row in enumerate(inserts):
+                        copy.write_row((*row, seq + 1 + i))
+            seq += len(inserts)
+            self._update_papers(conn, [(*row, seq + 1 + i) for i, row in enumerate(updates)])
+            counts.added, counts.updated = len(inserts), len(updates)
+        return counts
+
+    def _update_papers(self, conn: Any, rows: list[tuple]) -> None:
+        """Rewrite the content columns (and seq) of existing papers."""
+        if not rows:
+            return
+        assignments = ", ".join(f"{c} = u.{c}" for c in _CONTENT_FIELDS[1:])
+        if len(rows) <= _UPDATE_VIA_TABLE:
+            marks = ", ".join(f"{c} = %s" for c in _CONTENT_FIELDS[1:])
+            conn.cursor().executemany(
+                f"UPDATE papers SET {marks}, seq = %s WHERE id = %s",
+                [(*row[1:], row[0]) for row in rows],
+            )
+            return
+        conn.execute(
+            "CREATE TEMP TABLE pf_paper_updates (LIKE papers INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        with conn.cursor().copy(f"COPY pf_paper_updates ({PAPER_COLUMNS}, seq) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conn.execute(
+            f"UPDATE papers p SET {assignments}, seq = u.seq "
+            "FROM pf_paper_updates u WHERE p.id = u.id"
+        )
+
+    def upsert_daily(self, entries: Iterable[DailyEntry]) -> UpsertCounts:
+        """Put papers on the daily list; imported upvotes/comments only ever grow."""
+        items = list(entries)
+        counts = UpsertCounts()
+        if not items:
+            return counts
+        with self.db.transaction() as conn:
+            lock_catalogue(conn)
+            state: dict[str, list] = {}  # id -> [has_entry, submitted_by, upvotes, comments]
+            ids = list(dict.fromkeys(e.paper_id for e in items))
+            for row in conn.execute(
+                "SELECT p.id, d.day, d.submitted_by, p.imported_upvotes, p.imported_comments "
+                "FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id "
+                "WHERE p.id = ANY(%s)",
+                (ids,),
+            ):
+                state[row[0]] = [row[1] is not None, row[2], row[3], row[4]]
+            inserts: dict[str, DailyEntry] = {}
+            submitters: dict[str, str] = {}
+            signals: dict[str, tuple[int, int]] = {}
+            for e in items:
+                cur = state.get(e.paper_id)
+                if cur is None:
+                    raise KeyError(e.paper_id)
+                has_entry, submitted_by, old_up, old_comments = cur
+                if not has_entry:
+                    inserts[e.paper_id] = e
+                    cur[0], cur[1] = True, e.submitted_by
+                    changed = True
+                else:
+                    changed = False
+                    if e.submitted_by and not submitted_by:
+                        submitters[e.paper_id] = cur[1] = e.submitted_by
+                        changed = True
+                upvotes, comments = max(old_up, e.upvotes), max(old_comments, e.num_comments)
+                if (upvotes, comments) != (old_up, old_comments):
+                    signals[e.paper_id] = (upvotes, comments)
+                    cur[2], cur[3] = upvotes, comments
+                    changed = True
+                if not has_entry:
+                    counts.added += 1
+                elif changed:
+                    counts.updated += 1
+                else:
+                    counts.unchanged += 1
+            cur = conn.cursor()
+            if inserts:
+                with cur.copy(
+                    "COPY daily_entries (paper_id, day, submitted_by, submitted_at, pinned) "
+                    "FROM STDIN"
+                ) as copy:
+                    for pid, e in inserts.items():
+                        copy.write_row(
+                            (pid, _day(e.day), state[pid][1], _ts(e.submitted_at), int(e.pinned))
+                        )
+            late = [(who, pid) for pid, who in submitters.items() if pid not in inserts]
+            if late:
+                cur.executemany(
+                    "UPDATE daily_entries SET submitted_by = %s WHERE paper_id = %s", late
+                )
+            if signals:
+                cur.executemany(
+                    "UPDATE papers SET imported_upvotes = %s, imported_comments = %s WHERE id = %s",
+                    [(up, com, pid) for pid, (up, com) in signals.items()],
+                )
+        return counts
+
+    def _papers(self, where: str, params: Sequence[Any]) -> list[StoredPaper]:
+        with self.db.transaction() as conn:
+            return [row_stored(r) for r in conn.execute(SELECT_PAPER + where, params)]
+
+    def get_paper(self, paper_id: str) -> StoredPaper | None:
+        found = self._papers(" WHERE p.id = %s", (paper_id,))
+        return found[0] if found else None
+
+    def get_papers(self, paper_ids: Sequence[str]) -> list[StoredPaper]:
+        ids = list(dict.fromkeys(paper_ids))
+        if not ids:
+            return []
+        found = {p.paper.id: p for p in self._papers(" WHERE p.id = ANY(%s)", (ids,))}
+        return [found[i] for i in ids if i in found]
+
+    def list_papers(self, *, after_id: str | None = None, limit: int = 50) -> list[StoredPaper]:
+        return self._papers(" WHERE p.id > %s ORDER BY p.id LIMIT %s", (after_id or "", limit))
+
+    def daily_list(
+        self, *, start: date, end: date, limit: int = 100, offset: int = 0
+    ) -> list[StoredPaper]:
+        return self._papers(
+            " WHERE d.day BETWEEN %s AND %s ORDER BY d.pinned DESC, upvotes DESC, "
+            "p.published DESC NULLS LAST, p.id LIMIT %s OFFSET %s",
+            (start.isoformat(), end.isoformat(), limit, offset),
+        )
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple:
+        with self.db.transaction() as conn:
+            return tuple(conn.execute(sql, params).fetchone())
+
+    def daily_count(self, *, start: date, end: date) -> int:
+        (n,) = self._one(
+            "SELECT count(*) FROM daily_entries WHERE day BETWEEN %s AND %s",
+            (start.isoformat(), end.isoformat()),
+        )
+        return int(n)
+
+    def latest_daily_day(self) -> date | None:
+        (day,) = self._one("SELECT max(day) FROM daily_entries")
+        return _parse_day(day)
+
+    def adjacent_daily_days(self, day: date) -> tuple[date | None, date | None]:
+        text = day.isoformat()
+        prev, nxt = self._one(
+            "SELECT (SELECT max(day) FROM daily_entries WHERE day < %s), "
+            "(SELECT min(day) FROM daily_entries WHERE day > %s)",
+            (text, text),
+        )
+        return _parse_day(prev), _parse_day(nxt)
+
+    def recent_daily(self, *, since: date, limit: int = 1000) -> list[StoredPaper]:
+        return self._papers(
+            " WHERE d.day >= %s ORDER BY upvotes DESC LIMIT %s", (since.isoformat(), limit)
+        )
+
+    def remove_daily(self, paper_id: str) -> bool:
+        with self.db.transaction() as conn:
+            cur = conn.execute("DELETE FROM daily_entries WHERE paper_id = %s", (paper_id,))
+            return cur.rowcount > 0
+
+    def pin_daily(self, paper_id: str, pinned: bool) -> bool:
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE daily_entries SET pinned = %s WHERE paper_id = %s", (int(pinned), paper_id)
+            )
+            return cur.rowcount > 0
+
+    def changes_since(self, seq: int, *, limit: int = 1000) -> list[StoredPaper]:
+        return self._papers(" WHERE p.seq > %s ORDER BY p.seq LIMIT %s", (seq, limit))
+
+    def count_changes_since(self, seq: int) -> int:
+        (value,) = self._one("SELECT count(*) FROM papers WHERE seq > %s", (seq,))
+        return int(value)
+
+    def last_seq(self) -> int:
+        (value,) = self._one("SELECT value FROM change_seq")
+        return int(value)
+
+    def stats(self) -> CatalogueStats:
+        with self.db.transaction() as conn:
+            (papers,) = conn.execute("SELECT count(*) FROM papers").fetchone()
+            daily, first, last = conn.execute(
+                "SELECT count(*), min(day), max(day) FROM daily_entries"
+            ).fetchone()
+            categories = {
+                cat: int(n)
+                for cat, n in conn.execute(
+                    "SELECT primary_category, count(*) FROM papers "
+                    "WHERE primary_category IS NOT NULL "
+                    "GROUP BY primary_category ORDER BY count(*) DESC, primary_category LIMIT 20"
+                )
+            }
+            (seq,) = conn.execute("SELECT value FROM change_seq").fetchone()
+        return CatalogueStats(
+            papers=int(papers),
+            daily_entries=int(daily),
+            first_daily_day=_parse_day(first),
+            last_daily_day=_parse_day(last),
+            last_seq=int(seq),
+            categories=categories,
+        )
