@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 from psycopg.rows import dict_row
 
-from paperfeed.store.postgres.db import Database
 from paperfeed.models import (
     Frequency,
     OutboxEntry,
@@ -24,6 +23,7 @@ from paperfeed.models import (
     Subscriber,
     SubscriberStatus,
 )
+from paperfeed.store.postgres.db import Database
 
 _SUBSCRIBER_COLUMNS = (
     "id, email, frequency, trending, user_id, created_at, confirmed_at, status, "
