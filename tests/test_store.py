@@ -225,3 +225,12 @@ def test_change_sequence_followers_never_skip_under_concurrent_ingest(tmp_path, 
         a.close()
         b.close()
     assert len(seen) == 2 * 15 * 20
+
+
+def test_imported_and_local_signals_are_kept_apart(store):
+    store.upsert_papers([paper("1")])
+    store.upsert_daily([DailyEntry("1", date(2024, 5, 1), upvotes=5, num_comments=2)])
+    user = store.create_user(email="v@example.org", name="v", password_hash="h")
+    assert store.add_vote(user_id=user.id, paper_id="1")
+    got = store.get_paper("1")
+    assert (got.upvotes, got.hf_upvotes, got.num_comments, got.hf_comments) == (6, 5, 2, 2)

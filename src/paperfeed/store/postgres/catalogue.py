@@ -31,7 +31,8 @@ SELECT_PAPER = f"""
 SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        p.imported_upvotes + p.vote_count AS upvotes,
        p.imported_comments + p.comment_count AS num_comments,
-       d.day AS daily_day, d.submitted_by, d.submitted_at
+       d.day AS daily_day, d.submitted_by, d.submitted_at,
+       p.imported_upvotes AS hf_upvotes, p.imported_comments AS hf_comments
 FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
 """
 _N = len(_CONTENT_FIELDS)
@@ -47,6 +48,8 @@ def row_stored(row: tuple[Any, ...]) -> StoredPaper:
         daily_day=_parse_day(row[_N + 3]),
         submitted_by=row[_N + 4],
         submitted_at=_parse_ts(row[_N + 5]),
+        hf_upvotes=row[_N + 6],
+        hf_comments=row[_N + 7],
     )
 
 
