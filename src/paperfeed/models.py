@@ -267,3 +267,21 @@ class OutboxEntry:
     paper_ids: list[str]
     attempts: int = 0
     last_error: str | None = None
+
+
+@dataclass(slots=True)
+class FollowedSource:
+    """An upstream the operator follows: `arxiv:<category>` or `hf-daily`."""
+
+    name: str
+    added_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class HarvestCheckpoint:
+    """Where harvesting one upstream feed stopped (`oai:<set>`, `rss:<cat>`, `hf-daily`)."""
+
+    key: str
+    state: dict[str, Any]
+    updated_at: datetime | None = None
+    last_error: str | None = None

@@ -72,6 +72,39 @@ class Settings(BaseSettings):
         description="Minimum seconds between two requests to the same host when importing "
         "from a URL (arXiv asks for 3).",
     )
+    fetch_retries: int = Field(
+        default=4,
+        ge=0,
+        le=10,
+        description="Extra attempts (with exponential backoff from 2 s) after a failed request "
+        "to an upstream (connection error, 429, 5xx).",
+    )
+    arxiv_url: str = Field(
+        default="https://export.arxiv.org",
+        description="arXiv base URL for `paperfeed harvest`: OAI-PMH at <url>/oai2, daily RSS "
+        "at <url>/rss/<category> (point it at a mirror or a test server).",
+    )
+    hf_url: str = Field(
+        default="https://huggingface.co",
+        description="Hugging Face base URL for the hf-daily source (<url>/api/daily_papers).",
+    )
+    sources: str = Field(
+        default="",
+        description="Comma-separated sources to harvest besides those added with `paperfeed "
+        "sources add`, e.g. 'arxiv:cs.CL,arxiv:cs.LG,hf-daily'.",
+    )
+    harvest_time: str = Field(
+        default="01:30",
+        description="UTC time of day (HH:MM) at which `paperfeed serve` harvests the followed "
+        "sources, after arXiv's daily announce (20:00 US Eastern); empty disables it.",
+    )
+    curation_auto_list: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="After each scheduled harvest, put the top N of the curation queue on the "
+        "daily list (as 'auto-curation'); 0 turns it off.",
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark session cookies Secure (set when serving behind TLS).",

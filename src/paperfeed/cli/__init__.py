@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli import catalogue, digest, search, serve, users
+from paperfeed.cli import catalogue, digest, harvest, search, serve, users
 from paperfeed.cli.common import ErrorsAsMessages, show_progress_lines, state
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ search.register(app)  # search, eval, index, similar
 serve.register(app)  # serve
 users.register(app)  # users add|role|list
 digest.register(app)  # digest send|preview, subscribers add|list|remove
+harvest.register(app)  # sources add|list|remove, harvest
 
 
 def main() -> None:

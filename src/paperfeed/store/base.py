@@ -14,7 +14,9 @@ from paperfeed.models import (
     CatalogueStats,
     Comment,
     DailyEntry,
+    FollowedSource,
     Frequency,
+    HarvestCheckpoint,
     OutboxEntry,
     OutboxState,
     Paper,
@@ -60,6 +62,14 @@ class CatalogueStore(Protocol):
 
     def adjacent_daily_days(self, day: date) -> tuple[date | None, date | None]:
         """The nearest earlier and later days that have papers on the daily list."""
+        ...
+
+    def listed_papers(self, day: date, *, limit: int = 5000) -> list[StoredPaper]:
+        """Papers first announced on `day` (`listing_date`), by id."""
+        ...
+
+    def latest_listing_date(self) -> date | None:
+        """The newest announce day in the catalogue."""
         ...
 
     def recent_daily(self, *, since: date, limit: int = 1000) -> list[StoredPaper]:
@@ -242,7 +252,25 @@ class SubscriptionStore(Protocol):
     ) -> list[OutboxEntry]: ...
 
 
-class Store(CatalogueStore, AccountStore, SubscriptionStore, Protocol):
+class HarvestStore(Protocol):
+    """Followed upstream sources and where each feed's harvest stopped."""
+
+    def add_source(self, name: str) -> bool:
+        """Follow `name`; False if it was already followed."""
+        ...
+
+    def remove_source(self, name: str) -> bool: ...
+
+    def list_sources(self) -> list[FollowedSource]: ...
+
+    def get_checkpoint(self, key: str) -> HarvestCheckpoint | None: ...
+
+    def save_checkpoint(self, key: str, state: dict[str, Any], *, error: str | None = None) -> None:
+        """Replace the checkpoint of feed `key` (and its last error, None when it went well)."""
+        ...
+
+
+class Store(CatalogueStore, AccountStore, SubscriptionStore, HarvestStore, Protocol):
     """The whole store: the catalogue plus the feature stores added beside it."""
 
     def close(self) -> None: ...

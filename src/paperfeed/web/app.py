@@ -18,11 +18,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed.errors import PaperfeedError
+from paperfeed.ingest.harvest_schedule import start_harvest_scheduler
 from paperfeed.search import SearchService, open_search
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 from paperfeed.web.bodies import errors_message
-from paperfeed.web.routes import accounts, api, feeds, pages, subscriptions
+from paperfeed.web.routes import accounts, api, curation, feeds, pages, subscriptions
 from paperfeed.web.templating import make_env, render
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search = open_search_or_none(settings, store)
         app.state.store = store
         app.state.search = search
+        harvester = start_harvest_scheduler(settings, store)  # followed sources, daily
         try:
             yield
         finally:
+            if harvester is not None:
+                harvester.stop()
             if search is not None:
                 search.close()
             store.close()
@@ -102,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    for module in (api, pages, accounts, feeds, subscriptions):
+    for module in (api, curation, pages, accounts, feeds, subscriptions):
         app.include_router(module.router)
 
     return app

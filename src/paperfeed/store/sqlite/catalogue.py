@@ -304,6 +304,17 @@ class SqliteCatalogue:
         ).fetchone()
         return _parse_day(prev), _parse_day(nxt)
 
+    def listed_papers(self, day: date, *, limit: int = 5000) -> list[StoredPaper]:
+        rows = self.db.read.execute(
+            SELECT_PAPER + " WHERE p.listing_date = ? ORDER BY p.id LIMIT ?",
+            (day.isoformat(), limit),
+        )
+        return [row_stored(r) for r in rows]
+
+    def latest_listing_date(self) -> date | None:
+        (day,) = self.db.read.execute("SELECT max(listing_date) FROM papers").fetchone()
+        return _parse_day(day)
+
     def recent_daily(self, *, since: date, limit: int = 1000) -> list[StoredPaper]:
         rows = self.db.read.execute(
             SELECT_PAPER + " WHERE d.day >= ? ORDER BY upvotes DESC LIMIT ?",

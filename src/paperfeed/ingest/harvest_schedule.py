@@ -1,0 +1,91 @@
+"""The harvest schedule of `paperfeed serve`: followed sources after arXiv's daily announce.
+
+A daemon thread, started and stopped with the web app's lifespan, sleeps until the next
+`settings.harvest_time` (UTC) and runs `harvest` (then the optional auto-listing of the
+curation queue). Started after that time of day, it catches up once if today's run has not
+happened yet (the time of the last scheduled run is kept in the store); a failed feed is
+logged and retried on the next run, never stopping the schedule. Extra runs are harmless:
+harvests are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, time, timedelta
+
+from paperfeed.errors import BadRequest
+from paperfeed.settings import Settings
+from paperfeed.store import Store
+
+log = logging.getLogger(__name__)
+SCHEDULE_KEY = "schedule:harvest"
+
+
+def parse_time_of_day(text: str, setting: str = "PAPERFEED_HARVEST_TIME") -> time:
+    try:
+        hours, minutes = text.strip().split(":")
+        return time(int(hours), int(minutes), tzinfo=UTC)
+    except ValueError:
+        raise BadRequest(f"{setting} must be HH:MM (UTC), not {text!r}") from None
+
+
+class HarvestScheduler:
+    """Runs `harvest` daily at `at` in a daemon thread until `stop()`."""
+
+    def __init__(self, settings: Settings, store: Store, at: time) -> None:
+        self.settings, self.store, self.at = settings, store, at
+        self._stop = threading.Event()
+        self.runs = 0
+        self._thread = threading.Thread(target=self._loop, name="paperfeed-harvest", daemon=True)
+
+    def start(self) -> HarvestScheduler:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def due_at(self, now: datetime) -> datetime:
+        """Today's run time if it has not run since, else tomorrow's."""
+        today = datetime.combine(now.date(), self.at)
+        saved = self.store.get_checkpoint(SCHEDULE_KEY)
+        last = saved.state.get("last_run") if saved else None
+        if today <= now and (last is None or datetime.fromisoformat(last) < today):
+            return now  # catch up
+        return today if today > now else today + timedelta(days=1)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            now = datetime.now(UTC)
+            wait = (self.due_at(now) - now).total_seconds()
+            if wait > 0:
+                log.info("harvest: next run in %.0f s", wait)
+                if self._stop.wait(wait):
+                    break
+            self._run()
+
+    def _run(self) -> None:
+        from paperfeed import curation
+        from paperfeed.ingest.harvest import followed_sources, harvest
+
+        started = datetime.now(UTC)
+        try:
+            if followed_sources(self.store, self.settings):
+                report = harvest(self.store, self.settings)
+                log.warning("%s", report.summary())
+                listed = curation.auto_list(self.store, self.settings)
+                if listed:
+                    log.warning("curation: auto-listed %s", ", ".join(listed))
+        except Exception:  # keep the schedule alive through a bad night
+            log.exception("harvest: scheduled run failed")
+        self.store.save_checkpoint(SCHEDULE_KEY, {"last_run": started.isoformat()})
+        self.runs += 1
+
+
+def start_harvest_scheduler(settings: Settings, store: Store) -> HarvestScheduler | None:
+    """Start the daily harvest thread; None when `harvest_time` is empty."""
+    if not settings.harvest_time.strip():
+        return None
+    return HarvestScheduler(settings, store, parse_time_of_day(settings.harvest_time)).start()
