@@ -37,6 +37,7 @@ class HarvestScheduler:
         self.settings, self.store, self.at = settings, store, at
         self._stop = threading.Event()
         self.runs = 0
+        self._last_run: datetime | None = None  # this process's last run
         self._thread = threading.Thread(target=self._loop, name="paperfeed-harvest", daemon=True)
 
     def start(self) -> HarvestScheduler:
@@ -51,8 +52,9 @@ class HarvestScheduler:
         """Today's run time if it has not run since, else tomorrow's."""
         today = datetime.combine(now.date(), self.at)
         saved = self.store.get_checkpoint(SCHEDULE_KEY)
-        last = saved.state.get("last_run") if saved else None
-        if today <= now and (last is None or datetime.fromisoformat(last) < today):
+        runs = [datetime.fromisoformat(saved.state["last_run"])] if saved else []
+        last = max([*runs, *([self._last_run] if self._last_run else [])], default=None)
+        if today <= now and (last is None or last < today):
             return now  # catch up
         return today if today > now else today + timedelta(days=1)
 
@@ -70,18 +72,19 @@ class HarvestScheduler:
         from paperfeed import curation
         from paperfeed.ingest.harvest import followed_sources, harvest
 
-        started = datetime.now(UTC)
+        started = self._last_run = datetime.now(UTC)
+        self.runs += 1
         try:
-            if followed_sources(self.store, self.settings):
-                report = harvest(self.store, self.settings)
-                log.warning("%s", report.summary())
-                listed = curation.auto_list(self.store, self.settings)
-                if listed:
-                    log.warning("curation: auto-listed %s", ", ".join(listed))
+            if not followed_sources(self.store, self.settings):
+                return  # nothing to do (and nothing to write) until a source is followed
+            report = harvest(self.store, self.settings)
+            log.warning("%s", report.summary())
+            listed = curation.auto_list(self.store, self.settings)
+            if listed:
+                log.warning("curation: auto-listed %s", ", ".join(listed))
+            self.store.save_checkpoint(SCHEDULE_KEY, {"last_run": started.isoformat()})
         except Exception:  # keep the schedule alive through a bad night
             log.exception("harvest: scheduled run failed")
-        self.store.save_checkpoint(SCHEDULE_KEY, {"last_run": started.isoformat()})
-        self.runs += 1
 
 
 def start_harvest_scheduler(settings: Settings, store: Store) -> HarvestScheduler | None:
