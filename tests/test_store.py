@@ -234,3 +234,38 @@ def test_imported_and_local_signals_are_kept_apart(store):
     assert store.add_vote(user_id=user.id, paper_id="1")
     got = store.get_paper("1")
     assert (got.upvotes, got.hf_upvotes, got.num_comments, got.hf_comments) == (6, 5, 2, 2)
+
+
+def test_followed_sources_and_harvest_checkpoints(store):
+    assert store.list_sources() == [] and store.get_checkpoint("oai:cs") is None
+    assert store.add_source("arxiv:cs.CL") and store.add_source("hf-daily")
+    assert not store.add_source("arxiv:cs.CL")  # already followed
+    assert [s.name for s in store.list_sources()] == ["arxiv:cs.CL", "hf-daily"]
+    assert store.list_sources()[0].added_at.tzinfo is not None
+    assert store.remove_source("hf-daily") and not store.remove_source("hf-daily")
+    store.save_checkpoint("oai:cs", {"from": "2015-01-16", "token": "cs|x|16"})
+    store.save_checkpoint("oai:cs", {"from": "2015-01-16", "token": None}, error="HTTP 503")
+    saved = store.get_checkpoint("oai:cs")
+    assert saved.state == {"from": "2015-01-16", "token": None}
+    assert saved.last_error == "HTTP 503" and saved.updated_at is not None
+    store.save_checkpoint("oai:cs", {"from": "2015-01-17", "token": None})
+    assert store.get_checkpoint("oai:cs").last_error is None  # a good run clears the error
+
+
+def test_papers_by_announce_day(store):
+    assert store.latest_listing_date() is None
+    store.upsert_papers(
+        [
+            paper("2402.00002", listing_date=date(2024, 2, 2)),
+            paper("2402.00001", listing_date=date(2024, 2, 2)),
+            paper("2402.00003", listing_date=date(2024, 2, 5)),
+            paper("2402.00004"),
+        ]
+    )
+    assert store.latest_listing_date() == date(2024, 2, 5)
+    assert [i.paper.id for i in store.listed_papers(date(2024, 2, 2))] == [
+        "2402.00001",
+        "2402.00002",
+    ]
+    assert len(store.listed_papers(date(2024, 2, 2), limit=1)) == 1
+    assert store.listed_papers(date(2024, 2, 3)) == []

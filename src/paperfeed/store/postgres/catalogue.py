@@ -246,6 +246,15 @@ class PgCatalogue:
         )
         return _parse_day(prev), _parse_day(nxt)
 
+    def listed_papers(self, day: date, *, limit: int = 5000) -> list[StoredPaper]:
+        return self._papers(
+            " WHERE p.listing_date = %s ORDER BY p.id LIMIT %s", (day.isoformat(), limit)
+        )
+
+    def latest_listing_date(self) -> date | None:
+        (day,) = self._one("SELECT max(listing_date) FROM papers")
+        return _parse_day(day)
+
     def recent_daily(self, *, since: date, limit: int = 1000) -> list[StoredPaper]:
         return self._papers(
             " WHERE d.day >= %s ORDER BY upvotes DESC LIMIT %s", (since.isoformat(), limit)
