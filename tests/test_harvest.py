@@ -256,3 +256,25 @@ def test_serve_harvests_on_its_schedule(tmp_path, upstream) -> None:  # noqa: AN
         assert store.daily_count(start=date(2026, 7, 9), end=date(2026, 7, 9)) == 7
     finally:
         store.close()
+
+
+def test_one_harvest_at_a_time(cli, data_dir, upstream) -> None:  # noqa: ANN001
+    """A second harvest on the same data directory (another app worker, a cron job) is refused
+    while one runs, with a clear message; the running one is not disturbed."""
+    follow_all(cli)
+    upstream.block_on = "verb=ListRecords"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "--data-dir", str(data_dir), "harvest",
+         "--source", "arxiv:cs.LG", "--since", "2015-01-16"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        assert upstream.blocked.wait(60)
+        second = cli("harvest", "--source", "hf-daily")
+        assert second.exit_code == 1 and "another harvest is running" in second.stderr
+    finally:
+        upstream.block_on = None
+        upstream.release.set()
+        out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert expected_oai_ids() <= paper_ids(data_dir)

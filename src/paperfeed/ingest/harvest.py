@@ -28,6 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,7 +37,7 @@ from urllib.parse import urlencode
 import httpx
 
 from paperfeed import __version__
-from paperfeed.errors import BadRequest, PaperfeedError
+from paperfeed.errors import BadRequest, Conflict, PaperfeedError
 from paperfeed.ingest.fetch import FetchPolicy, fetch
 from paperfeed.ingest.formats import SourceError
 from paperfeed.ingest.records import Record, Rejected
@@ -436,6 +437,41 @@ def harvest(
         raise BadRequest("--since must not be after --until")
     report = HarvestReport(dry_run=dry_run)
     say = progress or (lambda message: log.info("%s", message))
+    with _one_at_a_time(settings):
+        _run_feeds(store, settings, report, sources, followed, since, until, dry_run, say)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@contextmanager
+def _one_at_a_time(settings: Settings) -> Iterator[None]:
+    """An exclusive lock on `<data_dir>/harvest.lock`: the scheduler of each app worker and a
+    manual `paperfeed harvest` never run at once (the OS drops it if the process dies)."""
+    import fcntl
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.data_dir / "harvest.lock", "a+b") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict("another harvest is running on this data directory") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run_feeds(
+    store: Store,
+    settings: Settings,
+    report: HarvestReport,
+    sources: list[Source],
+    followed: list[Source],
+    since: date | None,
+    until: date | None,
+    dry_run: bool,
+    say: Callable[[str], None],
+) -> None:
     headers = {"User-Agent": f"paperfeed/{__version__} (+{settings.base_url})"}
     with httpx.Client(headers=headers, timeout=60.0, follow_redirects=True) as client:
         run = _Harvester(
@@ -460,8 +496,6 @@ def harvest(
                 log.warning("%s: %s", key, feed.error)
             report.feeds.append(feed)
             say(feed.line(dry_run))
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 __all__ = [
