@@ -24,6 +24,7 @@ def test_curator_lists_a_paper_from_the_queue(curated_server, browser) -> None: 
     page.fill("input[name=password]", PASSWORD)
     page.click("form.stack button[type=submit]")
     page.wait_for_url(re.compile(r"/curation"))
+    assert page.locator("header nav a[href='/curation']").count() == 1  # curators see the link
     page.goto(f"{curated_server.url}/curation?date={QUEUE_DAY.isoformat()}")
     assert "Curation queue" in page.locator("h1").inner_text()
     first = page.locator("li.queue-item").first

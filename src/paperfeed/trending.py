@@ -33,7 +33,7 @@ class TrendingPaper:
 
 def trending_score(upvotes: int, age_hours: float) -> float:
     """The decayed score of the module docstring."""
-    return (upvotes + 1) / (max(age_hours, 0.0) + 2) ** GRAVITY
+    return float((upvotes + 1) / (max(age_hours, 0.0) + 2) ** GRAVITY)
 
 
 def explain_score(upvotes: int, age_hours: float, score: float) -> str:

@@ -3,7 +3,7 @@ what is new since the last run."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,7 +42,7 @@ def sources_list(
 ) -> None:
     """Followed sources, where each is configured, and its harvest checkpoints."""
     with opened_store() as store:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for source, origin in harvesting.list_sources(store, state.settings):
             keys = harvesting.feed_keys(source)
             points = {k: store.get_checkpoint(k) for k in keys}

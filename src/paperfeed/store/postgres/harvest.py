@@ -23,12 +23,12 @@ class PgHarvest:
                 "ON CONFLICT (name) DO NOTHING",
                 (name, datetime.now(UTC).isoformat()),
             )
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     def remove_source(self, name: str) -> bool:
         with self.db.transaction() as conn:
             cur = conn.execute("DELETE FROM followed_sources WHERE name = %s", (name,))
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     def list_sources(self) -> list[FollowedSource]:
         with self.db.transaction() as conn:
