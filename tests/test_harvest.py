@@ -38,8 +38,22 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[Upstream]:
         server.close()
 
 
+_DATABASE_URL: dict[Path, str] = {}  # data dir -> the PostgreSQL store a test runs on
+
+
 def stored(data_dir: Path):  # noqa: ANN201
-    return open_store(load_settings(data_dir=data_dir))
+    return open_store(load_settings(data_dir=data_dir, database_url=_DATABASE_URL.get(data_dir)))
+
+
+@pytest.fixture
+def on_backend(backend: str, database_url: str | None, data_dir: Path) -> Iterator[list[str]]:
+    """Run the test on each store backend: the CLI options of its store (for subprocesses)."""
+    if database_url:
+        _DATABASE_URL[data_dir] = database_url
+    try:
+        yield ["--database-url", database_url] if database_url else []
+    finally:
+        _DATABASE_URL.pop(data_dir, None)
 
 
 def paper_ids(data_dir: Path) -> set[str]:
@@ -80,7 +94,7 @@ def follow_all(cli) -> None:  # noqa: ANN001
     assert cli("sources", "add", "hf-daily").exit_code == 0
 
 
-def test_harvest_then_a_second_run_finds_nothing_new(cli, data_dir, upstream) -> None:  # noqa: ANN001
+def test_harvest_then_a_second_run_finds_nothing_new(cli, data_dir, upstream, on_backend) -> None:  # noqa: ANN001
     follow_all(cli)
     first = cli("harvest", "--since", "2015-01-16", "--until", "2024-05-27")
     assert first.exit_code == 0, first.output
@@ -152,14 +166,15 @@ def test_bad_sources_are_reported_and_the_others_still_run(cli, data_dir, upstre
 def test_kill_9_mid_harvest_then_rerun_loses_and_duplicates_nothing(
     cli,
     data_dir,
-    upstream,  # noqa: ANN001
+    upstream,
+    on_backend,  # noqa: ANN001
 ) -> None:
     follow_all(cli)
     upstream.block_on = "%7C32%7C0"  # the third page's token ("cs|2015-01-16|32|0")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "--data-dir", str(data_dir), "harvest",
-         "--source", "arxiv:cs.LG", "--since", "2015-01-16"],
+        [sys.executable, "-m", "paperfeed", "--data-dir", str(data_dir), *on_backend,
+         "harvest", "--source", "arxiv:cs.LG", "--since", "2015-01-16"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
