@@ -269,3 +269,28 @@ def test_papers_by_announce_day(store):
     ]
     assert len(store.listed_papers(date(2024, 2, 2), limit=1)) == 1
     assert store.listed_papers(date(2024, 2, 3)) == []
+
+
+def test_every_backend_implements_the_whole_store_protocol():
+    """A method added to store/base.py needs an implementation on every backend."""
+    from paperfeed.store.base import Store
+    from paperfeed.store.postgres import PostgresStore
+
+    wanted = {
+        name
+        for cls in Store.__mro__
+        if cls.__module__ == "paperfeed.store.base"
+        for name in vars(cls)
+        if not name.startswith("_")
+    }
+    for backend_class in (SqliteStore, PostgresStore):
+        missing = sorted(n for n in wanted if not callable(getattr(backend_class, n, None)))
+        assert not missing, f"{backend_class.__name__} lacks {missing}"
+
+
+def test_upvoted_ids_most_upvoted_first(store):
+    store.upsert_papers([paper("1"), paper("2"), paper("3")])
+    store.upsert_daily(
+        [DailyEntry("1", date(2024, 5, 1), upvotes=2), DailyEntry("2", date(2024, 5, 1), upvotes=7)]
+    )
+    assert store.upvoted_ids() == [("2", 7), ("1", 2)]

@@ -285,3 +285,22 @@ class HarvestCheckpoint:
     state: dict[str, Any]
     updated_at: datetime | None = None
     last_error: str | None = None
+
+
+JobState = Literal["queued", "running", "done", "failed"]
+
+
+@dataclass(slots=True)
+class Job:
+    """A unit of background work for `paperfeed worker`, claimed under a lease."""
+
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    state: JobState = "queued"
+    owner: str | None = None
+    lease_until: float | None = None  # unix time
+    attempts: int = 0
+    last_error: str | None = None
+    updated_at: float = 0.0

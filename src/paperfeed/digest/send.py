@@ -124,9 +124,20 @@ class DigestJob:
         self.sender = sender_address(settings)
         self.report = SendReport(dry_run=dry_run)
         self._errors: dict[int, str] = {}  # last temporary error per subscriber
+        self._ids: tuple[int, int | None] = (0, None)  # the block of subscriber ids to serve
 
-    def run(self, *, limit: int | None = None, progress: bool = True) -> SendReport:
+    def run(
+        self,
+        *,
+        limit: int | None = None,
+        progress: bool = True,
+        first_id: int = 0,
+        last_id: int | None = None,
+    ) -> SendReport:
+        """Send to every due subscriber (with `first_id <= id <= last_id`: one worker job's
+        block of ids)."""
         started = time.perf_counter()
+        self._ids = (first_id, last_id)
         due = self._count_due()
         bar = Progress(enabled=progress)
         bar.start("digests (subscribers)", min(due, limit) if limit is not None else due)
@@ -138,6 +149,8 @@ class DigestJob:
                 period = period_key(frequency, self.now)
                 self.report.periods[frequency] = period
                 for entry in self.store.outbox_entries(period, state="sending"):
+                    if not self._covers(entry.subscriber_id):
+                        continue  # another worker's block
                     sub = self.store.get_subscriber(entry.subscriber_id)
                     email = sub.email if sub else f"#{entry.subscriber_id}"
                     if self.resend_in_doubt and not self.dry_run:
@@ -150,14 +163,16 @@ class DigestJob:
                         )
                         continue
                     self.report.in_doubt.append((email, "left 'sending' by an interrupted run"))
-                after_id = 0
+                after_id = first_id - 1
                 while budget is None or budget > 0:
-                    batch = self.store.due_subscribers(
-                        frequency=frequency,
-                        period=period,
-                        after_id=after_id,
-                        limit=BATCH if budget is None else min(BATCH, budget),
-                        max_attempts=self.max_attempts,
+                    batch = self._in_range(
+                        self.store.due_subscribers(
+                            frequency=frequency,
+                            period=period,
+                            after_id=after_id,
+                            limit=BATCH if budget is None else min(BATCH, budget),
+                            max_attempts=self.max_attempts,
+                        )
                     )
                     if not batch:
                         break
@@ -187,17 +202,27 @@ class DigestJob:
         self.report.seconds = time.perf_counter() - started
         return self.report
 
+    def _covers(self, subscriber_id: int) -> bool:
+        first_id, last_id = self._ids
+        return first_id <= subscriber_id and (last_id is None or subscriber_id <= last_id)
+
+    def _in_range(self, batch: list[Subscriber]) -> list[Subscriber]:
+        last_id = self._ids[1]
+        return batch if last_id is None else [s for s in batch if s.id <= last_id]
+
     def _count_due(self) -> int:
         total = 0
         for frequency in FREQUENCIES:
             period = period_key(frequency, self.now)
-            after_id = 0
-            while batch := self.store.due_subscribers(
-                frequency=frequency,
-                period=period,
-                after_id=after_id,
-                limit=10_000,
-                max_attempts=self.max_attempts,
+            after_id = self._ids[0] - 1
+            while batch := self._in_range(
+                self.store.due_subscribers(
+                    frequency=frequency,
+                    period=period,
+                    after_id=after_id,
+                    limit=10_000,
+                    max_attempts=self.max_attempts,
+                )
             ):
                 total += len(batch)
                 after_id = batch[-1].id

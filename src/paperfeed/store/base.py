@@ -17,6 +17,8 @@ from paperfeed.models import (
     FollowedSource,
     Frequency,
     HarvestCheckpoint,
+    Job,
+    JobState,
     OutboxEntry,
     OutboxState,
     Paper,
@@ -270,7 +272,60 @@ class HarvestStore(Protocol):
         ...
 
 
-class Store(CatalogueStore, AccountStore, SubscriptionStore, HarvestStore, Protocol):
+class JobStore(Protocol):
+    """Background jobs for `paperfeed worker`: queued once per (kind, key), claimed under a
+    lease that a live worker renews; a job whose lease expired (its worker died) is claimable
+    again. Times are unix seconds from the caller."""
+
+    def enqueue_job(
+        self,
+        kind: str,
+        key: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        now: float,
+        requeue_after: float | None = None,
+    ) -> bool:
+        """Queue (kind, key) unless it exists; a done or failed one is queued again if it
+        finished more than `requeue_after` seconds ago. True if it was queued now."""
+        ...
+
+    def claim_job(
+        self,
+        kinds: Sequence[str],
+        *,
+        owner: str,
+        lease_s: float,
+        now: float,
+        max_attempts: int = 5,
+    ) -> Job | None:
+        """Take the oldest queued job of `kinds` (or a running one whose lease expired) for
+        `owner` until now + lease_s; concurrent claimers never get the same job."""
+        ...
+
+    def renew_jobs(self, owner: str, *, lease_s: float, now: float) -> int:
+        """Extend the leases of `owner`'s running jobs; how many."""
+        ...
+
+    def finish_job(
+        self,
+        job_id: int,
+        *,
+        owner: str,
+        now: float,
+        error: str | None = None,
+        max_attempts: int = 5,
+    ) -> bool:
+        """'done', or after an error 'queued' again ('failed' after max_attempts); False if
+        `owner` no longer held the job (its lease expired and another worker took it)."""
+        ...
+
+    def list_jobs(
+        self, *, kind: str | None = None, state: JobState | None = None, limit: int = 1000
+    ) -> list[Job]: ...
+
+
+class Store(CatalogueStore, AccountStore, SubscriptionStore, HarvestStore, JobStore, Protocol):
     """The whole store: the catalogue plus the feature stores added beside it."""
 
     def close(self) -> None: ...

@@ -65,7 +65,7 @@ class PgCatalogue:
     db: Database
 
     def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
-        incoming: dict[str, tuple] = {}
+        incoming: dict[str, tuple[Any, ...]] = {}
         for paper in papers:
             row = paper_row(paper)
             previous = incoming.get(paper.id)
@@ -105,7 +105,7 @@ class PgCatalogue:
             counts.added, counts.updated = len(inserts), len(updates)
         return counts
 
-    def _update_papers(self, conn: Any, rows: list[tuple]) -> None:
+    def _update_papers(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
         """Rewrite the content columns (and seq) of existing papers."""
         if not rows:
             return
@@ -136,7 +136,7 @@ class PgCatalogue:
             return counts
         with self.db.transaction() as conn:
             lock_catalogue(conn)
-            state: dict[str, list] = {}  # id -> [has_entry, submitted_by, upvotes, comments]
+            state: dict[str, list[Any]] = {}  # id -> [has_entry, submitted_by, upvotes, comments]
             ids = list(dict.fromkeys(e.paper_id for e in items))
             for row in conn.execute(
                 "SELECT p.id, d.day, d.submitted_by, p.imported_upvotes, p.imported_comments "
@@ -222,7 +222,7 @@ class PgCatalogue:
             (start.isoformat(), end.isoformat(), limit, offset),
         )
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple:
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
         with self.db.transaction() as conn:
             return tuple(conn.execute(sql, params).fetchone())
 
@@ -263,14 +263,14 @@ class PgCatalogue:
     def remove_daily(self, paper_id: str) -> bool:
         with self.db.transaction() as conn:
             cur = conn.execute("DELETE FROM daily_entries WHERE paper_id = %s", (paper_id,))
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     def pin_daily(self, paper_id: str, pinned: bool) -> bool:
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "UPDATE daily_entries SET pinned = %s WHERE paper_id = %s", (int(pinned), paper_id)
             )
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     def changes_since(self, seq: int, *, limit: int = 1000) -> list[StoredPaper]:
         return self._papers(" WHERE p.seq > %s ORDER BY p.seq LIMIT %s", (seq, limit))
@@ -282,6 +282,15 @@ class PgCatalogue:
     def last_seq(self) -> int:
         (value,) = self._one("SELECT value FROM change_seq")
         return int(value)
+
+    def upvoted_ids(self) -> list[tuple[str, int]]:
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, imported_upvotes + vote_count AS upvotes FROM papers "
+                "WHERE imported_upvotes > 0 OR vote_count > 0 "
+                "ORDER BY upvotes DESC, coalesce(published, listing_date) DESC NULLS LAST, id"
+            ).fetchall()
+        return [(r[0], int(r[1])) for r in rows]
 
     def stats(self) -> CatalogueStats:
         with self.db.transaction() as conn:

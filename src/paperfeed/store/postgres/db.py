@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+import select
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -78,6 +81,7 @@ class Database:
             name="paperfeed",
         )
         self.pool.open(wait=False)
+        self._local = threading.local()  # a connection whose COMMIT is on its way
 
     # -- migrations ----------------------------------------------------------------------
 
@@ -115,11 +119,89 @@ class Database:
     def transaction(self) -> Iterator[Any]:
         """A pooled connection inside one transaction: committed on success, rolled back
         on any exception. Connection failures become `ServiceUnavailable`."""
+        self.settle()
         try:
             with self.pool.connection(timeout=CONNECT_TIMEOUT_S * 2) as conn:
                 yield conn
         except self._errors as exc:
             raise unreachable(self.url, exc) from exc
 
+    # -- a commit whose reply is read later (the digest outbox's claim) ------------------
+
+    @contextmanager
+    def deferred_commit(self) -> Iterator[Any]:
+        """A transaction whose COMMIT is sent at the end but whose reply is read by the
+        next call of this thread (`settle()`).
+
+        The digest claim uses it: the moment between "the claim is committed" and "the
+        message's final dot is on the wire" is then two socket writes, not a round trip
+        to the database server. A kill in between loses the digest (see digest.send), so
+        that moment must be as short as it can be. To decline, roll back inside the block.
+        """
+        self.settle()
+        try:
+            conn = self.pool.getconn(timeout=CONNECT_TIMEOUT_S * 2)
+        except self._errors as exc:
+            raise unreachable(self.url, exc) from exc
+        try:
+            yield conn
+            pg = conn.pgconn
+            if pg.transaction_status != _IDLE:
+                pg.send_query(b"COMMIT")
+                while pg.flush() != 0:
+                    select.select([], [pg.socket], [], 1.0)
+                self._local.pending = conn
+                return
+        except BaseException as exc:
+            try:
+                conn.rollback()
+            except Exception:
+                pass
+            self.pool.putconn(conn)
+            if isinstance(exc, self._errors):
+                raise unreachable(self.url, exc) from exc
+            raise
+        self.pool.putconn(conn)
+
+    def settle(self) -> None:
+        """Read the reply of this thread's deferred COMMIT and give its connection back."""
+        conn = getattr(self._local, "pending", None)
+        if conn is None:
+            return
+        self._local.pending = None
+        error = None
+        try:
+            error = _read_results(conn.pgconn)
+        except Exception as exc:
+            error = str(exc)
+        finally:
+            self.pool.putconn(conn)
+        if error:
+            log.error("a deferred commit failed (a digest may be sent twice): %s", error)
+
     def close(self) -> None:
+        self.settle()
         self.pool.close()
+
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+
+
+def _read_results(pg: Any, timeout: float = 30.0) -> str | None:
+    """Consume every pending result on `pg`; the first error message, if any."""
+    from psycopg import pq
+
+    error = None
+    deadline = time.monotonic() + timeout
+    while True:
+        pg.consume_input()
+        while pg.is_busy():
+            if time.monotonic() > deadline:
+                return "no reply from the database"
+            select.select([pg.socket], [], [], 1.0)
+            pg.consume_input()
+        result = pg.get_result()
+        if result is None:
+            return error
+        if result.status != pq.ExecStatus.COMMAND_OK and error is None:
+            error = (result.error_message or b"").decode("utf-8", "replace").strip()

@@ -68,8 +68,11 @@ def _filters_json(filters: dict[str, Any] | None) -> str:
     return orjson.dumps(filters or {}, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _dicts(conn: Any, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict]:
-    return conn.cursor(row_factory=dict_row).execute(sql, params).fetchall()
+def _dicts(
+    conn: Any, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = conn.cursor(row_factory=dict_row).execute(sql, params).fetchall()
+    return rows
 
 
 class PgSubscriptions:
@@ -170,7 +173,7 @@ class PgSubscriptions:
     def remove_subscriber(self, subscriber_id: int) -> bool:
         with self.db.transaction() as conn:
             cur = conn.execute("DELETE FROM subscribers WHERE id = %s", (subscriber_id,))
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     # -- saved searches ------------------------------------------------------------------
 
@@ -202,7 +205,7 @@ class PgSubscriptions:
                 "DELETE FROM saved_searches WHERE id = %s AND subscriber_id = %s",
                 (search_id, subscriber_id),
             )
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     def _with_searches(self, conn: Any, subscribers: list[Subscriber]) -> list[Subscriber]:
         by_id: dict[int, list[SavedSearch]] = defaultdict(list)
@@ -262,13 +265,16 @@ class PgSubscriptions:
         at: datetime,
     ) -> bool:
         now = _now()
-        with self.db.transaction() as conn:
+        # Committed on the way out without waiting for the server's reply: the caller
+        # sends the message's final dot right after (see Database.deferred_commit).
+        with self.db.deferred_commit() as conn:
             prev = conn.execute(
                 "SELECT last_digest_at FROM subscribers WHERE id = %s AND status = 'active' "
                 "AND confirmed_at IS NOT NULL FOR UPDATE",
                 (subscriber_id,),
             ).fetchone()
             if prev is None:  # gone, unsubscribed or bounced since the run started
+                conn.rollback()
                 return False
             claimed = conn.execute(
                 "INSERT INTO digest_outbox AS o (subscriber_id, period, state, message_id, "
@@ -290,6 +296,7 @@ class PgSubscriptions:
                 ),
             ).fetchone()
             if claimed is None:
+                conn.rollback()
                 return False
             if paper_ids:
                 conn.cursor().executemany(

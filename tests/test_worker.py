@@ -1,0 +1,161 @@
+"""`paperfeed worker`: the job queue contract on every backend, and real worker processes
+sending digests to 1,000 subscribers while one of them is killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paperfeed.ingest import ingest_sources
+from paperfeed.settings import load_settings
+from paperfeed.store import open_store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAPERS = FIXTURES / "web_papers.jsonl"
+
+
+def two_stores(tmp_path, database_url):  # noqa: ANN001, ANN201
+    settings = load_settings(data_dir=tmp_path / "jobs", database_url=database_url)
+    return open_store(settings), open_store(settings)
+
+
+def test_jobs_are_queued_once_and_claimed_by_one_worker_each(tmp_path, database_url) -> None:  # noqa: ANN001
+    a, b = two_stores(tmp_path, database_url)
+    try:
+        for i in range(6):
+            assert a.enqueue_job("digest", f"k{i}", {"i": i}, now=100.0)
+            assert not b.enqueue_job("digest", f"k{i}", {"i": i}, now=100.0)  # already there
+        stores = [a, b] * 5
+        claimed: list = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(len(stores))
+
+        def claim(i: int) -> None:
+            barrier.wait()
+            while job := stores[i].claim_job(["digest"], owner=f"w{i}", lease_s=30, now=101.0):
+                with lock:
+                    claimed.append((job.key, job.owner))
+
+        threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(stores))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(k for k, _ in claimed) == [f"k{i}" for i in range(6)]
+        assert a.claim_job(["other"], owner="x", lease_s=30, now=101.0) is None
+        assert len(a.list_jobs(state="running")) == 6
+    finally:
+        a.close()
+        b.close()
+
+
+def test_expired_lease_is_taken_over_and_the_late_owner_loses_it(tmp_path, database_url) -> None:  # noqa: ANN001
+    a, b = two_stores(tmp_path, database_url)
+    try:
+        a.enqueue_job("digest", "block-0", {"first_id": 0}, now=0.0)
+        first = a.claim_job(["digest"], owner="dead", lease_s=10, now=1.0)
+        assert first is not None and first.payload == {"first_id": 0}
+        assert b.claim_job(["digest"], owner="alive", lease_s=10, now=5.0) is None  # leased
+        assert a.renew_jobs("dead", lease_s=10, now=8.0) == 1  # heartbeat: until 18
+        assert b.claim_job(["digest"], owner="alive", lease_s=10, now=15.0) is None
+        taken = b.claim_job(["digest"], owner="alive", lease_s=10, now=19.0)  # expired
+        assert taken is not None and taken.id == first.id and taken.attempts == 2
+        assert not a.finish_job(first.id, owner="dead", now=20.0)  # no longer its job
+        assert b.finish_job(taken.id, owner="alive", now=21.0)
+        [done] = b.list_jobs(kind="digest")
+        assert (done.state, done.owner) == ("done", None)
+        # Finished: queued again only once it is older than requeue_after.
+        assert not a.enqueue_job("digest", "block-0", now=30.0, requeue_after=60)
+        assert a.enqueue_job("digest", "block-0", now=90.0, requeue_after=60)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_failing_job_is_retried_then_marked_failed(tmp_path, database_url) -> None:  # noqa: ANN001
+    a, b = two_stores(tmp_path, database_url)
+    try:
+        a.enqueue_job("digest", "bad", now=0.0)
+        for attempt in range(1, 4):
+            job = b.claim_job(["digest"], owner="w", lease_s=5, now=float(attempt))
+            assert job is not None and job.attempts == attempt
+            assert a.finish_job(job.id, owner="w", now=float(attempt), error="boom", max_attempts=3)
+        [job] = a.list_jobs()
+        assert (job.state, job.last_error) == ("failed", "boom")
+        assert b.claim_job(["digest"], owner="w", lease_s=5, now=10.0) is None
+    finally:
+        a.close()
+        b.close()
+
+
+def test_three_workers_one_killed_send_each_subscriber_exactly_one_digest(
+    tmp_path: Path, smtp_sink, database_url
+) -> None:  # noqa: ANN001
+    data = tmp_path / "workers"
+    settings = load_settings(data_dir=data, database_url=database_url)
+    store = open_store(settings)
+    ingest_sources(store, [str(PAPERS)])
+    emails = [f"reader{i:04d}@example.org" for i in range(1000)]
+    confirmed = datetime.now(UTC)
+    for email in emails:
+        store.add_subscriber(email=email, confirmed_at=confirmed)
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(data),
+        "PAPERFEED_DATABASE_URL": database_url or "",
+        "PAPERFEED_SMTP_URL": smtp_sink.url,
+        "PAPERFEED_SECRET_KEY": "worker-test-secret",
+        "PAPERFEED_DIGEST_TIME": "00:00",
+    }
+    cmd = [sys.executable, "-m", "paperfeed", "worker", "--until-idle", "--no-embed"]
+    cmd += ["--lease", "3", "--poll", "0.2", "--plan-every", "0"]
+    smtp_sink.delay = 0.004  # a few ms per message, so the kill lands mid-run
+    logs = [open(tmp_path / f"worker{i}.log", "w+") for i in range(3)]  # noqa: SIM115
+    procs = [subprocess.Popen(cmd, env=env, stdout=log, stderr=log) for log in logs]
+    try:
+        deadline = time.monotonic() + 120
+        while len(smtp_sink.received) < 150:
+            assert time.monotonic() < deadline, "workers sent nothing"
+            time.sleep(0.01)
+        running = store.list_jobs(state="running")
+        assert running, "no job in progress to kill"
+        victim_pid = int(running[0].owner.rsplit(":", 1)[1])
+        victim = next(p for p in procs if p.pid == victim_pid)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        # What the victim held at its death (almost always one job mid-send).
+        orphans = [j.id for j in store.list_jobs(state="running") if j.owner == running[0].owner]
+        for p in procs:
+            p.wait(timeout=120)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    outputs = []
+    for log in logs:
+        log.seek(0)
+        outputs.append(log.read())
+        log.close()
+    survivors = [p for p in procs if p.pid != victim_pid]
+    assert all(p.returncode == 0 for p in survivors), outputs
+    time.sleep(0.2)
+    counts = Counter(m.recipient for m in smtp_sink.received)
+    assert counts == {email: 1 for email in emails}, (
+        f"duplicates: {[e for e, n in counts.items() if n > 1][:5]}, "
+        f"missed: {len([e for e in emails if e not in counts])}"
+    )
+    jobs = {j.id: j for j in store.list_jobs(kind="digest")}
+    assert all(j.state == "done" for j in jobs.values())
+    for orphan in orphans:  # taken over by a survivor once the lease expired
+        assert jobs[orphan].attempts == 2 and jobs[orphan].state == "done"
+    # One job per block of 100 subscriber ids, however many workers planned.
+    ids = [s.id for s in store.list_subscribers(limit=5000)]
+    assert len(jobs) == len({i // 100 for i in ids})
+    store.close()
