@@ -115,6 +115,16 @@ def database_url(request: pytest.FixtureRequest, backend: str) -> str | None:
 
 
 @pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> str:
+    """A fresh PostgreSQL store URL, for tests of what only PostgreSQL offers (several
+    processes on one database); skipped under --backend sqlite."""
+    if "postgres" not in selected_backends(request.config):
+        pytest.skip("PostgreSQL-only test (run with --backend postgres or all)")
+    dbs: PgDatabases = request.getfixturevalue("pg_databases")
+    return dbs.new_url()
+
+
+@pytest.fixture
 def store_factory(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path
 ) -> Iterator[Callable[[], Store]]:

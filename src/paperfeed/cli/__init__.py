@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli import catalogue, digest, harvest, search, serve, users, worker
+from paperfeed.cli import catalogue, digest, doctor, harvest, search, serve, users, worker
 from paperfeed.cli.common import ErrorsAsMessages, show_progress_lines, state
 
 app = typer.Typer(
@@ -60,6 +60,7 @@ users.register(app)  # users add|role|list
 digest.register(app)  # digest send|preview, subscribers add|list|remove
 harvest.register(app)  # sources add|list|remove, harvest
 worker.register(app)  # worker
+doctor.register(app)  # doctor
 
 
 def main() -> None:

@@ -121,6 +121,11 @@ class SmtpSender:
             conn.login(c.username, c.password or "")
         return conn
 
+    def check(self) -> None:
+        """Connect, greet (and log in, if configured), then say goodbye."""
+        self._conn = self._connect()
+        self.close()
+
     def close(self) -> None:
         if self._conn is not None:
             try:

@@ -328,4 +328,8 @@ class JobStore(Protocol):
 class Store(CatalogueStore, AccountStore, SubscriptionStore, HarvestStore, JobStore, Protocol):
     """The whole store: the catalogue plus the feature stores added beside it."""
 
+    def schema_version(self) -> tuple[int, int]:
+        """(latest migration applied to the database, latest this code knows)."""
+        ...
+
     def close(self) -> None: ...

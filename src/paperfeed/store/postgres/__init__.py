@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from paperfeed.store.postgres.accounts import PgAccounts
 from paperfeed.store.postgres.catalogue import PgCatalogue
-from paperfeed.store.postgres.db import Database
+from paperfeed.store.postgres.db import Database, migration_scripts
 from paperfeed.store.postgres.harvest import PgHarvest
 from paperfeed.store.postgres.jobs import PgJobs
 from paperfeed.store.postgres.subscriptions import PgSubscriptions
@@ -16,6 +16,10 @@ class PostgresStore(PgCatalogue, PgAccounts, PgSubscriptions, PgHarvest, PgJobs)
     def __init__(self, url: str, *, pool_size: int = 16) -> None:
         self.url = url
         self.db = Database(url, max_size=pool_size)
+
+    def schema_version(self) -> tuple[int, int]:
+        applied = self.db.applied_migrations()
+        return (max(applied, default=0), max((n for n, _, _ in migration_scripts()), default=0))
 
     def close(self) -> None:
         self.db.close()

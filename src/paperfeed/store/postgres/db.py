@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x70667374  # pg_advisory_lock key: one migrating process at a time
 CONNECT_TIMEOUT_S = 5
+POOL_WAIT_S = 5.0  # a request waits this long for a connection, then answers 503
 
 
 def redact(url: str) -> str:
@@ -121,7 +122,7 @@ class Database:
         on any exception. Connection failures become `ServiceUnavailable`."""
         self.settle()
         try:
-            with self.pool.connection(timeout=CONNECT_TIMEOUT_S * 2) as conn:
+            with self.pool.connection(timeout=POOL_WAIT_S) as conn:
                 yield conn
         except self._errors as exc:
             raise unreachable(self.url, exc) from exc
@@ -140,7 +141,7 @@ class Database:
         """
         self.settle()
         try:
-            conn = self.pool.getconn(timeout=CONNECT_TIMEOUT_S * 2)
+            conn = self.pool.getconn(timeout=POOL_WAIT_S)
         except self._errors as exc:
             raise unreachable(self.url, exc) from exc
         try:

@@ -19,6 +19,9 @@ class SqliteStore(SqliteCatalogue, SqliteAccounts, SqliteSubscriptions, SqliteHa
         self.path = path
         self.db = Database(path)
 
+    def schema_version(self) -> tuple[int, int]:
+        return self.db.schema_version()
+
     def close(self) -> None:
         self.db.close()
 

@@ -66,6 +66,11 @@ class Database:
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (number, name))
 
+    def schema_version(self) -> tuple[int, int]:
+        """(latest migration applied to this file, latest bundled)."""
+        (applied,) = self.read.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(applied or 0), max((n for n, _, _ in migration_scripts()), default=0)
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; committed on success, rolled back on any exception."""

@@ -1,0 +1,25 @@
+"""`paperfeed doctor`: check this deployment and say what to fix."""
+
+from __future__ import annotations
+
+import typer
+
+from paperfeed.cli.common import state
+
+
+def doctor() -> None:
+    """Check the database, migrations, search indexes, jobs, secret, SMTP and base URL."""
+    from paperfeed.doctor import run_checks
+
+    checks = run_checks(state.settings)
+    for check in checks:
+        typer.echo(check.line())
+    failed = [c for c in checks if c.level == "FAIL"]
+    if failed:
+        typer.echo(f"{len(failed)} problem(s) to fix", err=True)
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `doctor` to the main CLI."""
+    app.command()(doctor)
