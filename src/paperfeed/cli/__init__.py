@@ -13,7 +13,17 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli import catalogue, digest, doctor, harvest, search, serve, users, worker
+from paperfeed.cli import (
+    catalogue,
+    digest,
+    doctor,
+    harvest,
+    migrate,
+    search,
+    serve,
+    users,
+    worker,
+)
 from paperfeed.cli.common import ErrorsAsMessages, show_progress_lines, state
 
 app = typer.Typer(
@@ -61,6 +71,7 @@ digest.register(app)  # digest send|preview, subscribers add|list|remove
 harvest.register(app)  # sources add|list|remove, harvest
 worker.register(app)  # worker
 doctor.register(app)  # doctor
+migrate.register(app)  # migrate --to postgresql://...
 
 
 def main() -> None:

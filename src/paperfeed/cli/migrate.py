@@ -1,0 +1,55 @@
+"""`paperfeed migrate --to postgresql://...`: copy this SQLite instance into PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from paperfeed.cli.common import state
+from paperfeed.errors import BadRequest
+
+
+def migrate(
+    to: Annotated[
+        str, typer.Option("--to", help="Target database, postgresql://user@host:5432/dbname.")
+    ],
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Overwrite a target that holds other paperfeed data."),
+    ] = False,
+) -> None:
+    """Copy the whole instance (papers, daily list, accounts, votes, comments, subscriptions,
+    outbox, ...) into PostgreSQL, verify counts and checksums; safe to rerun."""
+    from paperfeed.store import is_postgres_url
+    from paperfeed.store.copy import copy_sqlite_to_postgres
+    from paperfeed.store.postgres import PostgresStore
+    from paperfeed.store.sqlite import SqliteStore
+
+    if not is_postgres_url(to):
+        raise BadRequest("--to must be a postgresql://... URL")
+    settings = state.settings
+    if is_postgres_url(settings.database_url):
+        raise BadRequest("the source must be a SQLite instance (unset PAPERFEED_DATABASE_URL)")
+    url = settings.database_url or ""
+    path = Path(url.removeprefix("sqlite:///")) if url else settings.sqlite_path
+    if not path.exists():
+        raise BadRequest(f"no SQLite database at {path}")
+    source = SqliteStore(path)
+    target = PostgresStore(to, pool_size=2)
+    try:
+
+        def progress(table: str, done: int, total: int) -> None:
+            typer.echo(f"copying {table}: {done}/{total}", err=True)
+
+        report = copy_sqlite_to_postgres(source, target, replace=replace, progress=progress)
+    finally:
+        target.close()
+        source.close()
+    typer.echo(report.summary())
+
+
+def register(app: typer.Typer) -> None:
+    """Add `migrate` to the main CLI."""
+    app.command()(migrate)
