@@ -61,6 +61,9 @@ def two_instances(tmp_path: Path, pg_url: str) -> Iterator[tuple[LiveServer, Liv
     try:
         for (proc, server), name in zip(started, "ab", strict=True):
             wait_up(proc, server, tmp_path / f"{name}.log")
+            # A new instance indexes the database before answering, with progress shown.
+            log = (tmp_path / f"{name}.log").read_text()
+            assert "keyword: 90/90" in log or "keyword: done" in log, log
         yield started[0][1], started[1][1], pg_url
     finally:
         for proc, _ in started:

@@ -1,0 +1,312 @@
+"""SQLite with 1 app process vs PostgreSQL with 1 and 2: ingest rate, search p95, mixed load.
+
+    python benchmarks/backends.py [--papers 100000] [--duration 15] [--connections 8]
+                                  [--pg postgresql://127.0.0.1:5432/test]
+
+Same machine, same data, one run:
+
+1. **Ingest**: `--papers` real arXiv records (`arxiv_cs_daily_2024-2026.part-00.jsonl.gz`)
+   parsed once into memory, then written with `store.upsert_papers` in batches of 5,000 into
+   a fresh SQLite file and a fresh PostgreSQL database (parse time excluded; the catalogue
+   write path only). Papers/s for each, and PostgreSQL / SQLite.
+2. **Serving**: the real HF daily-papers corpus (9,774 papers) loaded into a fresh store per
+   backend; `paperfeed serve` processes started on it (SQLite: 1; PostgreSQL: 1, then 2
+   on one database with the load spread over both, as behind a load balancer). For each:
+   - search p95: 400 distinct two-word searches (`/api/papers/search`, 4 at a time);
+   - mixed rate: `--connections` clients for `--duration` s, each request one of home page,
+     search page (20 popular queries), paper page, or an upvote (POST, 50 signed-in users),
+     in equal shares; requests/s, p50/p99 and errors.
+   The load generator is Python (httpx, asyncio) on the same 2 cores: it costs CPU the
+   servers would otherwise have, equally in every configuration.
+
+Creates and drops its own PostgreSQL databases (`pf_bench_<random>`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import itertools
+import os
+import random
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+DATA = Path("/work/shared/data")
+INGEST_SOURCE = DATA / "arxiv_cs_daily_2024-2026.part-00.jsonl.gz"
+CORPUS = DATA / "hf_daily_papers_2404589803_2024-2026.jsonl.gz"
+QUERIES = [
+    "upper bound", "diffusion models", "retrieval augmented generation",
+    "reinforcement learning", "speech recognition", "video generation", "mixture of experts",
+    "reward model", "code generation", "vision language model", "quantization",
+    "long context", "protein structure", "regret bound", "graph neural network", "agents",
+    "3D reconstruction", "tokenizer", "benchmark for reasoning", "image editing",
+]  # fmt: skip
+SECRET = "benchmark-secret"
+
+
+class PgBench:
+    """Fresh databases on the PostgreSQL server, dropped at the end."""
+
+    def __init__(self, admin: str) -> None:
+        self.admin = admin
+        self.made: list[str] = []
+
+    def new(self) -> str:
+        name = f"pf_bench_{secrets.token_hex(4)}"
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        self.made.append(name)
+        return f"{self.admin.rpartition('/')[0]}/{name}"
+
+    def drop(self) -> None:
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            for name in self.made:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def open_store_at(data: Path, url: str | None):  # noqa: ANN201
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+
+    return open_store(load_settings(data_dir=data, database_url=url))
+
+
+# --- 1. ingest ------------------------------------------------------------------------------
+
+
+def read_papers(n: int) -> list:  # noqa: ANN401
+    from paperfeed.ingest.jsonl import parse_jsonl
+    from paperfeed.ingest.records import Record
+
+    with gzip.open(INGEST_SOURCE, "rb") as fh:
+        items = itertools.islice(parse_jsonl(fh, INGEST_SOURCE.name), n)
+        return [i.paper for i in items if isinstance(i, Record)]
+
+
+def time_ingest(store, papers: list, batch: int = 5000) -> float:  # noqa: ANN001
+    start = time.perf_counter()
+    for i in range(0, len(papers), batch):
+        store.upsert_papers(papers[i : i + batch])
+    return time.perf_counter() - start
+
+
+# --- 2. serving -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(data: Path, url: str | None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": url or "",
+        "PAPERFEED_SECRET_KEY": SECRET,
+        "PAPERFEED_DIGEST_TIME": "",
+    }
+    cmd = [sys.executable, "-m", "paperfeed", "--data-dir", str(data), "serve", "--no-sample"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+def tokens(base: str, n: int) -> list[dict[str, str]]:
+    out = []
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for i in range(n):
+            email, password = f"bench{i}@example.org", "correct horse battery"
+            page = http.get("/signup")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            http.post("/signup", data={"csrf_token": csrf, "email": email, "password": password})
+            r = http.post("/api/session", json={"email": email, "password": password})
+            out.append({"Authorization": f"Bearer {r.json()['token']}"})
+            http.cookies.clear()
+    return out
+
+
+async def drive(
+    bases: list[str], requests: list[tuple[str, str, dict]], connections: int, seconds: float
+) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.monotonic() + seconds
+    counter = itertools.count()
+
+    async def client(k: int) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(timeout=30) as http:
+            while time.monotonic() < stop:
+                i = next(counter)
+                method, path, headers = requests[i % len(requests)]
+                base = bases[i % len(bases)]
+                t0 = time.perf_counter()
+                try:
+                    r = await http.request(method, base + path, headers=headers)
+                    if r.status_code >= 400:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+                latencies.append(time.perf_counter() - t0)
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(client(k) for k in range(connections)))
+    elapsed = time.monotonic() - t0
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p95_ms": 1000 * latencies[int(len(latencies) * 0.95)],
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
+        "errors": errors,
+        "requests": len(latencies),
+    }
+
+
+def serving(name: str, data: Path, url: str | None, processes: int, args) -> dict:  # noqa: ANN001
+    # SQLite: the one process serves the database in the data directory itself.
+    procs = [start(data / f"inst{i}" if url else data, url) for i in range(processes)]
+    bases = [b for _, b in procs]
+    try:
+        rng = random.Random(11)
+        api = httpx.get(bases[0] + "/api/papers", params={"limit": 200}, timeout=60).json()
+        ids = [p["id"] for p in api]
+        words = sorted({w.lower() for p in api for w in re.findall(r"[A-Za-z]{5,}", p["title"])})
+        cold = [
+            f"{a} {b}"
+            for a, b in zip(rng.choices(words, k=400), rng.choices(words, k=400), strict=True)
+        ]
+        search = [("GET", f"/api/papers/search?q={q.replace(' ', '+')}&limit=10", {}) for q in cold]
+        # p95 over exactly the 400 distinct searches, 4 at a time
+        search_stats = asyncio.run(drive_n(bases, search, 4))
+        users = tokens(bases[0], 50)
+        mix = []
+        for i in range(2000):
+            kind = i % 4
+            if kind == 0:
+                mix.append(("GET", "/", {}))
+            elif kind == 1:
+                mix.append(("GET", f"/search?q={rng.choice(QUERIES).replace(' ', '+')}", {}))
+            elif kind == 2:
+                mix.append(("GET", f"/papers/{rng.choice(ids)}", {}))
+            else:
+                mix.append(("POST", f"/api/papers/{rng.choice(ids)}/upvote", rng.choice(users)))
+        for m, p, h in mix[:40]:  # warm every process
+            for b in bases:
+                httpx.request(m, b + p, headers=h, timeout=60)
+        mixed = asyncio.run(drive(bases, mix, args.connections, args.duration))
+    finally:
+        for proc, _ in procs:
+            proc.terminate()
+        for proc, _ in procs:
+            proc.wait(timeout=30)
+    print(
+        f"{name:<28} search p95 {search_stats['p95_ms']:7.1f} ms (p50 "
+        f"{search_stats['p50_ms']:.1f})   mixed {mixed['rps']:7.1f} req/s  p50 "
+        f"{mixed['p50_ms']:.1f} ms  p99 {mixed['p99_ms']:.1f} ms  errors {mixed['errors']}",
+        flush=True,
+    )
+    return {"search": search_stats, "mixed": mixed}
+
+
+async def drive_n(bases: list[str], requests: list[tuple[str, str, dict]], parallel: int) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    queue = list(enumerate(requests))
+
+    async def client() -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(timeout=60) as http:
+            while queue:
+                i, (method, path, headers) = queue.pop()
+                t0 = time.perf_counter()
+                r = await http.request(method, bases[i % len(bases)] + path, headers=headers)
+                errors += r.status_code >= 400
+                latencies.append(time.perf_counter() - t0)
+
+    await asyncio.gather(*(client() for _ in range(parallel)))
+    latencies.sort()
+    return {
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p95_ms": 1000 * latencies[int(len(latencies) * 0.95)],
+        "errors": errors,
+    }
+
+
+def load_corpus(data: Path, url: str | None) -> None:
+    from paperfeed.ingest import ingest_sources
+
+    store = open_store_at(data, url)
+    try:
+        ingest_sources(store, [str(CORPUS)])
+    finally:
+        store.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--papers", type=int, default=100_000)
+    ap.add_argument("--duration", type=float, default=15.0)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/test")
+    ap.add_argument("--skip-serving", action="store_true")
+    args = ap.parse_args()
+    pg = PgBench(args.pg)
+    tmp = Path(tempfile.mkdtemp(prefix="pf-bench-"))
+    try:
+        papers = read_papers(args.papers)
+        print(f"ingest: {len(papers)} papers parsed from {INGEST_SOURCE.name}", flush=True)
+        sqlite_store = open_store_at(tmp / "ingest-sqlite", None)
+        s_time = time_ingest(sqlite_store, papers)
+        sqlite_store.close()
+        pg_store = open_store_at(tmp / "ingest-pg", pg.new())
+        p_time = time_ingest(pg_store, papers)
+        again = time_ingest(pg_store, papers)  # every paper already there: unchanged
+        pg_store.close()
+        n = len(papers)
+        print(
+            f"ingest SQLite      {n / s_time:9.0f} papers/s  ({s_time:.1f} s)\n"
+            f"ingest PostgreSQL  {n / p_time:9.0f} papers/s  ({p_time:.1f} s)  "
+            f"ratio PG/SQLite {s_time / p_time:.2f}\n"
+            f"re-ingest PostgreSQL (all unchanged) {n / again:9.0f} papers/s",
+            flush=True,
+        )
+        if args.skip_serving:
+            return
+        load_corpus(tmp / "sqlite", None)
+        pg_url = pg.new()
+        load_corpus(tmp / "pg-seed", pg_url)
+        serving("SQLite, 1 process", tmp / "sqlite", None, 1, args)
+        serving("PostgreSQL, 1 process", tmp / "pg", pg_url, 1, args)
+        serving("PostgreSQL, 2 processes", tmp / "pg2", pg_url, 2, args)
+    finally:
+        pg.drop()
+
+
+if __name__ == "__main__":
+    main()
