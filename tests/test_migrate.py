@@ -58,6 +58,8 @@ def populate(server) -> None:  # noqa: ANN001
             paper_ids=[PAPER], at=datetime.now(UTC),
         )  # fmt: skip
         store.finish_sends([(sub.id, "d:2026-11-30")])
+        store.add_source("arxiv:cs.CL")
+        store.save_checkpoint("oai:cs", {"from": "2026-08-20"})
     finally:
         store.close()
 
@@ -79,7 +81,8 @@ def test_migrate_copies_verifies_and_the_api_answers_the_same(tmp_path: Path, pg
     assert r.exit_code == 0, r.output
     assert "copied and verified" in r.stdout
     for table in ("papers", "daily_entries", "users", "sessions", "votes", "comments",
-                  "subscribers", "saved_searches", "digest_outbox", "sent_papers"):  # fmt: skip
+                  "subscribers", "saved_searches", "digest_outbox", "sent_papers",
+                  "followed_sources", "harvest_checkpoints"):  # fmt: skip
         assert f"  {table} " in r.stdout
     again = migrate(data, pg_url)
     assert again.exit_code == 0 and "already holds this instance" in again.stdout
@@ -96,6 +99,8 @@ def test_migrate_copies_verifies_and_the_api_answers_the_same(tmp_path: Path, pg
             assert sub.searches[0].filters == {"has_code": True}
             # New rows get fresh ids after the copied ones.
             assert store.add_subscriber(email="new@example.org")[0].id > sub.id
+            assert [s.name for s in store.list_sources()] == ["arxiv:cs.CL"]
+            assert store.get_checkpoint("oai:cs").state == {"from": "2026-08-20"}
         finally:
             store.close()
 
