@@ -159,3 +159,42 @@ def test_three_workers_one_killed_send_each_subscriber_exactly_one_digest(
     ids = [s.id for s in store.list_subscribers(limit=5000)]
     assert len(jobs) == len({i // 100 for i in ids})
     store.close()
+
+
+def test_workers_harvest_followed_sources_once_a_day(tmp_path: Path, database_url) -> None:  # noqa: ANN001
+    from harvest_upstream import Upstream
+
+    from paperfeed.ingest.harvest_schedule import SCHEDULE_KEY
+
+    data = tmp_path / "harvest"
+    store = open_store(load_settings(data_dir=data, database_url=database_url))
+    store.add_source("hf-daily")
+    upstream = Upstream(page_size=16)
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(data),
+        "PAPERFEED_DATABASE_URL": database_url or "",
+        "PAPERFEED_HARVEST_TIME": "00:00",
+        "PAPERFEED_SMTP_URL": "",
+        "PAPERFEED_ARXIV_URL": upstream.url,
+        "PAPERFEED_HF_URL": upstream.url,
+        "PAPERFEED_FETCH_INTERVAL": "0",
+        "PAPERFEED_FETCH_RETRIES": "0",
+    }
+    cmd = [sys.executable, "-m", "paperfeed", "worker", "--until-idle", "--no-embed"]
+    cmd += ["--poll", "0.2", "--plan-every", "0"]
+    try:
+        procs = [subprocess.Popen(cmd, env=env) for _ in range(2)]
+        for p in procs:
+            assert p.wait(timeout=120) == 0
+        [job] = store.list_jobs(kind="harvest")
+        assert (job.key, job.state, job.attempts) == (
+            datetime.now(UTC).date().isoformat(),
+            "done",
+            1,
+        )
+        assert any(r.startswith("/api/daily_papers") for r in upstream.requests)
+        assert store.get_checkpoint(SCHEDULE_KEY) is not None  # serve's scheduler sees it ran
+    finally:
+        upstream.close()
+        store.close()

@@ -3,8 +3,10 @@
 A worker loops:
 
 1. **Plan** (every `plan_every` s): once the day's digest time has passed, it queues one
-   `digest` job per block of `DIGEST_BLOCK` subscriber ids that has someone due. Jobs are
-   keyed by (periods, block), so every worker may plan: the store keeps one row per key.
+   `digest` job per block of `DIGEST_BLOCK` subscriber ids that has someone due; once the
+   harvest time has passed, one `harvest` job for the day (followed sources, then the
+   curation queue's auto-listing). Jobs are keyed (periods and block; the day), so every
+   worker may plan: the store keeps one row per key.
 2. **Claim** one queued job, or a running one whose lease expired (its worker died: kill -9,
    lost machine), with `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL (one writer at a
    time on SQLite). While it runs, a heartbeat thread renews the lease every `lease_s / 3`.
@@ -102,7 +104,10 @@ class Worker:
         self.lease_s, self.poll_s, self.plan_every = lease_s, poll_s, plan_every
         self.name = name or worker_name()
         self.report = WorkerReport()
-        self.handlers: dict[str, Callable[[Job], None]] = {"digest": self._run_digest}
+        self.handlers: dict[str, Callable[[Job], None]] = {
+            "digest": self._run_digest,
+            "harvest": self._run_harvest,
+        }
         self._indexer: Any = None
         self._embed = embed
         self._last_plan = float("-inf")
@@ -162,10 +167,47 @@ class Worker:
     # -- digests --------------------------------------------------------------------------
 
     def plan(self, now: datetime | None = None) -> int:
-        """Queue digest jobs once today's digest time has passed; returns how many."""
+        """Queue today's jobs whose time has come (digests, harvest); returns how many."""
         if time.monotonic() - self._last_plan < self.plan_every:
             return 0
         self._last_plan = time.monotonic()
+        now = now or datetime.now(UTC)
+        return self.plan_harvest(now) + self.plan_digests(now)
+
+    def plan_harvest(self, now: datetime) -> int:
+        """One `harvest` job per day once PAPERFEED_HARVEST_TIME has passed, when sources
+        are followed (whichever worker plans first; the others find the job there)."""
+        settings = self.settings
+        if not settings.harvest_time.strip():
+            return 0
+        from paperfeed.ingest.harvest import followed_sources
+        from paperfeed.ingest.harvest_schedule import parse_time_of_day
+
+        if datetime.combine(now.date(), parse_time_of_day(settings.harvest_time)) > now:
+            return 0
+        if not followed_sources(self.store, settings):
+            return 0
+        queued = self.store.enqueue_job(
+            "harvest", now.date().isoformat(), {"now": now.isoformat()}, now=time.time()
+        )
+        if queued:
+            log.warning("worker: queued the harvest of %s", now.date())
+        return int(queued)
+
+    def _run_harvest(self, job: Job) -> None:
+        from paperfeed import curation
+        from paperfeed.ingest.harvest import harvest
+        from paperfeed.ingest.harvest_schedule import SCHEDULE_KEY
+
+        report = harvest(self.store, self.settings)
+        log.warning("worker: %s", report.summary().replace("\n", "; "))
+        listed = curation.auto_list(self.store, self.settings)
+        if listed:
+            log.warning("curation: auto-listed %s", ", ".join(listed))
+        self.store.save_checkpoint(SCHEDULE_KEY, {"last_run": job.payload["now"]})
+
+    def plan_digests(self, now: datetime) -> int:
+        """Queue digest jobs once today's digest time has passed; returns how many."""
         settings = self.settings
         if not settings.smtp_url or not settings.digest_time.strip():
             return 0
@@ -173,7 +215,6 @@ class Worker:
         from paperfeed.digest.scheduler import parse_digest_time
         from paperfeed.digest.send import FREQUENCIES, MAX_ATTEMPTS
 
-        now = now or datetime.now(UTC)
         if datetime.combine(now.date(), parse_digest_time(settings.digest_time)) > now:
             return 0
         periods = {f: period_key(f, now) for f in FREQUENCIES}
