@@ -194,7 +194,7 @@ def serving(name: str, data: Path, url: str | None, processes: int, args) -> dic
     bases = [b for _, b in procs]
     try:
         rng = random.Random(11)
-        api = httpx.get(bases[0] + "/api/papers", params={"limit": 200}, timeout=60).json()
+        api = httpx.get(bases[0] + "/api/papers", params={"limit": 100}, timeout=60).json()
         ids = [p["id"] for p in api]
         words = sorted({w.lower() for p in api for w in re.findall(r"[A-Za-z]{5,}", p["title"])})
         cold = [

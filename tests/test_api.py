@@ -250,3 +250,24 @@ def test_huggingface_hub_search(web_server) -> None:  # noqa: ANN001
 
     found = list(HfApi(endpoint=web_server.url).list_papers(query="upper bound", limit=3))
     assert 0 < len(found) <= 3 and all(p.id and p.title and p.summary for p in found)
+
+
+def test_nul_bytes_are_a_clear_400_never_a_5xx(web_server) -> None:  # noqa: ANN001
+    """PostgreSQL text cannot hold NUL: on every backend such input is refused, not a 500."""
+    v = Visitor(web_server)
+    r = v.post_form(
+        "/signup", {"email": "nul@example.org", "password": "long enough pw", "name": "a\x00b"}
+    )
+    assert r.status_code < 500
+    auth = bearer(web_server, "nul-tester@example.org")
+    paper = "2608.17271"
+    replies = [
+        httpx.post(f"{web_server.url}/api/papers/{paper}/comments", headers=auth,
+                   json={"content": "x\x00y"}),
+        httpx.post(f"{web_server.url}/api/papers/2608.17%00271/upvote", headers=auth),
+        httpx.get(f"{web_server.url}/api/papers/2608.17%00271"),
+        httpx.get(f"{web_server.url}/api/papers?cursor=a%00b"),
+        httpx.post(f"{web_server.url}/api/session",
+                   json={"email": "a\x00@example.org", "password": "x"}),
+    ]  # fmt: skip
+    assert all(r.status_code < 500 for r in replies), [(r.status_code, r.text) for r in replies]

@@ -27,7 +27,7 @@ ENDPOINTS = [
     "/api/trending",
     f"/api/papers/{PAPER}",
     f"/api/papers/{PAPER}/comments",
-    "/api/papers?limit=200",
+    "/api/papers?limit=100",
     "/api/papers/search?q=upper+bound&limit=5",
 ]
 
@@ -65,7 +65,9 @@ def populate(server) -> None:  # noqa: ANN001
 
 
 def answers(server) -> dict[str, object]:  # noqa: ANN001
-    got = {path: httpx.get(server.url + path, timeout=30).json() for path in ENDPOINTS}
+    replies = {path: httpx.get(server.url + path, timeout=30) for path in ENDPOINTS}
+    assert all(r.status_code == 200 for r in replies.values()), replies
+    got = {path: r.json() for path, r in replies.items()}
     for item in got["/api/trending"]:  # scores decay with the clock between the two reads
         item.pop("trendingScore")
         item.pop("trendingExplanation")

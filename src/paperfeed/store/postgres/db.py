@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
-from paperfeed.errors import ServiceUnavailable
+from paperfeed.errors import BadRequest, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ def unreachable(url: str, exc: BaseException) -> ServiceUnavailable:
     return ServiceUnavailable(f"database unreachable ({redact(url)}): {reason}")
 
 
+def bad_value(exc: BaseException) -> BadRequest:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid value"
+    return BadRequest(f"invalid input: {reason}")
+
+
 def _import_psycopg() -> Any:
     try:
         import psycopg
@@ -67,6 +72,9 @@ class Database:
         psycopg, psycopg_pool = _import_psycopg()
         self.url = url
         self._errors = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+        # Values PostgreSQL cannot hold (a NUL byte in text, an integer out of range): the
+        # input is bad, not the server (SQLite stores them; here they are a clear 400).
+        self._bad_values = psycopg.DataError
         try:
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
                 self._migrate(conn)
@@ -126,6 +134,8 @@ class Database:
                 yield conn
         except self._errors as exc:
             raise unreachable(self.url, exc) from exc
+        except self._bad_values as exc:
+            raise bad_value(exc) from exc
 
     # -- a commit whose reply is read later (the digest outbox's claim) ------------------
 
@@ -161,6 +171,8 @@ class Database:
             self.pool.putconn(conn)
             if isinstance(exc, self._errors):
                 raise unreachable(self.url, exc) from exc
+            if isinstance(exc, self._bad_values):
+                raise bad_value(exc) from exc
             raise
         self.pool.putconn(conn)
 
