@@ -1,9 +1,14 @@
-"""A paper as BibTeX and as Markdown (for citing and for LLM/agent readers)."""
+"""Papers as BibTeX, RIS, CSV and Markdown (for citing, reference managers, LLM readers)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from paperfeed.errors import BadRequest
 from paperfeed.models import Paper, StoredPaper
 
 _BIB_SPECIAL = re.compile(r"([{}])")
@@ -85,3 +90,126 @@ def markdown(item: StoredPaper, base_url: str = "") -> str:
     if base_url:
         lines += [f"Paper page: {base_url.rstrip('/')}/papers/{p.id}", ""]
     return "\n".join(lines)
+
+
+# -- many papers at once: BibTeX, RIS and CSV files (collections, searches, daily lists) ---
+
+EXPORT_FORMATS = ("bibtex", "ris", "csv")
+_MEDIA = {
+    "bibtex": ("application/x-bibtex; charset=utf-8", "bib"),
+    "ris": ("application/x-research-info-systems; charset=utf-8", "ris"),
+    "csv": ("text/csv; charset=utf-8", "csv"),
+}
+CSV_COLUMNS = (
+    "arxiv_id",
+    "title",
+    "authors",
+    "year",
+    "published",
+    "primary_category",
+    "categories",
+    "doi",
+    "url",
+    "pdf_url",
+    "upvotes",
+    "abstract",
+)
+_FORMULA_START = ("=", "+", "@", "\t", "\r")
+
+
+@dataclass(slots=True)
+class ExportFile:
+    body: str
+    media_type: str
+    filename: str
+
+
+def bibtex_file(items: Sequence[StoredPaper]) -> str:
+    """One @misc entry per paper (the writer of `bibtex`), citation keys made unique."""
+    seen: dict[str, int] = {}
+    entries = []
+    for item in items:
+        key = citation_key(item)
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        entry = bibtex(item)
+        if n:
+            suffix = "" if n == 0 else _key_suffix(n)
+            entry = entry.replace("{" + key + ",", "{" + key + suffix + ",", 1)
+        entries.append(entry)
+    return "\n".join(entries)
+
+
+def _key_suffix(n: int) -> str:
+    """b, c, ..., z, ba, bb, ... (the first paper keeps the plain key)."""
+    letters = ""
+    while True:
+        n, r = divmod(n, 26)
+        letters = chr(ord("a") + r) + letters
+        if n == 0:
+            return letters
+
+
+def _ris_value(text: str) -> str:
+    return " ".join(text.split())
+
+
+def ris_file(items: Sequence[StoredPaper]) -> str:
+    """RIS records (Zotero, EndNote, Mendeley): one `TY  - UNPB` record per preprint."""
+    out: list[str] = []
+    for item in items:
+        p = item.paper
+        lines = [("TY", "UNPB"), ("TI", _ris_value(p.title))]
+        lines += [("AU", _ris_value(a)) for a in p.authors]
+        if p.published:
+            lines += [("PY", str(p.published.year)), ("DA", p.published.strftime("%Y/%m/%d"))]
+        lines += [("AB", _ris_value(p.abstract)), ("UR", arxiv_abs_url(p.id))]
+        lines += [("L1", arxiv_pdf_url(p.id)), ("AN", f"arXiv:{p.id}"), ("PB", "arXiv")]
+        lines += [("KW", c) for c in p.categories]
+        if p.doi:
+            lines.append(("DO", _ris_value(p.doi)))
+        if p.journal_ref:
+            lines.append(("N1", _ris_value(p.journal_ref)))
+        out += [f"{tag}  - {value}" for tag, value in lines if value]
+        out += ["ER  - ", ""]
+    return "\r\n".join(out)
+
+
+def _csv_cell(value: str) -> str:
+    """Keep spreadsheets from running a cell as a formula (a leading ' is shown, not run)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def csv_file(items: Sequence[StoredPaper]) -> str:
+    """A CSV table (RFC 4180, header row), one paper per row; authors joined by '; '."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        p = item.paper
+        row = [
+            p.id,
+            p.title,
+            "; ".join(p.authors),
+            str(p.published.year) if p.published else "",
+            p.published.date().isoformat() if p.published else "",
+            p.primary_category or "",
+            " ".join(p.categories),
+            p.doi or "",
+            arxiv_abs_url(p.id),
+            arxiv_pdf_url(p.id),
+            str(item.upvotes),
+            p.abstract,
+        ]
+        writer.writerow([_csv_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def export_file(items: Sequence[StoredPaper], fmt: str, name: str = "papers") -> ExportFile:
+    """`items` as a downloadable BibTeX, RIS or CSV file named after `name`."""
+    if fmt not in EXPORT_FORMATS:
+        raise BadRequest(f"format must be one of {', '.join(EXPORT_FORMATS)}")
+    body = {"bibtex": bibtex_file, "ris": ris_file, "csv": csv_file}[fmt](items)
+    media, ext = _MEDIA[fmt]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:60] or "papers"
+    return ExportFile(body, media, f"{stem}.{ext}")

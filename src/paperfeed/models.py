@@ -304,3 +304,76 @@ class Job:
     attempts: int = 0
     last_error: str | None = None
     updated_at: float = 0.0
+
+
+@dataclass(slots=True)
+class Collection:
+    """A reader's named list of papers; public ones have a shareable page and feed."""
+
+    id: int
+    user_id: int
+    owner: str
+    name: str
+    public: bool
+    paper_count: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def collection_json(c: Collection) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "public": c.public,
+        "owner": {"name": c.owner},
+        "numPapers": c.paper_count,
+        "createdAt": iso(c.created_at),
+        "updatedAt": iso(c.updated_at),
+        "url": f"/collections/{c.id}",
+        "feed": f"/collections/{c.id}/feed.xml",
+    }
+
+
+@dataclass(slots=True)
+class Note:
+    """A reader's private note on a paper."""
+
+    paper_id: str
+    body: str
+    updated_at: datetime
+
+
+FollowKind = str  # "author" | "category"
+FOLLOW_KINDS = ("author", "category")
+
+
+@dataclass(slots=True)
+class Follow:
+    kind: FollowKind
+    value: str
+    created_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class ReaderSignals:
+    """What a reader has told us, each a list of paper ids, newest first."""
+
+    upvoted: list[str] = field(default_factory=list)
+    saved: list[str] = field(default_factory=list)
+    read: list[str] = field(default_factory=list)
+    dismissed: list[str] = field(default_factory=list)
+
+    @property
+    def positives(self) -> list[str]:
+        return list(dict.fromkeys([*self.saved, *self.upvoted, *self.read]))
+
+    def fingerprint(self) -> str:
+        """Changes whenever any signal changes (the model is retrained then, not per request)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for name in ("upvoted", "saved", "read", "dismissed"):
+            h.update(name.encode())
+            for pid in sorted(getattr(self, name)):
+                h.update(pid.encode() + b"\0")
+        return h.hexdigest()[:16]

@@ -12,16 +12,20 @@ from typing import Any, Protocol
 
 from paperfeed.models import (
     CatalogueStats,
+    Collection,
     Comment,
     DailyEntry,
+    Follow,
     FollowedSource,
     Frequency,
     HarvestCheckpoint,
     Job,
     JobState,
+    Note,
     OutboxEntry,
     OutboxState,
     Paper,
+    ReaderSignals,
     SavedSearch,
     StoredPaper,
     Subscriber,
@@ -325,7 +329,85 @@ class JobStore(Protocol):
     ) -> list[Job]: ...
 
 
-class Store(CatalogueStore, AccountStore, SubscriptionStore, HarvestStore, JobStore, Protocol):
+class LibraryStore(Protocol):
+    """A reader's own corner: collections, read marks, notes, follows, "not interested"."""
+
+    def create_collection(self, *, user_id: int, name: str, public: bool) -> Collection | None:
+        """A new collection; None if this reader already has one with that name."""
+        ...
+
+    def get_collection(self, collection_id: int) -> Collection | None: ...
+
+    def find_collections(self, name: str, *, user_id: int | None = None) -> list[Collection]:
+        """Collections called `name` (of one reader, or of anyone)."""
+        ...
+
+    def list_collections(self, user_id: int) -> list[Collection]: ...
+
+    def update_collection(
+        self, collection_id: int, *, name: str | None = None, public: bool | None = None
+    ) -> Collection | None:
+        """Rename and/or change visibility; None if the new name is taken."""
+        ...
+
+    def delete_collection(self, collection_id: int) -> bool: ...
+
+    def add_to_collection(self, collection_id: int, paper_id: str) -> bool:
+        """Save a paper; False if it was already there. KeyError if no such paper."""
+        ...
+
+    def remove_from_collection(self, collection_id: int, paper_id: str) -> bool: ...
+
+    def collection_papers(
+        self, collection_id: int, *, limit: int = 50, offset: int = 0
+    ) -> list[StoredPaper]:
+        """The collection's papers, most recently saved first."""
+        ...
+
+    def collections_with_paper(self, user_id: int, paper_id: str) -> list[int]: ...
+
+    def set_read(self, *, user_id: int, paper_id: str, read: bool) -> bool:
+        """Mark or unmark; True if anything changed. KeyError if no such paper."""
+        ...
+
+    def read_papers(self, user_id: int, paper_ids: Sequence[str]) -> set[str]: ...
+
+    def set_note(self, *, user_id: int, paper_id: str, body: str) -> Note | None:
+        """Write the reader's note; an empty body deletes it. KeyError if no such paper."""
+        ...
+
+    def get_note(self, *, user_id: int, paper_id: str) -> Note | None: ...
+
+    def list_notes(self, user_id: int, *, limit: int = 100) -> list[Note]: ...
+
+    def add_follow(self, *, user_id: int, kind: str, value: str) -> bool: ...
+
+    def remove_follow(self, *, user_id: int, kind: str, value: str) -> bool: ...
+
+    def list_follows(self, user_id: int) -> list[Follow]: ...
+
+    def followed_papers(self, user_id: int, *, since: date, limit: int = 200) -> list[StoredPaper]:
+        """Papers listed on or after `since` by a followed author or in a followed category."""
+        ...
+
+    def dismiss(self, *, user_id: int, paper_id: str) -> bool:
+        """ "Not interested" on a paper. KeyError if no such paper."""
+        ...
+
+    def reader_signals(self, user_id: int) -> ReaderSignals:
+        """Every paper this reader upvoted, saved, read or dismissed, newest first."""
+        ...
+
+
+class Store(
+    CatalogueStore,
+    AccountStore,
+    SubscriptionStore,
+    HarvestStore,
+    JobStore,
+    LibraryStore,
+    Protocol,
+):
     """The whole store: the catalogue plus the feature stores added beside it."""
 
     def schema_version(self) -> tuple[int, int]:

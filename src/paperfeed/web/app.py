@@ -23,7 +23,7 @@ from paperfeed.search import SearchService, open_search
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 from paperfeed.web.bodies import errors_message
-from paperfeed.web.routes import accounts, api, curation, feeds, pages, subscriptions
+from paperfeed.web.routes import accounts, api, curation, feeds, library, pages, subscriptions
 from paperfeed.web.templating import make_env, render
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    for module in (api, curation, pages, accounts, feeds, subscriptions):
+    # library before api: its /api/papers/{id}/note|read|library routes must win over the
+    # catch-all /api/papers/{id}
+    for module in (library, api, curation, pages, accounts, feeds, subscriptions):
         app.include_router(module.router)
 
     return app

@@ -9,10 +9,18 @@ from paperfeed.store.sqlite.catalogue import SqliteCatalogue
 from paperfeed.store.sqlite.db import Database
 from paperfeed.store.sqlite.harvest import SqliteHarvest
 from paperfeed.store.sqlite.jobs import SqliteJobs
+from paperfeed.store.sqlite.library import SqliteLibrary
 from paperfeed.store.sqlite.subscriptions import SqliteSubscriptions
 
 
-class SqliteStore(SqliteCatalogue, SqliteAccounts, SqliteSubscriptions, SqliteHarvest, SqliteJobs):
+class SqliteStore(
+    SqliteCatalogue,
+    SqliteAccounts,
+    SqliteSubscriptions,
+    SqliteHarvest,
+    SqliteJobs,
+    SqliteLibrary,
+):
     """All of paperfeed's records in one SQLite file (WAL mode, one writer)."""
 
     def __init__(self, path: Path) -> None:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from paperfeed import accounts, daily, export, thumbnails
+from paperfeed import accounts, daily, export, library, thumbnails
 from paperfeed.errors import BadRequest, Conflict, NotFound, PaperfeedError, ServiceUnavailable
 from paperfeed.models import StoredPaper, User
 from paperfeed.search import MAX_QUERY_CHARS
@@ -251,6 +251,7 @@ def paper_page(
             "comments": store.list_comments(paper_id),
             "similar": similar,
             "bibtex": export.bibtex(item),
+            **library.reader_state(store, user, item.paper.id),
         },
     )
 

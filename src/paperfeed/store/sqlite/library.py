@@ -1,0 +1,297 @@
+"""A reader's library in SQLite: collections, read marks, notes, follows, dismissals."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from paperfeed.models import Collection, Follow, Note, ReaderSignals, StoredPaper
+from paperfeed.store.sqlite.catalogue import SELECT_PAPER, row_stored
+from paperfeed.store.sqlite.db import Database
+
+_COLLECTION = """
+SELECT c.id, c.user_id, u.name AS owner, c.name, c.public, c.created_at, c.updated_at,
+       (SELECT count(*) FROM collection_papers cp WHERE cp.collection_id = c.id) AS n
+FROM collections c JOIN users u ON u.id = c.user_id
+"""
+_CHUNK = 500
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _collection(row: sqlite3.Row) -> Collection:
+    return Collection(
+        id=row["id"],
+        user_id=row["user_id"],
+        owner=row["owner"],
+        name=row["name"],
+        public=bool(row["public"]),
+        paper_count=row["n"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+def _paper_exists(conn: sqlite3.Connection, paper_id: str) -> None:
+    if conn.execute("SELECT 1 FROM papers WHERE id = ?", (paper_id,)).fetchone() is None:
+        raise KeyError(paper_id)
+
+
+class SqliteLibrary:
+    """Library part of the SQLite store."""
+
+    db: Database
+
+    # -- collections ---------------------------------------------------------------------
+
+    def create_collection(self, *, user_id: int, name: str, public: bool) -> Collection | None:
+        """A new collection; None if this reader already has one with that name."""
+        now = _now()
+        with self.db.write() as conn:
+            try:
+                (cid,) = conn.execute(
+                    "INSERT INTO collections (user_id, name, public, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                    (user_id, name, int(public), now, now),
+                ).fetchone()
+            except sqlite3.IntegrityError:
+                return None
+        return self.get_collection(cid)
+
+    def get_collection(self, collection_id: int) -> Collection | None:
+        row = self.db.read.execute(_COLLECTION + " WHERE c.id = ?", (collection_id,)).fetchone()
+        return _collection(row) if row else None
+
+    def find_collections(self, name: str, *, user_id: int | None = None) -> list[Collection]:
+        """Collections called `name` (of one reader, or of anyone)."""
+        if user_id is None:
+            rows = self.db.read.execute(_COLLECTION + " WHERE c.name = ? ORDER BY c.id", (name,))
+        else:
+            rows = self.db.read.execute(
+                _COLLECTION + " WHERE c.user_id = ? AND c.name = ?", (user_id, name)
+            )
+        return [_collection(r) for r in rows]
+
+    def list_collections(self, user_id: int) -> list[Collection]:
+        rows = self.db.read.execute(
+            _COLLECTION + " WHERE c.user_id = ? ORDER BY c.name COLLATE NOCASE, c.id", (user_id,)
+        )
+        return [_collection(r) for r in rows]
+
+    def update_collection(
+        self, collection_id: int, *, name: str | None = None, public: bool | None = None
+    ) -> Collection | None:
+        """Rename and/or change visibility; None if the new name is taken."""
+        with self.db.write() as conn:
+            try:
+                conn.execute(
+                    "UPDATE collections SET name = coalesce(?, name), "
+                    "public = coalesce(?, public), updated_at = ? WHERE id = ?",
+                    (name, None if public is None else int(public), _now(), collection_id),
+                )
+            except sqlite3.IntegrityError:
+                return None
+        return self.get_collection(collection_id)
+
+    def delete_collection(self, collection_id: int) -> bool:
+        with self.db.write() as conn:
+            return (
+                conn.execute("DELETE FROM collections WHERE id = ?", (collection_id,)).rowcount > 0
+            )
+
+    def add_to_collection(self, collection_id: int, paper_id: str) -> bool:
+        """Save a paper; False if it was already there. KeyError if no such paper."""
+        now = _now()
+        with self.db.write() as conn:
+            _paper_exists(conn, paper_id)
+            added = conn.execute(
+                "INSERT OR IGNORE INTO collection_papers (collection_id, paper_id, added_at) "
+                "VALUES (?, ?, ?)",
+                (collection_id, paper_id, now),
+            ).rowcount
+            conn.execute("UPDATE collections SET updated_at = ? WHERE id = ?", (now, collection_id))
+        return bool(added)
+
+    def remove_from_collection(self, collection_id: int, paper_id: str) -> bool:
+        with self.db.write() as conn:
+            removed = conn.execute(
+                "DELETE FROM collection_papers WHERE collection_id = ? AND paper_id = ?",
+                (collection_id, paper_id),
+            ).rowcount
+            if removed:
+                conn.execute(
+                    "UPDATE collections SET updated_at = ? WHERE id = ?", (_now(), collection_id)
+                )
+        return bool(removed)
+
+    def collection_papers(
+        self, collection_id: int, *, limit: int = 50, offset: int = 0
+    ) -> list[StoredPaper]:
+        """The collection's papers, most recently saved first."""
+        rows = self.db.read.execute(
+            SELECT_PAPER + " JOIN collection_papers cp ON cp.paper_id = p.id "
+            "WHERE cp.collection_id = ? ORDER BY cp.added_at DESC, p.id LIMIT ? OFFSET ?",
+            (collection_id, limit, offset),
+        )
+        return [row_stored(r) for r in rows]
+
+    def collections_with_paper(self, user_id: int, paper_id: str) -> list[int]:
+        """Ids of this reader's collections that hold `paper_id`."""
+        rows = self.db.read.execute(
+            "SELECT c.id FROM collections c JOIN collection_papers cp ON cp.collection_id = c.id "
+            "WHERE c.user_id = ? AND cp.paper_id = ?",
+            (user_id, paper_id),
+        )
+        return [r[0] for r in rows]
+
+    # -- read marks and notes ------------------------------------------------------------
+
+    def set_read(self, *, user_id: int, paper_id: str, read: bool) -> bool:
+        """Mark or unmark; True if anything changed. KeyError if no such paper."""
+        with self.db.write() as conn:
+            if not read:
+                return (
+                    conn.execute(
+                        "DELETE FROM read_marks WHERE user_id = ? AND paper_id = ?",
+                        (user_id, paper_id),
+                    ).rowcount
+                    > 0
+                )
+            _paper_exists(conn, paper_id)
+            return (
+                conn.execute(
+                    "INSERT OR IGNORE INTO read_marks (user_id, paper_id, read_at) "
+                    "VALUES (?, ?, ?)",
+                    (user_id, paper_id, _now()),
+                ).rowcount
+                > 0
+            )
+
+    def read_papers(self, user_id: int, paper_ids: Sequence[str]) -> set[str]:
+        """Which of `paper_ids` this reader has marked read."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(paper_ids))
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.read.execute(
+                f"SELECT paper_id FROM read_marks WHERE user_id = ? AND paper_id IN ({marks})",
+                (user_id, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
+    def set_note(self, *, user_id: int, paper_id: str, body: str) -> Note | None:
+        """Write the reader's note on a paper; an empty body deletes it (returns None)."""
+        now = _now()
+        with self.db.write() as conn:
+            if not body:
+                conn.execute(
+                    "DELETE FROM notes WHERE user_id = ? AND paper_id = ?", (user_id, paper_id)
+                )
+                return None
+            _paper_exists(conn, paper_id)
+            conn.execute(
+                "INSERT INTO notes (user_id, paper_id, body, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (user_id, paper_id) DO UPDATE SET body = excluded.body, "
+                "updated_at = excluded.updated_at",
+                (user_id, paper_id, body, now),
+            )
+        return Note(paper_id, body, datetime.fromisoformat(now))
+
+    def get_note(self, *, user_id: int, paper_id: str) -> Note | None:
+        row = self.db.read.execute(
+            "SELECT paper_id, body, updated_at FROM notes WHERE user_id = ? AND paper_id = ?",
+            (user_id, paper_id),
+        ).fetchone()
+        return Note(row[0], row[1], datetime.fromisoformat(row[2])) if row else None
+
+    def list_notes(self, user_id: int, *, limit: int = 100) -> list[Note]:
+        rows = self.db.read.execute(
+            "SELECT paper_id, body, updated_at FROM notes WHERE user_id = ? "
+            "ORDER BY updated_at DESC LIMIT ?",
+            (user_id, limit),
+        )
+        return [Note(r[0], r[1], datetime.fromisoformat(r[2])) for r in rows]
+
+    # -- follows -------------------------------------------------------------------------
+
+    def add_follow(self, *, user_id: int, kind: str, value: str) -> bool:
+        with self.db.write() as conn:
+            return (
+                conn.execute(
+                    "INSERT OR IGNORE INTO follows (user_id, kind, value, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (user_id, kind, value, _now()),
+                ).rowcount
+                > 0
+            )
+
+    def remove_follow(self, *, user_id: int, kind: str, value: str) -> bool:
+        with self.db.write() as conn:
+            return (
+                conn.execute(
+                    "DELETE FROM follows WHERE user_id = ? AND kind = ? AND value = ?",
+                    (user_id, kind, value),
+                ).rowcount
+                > 0
+            )
+
+    def list_follows(self, user_id: int) -> list[Follow]:
+        rows = self.db.read.execute(
+            "SELECT kind, value, created_at FROM follows WHERE user_id = ? ORDER BY kind, value",
+            (user_id,),
+        )
+        return [Follow(r[0], r[1], datetime.fromisoformat(r[2])) for r in rows]
+
+    def followed_papers(self, user_id: int, *, since: date, limit: int = 200) -> list[StoredPaper]:
+        """Papers listed on or after `since` by a followed author or in a followed category."""
+        day = since.isoformat()
+        rows = self.db.read.execute(
+            SELECT_PAPER + " WHERE coalesce(d.day, p.listing_date, substr(p.published, 1, 10)) >= ?"
+            " AND (EXISTS (SELECT 1 FROM follows f, json_each(p.categories) j"
+            "   WHERE f.user_id = ? AND f.kind = 'category' AND j.value = f.value)"
+            " OR EXISTS (SELECT 1 FROM follows f, json_each(p.authors) j"
+            "   WHERE f.user_id = ? AND f.kind = 'author' AND j.value = f.value COLLATE NOCASE))"
+            " ORDER BY coalesce(d.day, p.listing_date, p.published) DESC, upvotes DESC LIMIT ?",
+            (day, user_id, user_id, limit),
+        )
+        return [row_stored(r) for r in rows]
+
+    # -- signals for recommendations -----------------------------------------------------
+
+    def dismiss(self, *, user_id: int, paper_id: str) -> bool:
+        """ "Not interested": KeyError if no such paper."""
+        with self.db.write() as conn:
+            _paper_exists(conn, paper_id)
+            return (
+                conn.execute(
+                    "INSERT OR IGNORE INTO dismissals (user_id, paper_id, created_at) "
+                    "VALUES (?, ?, ?)",
+                    (user_id, paper_id, _now()),
+                ).rowcount
+                > 0
+            )
+
+    def reader_signals(self, user_id: int) -> ReaderSignals:
+        """Every paper this reader upvoted, saved, read or dismissed, newest first."""
+        read = self.db.read
+
+        def ids(sql: str) -> list[str]:
+            return [r[0] for r in read.execute(sql, (user_id,))]
+
+        return ReaderSignals(
+            upvoted=ids("SELECT paper_id FROM votes WHERE user_id = ? ORDER BY created_at DESC"),
+            saved=ids(
+                "SELECT cp.paper_id FROM collection_papers cp JOIN collections c "
+                "ON c.id = cp.collection_id WHERE c.user_id = ? "
+                "GROUP BY cp.paper_id ORDER BY max(cp.added_at) DESC"
+            ),
+            read=ids("SELECT paper_id FROM read_marks WHERE user_id = ? ORDER BY read_at DESC"),
+            dismissed=ids(
+                "SELECT paper_id FROM dismissals WHERE user_id = ? ORDER BY created_at DESC"
+            ),
+        )
