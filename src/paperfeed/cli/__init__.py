@@ -18,6 +18,7 @@ from paperfeed.cli import (
     digest,
     doctor,
     harvest,
+    library,
     migrate,
     search,
     serve,
@@ -72,6 +73,7 @@ harvest.register(app)  # sources add|list|remove, harvest
 worker.register(app)  # worker
 doctor.register(app)  # doctor
 migrate.register(app)  # migrate --to postgresql://...
+library.register(app)  # library export|list|add|follow, recommend
 
 
 def main() -> None:

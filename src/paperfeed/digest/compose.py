@@ -1,4 +1,5 @@
-"""What goes into one subscriber's digest: trending papers plus saved-search matches.
+"""What goes into one subscriber's digest: trending papers plus saved-search matches, and
+for subscribers who have an account, "for you" and new papers from what they follow.
 
 A `Composer` lives for one run: the trending candidates are ranked once per frequency and
 each saved search runs once per (query, filters, since), so 100k subscribers cost a few
@@ -29,6 +30,8 @@ TRENDING_PER_DIGEST = 10
 MATCHES_PER_SEARCH = 10
 TRENDING_CANDIDATES = 60  # ranked once per run; each subscriber takes the best unsent ones
 SEARCH_CANDIDATES = 50
+FOR_YOU_PER_DIGEST = 10
+FOLLOWED_PER_DIGEST = 10
 PUBLISHED_SLACK = timedelta(days=30)
 
 
@@ -104,6 +107,7 @@ class Composer:
         self._trending: dict[str, list[StoredPaper]] = {}
         self._matches: dict[tuple[str, str, date], list[StoredPaper]] = {}
         self._search: SearchService | None = None
+        self._recommender: Any = None
 
     @property
     def search(self) -> SearchService:
@@ -146,6 +150,23 @@ class Composer:
             )
         return self._matches[key]
 
+    def reader_lists(
+        self, subscriber: Subscriber, since: date
+    ) -> tuple[list[StoredPaper], list[StoredPaper]]:
+        """("for you", followed) for a subscriber who is also a reader with an account."""
+        found = self.store.user_credentials(subscriber.email)
+        if found is None:
+            return [], []
+        user = found[0]
+        if self._recommender is None:
+            from paperfeed.recommend import Recommender
+
+            self._recommender = Recommender(self.store, self.search)
+        ranked = self._recommender.recommend(user, limit=3 * FOR_YOU_PER_DIGEST, since=since)
+        for_you = [r.item for r in ranked if r.reason.closest]  # learnt, not the cold start
+        followed = self.store.followed_papers(user.id, since=since, limit=3 * FOLLOWED_PER_DIGEST)
+        return for_you, followed
+
     def compose(self, subscriber: Subscriber, period: str | None = None) -> Digest:
         period = period or period_key(subscriber.frequency, self.now)
         trending_items = (
@@ -153,7 +174,8 @@ class Composer:
         )
         since = self.since(subscriber)
         searches = [(s, self.matches(s, since)) for s in subscriber.searches]
-        candidate_ids = [i.paper.id for i in trending_items] + [
+        for_you, followed = self.reader_lists(subscriber, since)
+        candidate_ids = [i.paper.id for i in trending_items + for_you + followed] + [
             i.paper.id for _, items in searches for i in items
         ]
         taken = self.store.sent_paper_ids(subscriber.id, candidate_ids)
@@ -169,6 +191,14 @@ class Composer:
                         break
             return chosen
 
+        # what a reader follows is picked first (they asked for it), shown after "for you"
+        followed_picked = pick(followed, FOLLOWED_PER_DIGEST)
+        if for_you:
+            digest.sections.append(DigestSection("For you", pick(for_you, FOR_YOU_PER_DIGEST)))
+        if followed_picked:
+            digest.sections.append(
+                DigestSection("New from authors and categories you follow", followed_picked)
+            )
         if subscriber.trending:
             title = "Trending this week" if subscriber.frequency == "weekly" else "Trending today"
             digest.sections.append(DigestSection(title, pick(trending_items, TRENDING_PER_DIGEST)))

@@ -23,7 +23,16 @@ from paperfeed.search import SearchService, open_search
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 from paperfeed.web.bodies import errors_message
-from paperfeed.web.routes import accounts, api, curation, feeds, library, pages, subscriptions
+from paperfeed.web.routes import (
+    accounts,
+    api,
+    curation,
+    feeds,
+    library,
+    pages,
+    recommend,
+    subscriptions,
+)
 from paperfeed.web.templating import make_env, render
 
 log = logging.getLogger(__name__)
@@ -108,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # library before api: its /api/papers/{id}/note|read|library routes must win over the
     # catch-all /api/papers/{id}
-    for module in (library, api, curation, pages, accounts, feeds, subscriptions):
+    for module in (library, recommend, api, curation, pages, accounts, feeds, subscriptions):
         app.include_router(module.router)
 
     return app

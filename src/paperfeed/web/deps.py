@@ -10,7 +10,7 @@ clients; the token comes from `POST /api/session`). A cookie-authenticated unsaf
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -109,3 +109,17 @@ def get_paper_or_404(store: Store, paper_id: str) -> StoredPaper:
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 CsrfDep = Depends(csrf_protected)
+
+
+def get_recommender(request: Request) -> Any:
+    """The "for you" recommender (paperfeed.recommend), one per app, made on first use."""
+    rec = getattr(request.app.state, "recommender", None)
+    if rec is None:
+        from paperfeed.recommend import Recommender
+
+        rec = Recommender(request.app.state.store, getattr(request.app.state, "search", None))
+        request.app.state.recommender = rec
+    return rec
+
+
+RecommenderDep = Annotated[Any, Depends(get_recommender)]

@@ -18,7 +18,14 @@ from paperfeed.errors import NotFound
 from paperfeed.models import Collection, StoredPaper, collection_json, daily_json, iso
 from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.web import searching
-from paperfeed.web.deps import CurrentUser, OptionalUser, SearchDep, SettingsDep, StoreDep
+from paperfeed.web.deps import (
+    CurrentUser,
+    OptionalUser,
+    SearchDep,
+    SettingsDep,
+    StoreDep,
+    get_recommender,
+)
 from paperfeed.web.routes.feeds import build_feed
 from paperfeed.web.routes.pages import get_paper_or_404, safe_next, sign_in_redirect, voted_ids
 from paperfeed.web.templating import render
@@ -291,9 +298,8 @@ def collection_page_context(
 ) -> dict[str, Any]:
     items = library.collection_items(store, c, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
     similar: list[StoredPaper] = []
-    more_like = getattr(request.app.state, "more_like_collection", None)
-    if more_like is not None and page == 0:
-        similar = more_like(store, request.app.state.search, c, limit=6)
+    if page == 0 and c.paper_count:
+        similar = get_recommender(request).more_like_collection(c, limit=6)
     return {
         "c": c,
         "items": items,

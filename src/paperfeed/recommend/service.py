@@ -1,0 +1,295 @@
+""" "For you": recent papers ranked for one reader, each with a reason they can check.
+
+The reader's model (`paperfeed.recommend.model`) is trained on what they kept (upvotes,
+saves, read marks) against what they dismissed and a background sample, and kept in memory
+under a fingerprint of their signals, follows and the catalogue's change sequence: it is
+retrained when any of those changes, never per request. "Not interested" changes the
+fingerprint, so the next list is already re-ranked without the paper.
+
+Cold start (nothing kept yet): new papers from followed authors and categories, then trending.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from paperfeed.models import Collection, Follow, StoredPaper, User
+from paperfeed.recommend.model import Pool, ReaderModel, features, shared_terms, term_counts, train
+from paperfeed.search.embed import paper_text
+from paperfeed.store import Store
+from paperfeed.trending import reference_time, trending
+
+log = logging.getLogger(__name__)
+
+WINDOW = timedelta(days=30)  # "recent": listed in the 30 days before the catalogue's clock
+MAX_CANDIDATES = 3000
+MAX_KEPT = 2000  # the newest kept papers train the model (a 10k-paper library stays fast)
+MAX_LIMIT = 100
+CACHE_READERS = 256
+
+
+@dataclass(slots=True)
+class Reason:
+    """Why a paper is recommended, in terms a person can check."""
+
+    text: str
+    closest: list[str] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "closest": self.closest, "terms": self.terms}
+
+
+@dataclass(slots=True)
+class Recommendation:
+    item: StoredPaper
+    score: float
+    reason: Reason
+
+
+@dataclass(slots=True)
+class _Trained:
+    key: tuple[Any, ...]
+    ranked: list[Recommendation]
+
+
+def default_since(store: Store) -> date:
+    """30 days before the catalogue's clock (now, or the end of a quiet archive)."""
+    return (reference_time(store, WINDOW) - WINDOW).date()
+
+
+class Recommender:
+    """Ranks recent papers for readers; one per app (thread-safe), models cached per reader."""
+
+    def __init__(self, store: Store, search: Any = None, embedder: Any = None) -> None:
+        self.store = store
+        self.search = search
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[int, _Trained] = OrderedDict()
+        self._terms: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self.trainings = 0  # how many models were trained (tests check reuse)
+
+    # -- vectors and words ------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            if self.search is not None:
+                self._embedder = self.search.embedder
+            else:
+                from paperfeed.search.indexer import make_embedder
+
+                self._embedder = make_embedder("static")
+        return self._embedder
+
+    def vectors(self, items: Sequence[StoredPaper]) -> np.ndarray:
+        """The search index's embedding of each paper; papers not embedded yet are embedded."""
+        dim = self.embedder.dim
+        out = np.zeros((len(items), dim), dtype=np.float32)
+        missing = list(range(len(items)))
+        if self.search is not None:
+            try:
+                ix = self.search.indexer
+                ix.refresh()
+                matrix = ix.vectors.matrix()
+                rows = ix.rowmap.rows
+                if matrix.shape[1] == dim:
+                    found = [(i, rows.get(it.paper.id)) for i, it in enumerate(items)]
+                    found = [(i, r) for i, r in found if r is not None and r < len(matrix)]
+                    if found:
+                        idx = np.array([i for i, _ in found])
+                        out[idx] = np.asarray(matrix[[r for _, r in found]], dtype=np.float32)
+                    missing = [i for i in range(len(items)) if not out[i].any()]
+            except Exception:  # a damaged or missing index: embed everything instead
+                log.exception("recommend: reading search vectors failed")
+        if missing:
+            texts = [paper_text(items[i].paper.title, items[i].paper.abstract) for i in missing]
+            out[missing] = self.embedder.embed(texts)
+        return out
+
+    def counts(self, item: StoredPaper) -> Any:
+        key = (item.paper.id, item.seq)
+        found = self._terms.get(key)
+        if found is None:
+            found = term_counts(item.paper.title, item.paper.abstract)
+            self._terms[key] = found
+            if len(self._terms) > 50_000:
+                self._terms.popitem(last=False)
+        return found
+
+    # -- the list ----------------------------------------------------------------------------
+
+    def candidates(self, user: User, since: date, follows: list[Follow]) -> list[StoredPaper]:
+        items = self.store.recent_daily(since=since, limit=MAX_CANDIDATES)
+        if follows:
+            items += self.store.followed_papers(user.id, since=since, limit=500)
+        return list({i.paper.id: i for i in items}.values())
+
+    def recommend(
+        self, user: User, *, limit: int = 20, since: date | None = None
+    ) -> list[Recommendation]:
+        """The reader's ranked list of recent papers, best first, each with its reason."""
+        since = since or default_since(self.store)
+        limit = max(1, min(limit, MAX_LIMIT))
+        signals = self.store.reader_signals(user.id)
+        follows = self.store.list_follows(user.id)
+        key = (
+            signals.fingerprint(),
+            tuple((f.kind, f.value) for f in follows),
+            since,
+            self.store.last_seq(),
+        )
+        with self._lock:
+            cached = self._cache.get(user.id)
+            if cached is not None and cached.key == key:
+                self._cache.move_to_end(user.id)
+                return cached.ranked[:limit]
+        kept = signals.positives[:MAX_KEPT]
+        if kept:
+            ranked = self._rank(user, kept, signals.dismissed, follows, since)
+        else:
+            ranked = self._cold_start(user, set(signals.dismissed), follows, since)
+        with self._lock:
+            self.trainings += 1
+            self._cache[user.id] = _Trained(key, ranked)
+            self._cache.move_to_end(user.id)
+            while len(self._cache) > CACHE_READERS:
+                self._cache.popitem(last=False)
+        return ranked[:limit]
+
+    def _rank(
+        self,
+        user: User,
+        kept_ids: list[str],
+        dismissed_ids: list[str],
+        follows: list[Follow],
+        since: date,
+    ) -> list[Recommendation]:
+        exclude = set(kept_ids) | set(dismissed_ids)
+        cands = [c for c in self.candidates(user, since, follows) if c.paper.id not in exclude]
+        kept = self.store.get_papers(kept_ids)
+        dismissed = self.store.get_papers(dismissed_ids[:MAX_KEPT])
+        items = cands + kept + dismissed
+        if not cands or not kept:
+            return self._cold_start(user, set(dismissed_ids), follows, since)
+        followed_authors = [f.value for f in follows if f.kind == "author"]
+        authors = [list(i.paper.authors) for i in items]
+        pool = Pool.build(
+            [i.paper.id for i in items],
+            self.vectors(items),
+            [self.counts(i) for i in items],
+            authors,
+            [i.upvotes for i in items],
+        )
+        n_c, n_k = len(cands), len(kept)
+        model = train(
+            pool, list(range(n_c, n_c + n_k)), list(range(n_c + n_k, len(items))), seed=user.id
+        )
+        for name in followed_authors:  # a followed author counts as two kept papers of theirs
+            model.authors[name.lower()] += 2
+        f = features(model, pool, list(range(n_c)))
+        scores = f.blend()
+        order = np.argsort(-scores)[:MAX_LIMIT]
+        titles = {i.paper.id: i.paper.title for i in kept}
+        return [
+            Recommendation(
+                cands[i], float(scores[i]), _reason(pool, model, f.closest[i], int(i), titles)
+            )
+            for i in order
+        ]
+
+    def _cold_start(
+        self, user: User, dismissed: set[str], follows: list[Follow], since: date
+    ) -> list[Recommendation]:
+        out: list[Recommendation] = []
+        seen = set(dismissed)
+        if follows:
+            cats = {f.value for f in follows if f.kind == "category"}
+            names = {f.value.lower(): f.value for f in follows if f.kind == "author"}
+            for item in self.store.followed_papers(user.id, since=since, limit=MAX_LIMIT):
+                if item.paper.id in seen:
+                    continue
+                seen.add(item.paper.id)
+                by = [names[a.lower()] for a in item.paper.authors if a.lower() in names]
+                if by:
+                    text = f"New from {', '.join(by[:2])}, whom you follow"
+                else:
+                    cat = next((c for c in item.paper.categories if c in cats), "")
+                    text = f"New in {cat}, which you follow"
+                out.append(Recommendation(item, 0.0, Reason(text)))
+        for t in trending(self.store, limit=MAX_LIMIT):
+            if t.item.paper.id not in seen:
+                seen.add(t.item.paper.id)
+                text = f"Trending: {t.item.upvotes} upvotes ({t.explain()})"
+                out.append(Recommendation(t.item, t.score, Reason(text)))
+        return out[:MAX_LIMIT]
+
+    # -- more like this --------------------------------------------------------------------
+
+    def more_like(
+        self, items: Sequence[StoredPaper], *, limit: int = 6, since: date | None = None
+    ) -> list[StoredPaper]:
+        """Papers closest to the centroid of `items` (a collection), not among them."""
+        if not items:
+            return []
+        centroid = self.vectors(items).mean(axis=0)
+        norm = float(np.linalg.norm(centroid))
+        if norm == 0:
+            return []
+        centroid /= norm
+        members = {i.paper.id for i in items}
+        ids: list[str] = []
+        if self.search is not None:
+            try:
+                ix = self.search.indexer
+                ix.refresh()
+                near = ix.vectors.top(centroid, limit + len(members) + 5)
+                ids = [pid for r, _ in near if (pid := ix.paper_id(r))]
+            except Exception:
+                log.exception("recommend: nearest-neighbour search failed")
+        if not ids:  # no vector index yet: rank the recent papers instead
+            pool = self.store.recent_daily(
+                since=since or default_since(self.store), limit=MAX_CANDIDATES
+            )
+            pool = [p for p in pool if p.paper.id not in members]
+            if not pool:
+                return []
+            sims = self.vectors(pool) @ centroid
+            return [pool[i] for i in np.argsort(-sims)[:limit]]
+        ids = [i for i in ids if i not in members][:limit]
+        return self.store.get_papers(ids)
+
+    def more_like_collection(self, collection: Collection, *, limit: int = 6) -> list[StoredPaper]:
+        items = self.store.collection_papers(collection.id, limit=MAX_KEPT)
+        return self.more_like(items, limit=limit)
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= 80 else title[:77] + "..."
+
+
+def _reason(
+    pool: Pool, model: ReaderModel, closest: np.ndarray, row: int, titles: dict[str, str]
+) -> Reason:
+    """The two kept papers closest to the candidate, the words it shares with them, and any
+    author the reader has kept or follows."""
+    near = [int(r) for r in closest[:2]]
+    ids = [pool.ids[r] for r in near]
+    terms = shared_terms(pool, row, near, n=5)
+    authors = [a for a in pool.authors[row] if model.authors.get(a.lower())][:2]
+    names = " and ".join(f"\u201c{_short(titles.get(i, i))}\u201d" for i in ids)
+    text = f"Close to {names}, which you kept"
+    if terms:
+        text += "; shares the terms " + ", ".join(terms)
+    if authors:
+        text += "; by " + ", ".join(authors)
+    return Reason(text, ids, terms)

@@ -1,0 +1,190 @@
+""" "For you" through the API and the Python API: cold start, reasons, "not interested",
+follows and their feed, retraining only when signals change, more like this collection."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from conftest import LiveServer
+from test_library import Reader, reader
+
+
+def ids(items: list[dict]) -> list[str]:
+    return [i["paper"]["id"] for i in items]
+
+
+def text_words(paper: dict) -> set[str]:
+    return {
+        w.lower()
+        for w in re.findall(r"[A-Za-z][A-Za-z0-9-]*", paper["title"] + " " + paper["summary"])
+    }
+
+
+def test_cold_start_is_followed_categories_then_trending(web_server: LiveServer) -> None:
+    alice = Reader(web_server, "cold@example.org")
+    trending = httpx.get(web_server.url + "/api/trending", params={"limit": 10}).json()
+    recs = alice.get("/api/recommendations", params={"limit": 10}).json()
+    assert ids(recs) == ids(trending)
+    assert all(r["reason"]["text"].startswith("Trending") for r in recs)
+    assert all(r["reason"]["closest"] == [] for r in recs)
+    # follow an author of a paper far down the list: their papers come first
+    last = httpx.get(web_server.url + "/api/daily_papers", params={"limit": 100}).json()[-1]
+    author = last["paper"]["authors"][0]["name"]
+    assert alice.post("/api/follows", json={"author": author}).status_code == 201
+    recs = alice.get("/api/recommendations", params={"limit": 50}).json()
+    assert recs[0]["reason"]["text"].startswith(f"New from {author}, whom you follow")
+    assert author in [a["name"] for a in recs[0]["paper"]["authors"]]
+    assert [r for r in recs if r["reason"]["text"].startswith("Trending")]
+    feed = alice.get("/api/feed").json()
+    assert feed and all(author in [a["name"] for a in i["paper"]["authors"]] for i in feed)
+    # a followed category, over a window that reaches back to its (2024) listings
+    assert alice.post("/api/follows", json={"category": "cs.LG"}).status_code == 201
+    recs = alice.get("/api/recommendations", params={"limit": 50, "since": "2024-01-01"}).json()
+    followed = [r for r in recs if r["reason"]["text"] == "New in cs.LG, which you follow"]
+    assert len(followed) == 3 and all("cs.LG" in r["paper"]["categories"] for r in followed)
+    feed = alice.get("/api/feed", params={"since": "2024-01-01"}).json()
+    assert {"2401.09073", "2401.12819", "2402.01111"} <= set(ids(feed))
+
+
+def test_recommendations_learn_from_signals_with_checkable_reasons(web_server: LiveServer) -> None:
+    alice = reader(web_server)
+    found = httpx.get(
+        web_server.url + "/api/papers/search", params={"q": "video generation", "limit": 6}
+    ).json()
+    kept = ids(found)[:4]
+    c = alice.post("/api/collections", json={"name": "video"}).json()
+    alice.post(f"/api/collections/{c['id']}/papers", json={"arxivId": kept[0]})
+    alice.post(f"/api/collections/{c['id']}/papers", json={"arxivId": kept[1]})
+    assert alice.post(f"/api/papers/{kept[2]}/upvote").status_code == 200
+    assert alice.put(f"/api/papers/{kept[3]}/read").status_code == 200
+    recs = alice.get("/api/recommendations", params={"limit": 10}).json()
+    assert len(recs) == 10
+    assert not set(ids(recs)) & set(kept)  # what the reader kept is not recommended back
+    scores = [r["score"] for r in recs]
+    assert scores == sorted(scores, reverse=True)
+    papers = {pid: alice.get(f"/api/papers/{pid}").json() for pid in kept}
+    for r in recs:
+        reason = r["reason"]
+        assert reason["closest"] and set(reason["closest"]) <= set(kept)
+        assert "which you kept" in reason["text"]
+        # every shared term is really in this paper and in one of the closest kept papers
+        mine = text_words(r["paper"])
+        for term in reason["terms"]:
+            for word in term.split():
+                assert word in mine
+                assert any(word in text_words(papers[k]) for k in reason["closest"])
+    assert any(r["reason"]["terms"] for r in recs)
+    # the top of the list is about video, like what was kept
+    assert sum("video" in (r["title"] + r["summary"]).lower() for r in recs[:5]) >= 3
+
+
+def test_not_interested_takes_effect_at_once(web_server: LiveServer) -> None:
+    alice = reader(web_server)
+    found = httpx.get(
+        web_server.url + "/api/papers/search", params={"q": "reinforcement learning", "limit": 3}
+    ).json()
+    for pid in ids(found):
+        alice.post(f"/api/papers/{pid}/upvote")
+    before = alice.get("/api/recommendations", params={"limit": 20}).json()
+    top = before[0]["paper"]["id"]
+    r = alice.post(f"/api/recommendations/{top}/dismiss")
+    assert r.status_code == 200 and r.json()["dismissed"] is True
+    after = alice.get("/api/recommendations", params={"limit": 20}).json()
+    assert top not in ids(after)
+    assert alice.post("/api/recommendations/9999.99999/dismiss").status_code == 404
+
+
+def test_recommendation_input_errors(web_server: LiveServer) -> None:
+    alice = reader(web_server)
+    assert httpx.get(web_server.url + "/api/recommendations").status_code == 401
+    assert alice.get("/api/recommendations", params={"limit": 0}).status_code == 400
+    assert alice.get("/api/recommendations", params={"limit": 101}).status_code == 400
+    assert alice.get("/api/recommendations", params={"since": "yesterday"}).status_code == 400
+    ok = alice.get("/api/recommendations", params={"since": "2026-08-20", "limit": 5})
+    assert ok.status_code == 200
+    assert all(i["date"] >= "2026-08-20" for i in ok.json())
+
+
+def test_more_like_this_collection(web_server: LiveServer) -> None:
+    alice = reader(web_server)
+    found = ids(
+        httpx.get(web_server.url + "/api/papers/search", params={"q": "robot", "limit": 3}).json()
+    )
+    c = alice.post("/api/collections", json={"name": "robots", "public": True}).json()
+    for pid in found:
+        alice.post(f"/api/collections/{c['id']}/papers", json={"arxivId": pid})
+    similar = httpx.get(web_server.url + f"/api/collections/{c['id']}/similar").json()
+    assert similar and not set(ids(similar)) & set(found)
+    page = httpx.get(web_server.url + f"/collections/{c['id']}")
+    assert "More like this collection" in page.text
+
+
+def test_model_is_retrained_only_when_signals_change(fresh_store, fixtures_dir) -> None:  # noqa: ANN001
+    from paperfeed.accounts import add_user
+    from paperfeed.ingest import ingest_sources
+    from paperfeed.recommend import Recommender
+
+    ingest_sources(fresh_store, [str(fixtures_dir / "web_papers.jsonl")])
+    user = add_user(
+        fresh_store, email="m@example.org", password="correct horse battery", role="user"
+    )
+    papers = fresh_store.recent_daily(since=fresh_store.latest_daily_day(), limit=5)
+    fresh_store.add_vote(user_id=user.id, paper_id=papers[0].paper.id)
+    rec = Recommender(fresh_store)
+    first = rec.recommend(user, limit=10)
+    again = rec.recommend(user, limit=10)
+    assert rec.trainings == 1 and [r.item.paper.id for r in again] == [
+        r.item.paper.id for r in first
+    ]
+    fresh_store.dismiss(user_id=user.id, paper_id=first[0].item.paper.id)
+    third = rec.recommend(user, limit=10)
+    assert rec.trainings == 2 and first[0].item.paper.id not in [r.item.paper.id for r in third]
+
+
+def test_digest_has_for_you_and_followed_sections(tmp_path, smtp_sink) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime
+
+    from conftest import FIXTURES
+
+    from paperfeed.accounts import add_user
+    from paperfeed.digest.send import send_digests
+    from paperfeed.digest.subscriptions import add_subscriber_confirmed
+    from paperfeed.ingest import ingest_sources
+    from paperfeed.settings import load_settings
+    from paperfeed.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "d" / "paperfeed.sqlite3")
+    try:
+        ingest_sources(store, [str(FIXTURES / "web_papers.jsonl")])
+        settings = load_settings(
+            data_dir=tmp_path / "d", secret_key="digest-test-secret", smtp_url=smtp_sink.url
+        )
+        reader = add_user(
+            store, email="reader@example.org", password="correct horse battery", role="user"
+        )
+        day = store.latest_daily_day()
+        listed = store.daily_list(start=day, end=day, limit=100)
+        for item in listed[-3:]:  # kept: the least upvoted of the last day
+            store.add_vote(user_id=reader.id, paper_id=item.paper.id)
+        followed_author = listed[5].paper.authors[0]
+        store.add_follow(user_id=reader.id, kind="author", value=followed_author)
+        add_subscriber_confirmed(store, email="reader@example.org", confirmed=True)
+        add_subscriber_confirmed(store, email="stranger@example.org", confirmed=True)
+        report = send_digests(
+            settings, store, now=datetime(2026, 11, 27, 7, 0, tzinfo=UTC), progress=False
+        )
+        assert report.sent == 2, report.summary()
+    finally:
+        store.close()
+    text = {
+        m.recipient: m.message.get_body(preferencelist=("plain",)).get_content()
+        for m in smtp_sink.received
+    }
+    assert "For you" in text["reader@example.org"]
+    assert "New from authors and categories you follow" in text["reader@example.org"]
+    assert "Trending" in text["reader@example.org"]  # the trending section stays
+    assert "For you" not in text["stranger@example.org"]
+    for item in listed[-3:]:  # what the reader kept is not sent back to them as "for you"
+        section = text["reader@example.org"].split("For you", 1)[1].split("New from", 1)[0]
+        assert item.paper.title not in section
