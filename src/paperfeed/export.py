@@ -12,6 +12,7 @@ from paperfeed.errors import BadRequest
 from paperfeed.models import Paper, StoredPaper
 
 _BIB_SPECIAL = re.compile(r"([{}])")
+_BIB_ESCAPE = re.compile(r"(?<!\\)([&%#_$])")  # not already escaped
 
 
 def arxiv_abs_url(paper_id: str) -> str:
@@ -23,11 +24,43 @@ def arxiv_pdf_url(paper_id: str) -> str:
 
 
 def _bib_value(text: str) -> str:
-    """Text safe inside a braced BibTeX field: balanced braces, single line."""
+    """Text safe inside a braced BibTeX field: balanced braces, single line, and the
+    characters LaTeX treats as commands (`& % # _` and a `$` that opens no math) escaped
+    outside `$...$` math; LaTeX already in the text (`$\\alpha$`, `\\'e`) is kept."""
     text = " ".join(text.split())
     if text.count("{") != text.count("}"):
         text = text.replace("{", "").replace("}", "")
-    return text
+    return _escape_outside_math(text)
+
+
+def _math_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of `$...$` math: an opening `$` has no space after it, the closing one
+    no space before it and no digit after it (so "$1 Million ... $200k" is not math)."""
+    spans, i = [], 0
+    while (i := text.find("$", i)) != -1:
+        if (i and text[i - 1] == "\\") or i + 1 >= len(text) or text[i + 1].isspace():
+            i += 1
+            continue
+        j = i + 1
+        while (j := text.find("$", j)) != -1:
+            if text[j - 1] != "\\" and not text[j - 1].isspace():
+                break
+            j += 1
+        if j == -1 or (j + 1 < len(text) and text[j + 1].isdigit()):
+            i += 1
+            continue
+        spans.append((i, j + 1))
+        i = j + 1
+    return spans
+
+
+def _escape_outside_math(text: str) -> str:
+    out, last = [], 0
+    for start, end in [*_math_spans(text), (len(text), len(text))]:
+        out.append(_BIB_ESCAPE.sub(r"\\\1", text[last:start]))
+        out.append(text[start:end])
+        last = end
+    return "".join(out)
 
 
 def paper_year(p: Paper) -> int | None:
