@@ -12,6 +12,7 @@ import unicodedata
 from typing import Any
 
 from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound
+from paperfeed.inputs import check_text
 from paperfeed.models import FOLLOW_KINDS, Collection, Follow, Note, StoredPaper, User
 from paperfeed.store import Store
 
@@ -79,7 +80,7 @@ def save_paper(store: Store, user: User, collection_id: int, paper_id: str) -> b
     """Put a paper into one of the reader's collections; True if it was not there yet."""
     owned_collection(store, user, collection_id)
     try:
-        return store.add_to_collection(collection_id, paper_id.strip())
+        return store.add_to_collection(collection_id, check_text(paper_id, "arxivId").strip())
     except KeyError:
         raise NotFound(f"no paper {paper_id!r} in this catalogue") from None
 
@@ -134,7 +135,7 @@ def mark_read(store: Store, user: User, paper_id: str, *, read: bool = True) -> 
 
 def set_note(store: Store, user: User, paper_id: str, body: str) -> Note | None:
     """Write (or, with an empty body, delete) the reader's private note on a paper."""
-    body = body.strip()
+    body = check_text(body, "the note").strip()
     if len(body) > MAX_NOTE:
         raise BadRequest(f"notes are limited to {MAX_NOTE} characters")
     try:
@@ -150,7 +151,7 @@ def clean_follow(kind: str, value: str) -> Follow:
     """An author name or an arXiv category (`cs.CL`, `quant-ph`), validated."""
     if kind not in FOLLOW_KINDS:
         raise BadRequest("follow an author or a category")
-    value = " ".join(value.split())
+    value = " ".join(check_text(value, kind).split())
     if not value:
         raise BadRequest(f"the {kind} to follow is empty")
     if kind == "author" and len(value) > MAX_AUTHOR:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
@@ -33,6 +33,7 @@ from paperfeed.web.templating import render
 router = APIRouter(tags=["library"])
 PAGE_SIZE = 50
 EXPORT_LIMIT = 1000
+CollectionId = Annotated[int, Path(ge=1, le=2**62, description="A collection's id.")]
 ExportFormat = Annotated[
     Literal["bibtex", "ris", "csv"], Query(alias="format", description="bibtex, ris or csv")
 ]
@@ -80,7 +81,7 @@ def api_list_collections(store: StoreDep, user: CurrentUser) -> list[dict[str, A
 
 @router.get("/api/collections/{collection_id}")
 def api_get_collection(
-    collection_id: int,
+    collection_id: CollectionId,
     store: StoreDep,
     user: OptionalUser,
     p: Annotated[int, Query(ge=0, le=10_000)] = 0,
@@ -94,7 +95,7 @@ def api_get_collection(
 
 @router.patch("/api/collections/{collection_id}")
 def api_update_collection(
-    collection_id: int, body: CollectionChange, store: StoreDep, user: CurrentUser
+    collection_id: CollectionId, body: CollectionChange, store: StoreDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Rename a collection or make it public/private."""
     return collection_json(
@@ -103,14 +104,16 @@ def api_update_collection(
 
 
 @router.delete("/api/collections/{collection_id}", status_code=204)
-def api_delete_collection(collection_id: int, store: StoreDep, user: CurrentUser) -> Response:
+def api_delete_collection(
+    collection_id: CollectionId, store: StoreDep, user: CurrentUser
+) -> Response:
     library.delete_collection(store, user, collection_id)
     return Response(status_code=204)
 
 
 @router.post("/api/collections/{collection_id}/papers", status_code=201)
 def api_save_paper(
-    collection_id: int, body: PaperRef, store: StoreDep, user: CurrentUser
+    collection_id: CollectionId, body: PaperRef, store: StoreDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Save a paper into the collection (saving it twice changes nothing)."""
     added = library.save_paper(store, user, collection_id, body.arxivId)
@@ -120,7 +123,7 @@ def api_save_paper(
 
 @router.delete("/api/collections/{collection_id}/papers/{paper_id:path}", status_code=204)
 def api_unsave_paper(
-    collection_id: int, paper_id: str, store: StoreDep, user: CurrentUser
+    collection_id: CollectionId, paper_id: str, store: StoreDep, user: CurrentUser
 ) -> Response:
     library.unsave_paper(store, user, collection_id, paper_id)
     return Response(status_code=204)
@@ -128,7 +131,7 @@ def api_unsave_paper(
 
 @router.get("/api/collections/{collection_id}/export", response_class=Response)
 def api_export_collection(
-    collection_id: int, store: StoreDep, user: OptionalUser, fmt: ExportFormat = "bibtex"
+    collection_id: CollectionId, store: StoreDep, user: OptionalUser, fmt: ExportFormat = "bibtex"
 ) -> Response:
     """The whole collection as a BibTeX, RIS or CSV file."""
     c = library.visible_collection(store, user, collection_id)
@@ -316,7 +319,7 @@ def collection_page_context(
 @router.get("/collections/{collection_id}", response_class=HTMLResponse, include_in_schema=False)
 def collection_page(
     request: Request,
-    collection_id: int,
+    collection_id: CollectionId,
     store: StoreDep,
     user: OptionalUser,
     p: Annotated[int, Query(ge=0, le=10_000)] = 0,
@@ -328,7 +331,7 @@ def collection_page(
 @router.get("/collections/{collection_id}/feed.{fmt}", include_in_schema=False)
 @router.get("/collections/{collection_id}/feed", include_in_schema=False)
 def collection_feed(
-    collection_id: int,
+    collection_id: CollectionId,
     store: StoreDep,
     settings: SettingsDep,
     user: OptionalUser,
@@ -366,7 +369,7 @@ def create_collection_form(
 
 @router.post("/collections/{collection_id}/edit", include_in_schema=False)
 def edit_collection_form(
-    collection_id: int,
+    collection_id: CollectionId,
     store: StoreDep,
     user: OptionalUser,
     name: Annotated[str, Form(max_length=1000)],
@@ -379,7 +382,9 @@ def edit_collection_form(
 
 
 @router.post("/collections/{collection_id}/delete", include_in_schema=False)
-def delete_collection_form(collection_id: int, store: StoreDep, user: OptionalUser) -> Response:
+def delete_collection_form(
+    collection_id: CollectionId, store: StoreDep, user: OptionalUser
+) -> Response:
     if user is None:
         return sign_in_redirect(f"/collections/{collection_id}")
     library.delete_collection(store, user, collection_id)
@@ -388,7 +393,7 @@ def delete_collection_form(collection_id: int, store: StoreDep, user: OptionalUs
 
 @router.post("/collections/{collection_id}/remove", include_in_schema=False)
 def remove_paper_form(
-    collection_id: int,
+    collection_id: CollectionId,
     store: StoreDep,
     user: OptionalUser,
     paper_id: Annotated[str, Form(max_length=100)],
@@ -404,7 +409,7 @@ def save_form(
     paper_id: str,
     store: StoreDep,
     user: OptionalUser,
-    collection_id: Annotated[int, Form()],
+    collection_id: Annotated[int, Form(ge=1, le=2**62)],
     action: Annotated[Literal["add", "remove"], Form()] = "add",
 ) -> Response:
     if user is None:

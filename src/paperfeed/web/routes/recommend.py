@@ -14,6 +14,7 @@ from paperfeed.errors import NotFound
 from paperfeed.models import daily_json
 from paperfeed.recommend import Recommendation, default_since
 from paperfeed.web.deps import CurrentUser, OptionalUser, RecommenderDep, StoreDep
+from paperfeed.web.routes.library import CollectionId
 from paperfeed.web.routes.pages import safe_next, sign_in_redirect, voted_ids
 from paperfeed.web.templating import render
 
@@ -64,7 +65,11 @@ def api_followed_feed(
 
 @router.get("/api/collections/{collection_id}/similar")
 def api_more_like_collection(
-    collection_id: int, store: StoreDep, user: OptionalUser, rec: RecommenderDep, limit: Limit = 10
+    collection_id: CollectionId,
+    store: StoreDep,
+    user: OptionalUser,
+    rec: RecommenderDep,
+    limit: Limit = 10,
 ) -> list[dict[str, Any]]:
     """Papers closest in meaning to the collection as a whole, not already in it."""
     c = library.visible_collection(store, user, collection_id)
