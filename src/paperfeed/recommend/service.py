@@ -21,15 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from paperfeed.clock import CatalogueClock
 from paperfeed.models import Collection, Follow, StoredPaper, User
 from paperfeed.recommend.model import Pool, ReaderModel, features, shared_terms, term_counts, train
 from paperfeed.search.embed import paper_text
 from paperfeed.store import Store
-from paperfeed.trending import reference_time, trending
+from paperfeed.trending import trending
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(days=30)  # "recent": listed in the 30 days before the catalogue's clock
+WINDOW = timedelta(days=30)  # "recent": listed in the catalogue's last 30 active days
 MAX_CANDIDATES = 3000
 MAX_KEPT = 2000  # the newest kept papers train the model (a 10k-paper library stays fast)
 MAX_LIMIT = 100
@@ -62,8 +63,8 @@ class _Trained:
 
 
 def default_since(store: Store) -> date:
-    """30 days before the catalogue's clock (now, or the end of a quiet archive)."""
-    return (reference_time(store, WINDOW) - WINDOW).date()
+    """The first of the catalogue's last 30 active days (`paperfeed.clock`)."""
+    return CatalogueClock.load(store, days=WINDOW.days).window_start
 
 
 class Recommender:
