@@ -16,7 +16,7 @@ import feedparser
 import httpx
 import pytest
 import rispy
-from conftest import FIXTURES, LiveServer, Visitor, _start_server
+from conftest import FIXTURES, LiveServer, Visitor, _start_server, new_database_url
 
 HOSTILE = "<script>alert('x')</script> & \"q\" <img src=x onerror=alert(1)>"
 LIBRARY_PAPERS = FIXTURES / "library_papers.jsonl"  # real titles with &, %, $, LaTeX, accents
@@ -37,19 +37,25 @@ DOI_PAPERS = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The web fixture server plus the tricky-title papers."""
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, backend: str
+) -> Iterator[LiveServer]:
+    """The web fixture server plus the tricky-title papers, on each store backend."""
     from paperfeed.ingest import ingest_sources
     from paperfeed.settings import load_settings
     from paperfeed.store import open_store
 
     data = tmp_path_factory.mktemp("library") / "data"
-    store = open_store(load_settings(data_dir=data, secret_key="test-secret-key-for-web-tests"))
+    url = new_database_url(request, backend)
+    settings = load_settings(
+        data_dir=data, secret_key="test-secret-key-for-web-tests", database_url=url
+    )
+    store = open_store(settings)
     try:
         ingest_sources(store, [str(LIBRARY_PAPERS)])
     finally:
         store.close()
-    yield from _start_server(data)
+    yield from _start_server(data, url)
 
 
 class Reader:

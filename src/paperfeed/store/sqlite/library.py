@@ -255,8 +255,9 @@ class SqliteLibrary:
             " AND (EXISTS (SELECT 1 FROM follows f, json_each(p.categories) j"
             "   WHERE f.user_id = ? AND f.kind = 'category' AND j.value = f.value)"
             " OR EXISTS (SELECT 1 FROM follows f, json_each(p.authors) j"
-            "   WHERE f.user_id = ? AND f.kind = 'author' AND j.value = f.value COLLATE NOCASE))"
-            " ORDER BY coalesce(d.day, p.listing_date, p.published) DESC, upvotes DESC LIMIT ?",
+            "   WHERE f.user_id = ? AND f.kind = 'author' AND j.value = f.value))"
+            " ORDER BY coalesce(d.day, p.listing_date, p.published) DESC, upvotes DESC, p.id"
+            " LIMIT ?",
             (day, user_id, user_id, limit),
         )
         return [row_stored(r) for r in rows]
@@ -284,14 +285,19 @@ class SqliteLibrary:
             return [r[0] for r in read.execute(sql, (user_id,))]
 
         return ReaderSignals(
-            upvoted=ids("SELECT paper_id FROM votes WHERE user_id = ? ORDER BY created_at DESC"),
+            upvoted=ids(
+                "SELECT paper_id FROM votes WHERE user_id = ? ORDER BY created_at DESC, paper_id"
+            ),
             saved=ids(
                 "SELECT cp.paper_id FROM collection_papers cp JOIN collections c "
                 "ON c.id = cp.collection_id WHERE c.user_id = ? "
-                "GROUP BY cp.paper_id ORDER BY max(cp.added_at) DESC"
+                "GROUP BY cp.paper_id ORDER BY max(cp.added_at) DESC, cp.paper_id"
             ),
-            read=ids("SELECT paper_id FROM read_marks WHERE user_id = ? ORDER BY read_at DESC"),
+            read=ids(
+                "SELECT paper_id FROM read_marks WHERE user_id = ? ORDER BY read_at DESC, paper_id"
+            ),
             dismissed=ids(
-                "SELECT paper_id FROM dismissals WHERE user_id = ? ORDER BY created_at DESC"
+                "SELECT paper_id FROM dismissals WHERE user_id = ? "
+                "ORDER BY created_at DESC, paper_id"
             ),
         )

@@ -1,0 +1,134 @@
+"""The library part of the store contract, on every backend (--backend)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from paperfeed.models import DailyEntry, Paper
+
+
+@pytest.fixture
+def store(fresh_store):  # noqa: ANN001, ANN201
+    fresh_store.upsert_papers(
+        [
+            Paper(
+                id="2401.00001",
+                title="One",
+                abstract="a",
+                authors=["Éva Tardos", "B Bee"],
+                categories=["cs.CL"],
+                listing_date=date(2026, 8, 20),
+            ),
+            Paper(
+                id="2401.00002",
+                title="Two",
+                abstract="b",
+                authors=["C Sea"],
+                categories=["cs.CV", "cs.LG"],
+                listing_date=date(2026, 8, 21),
+            ),
+            Paper(
+                id="2401.00003",
+                title="Three",
+                abstract="c",
+                authors=["D Dee"],
+                categories=["quant-ph"],
+                listing_date=date(2020, 1, 1),
+            ),
+        ]
+    )
+    fresh_store.upsert_daily([DailyEntry("2401.00002", date(2026, 8, 21), upvotes=5)])
+    return fresh_store
+
+
+def user(store, email="r@example.org"):  # noqa: ANN001, ANN201
+    return store.create_user(email=email, name=email.split("@")[0], password_hash="x")
+
+
+def test_collections(store) -> None:  # noqa: ANN001
+    alice, bob = user(store), user(store, "b@example.org")
+    c = store.create_collection(user_id=alice.id, name="To read", public=False)
+    assert (c.name, c.public, c.paper_count, c.owner) == ("To read", False, 0, alice.name)
+    assert store.create_collection(user_id=alice.id, name="To read", public=True) is None
+    assert store.create_collection(user_id=bob.id, name="To read", public=True) is not None
+    other = store.create_collection(user_id=alice.id, name="another", public=True)
+    assert [x.name for x in store.list_collections(alice.id)] == ["another", "To read"]
+    assert store.add_to_collection(c.id, "2401.00001") is True
+    assert store.add_to_collection(c.id, "2401.00001") is False
+    assert store.add_to_collection(c.id, "2401.00002") is True
+    with pytest.raises(KeyError):
+        store.add_to_collection(c.id, "9999.99999")
+    assert store.get_collection(c.id).paper_count == 2
+    assert {p.paper.id for p in store.collection_papers(c.id)} == {"2401.00001", "2401.00002"}
+    assert len(store.collection_papers(c.id, limit=1, offset=1)) == 1
+    assert store.collections_with_paper(alice.id, "2401.00001") == [c.id]
+    assert store.collections_with_paper(bob.id, "2401.00001") == []
+    assert [x.user_id for x in store.find_collections("To read")] == [alice.id, bob.id]
+    assert [x.id for x in store.find_collections("To read", user_id=alice.id)] == [c.id]
+    assert store.update_collection(c.id, name="another") is None  # taken by alice
+    renamed = store.update_collection(c.id, name="Later", public=True)
+    assert (renamed.name, renamed.public) == ("Later", True)
+    assert store.update_collection(c.id, public=False).name == "Later"
+    assert store.remove_from_collection(c.id, "2401.00001") is True
+    assert store.remove_from_collection(c.id, "2401.00001") is False
+    assert store.delete_collection(other.id) is True
+    assert store.get_collection(other.id) is None
+    assert store.delete_collection(other.id) is False
+
+
+def test_read_marks_notes_and_signals(store) -> None:  # noqa: ANN001
+    alice = user(store)
+    assert store.set_read(user_id=alice.id, paper_id="2401.00001", read=True) is True
+    assert store.set_read(user_id=alice.id, paper_id="2401.00001", read=True) is False
+    assert store.read_papers(alice.id, ["2401.00001", "2401.00002"]) == {"2401.00001"}
+    with pytest.raises(KeyError):
+        store.set_read(user_id=alice.id, paper_id="9999.99999", read=True)
+    note = store.set_note(user_id=alice.id, paper_id="2401.00002", body="check & see")
+    assert note.body == "check & see"
+    store.set_note(user_id=alice.id, paper_id="2401.00002", body="second")
+    assert store.get_note(user_id=alice.id, paper_id="2401.00002").body == "second"
+    assert [n.paper_id for n in store.list_notes(alice.id)] == ["2401.00002"]
+    assert store.set_note(user_id=alice.id, paper_id="2401.00002", body="") is None
+    assert store.get_note(user_id=alice.id, paper_id="2401.00002") is None
+    c = store.create_collection(user_id=alice.id, name="c", public=False)
+    store.add_to_collection(c.id, "2401.00003")
+    store.add_vote(user_id=alice.id, paper_id="2401.00002")
+    assert store.dismiss(user_id=alice.id, paper_id="2401.00002") is True
+    assert store.dismiss(user_id=alice.id, paper_id="2401.00002") is False
+    s = store.reader_signals(alice.id)
+    assert (s.upvoted, s.saved, s.read, s.dismissed) == (
+        ["2401.00002"],
+        ["2401.00003"],
+        ["2401.00001"],
+        ["2401.00002"],
+    )
+    before = s.fingerprint()
+    store.set_read(user_id=alice.id, paper_id="2401.00001", read=False)
+    assert store.reader_signals(alice.id).fingerprint() != before
+
+
+def test_follows_and_followed_papers(store) -> None:  # noqa: ANN001
+    alice = user(store)
+    assert store.add_follow(user_id=alice.id, kind="author", value="Éva Tardos") is True
+    assert store.add_follow(user_id=alice.id, kind="author", value="Éva Tardos") is False
+    assert store.add_follow(user_id=alice.id, kind="category", value="cs.LG") is True
+    assert [(f.kind, f.value) for f in store.list_follows(alice.id)] == [
+        ("author", "Éva Tardos"),
+        ("category", "cs.LG"),
+    ]
+    found = store.followed_papers(alice.id, since=date(2026, 1, 1))
+    assert [p.paper.id for p in found] == ["2401.00002", "2401.00001"]  # newest first
+    assert [p.paper.id for p in store.followed_papers(alice.id, since=date(2026, 8, 21))] == [
+        "2401.00002"
+    ]
+    store.add_follow(user_id=alice.id, kind="category", value="quant-ph")
+    assert "2401.00003" not in {
+        p.paper.id for p in store.followed_papers(alice.id, since=date(2026, 1, 1))
+    }
+    assert store.remove_follow(user_id=alice.id, kind="category", value="cs.LG") is True
+    assert store.remove_follow(user_id=alice.id, kind="category", value="cs.LG") is False
+    assert [p.paper.id for p in store.followed_papers(alice.id, since=date(2026, 1, 1))] == [
+        "2401.00001"
+    ]
