@@ -1,11 +1,12 @@
 """The "for you" model: pure functions over arrays, shared by the service and the benchmark.
 
-Per reader, a logistic regression over the search embeddings separates the papers the reader
-kept (saved, upvoted, read) from a background sample of the pool and from the papers they
-dismissed. Its score is blended with features a person can check: the cosine to the closest
-kept paper, the tf-idf overlap of words with the kept papers, shared authors, and popularity.
-The blend weights were fit on two kinds of simulated readers and tested on a third
-(`benchmarks/recommend.py`, `benchmarks/RESULTS.md`).
+Per reader, a logistic regression over the search embeddings and four features a person can
+check (cosine to the closest kept paper, tf-idf overlap with the kept papers, shared authors,
+popularity) separates the papers the reader kept (saved, upvoted, read) from a background
+sample of the pool and from the papers they dismissed. For kept papers the four features
+leave the paper itself out, so each reader's model learns which of them tell. The score is
+blended with the shared-author feature; the blend was fit on two kinds of simulated readers
+and tested on the third (`benchmarks/recommend.py`, `benchmarks/RESULTS.md`).
 """
 
 from __future__ import annotations
@@ -140,29 +141,36 @@ class Pool:
 
 @dataclass(slots=True)
 class Weights:
-    """How the per-reader model's score and the checkable features are blended."""
+    """How the per-reader model's score and the checkable features are blended on top of it
+    (defaults: the grid's choice with `org` readers held out, benchmarks/RESULTS.md)."""
 
-    lr: float = 1.0
-    nn: float = 1.0
-    kw: float = 0.5
+    lr: float = 0.5
+    nn: float = 0.0
+    kw: float = 0.0
     author: float = 0.5
-    pop: float = 0.1
+    pop: float = 0.0
 
 
 WEIGHTS = Weights()
 BACKGROUND = 500  # background papers per model
-L2 = 1.0
+L2 = 1.0  # on the embedding weights
+L2_META = 0.1  # on the four checkable features (few, so lightly held back)
 
 
 def fit_logistic(
-    x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, *, l2: float = 1.0, steps: int = 8
+    x: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    *,
+    l2: float | np.ndarray = 1.0,
+    steps: int = 8,
 ) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression by Newton's method (features are few: d + 1)."""
+    """L2-regularised logistic regression by Newton's method (features are few: d + 1);
+    `l2` is one strength or one per feature."""
     n, d = x.shape
     xb = np.hstack([x, np.ones((n, 1), dtype=np.float64)])
     w = np.zeros(d + 1)
-    reg = np.full(d + 1, l2)
-    reg[-1] = 1e-6
+    reg = np.append(np.broadcast_to(np.asarray(l2, dtype=np.float64), (d,)), 1e-6)
     for _ in range(steps):
         z = np.clip(xb @ w, -30, 30)
         p = 1.0 / (1.0 + np.exp(-z))
@@ -176,12 +184,42 @@ def fit_logistic(
 class ReaderModel:
     """A reader's model: trained when their signals change, reused until then."""
 
-    w: np.ndarray
+    w: np.ndarray  # weights of the embedding dimensions
+    w_meta: np.ndarray  # weights of the standardised checkable features (nn, kw, author, pop)
     b: float
     pos: np.ndarray  # pool rows of the kept papers
     neg: np.ndarray  # pool rows of the dismissed papers
     profile: np.ndarray  # mean tf-idf vector of the kept papers
     authors: Counter[str]
+    meta_mean: np.ndarray
+    meta_std: np.ndarray
+
+
+def _meta(
+    pool: Pool, rows: np.ndarray, pos: np.ndarray, authors: Counter[str], kw_all: np.ndarray
+) -> np.ndarray:
+    """(n, 4) checkable features of `rows`: cosine to the closest kept paper, tf-idf overlap
+    with the kept papers, shared authors, popularity. A kept row is compared with the other
+    kept papers only (leave one out), so the model learns how telling each feature is."""
+    n_pos = len(pos)
+    vecs = pool.vecs[rows]
+    sims = vecs @ pool.vecs[pos].T if n_pos else np.zeros((len(rows), 1), np.float32)
+    is_pos = np.isin(rows, pos)
+    if n_pos:
+        self_col = {int(r): j for j, r in enumerate(pos)}
+        for i in np.flatnonzero(is_pos):
+            sims[i, self_col[int(rows[i])]] = -1.0
+    nn = sims.max(axis=1) if n_pos > (1 if is_pos.any() else 0) else np.zeros(len(rows))
+    kw = kw_all[rows] * n_pos  # sum over kept papers of the row's overlap
+    kw = np.where(is_pos, (kw - 1.0) / max(n_pos - 1, 1), kw / max(n_pos, 1))
+    au = np.array(
+        [
+            math.log1p(sum(authors.get(a.lower(), 0) - int(p) for a in set(pool.authors[r])))
+            for r, p in zip(rows.tolist(), is_pos.tolist(), strict=True)
+        ]
+    )
+    pop = np.log1p(pool.upvotes[rows])
+    return np.column_stack([nn, kw, au, pop]).astype(np.float64)
 
 
 def train(
@@ -191,9 +229,10 @@ def train(
     *,
     background: int = BACKGROUND,
     l2: float = L2,
+    l2_meta: float = L2_META,
     seed: int = 0,
 ) -> ReaderModel:
-    """Fit the reader's logistic regression and build the keyword and author profiles."""
+    """Fit the reader's logistic regression over the embeddings and the checkable features."""
     pos_a = np.asarray(pos, dtype=np.int64)
     neg_a = np.asarray(neg, dtype=np.int64)
     taken = np.zeros(len(pool.ids), dtype=bool)
@@ -202,15 +241,32 @@ def train(
     free = np.flatnonzero(~taken)
     rng = np.random.default_rng(seed)
     bg = rng.choice(free, size=min(background, len(free)), replace=False) if len(free) else free
-    x = np.vstack([pool.vecs[pos_a], pool.vecs[bg], pool.vecs[neg_a]]).astype(np.float64)
+    authors: Counter[str] = Counter(a.lower() for r in pos_a for a in set(pool.authors[r]))
+    profile = pool.terms.profile(pos_a.tolist())
+    rows = np.concatenate([pos_a, bg, neg_a]).astype(np.int64)
+    meta = _meta(pool, rows, pos_a, authors, pool.terms.dot(profile))
+    mean = meta[len(pos_a) : len(pos_a) + len(bg)].mean(axis=0) if len(bg) else meta.mean(axis=0)
+    std = meta[len(pos_a) : len(pos_a) + len(bg)].std(axis=0) if len(bg) else meta.std(axis=0)
+    std = np.where(std > 1e-9, std, 1.0)
+    x = np.hstack([pool.vecs[rows].astype(np.float64), (meta - mean) / std])
     y = np.concatenate([np.ones(len(pos_a)), np.zeros(len(bg) + len(neg_a))])
     # kept papers balanced against the background; a dismissal weighs as 3 kept papers
     wp = max(len(bg), 1) / max(len(pos_a), 1)
     sw = np.concatenate([np.full(len(pos_a), wp), np.ones(len(bg)), np.full(len(neg_a), 3 * wp)])
-    w, b = fit_logistic(x, y, sw, l2=l2 * max(len(bg), 1) / 100)
-    authors: Counter[str] = Counter(a.lower() for r in pos_a for a in set(pool.authors[r]))
+    d = pool.vecs.shape[1]
+    scale = max(len(bg), 1) / 100
+    reg = np.concatenate([np.full(d, l2 * scale), np.full(4, l2_meta * scale)])
+    w, b = fit_logistic(x, y, sw, l2=reg)
     return ReaderModel(
-        w.astype(np.float32), b, pos_a, neg_a, pool.terms.profile(pos_a.tolist()), authors
+        w[:d].astype(np.float32),
+        w[d:].astype(np.float32),
+        b,
+        pos_a,
+        neg_a,
+        profile,
+        authors,
+        mean.astype(np.float32),
+        std.astype(np.float32),
     )
 
 
@@ -246,12 +302,15 @@ def features(model: ReaderModel, pool: Pool, rows: Sequence[int], *, k: int = 3)
     """Score parts of the candidate `rows` under the reader's model."""
     r = np.asarray(rows, dtype=np.int64)
     vecs = pool.vecs[r]
-    lr = vecs @ model.w + model.b
+    kw_all = pool.terms.dot(model.profile)
+    meta = _meta(pool, r, model.pos, model.authors, kw_all)
+    lr = vecs @ model.w + ((meta - model.meta_mean) / model.meta_std) @ model.w_meta + model.b
     if len(model.pos):
         sims = vecs @ pool.vecs[model.pos].T
         kk = min(k, sims.shape[1])
-        order = np.argpartition(-sims, kk - 1, axis=1)[:, :kk] if sims.shape[1] > kk else None
-        if order is None:
+        if sims.shape[1] > kk:
+            order = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        else:
             order = np.tile(np.arange(sims.shape[1]), (len(r), 1))
         top = np.take_along_axis(sims, order, axis=1)
         sort = np.argsort(-top, axis=1)
@@ -263,12 +322,7 @@ def features(model: ReaderModel, pool: Pool, rows: Sequence[int], *, k: int = 3)
         closest = np.zeros((len(r), 0), dtype=np.int64)
     if len(model.neg):  # near a dismissed paper counts against it as much as near a kept one
         nn = nn - np.clip(vecs @ pool.vecs[model.neg].T, 0, None).max(axis=1)
-    kw = pool.terms.dot(model.profile)[r]
-    au = np.array(
-        [math.log1p(sum(model.authors.get(a.lower(), 0) for a in pool.authors[i])) for i in r],
-        dtype=np.float32,
-    )
-    return Features(r, lr, nn, kw, au, np.log1p(pool.upvotes[r]), closest)
+    return Features(r, lr, nn, meta[:, 1], meta[:, 2], meta[:, 3], closest)
 
 
 def shared_terms(pool: Pool, row: int, closest: Sequence[int], n: int = 5) -> list[str]:
