@@ -5,7 +5,7 @@ check (cosine to the closest kept paper, tf-idf overlap with the kept papers, sh
 popularity) separates the papers the reader kept (saved, upvoted, read) from a background
 sample of the pool and from the papers they dismissed. For kept papers the four features
 leave the paper itself out, so each reader's model learns which of them tell. The score is
-blended with the shared-author feature; the blend was fit on two kinds of simulated readers
+blended with the tf-idf overlap; the blend was fit on two kinds of simulated readers
 and tested on the third (`benchmarks/recommend.py`, `benchmarks/RESULTS.md`).
 """
 
@@ -144,10 +144,10 @@ class Weights:
     """How the per-reader model's score and the checkable features are blended on top of it
     (defaults: the grid's choice with `org` readers held out, benchmarks/RESULTS.md)."""
 
-    lr: float = 0.5
+    lr: float = 1.0
     nn: float = 0.0
-    kw: float = 0.0
-    author: float = 0.5
+    kw: float = 0.25
+    author: float = 0.0
     pop: float = 0.0
 
 
