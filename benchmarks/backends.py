@@ -136,17 +136,23 @@ def start(data: Path, url: str | None) -> tuple[subprocess.Popen, str]:
     raise SystemExit("server did not start")
 
 
-def tokens(base: str, n: int) -> list[dict[str, str]]:
+def tokens(data: Path, url: str | None, n: int, prefix: str) -> list[dict[str, str]]:
+    """Bearer tokens of `n` readers, made in the store (sign-up over HTTP is throttled)."""
+    from paperfeed import accounts
+
+    store = open_store_at(data, url)
     out = []
-    with httpx.Client(base_url=base, timeout=60) as http:
+    try:
         for i in range(n):
-            email, password = f"bench{i}@example.org", "correct horse battery"
-            page = http.get("/signup")
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-            http.post("/signup", data={"csrf_token": csrf, "email": email, "password": password})
-            r = http.post("/api/session", json={"email": email, "password": password})
-            out.append({"Authorization": f"Bearer {r.json()['token']}"})
-            http.cookies.clear()
+            user = accounts.sign_up(
+                store,
+                email=f"{prefix}{i}@example.org",
+                password="correct horse battery",
+                client=f"{prefix}{i}",
+            )
+            out.append({"Authorization": f"Bearer {accounts.start_session(store, user)}"})
+    finally:
+        store.close()
     return out
 
 
@@ -204,7 +210,7 @@ def serving(name: str, data: Path, url: str | None, processes: int, args) -> dic
         search = [("GET", f"/api/papers/search?q={q.replace(' ', '+')}&limit=10", {}) for q in cold]
         # p95 over exactly the 400 distinct searches, 4 at a time
         search_stats = asyncio.run(drive_n(bases, search, 4))
-        users = tokens(bases[0], 50)
+        users = tokens(data, url, 50, prefix=f"p{processes}{'pg' if url else 'sq'}")
         mix = []
         for i in range(2000):
             kind = i % 4
@@ -275,10 +281,13 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/test")
     ap.add_argument("--skip-serving", action="store_true")
+    ap.add_argument("--skip-ingest", action="store_true")
     args = ap.parse_args()
     pg = PgBench(args.pg)
     tmp = Path(tempfile.mkdtemp(prefix="pf-bench-"))
     try:
+        if args.skip_ingest:
+            return serve_all(args, pg, tmp)
         papers = read_papers(args.papers)
         print(f"ingest: {len(papers)} papers parsed from {INGEST_SOURCE.name}", flush=True)
         sqlite_store = open_store_at(tmp / "ingest-sqlite", None)
@@ -296,16 +305,19 @@ def main() -> None:
             f"re-ingest PostgreSQL (all unchanged) {n / again:9.0f} papers/s",
             flush=True,
         )
-        if args.skip_serving:
-            return
-        load_corpus(tmp / "sqlite", None)
-        pg_url = pg.new()
-        load_corpus(tmp / "pg-seed", pg_url)
-        serving("SQLite, 1 process", tmp / "sqlite", None, 1, args)
-        serving("PostgreSQL, 1 process", tmp / "pg", pg_url, 1, args)
-        serving("PostgreSQL, 2 processes", tmp / "pg2", pg_url, 2, args)
+        if not args.skip_serving:
+            serve_all(args, pg, tmp)
     finally:
         pg.drop()
+
+
+def serve_all(args: argparse.Namespace, pg: PgBench, tmp: Path) -> None:
+    load_corpus(tmp / "sqlite", None)
+    pg_url = pg.new()
+    load_corpus(tmp / "pg-seed", pg_url)
+    serving("SQLite, 1 process", tmp / "sqlite", None, 1, args)
+    serving("PostgreSQL, 1 process", tmp / "pg", pg_url, 1, args)
+    serving("PostgreSQL, 2 processes", tmp / "pg2", pg_url, 2, args)
 
 
 if __name__ == "__main__":
