@@ -3,8 +3,9 @@
 Every store call takes a pooled connection for one transaction (`transaction()`), so any
 number of threads and processes share the database; PostgreSQL's constraints and row locks
 are what keep them consistent. A database that cannot be reached raises `ServiceUnavailable`
-(503 on the web, one line and a non-zero exit in the CLI); pooled connections are checked
-before use, so service recovers by itself once the server is back.
+(503 on the web, one line and a non-zero exit in the CLI); after a connection fails the
+idle ones are tested and dead ones replaced, so service recovers by itself once the server is
+back.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class Database:
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16) -> None:
         psycopg, psycopg_pool = _import_psycopg()
         self.url = url
-        self._errors = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+        self._errors = (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
         # Values PostgreSQL cannot hold (a NUL byte in text, an integer out of range): the
         # input is bad, not the server (SQLite stores them; here they are a clear 400).
         self._bad_values = psycopg.DataError
@@ -85,7 +86,6 @@ class Database:
             min_size=min_size,
             max_size=max_size,
             kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
-            check=psycopg_pool.ConnectionPool.check_connection,
             open=False,
             name="paperfeed",
         )
@@ -133,9 +133,20 @@ class Database:
             with self.pool.connection(timeout=POOL_WAIT_S) as conn:
                 yield conn
         except self._errors as exc:
+            self._drop_broken()
             raise unreachable(self.url, exc) from exc
         except self._bad_values as exc:
             raise bad_value(exc) from exc
+
+    def _drop_broken(self) -> None:
+        """After a connection failed: test the idle ones and replace those that are dead
+        (a restarted server leaves every pooled connection broken), so that service resumes
+        with the next request instead of one failure per stale connection. Connections are
+        not tested on every checkout: that would cost a round trip per query."""
+        try:
+            self.pool.check()
+        except Exception:  # the server is still away: the pool keeps trying to reconnect
+            log.debug("pool check failed", exc_info=True)
 
     # -- a commit whose reply is read later (the digest outbox's claim) ------------------
 
@@ -170,6 +181,7 @@ class Database:
                 pass
             self.pool.putconn(conn)
             if isinstance(exc, self._errors):
+                self._drop_broken()
                 raise unreachable(self.url, exc) from exc
             if isinstance(exc, self._bad_values):
                 raise bad_value(exc) from exc
