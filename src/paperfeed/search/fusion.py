@@ -1,10 +1,15 @@
 """Fusion of keyword and dense scores into one ranking (pure stages).
 
-score(doc) = bm25(doc) / bm25(best keyword hit) + weight * cosine(query, doc)
+score(doc) = bm25(doc) / scale + weight * cosine(query, doc)
              [+ cover_weight * cover(doc) + bigram_weight * bigram(doc), top N only]
+scale      = bm25(best keyword hit), or, given `keyword_scale` (the transformer's fusion),
+             max(that, the score of a paper holding every query term once)
 
 The keyword part is scaled to [0, 1] per query so one weight works for short and long
-queries; candidates found only by the vector index get 0 for it. Reciprocal-rank fusion
+queries; candidates found only by the vector index get 0 for it. Scaling by the best hit
+alone calls a best hit that matches only the query's common words a full match (1.0), so
+fusion cannot let meaning win then; scaling by the ideal score keeps such a hit low
+(`KeywordIndex.ideal_score`; measured in benchmarks/relevance_eval.py). Reciprocal-rank fusion
 was measured worse (a weak ranker's ranks pull a strong one down; benchmarks/RESULTS.md).
 The optional second stage (`coverage_features`, `rerank_coverage`) re-ranks the fused top N
 by how much of the query a paper covers; weights chosen by cross-validation
@@ -34,9 +39,10 @@ def fuse(
     dense: Mapping[int, float],
     *,
     weight: float = DENSE_WEIGHT,
+    keyword_scale: float = 0.0,
 ) -> Fused:
     """Combine BM25 hits and cosines over the union of both candidate sets."""
-    top = max(keyword_scores, default=0.0) or 1.0
+    top = max(max(keyword_scores, default=0.0), keyword_scale) or 1.0
     kw = {row: score / top for row, score in zip(keyword_rows, keyword_scores, strict=False)}
     rows = list(dict.fromkeys([*keyword_rows, *dense]))
     parts = [(kw.get(r, 0.0), dense.get(r, 0.0)) for r in rows]

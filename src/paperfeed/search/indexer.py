@@ -24,9 +24,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from paperfeed.errors import BadRequest
 from paperfeed.models import StoredPaper
-from paperfeed.search.embed import Embedder, StaticEmbedder, TorchEmbedder, paper_text
+from paperfeed.search.embed import Embedder, make_embedder, paper_text
 from paperfeed.search.keyword import IndexDoc, KeywordIndex
 from paperfeed.search.results import IndexStatus
 from paperfeed.search.vectors import RowMap, VectorStore
@@ -64,15 +63,6 @@ class IndexState:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self)))
         os.replace(tmp, path)
-
-
-def make_embedder(name: str) -> Embedder:
-    """The embedder a setting names: 'static' (bundled) or 'transformer' (optional extra)."""
-    if name == "static":
-        return StaticEmbedder()
-    if name in ("transformer", "torch"):
-        return TorchEmbedder()
-    raise BadRequest(f"unknown embedder {name!r}: use 'static' or 'transformer'")
 
 
 def index_doc(row: int, item: StoredPaper) -> IndexDoc:

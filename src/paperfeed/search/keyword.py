@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 ANALYZER = "en_paper"
@@ -181,6 +182,24 @@ class KeywordIndex:
 
     def num_docs(self) -> int:
         return int(self.searcher.num_docs)
+
+    def ideal_score(self, q: ParsedQuery, title_boost: float = TITLE_BOOST) -> float:
+        """The keyword score of a paper of average length holding every query term once.
+
+        tantivy's BM25 gives a term idf x (1 + k1) x tf / (tf + k1 x (1 - b + b x len/avglen)),
+        which at tf = 1 and average length is just its idf = ln(1 + (N - n + 0.5) / (n + 0.5));
+        the title field adds `title_boost` x its own idf. Fusion divides keyword scores by
+        this when the best hit scores less, so that a best hit matching only common words
+        is not taken for a full match (`paperfeed.search.fusion.fuse`).
+        """
+        searcher = self.searcher
+        n = max(int(searcher.num_docs), 1)
+        total = 0.0
+        for term in q.all_terms:
+            for name, boost in (("text", 1.0), ("title", title_boost)):
+                df = int(searcher.doc_freq(name, term))
+                total += boost * float(np.log1p((n - df + 0.5) / (df + 0.5)))
+        return total
 
     def _text_query(self, q: ParsedQuery, title_boost: float) -> tantivy.Query:
         Occur, Query = tantivy.Occur, tantivy.Query

@@ -166,7 +166,10 @@ class SearchService:
             rows = pipeline.dense_candidates(ix.vectors, qvec, req, kw, allowed)
             dense = ix.vectors.scores(rows, qvec)
         weight = getattr(ix.embedder, "fusion_weight", DENSE_WEIGHT) if dense else DENSE_WEIGHT
-        fused = fuse(kw.rows, kw.scores, dense, weight=weight)
+        scale = 0.0
+        if dense and getattr(ix.embedder, "fusion_scale", "top") == "ideal":
+            scale = ix.keyword.ideal_score(req.parsed)  # see paperfeed.search.fusion
+        fused = fuse(kw.rows, kw.scores, dense, weight=weight, keyword_scale=scale)
         mode = "hybrid" if dense and kw.rows else ("meaning" if dense else "keyword")
         weights = getattr(ix.embedder, "coverage_weights", (0.0, 0.0))
         if dense and req.parsed.terms and any(weights):

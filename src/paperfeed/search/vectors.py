@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from usearch.index import Index
+
+from paperfeed.search.native import Index
 
 EXACT_BELOW = 20_000  # below this many vectors, nearest neighbours are computed exactly
 

@@ -1,0 +1,112 @@
+"""The ONNX transformer embedder (bundled all-MiniLM-L6-v2, int8) through the public search API.
+
+Real model, real ONNX Runtime, real papers: no stand-ins. `PAPERFEED_EMBEDDER` is pinned to
+'static' for the rest of the suite (conftest.py); these tests name the ONNX embedder.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from search_helpers import WEB_PAPERS, make_env
+
+from paperfeed.errors import BadRequest
+from paperfeed.search import SearchService
+from paperfeed.search.embed import OnnxEmbedder, make_embedder, onnx_available
+from paperfeed.search.keyword import analyze
+from paperfeed.settings import load_settings
+
+pytestmark = pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
+
+# A paper of tests/fixtures/web_papers.jsonl, described without any of its words.
+TARGET = "2608.16793"  # "PixRestore: Unified Image Restoration via Pixel Diffusion Transformer"
+PARAPHRASE = "a network that repairs blurry, noisy or rainy photos"
+
+
+@pytest.fixture(scope="module")
+def onnx_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchService]:
+    data_dir = tmp_path_factory.mktemp("onnx-search")
+    settings, store = make_env(data_dir, WEB_PAPERS)
+    settings = load_settings(data_dir=data_dir, embedder="onnx")
+    service = SearchService(store, settings, background=False)
+    yield service
+    service.close()
+    store.close()
+
+
+def test_onnx_embedder_is_a_real_sentence_model() -> None:
+    emb = OnnxEmbedder()
+    vecs = emb.embed(
+        [
+            "a kitten is sleeping on the sofa",
+            "a young cat naps on the couch",
+            "interest rates rise as the central bank fights inflation",
+        ]
+    )
+    assert vecs.shape == (3, 384) and vecs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert vecs[0] @ vecs[1] > 0.6 > vecs[0] @ vecs[2] + 0.3
+    # int8 dynamic quantization scales activations per batch, so batch mates move a
+    # vector a little, never far; the order of the output follows the input
+    again = emb.embed(["interest rates rise as the central bank fights inflation", "x"])
+    assert float(again[0] @ vecs[2]) > 0.99
+    assert float(again[1] @ vecs[2]) < 0.5
+    assert emb.embed([]).shape == (0, 384)
+
+
+def test_search_by_meaning_with_the_onnx_embedder(onnx_env: SearchService) -> None:
+    service = onnx_env
+    status = service.status()
+    assert status.embedder.startswith("onnx:minilm")
+    assert status.vectors == status.papers_indexed == 90
+    target = service.store.get_paper(TARGET)
+    assert target is not None
+    shared = set(analyze(PARAPHRASE)) & set(
+        analyze(f"{target.paper.title} {target.paper.abstract}")
+    )
+    assert not shared  # only meaning can find it
+    ids = [h.paper_id for h in service.search(PARAPHRASE, limit=5)]
+    assert TARGET in ids
+
+
+def test_keyword_matches_still_lead_with_the_onnx_embedder(onnx_env: SearchService) -> None:
+    results = onnx_env.search("Unified Image Restoration via Pixel Diffusion Transformer", limit=3)
+    assert results.mode == "hybrid"
+    assert results.hits[0].paper_id == TARGET
+
+
+def test_auto_picks_onnx_where_onnxruntime_is_installed() -> None:
+    assert make_embedder("auto").name.startswith("onnx:")
+    assert make_embedder("transformer").name.startswith("onnx:")
+    assert make_embedder("static").name.startswith("static:")
+    with pytest.raises(BadRequest):
+        make_embedder("bert-large")
+
+
+def test_onnxruntime_loads_after_usearch(tmp_path: Path) -> None:
+    """usearch first, onnxruntime second, in a fresh interpreter: crashed with SIGSEGV
+    before paperfeed.search.native (see its docstring)."""
+    script = textwrap.dedent(
+        """
+        import numpy as np
+        from paperfeed.search.vectors import VectorStore  # imports usearch
+        import onnxruntime
+        from paperfeed.search.embed import OnnxEmbedder
+        from paperfeed.search.native import Index
+        v = OnnxEmbedder().embed(["hello world"])[0]
+        index = Index(ndim=384, metric="cos")
+        index.add(7, v)
+        print("found", index.search(v, 1).keys[0])
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+    assert run.stdout.strip() == "found 7"
