@@ -11,14 +11,17 @@ nobody can change someone else's subscription by subscribing their address.
 from __future__ import annotations
 
 import logging
+import secrets
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from paperfeed.digest.render import Renderer
+from paperfeed.digest.render import RenderedEmail, Renderer
 from paperfeed.digest.send import open_sender, sender_address
 from paperfeed.digest.tokens import InvalidLink, Links
 from paperfeed.email_address import normalize_email
-from paperfeed.errors import BadRequest, ServiceUnavailable
+from paperfeed.errors import BadRequest, Conflict, ServiceUnavailable
 from paperfeed.inputs import check_text
 from paperfeed.models import Frequency, SavedSearch, Subscriber
 from paperfeed.search import MAX_QUERY_CHARS
@@ -27,7 +30,12 @@ from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_SEARCHES = 20
+MAX_SEARCHES = 20  # per subscription, so per account too (one address each)
+# Every email sent on request (confirmations, notices, sign-up) goes through
+# `send_transactional`, which sends at most this many to one address per window, whatever
+# the path that asked for it; past that it silently sends nothing.
+MAIL_LIMIT_PER_ADDRESS = 3
+MAIL_WINDOW_S = 3600.0
 FREQUENCY_CHOICES = ("daily", "weekly")
 
 
@@ -66,14 +74,38 @@ def check_filters(filters: dict[str, Any] | None) -> dict[str, Any]:
     return clean
 
 
-def send_transactional(settings: Settings, to: str, rendered: Any, renderer: Renderer) -> None:
-    """Send one confirmation/notice email now (not part of the digest outbox)."""
+def mail_allowed(store: Store, address: str) -> bool:
+    """Count one transactional email to `address`; False once over the per-address limit."""
+    return store.throttle_hit(
+        f"mail:{address}", limit=MAIL_LIMIT_PER_ADDRESS, window_s=MAIL_WINDOW_S, now=time.time()
+    )
+
+
+def send_transactional(
+    settings: Settings,
+    store: Store,
+    to: str,
+    build: Callable[[Renderer], RenderedEmail],
+    renderer: Renderer | None = None,
+) -> bool:
+    """Send one confirmation/notice email now (not part of the digest outbox).
+
+    The one gate for every email sent because somebody asked for it: without SMTP it is a
+    503; over `MAIL_LIMIT_PER_ADDRESS` for `to` it sends nothing and returns False (callers
+    answer as if it had been sent, so the limit reveals nothing). `build` runs only when
+    the email will be sent, so a refused email issues no new link.
+    """
     if not settings.smtp_url:
         log.warning("PAPERFEED_SMTP_URL is not set: email to %s not sent", to)
         raise ServiceUnavailable(
             "this instance cannot send email yet (its operator has not set "
             "PAPERFEED_SMTP_URL); nothing was sent, please try again later"
         )
+    if not mail_allowed(store, to):
+        log.info("mail to %s throttled (%d per hour)", to, MAIL_LIMIT_PER_ADDRESS)
+        return False
+    renderer = renderer or Renderer(settings)
+    rendered = build(renderer)
     msg = renderer.message(rendered, to=to, message_id=renderer.message_id("confirm"))
     try:
         with open_sender(settings) as smtp:
@@ -83,6 +115,14 @@ def send_transactional(settings: Settings, to: str, rendered: Any, renderer: Ren
         raise ServiceUnavailable(
             "the confirmation email could not be sent right now; please try again later"
         ) from None
+    return True
+
+
+def confirm_token(renderer: Renderer, store: Store, sub: Subscriber, **claims: Any) -> str:
+    """A single-use confirmation token for `sub`: its nonce replaces any older link's."""
+    nonce = secrets.token_urlsafe(12)
+    store.set_confirm_nonce(sub.id, nonce)
+    return renderer.links.token("confirm", sub.id, sub.email, n=nonce, **claims)
 
 
 def subscribe(
@@ -102,25 +142,25 @@ def subscribe(
     sub, created = store.add_subscriber(
         email=address, frequency=freq, trending=trending, user_id=user_id
     )
-    renderer = Renderer(settings)
-    links = renderer.links
     if sub.status == "bounced":
         log.info("subscribe: %s bounced earlier; no email sent", address)
         return
-    if sub.receives_mail:
-        rendered = renderer.confirmation(
-            subscriber_id=sub.id,
-            email=address,
-            frequency=sub.frequency,
-            confirm_token=None,
-            already=True,
-        )
-    else:
-        token = links.token("confirm", sub.id, address, f=freq, t=trending, q=queries)
-        rendered = renderer.confirmation(
+
+    def build(renderer: Renderer) -> RenderedEmail:
+        if sub.receives_mail:
+            return renderer.confirmation(
+                subscriber_id=sub.id,
+                email=address,
+                frequency=sub.frequency,
+                confirm_token=None,
+                already=True,
+            )
+        token = confirm_token(renderer, store, sub, f=freq, t=trending, q=queries)
+        return renderer.confirmation(
             subscriber_id=sub.id, email=address, frequency=freq, confirm_token=token
         )
-    send_transactional(settings, address, rendered, renderer)
+
+    send_transactional(settings, store, address, build)
 
 
 def confirm(settings: Settings, store: Store, token: str | None) -> Subscriber:
@@ -130,6 +170,13 @@ def confirm(settings: Settings, store: Store, token: str | None) -> Subscriber:
     now = datetime.now(UTC)
     if sub.status == "bounced":
         raise InvalidLink("This address could not receive mail; subscribe again later.")
+    nonce = claims.extra.get("n")
+    if not isinstance(nonce, str) or not store.take_confirm_nonce(sub.id, nonce):
+        raise InvalidLink(
+            "This confirmation link was already used, or a newer email replaced it: nothing "
+            "was changed. To change your subscription use the manage link in your latest "
+            "email; to subscribe again use the subscribe box."
+        )
     store.update_subscriber(
         sub.id,
         frequency=check_frequency(claims.extra.get("f", sub.frequency)),
@@ -140,7 +187,9 @@ def confirm(settings: Settings, store: Store, token: str | None) -> Subscriber:
     known = {s.query for s in sub.searches}
     for query in claims.extra.get("q", []):
         if query not in known:
-            store.add_saved_search(subscriber_id=sub.id, query=check_query(query))
+            store.add_saved_search(
+                subscriber_id=sub.id, query=check_query(query), limit=MAX_SEARCHES
+            )
     result = store.get_subscriber(sub.id)
     assert result is not None
     return result
@@ -187,9 +236,11 @@ def update_preferences(
         status="active" if resubscribe and sub.status == "unsubscribed" else None,
     )
     if add_search:
-        if len(sub.searches) >= MAX_SEARCHES:
+        added = store.add_saved_search(
+            subscriber_id=sub.id, query=check_query(add_search), limit=MAX_SEARCHES
+        )
+        if added is None:
             raise BadRequest(f"at most {MAX_SEARCHES} saved searches per subscription")
-        store.add_saved_search(subscriber_id=sub.id, query=check_query(add_search))
     if remove_search is not None:
         store.remove_saved_search(subscriber_id=sub.id, search_id=remove_search)
     updated = store.get_subscriber(sub.id)
@@ -220,20 +271,23 @@ def save_search_for_user(
         query=check_query(query),
         filters=check_filters(filters),
         user_id=user_id,
+        limit=MAX_SEARCHES,
     )
+    if saved is None:
+        raise Conflict(
+            f"you already have {MAX_SEARCHES} saved searches, the most an account can have; "
+            "remove one on the manage page (link in your emails) first"
+        )
     if sub.receives_mail or sub.status == "bounced":
         return saved, False
-    renderer = Renderer(settings)
-    token = renderer.links.token("confirm", sub.id, address, f=sub.frequency, t=sub.trending)
-    send_transactional(
-        settings,
-        address,
-        renderer.confirmation(
+
+    def build(renderer: Renderer) -> RenderedEmail:
+        token = confirm_token(renderer, store, sub, f=sub.frequency, t=sub.trending)
+        return renderer.confirmation(
             subscriber_id=sub.id, email=address, frequency=sub.frequency, confirm_token=token
-        ),
-        renderer,
-    )
-    return saved, True
+        )
+
+    return saved, send_transactional(settings, store, address, build)
 
 
 def add_subscriber_confirmed(
@@ -255,7 +309,7 @@ def add_subscriber_confirmed(
     if not created:
         store.update_subscriber(sub.id, frequency=freq, trending=trending, confirmed_at=now)
     for query in searches or []:
-        store.add_saved_search(subscriber_id=sub.id, query=check_query(query))
+        store.add_saved_search(subscriber_id=sub.id, query=check_query(query), limit=MAX_SEARCHES)
     result = store.get_subscriber(sub.id)
     assert result is not None
     return result, created

@@ -184,7 +184,18 @@ class SubscriptionStore(Protocol):
         status: SubscriberStatus | None = None,
         status_reason: str | None = None,
         confirmed_at: datetime | None = None,
-    ) -> Subscriber | None: ...
+    ) -> Subscriber | None:
+        """Apply the given changes; any change also voids the pending confirmation link."""
+        ...
+
+    def set_confirm_nonce(self, subscriber_id: int, nonce: str) -> None:
+        """Remember the nonce of the confirmation link just mailed (voids older links)."""
+        ...
+
+    def take_confirm_nonce(self, subscriber_id: int, nonce: str) -> bool:
+        """Atomically clear the pending confirmation nonce if it is `nonce`; False if it was
+        not (already used, replaced by a newer link, or voided by a later change)."""
+        ...
 
     def remove_subscriber(self, subscriber_id: int) -> bool: ...
 
@@ -195,7 +206,10 @@ class SubscriptionStore(Protocol):
         query: str,
         filters: dict[str, Any] | None = None,
         user_id: int | None = None,
-    ) -> SavedSearch: ...
+        limit: int | None = None,
+    ) -> SavedSearch | None:
+        """Add (or find) a saved search; None when the subscriber already has `limit` others."""
+        ...
 
     def remove_saved_search(self, *, subscriber_id: int, search_id: int) -> bool: ...
 

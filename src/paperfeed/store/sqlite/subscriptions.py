@@ -151,6 +151,7 @@ class SqliteSubscriptions:
         if confirmed_at is not None:
             changes["confirmed_at"] = confirmed_at.isoformat()
         if changes:
+            changes["confirm_nonce"] = None  # a later change voids any pending confirmation
             assignments = ", ".join(f"{column} = ?" for column in changes)
             with self.db.write() as conn:
                 conn.execute(
@@ -158,6 +159,21 @@ class SqliteSubscriptions:
                     (*changes.values(), subscriber_id),
                 )
         return self.get_subscriber(subscriber_id)
+
+    def set_confirm_nonce(self, subscriber_id: int, nonce: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE subscribers SET confirm_nonce = ? WHERE id = ?", (nonce, subscriber_id)
+            )
+
+    def take_confirm_nonce(self, subscriber_id: int, nonce: str) -> bool:
+        with self.db.write() as conn:
+            cur = conn.execute(
+                "UPDATE subscribers SET confirm_nonce = NULL "
+                "WHERE id = ? AND confirm_nonce = ?",
+                (subscriber_id, nonce),
+            )
+        return cur.rowcount > 0
 
     def remove_subscriber(self, subscriber_id: int) -> bool:
         with self.db.write() as conn:
@@ -173,8 +189,18 @@ class SqliteSubscriptions:
         query: str,
         filters: dict[str, Any] | None = None,
         user_id: int | None = None,
-    ) -> SavedSearch:
+        limit: int | None = None,
+    ) -> SavedSearch | None:
         with self.db.write() as conn:
+            if limit is not None:
+                # checked in the same write transaction, so concurrent saves cannot pass it
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM saved_searches WHERE subscriber_id = ? "
+                    "AND NOT (query = ? AND filters = ?)",
+                    (subscriber_id, query, _filters_json(filters)),
+                ).fetchone()
+                if count >= limit:
+                    return None
             conn.execute(
                 "INSERT INTO saved_searches (subscriber_id, user_id, query, filters, created_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",

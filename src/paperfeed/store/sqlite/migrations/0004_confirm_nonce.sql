@@ -1,0 +1,3 @@
+-- Single-use confirmation links: the nonce of the one confirmation link still valid for a
+-- subscriber. Opening it clears it; so does any later change (manage page, unsubscribe).
+ALTER TABLE subscribers ADD COLUMN confirm_nonce TEXT;
