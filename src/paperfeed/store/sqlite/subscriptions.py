@@ -169,8 +169,7 @@ class SqliteSubscriptions:
     def take_confirm_nonce(self, subscriber_id: int, nonce: str) -> bool:
         with self.db.write() as conn:
             cur = conn.execute(
-                "UPDATE subscribers SET confirm_nonce = NULL "
-                "WHERE id = ? AND confirm_nonce = ?",
+                "UPDATE subscribers SET confirm_nonce = NULL WHERE id = ? AND confirm_nonce = ?",
                 (subscriber_id, nonce),
             )
         return cur.rowcount > 0
