@@ -24,7 +24,12 @@ SESSION_DAYS = 30
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 MAX_COMMENT = 5000
-SIGN_IN_LIMIT = 10  # attempts per window, per address and per client
+# Sign-in attempts per 15-minute window: per (address, client) pair, so that someone
+# guessing from one place does not lock the owner out elsewhere; per address, a softer
+# backstop against guessing from many places; per client, across addresses.
+SIGN_IN_LIMIT = 10
+SIGN_IN_ADDRESS_LIMIT = 100
+SIGN_IN_CLIENT_LIMIT = 30
 SIGN_UP_LIMIT = 5
 THROTTLE_WINDOW_S = 15 * 60
 
@@ -76,10 +81,22 @@ def add_user(store: Store, *, email: str, password: str, role: str, name: str = 
 
 
 def sign_in(store: Store, *, email: str, password: str, client: str = "") -> User:
-    """The account whose password matches; throttled per address and per client."""
+    """The account whose password matches; throttled per (address, client), per address
+    (softer) and per client. Refused attempts are not counted and store nothing."""
     email = email.strip()
-    throttle(store, f"signin:email:{email.lower()}", limit=SIGN_IN_LIMIT)
-    throttle(store, f"signin:client:{client}", limit=SIGN_IN_LIMIT * 3)
+    address = email.lower()[:320]
+    pair = f"signin:pair:{client}|{address}"
+    allowed = store.throttle_take(
+        [
+            (pair, SIGN_IN_LIMIT),
+            (f"signin:email:{address}", SIGN_IN_ADDRESS_LIMIT),
+            (f"signin:client:{client}", SIGN_IN_CLIENT_LIMIT),
+        ],
+        window_s=THROTTLE_WINDOW_S,
+        now=time.time(),
+    )
+    if not allowed:
+        raise TooManyRequests("too many attempts; try again in a few minutes")
     found = store.user_credentials(email)
     try:
         _hasher.verify(found[1] if found else _DUMMY_HASH, password)
@@ -88,6 +105,7 @@ def sign_in(store: Store, *, email: str, password: str, client: str = "") -> Use
     if found is None:
         raise BadRequest("wrong email or password")
     user, stored_hash = found
+    store.throttle_clear(pair)  # the owner, from here: this pair starts afresh
     if _hasher.check_needs_rehash(stored_hash):
         store.set_password_hash(user.id, hash_password(password))
     return user

@@ -145,8 +145,24 @@ class AccountStore(Protocol):
 
     def delete_comment(self, comment_id: int) -> bool: ...
 
+    def throttle_take(
+        self,
+        limits: Sequence[tuple[str, int]],
+        *,
+        window_s: float,
+        now: float,
+        max_rows: int = ...,
+    ) -> bool:
+        """Count one attempt against every `(key, limit)`, all or nothing; False (and nothing
+        counted or stored) when any key has used its limit in its window. Bounded rows."""
+        ...
+
     def throttle_hit(self, key: str, *, limit: int, window_s: float, now: float) -> bool:
-        """Count an attempt; False once `key` is over `limit` in its window."""
+        """`throttle_take` for one key."""
+        ...
+
+    def throttle_clear(self, key: str) -> None:
+        """Forget `key`'s attempts."""
         ...
 
 

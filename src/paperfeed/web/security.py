@@ -1,15 +1,20 @@
 """CSRF tokens and session cookies.
 
-CSRF: a signed double-submit token. A random value lives in the HttpOnly `pf_csrf` cookie;
-forms carry it signed with the instance secret (field `csrf_token`, or header
-`X-CSRF-Token` for fetch calls). A POST passes only when the signature is valid and the
-value matches the cookie, so another site can neither read nor forge it. Every form, and
-every cookie-authenticated POST/PUT/DELETE, is checked; Bearer-token API calls carry no
-ambient credentials and need no token.
+CSRF: a signed double-submit token bound to the session. A random value lives in the
+HttpOnly `pf_csrf` cookie; forms carry `[value, binding]` signed with the instance secret
+(field `csrf_token`, or header `X-CSRF-Token` for fetch calls), where `binding` is a hash of
+the session cookie (empty before sign-in). A POST passes only when the signature is valid,
+the value matches the cookie and the binding matches the request's session, so another site
+can neither read nor forge it, a token planted together with its cookie (cookie tossing)
+does not fit the victim's session, and signing in (or out) voids every earlier token; the
+`pf_csrf` value is also replaced at sign-in. Every form, and every cookie-authenticated
+POST/PUT/DELETE, is checked; Bearer-token API calls carry no ambient credentials and need
+no token.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 
@@ -35,17 +40,32 @@ def _signer(request: Request) -> URLSafeSerializer:
     return signer
 
 
+def _binding(session: str | None) -> str:
+    """What ties a CSRF token to one session (or to having none)."""
+    return hashlib.sha256(f"csrf-binding:{session or ''}".encode()).hexdigest()[:32]
+
+
+def _session_cookie(request: Request) -> str | None:
+    fresh: str | None = getattr(request.state, "new_session", None)
+    return fresh or request.cookies.get(SESSION_COOKIE)
+
+
 def csrf_token(request: Request) -> str:
     """The token to put in this page's forms (creates the cookie value when missing)."""
-    value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    value = getattr(request.state, "new_csrf", None) or request.cookies.get(CSRF_COOKIE)
     if not value:
         value = secrets.token_urlsafe(24)
         request.state.new_csrf = value
-    return _signer(request).dumps(value)
+    return _signer(request).dumps([value, _binding(_session_cookie(request))])
+
+
+def rotate_csrf(request: Request) -> None:
+    """A new CSRF cookie value for this response (at sign-in): older tokens stop working."""
+    request.state.new_csrf = secrets.token_urlsafe(24)
 
 
 def set_csrf_cookie(request: Request, response: Response) -> None:
-    """Send the CSRF cookie if `csrf_token` had to create one for this response."""
+    """Send the CSRF cookie if `csrf_token` or `rotate_csrf` made a new one for it."""
     value = getattr(request.state, "new_csrf", None)
     if value:
         settings: Settings = request.app.state.settings
@@ -60,7 +80,7 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
 
 
 async def verify_csrf(request: Request) -> None:
-    """Raise 403 unless the request carries a valid token matching its CSRF cookie."""
+    """Raise 403 unless the request carries a valid token for its CSRF cookie and session."""
     token = request.headers.get(CSRF_HEADER)
     if token is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -75,12 +95,22 @@ async def verify_csrf(request: Request) -> None:
         value = _signer(request).loads(token)
     except BadSignature:
         raise Forbidden("invalid CSRF token; reload the page and try again") from None
-    if not isinstance(value, str) or not hmac.compare_digest(value, cookie):
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, str) for v in value)
+        or not hmac.compare_digest(value[0], cookie)
+        or not hmac.compare_digest(value[1], _binding(request.cookies.get(SESSION_COOKIE)))
+    ):
         raise Forbidden("CSRF token does not match; reload the page and try again")
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """Start a browser session; the CSRF cookie is replaced in the same response."""
     settings: Settings = request.app.state.settings
+    request.state.new_session = token
+    rotate_csrf(request)
+    set_csrf_cookie(request, response)
     response.set_cookie(
         SESSION_COOKIE,
         token,

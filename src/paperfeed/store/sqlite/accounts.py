@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from paperfeed.models import ROLES, Comment, User
 from paperfeed.store.sqlite.db import Database
+
+MAX_THROTTLE_ROWS = 50_000
 
 
 def _now() -> datetime:
@@ -211,18 +214,58 @@ class SqliteAccounts:
 
     # -- throttling --------------------------------------------------------------------
 
-    def throttle_hit(self, key: str, *, limit: int, window_s: float, now: float) -> bool:
-        """Count one attempt for `key`; False when it is over `limit` in the current window."""
+    def throttle_take(
+        self,
+        limits: Sequence[tuple[str, int]],
+        *,
+        window_s: float,
+        now: float,
+        max_rows: int = MAX_THROTTLE_ROWS,
+    ) -> bool:
+        """Count one attempt against every `(key, limit)`, all or nothing.
+
+        False, and nothing written, when any key has already used its `limit` in its
+        current window: refused requests neither count nor add rows. Keys whose window has
+        passed start again at 1. The table holds at most `max_rows` rows: past that the
+        rows with the oldest windows go first (expired ones long before).
+        """
         with self.db.write() as conn:
-            row = conn.execute(
-                "SELECT window_start, hits FROM throttle WHERE key = ?", (key,)
-            ).fetchone()
-            if row is None or now - row["window_start"] >= window_s:
-                conn.execute(
-                    "INSERT OR REPLACE INTO throttle (key, window_start, hits) VALUES (?, ?, 1)",
-                    (key, now),
-                )
+            current: dict[str, float] = {}
+            for key, limit in limits:
+                row = conn.execute(
+                    "SELECT window_start, hits FROM throttle WHERE key = ?", (key,)
+                ).fetchone()
+                if row is not None and now - row["window_start"] < window_s:
+                    if row["hits"] >= limit:
+                        return False
+                    current[key] = row["window_start"]
+            added = 0
+            for key, _ in limits:
+                if key in current:
+                    conn.execute("UPDATE throttle SET hits = hits + 1 WHERE key = ?", (key,))
+                else:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO throttle (key, window_start, hits) "
+                        "VALUES (?, ?, 1)",
+                        (key, now),
+                    )
+                    added += 1
+            if added:
                 conn.execute("DELETE FROM throttle WHERE window_start < ?", (now - 86400,))
-                return True
-            conn.execute("UPDATE throttle SET hits = hits + 1 WHERE key = ?", (key,))
-            return row["hits"] + 1 <= limit
+                (count,) = conn.execute("SELECT count(*) FROM throttle").fetchone()
+                if count > max_rows:
+                    conn.execute(
+                        "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle "
+                        "ORDER BY window_start LIMIT ?)",
+                        (count - max_rows,),
+                    )
+        return True
+
+    def throttle_hit(self, key: str, *, limit: int, window_s: float, now: float) -> bool:
+        """Count one attempt for `key`; False (nothing counted) once it has used `limit`."""
+        return self.throttle_take([(key, limit)], window_s=window_s, now=now)
+
+    def throttle_clear(self, key: str) -> None:
+        """Forget `key`'s attempts (e.g. after a successful sign-in)."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM throttle WHERE key = ?", (key,))
