@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -23,6 +24,7 @@ from paperfeed.search import SearchService, open_search
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 from paperfeed.web.bodies import errors_message
+from paperfeed.web.headers import SecurityHeaders
 from paperfeed.web.routes import (
     accounts,
     api,
@@ -37,6 +39,7 @@ from paperfeed.web.templating import make_env, render
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+SWAGGER_STATIC = Path(fastapi_offline.__file__).parent / "static"
 
 
 def wants_json(request: Request) -> bool:
@@ -89,12 +92,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Research-paper discovery: daily papers, trending, search, feeds. "
         "Endpoints follow the Hugging Face Papers API shapes.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from local assets, under the CSP
         redoc_url=None,
     )
     app.state.settings = settings
     app.state.jinja = make_env()
+    app.add_middleware(SecurityHeaders)
+    # Swagger UI's files ship in the fastapi-offline wheel: /docs loads nothing from a CDN.
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_STATIC), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> Response:
+        return render(request, "docs.html", {"openapi_url": app.openapi_url})
 
     @app.exception_handler(PaperfeedError)
     async def _paperfeed_error(request: Request, exc: PaperfeedError) -> Response:

@@ -32,6 +32,7 @@ from paperfeed.web.deps import (
     StoreDep,
     client_address,
 )
+from paperfeed.web.headers import EMAIL_PREVIEW_CSP
 from paperfeed.web.templating import render
 
 router = APIRouter()
@@ -289,7 +290,14 @@ def digest_preview_email(
     """The HTML part of the next digest, exactly as mailed (framed by `/digest/preview`)."""
     sub = _preview_subscriber(store, settings, user, token, email)
     _, rendered = preview_digest(settings, store, sub)
-    return HTMLResponse(rendered.html)
+    # the email's own HTML (inline styles, as mail clients need): no script, sandboxed, and
+    # framed only by the preview page of this site
+    headers = {
+        "Content-Security-Policy": EMAIL_PREVIEW_CSP,
+        "X-Frame-Options": "SAMEORIGIN",
+        "Referrer-Policy": "no-referrer",
+    }
+    return HTMLResponse(rendered.html, headers=headers)
 
 
 class SavedSearchRequest(BaseModel):
