@@ -306,8 +306,30 @@ class Visitor:
     def post_form(self, path: str, data: dict[str, str], page: str = "/signin"):  # noqa: ANN201
         return self.http.post(path, data={"csrf_token": self.csrf(page), **data})
 
-    def sign_up(self, email: str, password: str = "correct horse battery", name: str = ""):  # noqa: ANN201
+    def sign_up(  # noqa: ANN201
+        self,
+        email: str,
+        password: str = "correct horse battery",
+        name: str = "",
+        sink: SmtpSink | None = None,
+    ):
+        """Sign up; on a server that sends mail (`sink` receives it) through the emailed link."""
         response = self.post_form("/signup", {"email": email, "password": password, "name": name})
+        if sink is None:
+            assert response.status_code == 303, response.text[:500]
+            return response
+        assert response.status_code == 200 and "Check your inbox" in response.text
+        return self.follow_signup_link(sink.wait_for(email.lower(), subject="Finish creating"))
+
+    def follow_signup_link(self, mail: ReceivedMail):  # noqa: ANN201
+        import re
+
+        body = mail.message.get_body(preferencelist=("plain",)).get_content()
+        link = re.search(r"https?://\S+(/signup/verify\?token=[\w.\-=%]+)", body)
+        assert link, body
+        page = self.http.get(link.group(1))
+        token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+        response = self.post_form("/signup/verify", {"token": token}, page=link.group(1))
         assert response.status_code == 303, response.text[:500]
         return response
 
@@ -385,6 +407,18 @@ class SmtpSink:
 
     def to(self, address: str) -> list[ReceivedMail]:
         return [m for m in self.received if m.recipient == address]
+
+    def wait_for(self, address: str, subject: str = "", timeout: float = 10) -> ReceivedMail:
+        """The newest message to `address` whose subject starts with `subject` (waits)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.to(address) if m.message["Subject"].startswith(subject)]
+            if found:
+                return found[-1]
+            assert time.monotonic() < deadline, f"no mail {subject!r} to {address}"
+            time.sleep(0.02)
 
 
 def _free_port() -> int:

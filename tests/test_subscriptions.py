@@ -243,7 +243,7 @@ def test_saved_search_from_the_search_page(server, sink, store) -> None:  # noqa
     visitor = Visitor(server)
     try:
         assert visitor.http.post("/api/saved-searches", json={"query": "x"}).status_code == 401
-        visitor.sign_up("searcher@example.org")
+        visitor.sign_up("searcher@example.org", sink=sink)
         token = visitor.csrf("/")
         r = visitor.http.post(
             "/api/saved-searches",
@@ -252,7 +252,7 @@ def test_saved_search_from_the_search_page(server, sink, store) -> None:  # noqa
         )
         assert r.status_code == 201, r.text
         assert r.json()["query"] == "diffusion models" and r.json()["confirmationSent"] is True
-        [mail] = wait_for(sink, "searcher@example.org")
+        mail = sink.wait_for("searcher@example.org", subject="Confirm")
         sub = store.subscriber_by_email("searcher@example.org")
         assert sub.confirmed_at is None and sub.searches[0].filters == {"has_code": True}
         httpx.get(link(mail, "/subscriptions/confirm"))

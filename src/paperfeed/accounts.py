@@ -15,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from paperfeed.digest.render import RenderedEmail, Renderer
 from paperfeed.email_address import normalize_email
 from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
-from paperfeed.models import ROLES, Comment, User
+from paperfeed.models import ROLES, Comment, PendingSignup, User
+from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 SESSION_DAYS = 30
@@ -31,6 +33,7 @@ SIGN_IN_LIMIT = 10
 SIGN_IN_ADDRESS_LIMIT = 100
 SIGN_IN_CLIENT_LIMIT = 30
 SIGN_UP_LIMIT = 5
+SIGNUP_LINK_HOURS = 24
 THROTTLE_WINDOW_S = 15 * 60
 
 _hasher = PasswordHasher()
@@ -54,7 +57,8 @@ def throttle(store: Store, key: str, *, limit: int) -> None:
 
 
 def sign_up(store: Store, *, email: str, password: str, name: str = "", client: str = "") -> User:
-    """Create an account; the first account on an instance becomes an admin."""
+    """Create an account at once (instances that cannot send mail); the first account on an
+    instance becomes an admin. With mail, `start_sign_up` is used instead."""
     throttle(store, f"signup:{client}", limit=SIGN_UP_LIMIT)
     email = normalize_email(email)
     check_password(password)
@@ -63,6 +67,71 @@ def sign_up(store: Store, *, email: str, password: str, name: str = "", client: 
     if user is None:
         raise Conflict("an account with this email already exists; sign in instead")
     return user
+
+
+def start_sign_up(
+    settings: Settings,
+    store: Store,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    client: str = "",
+    next_path: str = "/",
+) -> None:
+    """Sign up by email: the answer is the same whether or not the address has an account.
+
+    A new address gets a single-use link that creates the account when opened (so nobody
+    can sign up with somebody else's address); an address that has an account gets a notice
+    saying so, and nothing changes. The password is hashed in both cases so the time taken
+    tells nothing either. Mail goes through the one per-address limit of every mail path.
+    """
+    from paperfeed.digest.subscriptions import send_transactional
+
+    throttle(store, f"signup:{client}", limit=SIGN_UP_LIMIT)
+    address = normalize_email(email)
+    check_password(password)
+    password_hash = hash_password(password)
+    name = (name.strip() or address.split("@", 1)[0])[:80]
+    if store.user_credentials(address) is not None:
+        send_transactional(
+            settings,
+            store,
+            address,
+            lambda r: r.signup(email=address, verify_url=None, valid_hours=SIGNUP_LINK_HOURS),
+        )
+        return
+    token = secrets.token_urlsafe(32)
+
+    def build(renderer: Renderer) -> RenderedEmail:
+        pending = PendingSignup(
+            email=address,
+            name=name,
+            password_hash=password_hash,
+            next_path=next_path,
+            expires_at=datetime.now(UTC) + timedelta(hours=SIGNUP_LINK_HOURS),
+        )
+        store.add_pending_signup(token_hash=_token_hash(token), signup=pending)
+        verify_url = renderer.links.url("/signup/verify", token)
+        return renderer.signup(email=address, verify_url=verify_url, valid_hours=SIGNUP_LINK_HOURS)
+
+    send_transactional(settings, store, address, build)
+
+
+def finish_sign_up(store: Store, token: str | None) -> tuple[User, str]:
+    """Create the account of an emailed sign-up link; returns it and where to go next."""
+    pending = store.take_pending_signup(_token_hash(token)) if token else None
+    if pending is None:
+        raise BadRequest(
+            f"this sign-up link is invalid, already used or expired (links work once, for "
+            f"{SIGNUP_LINK_HOURS} hours); sign up again"
+        )
+    user = store.create_user(
+        email=pending.email, name=pending.name, password_hash=pending.password_hash
+    )
+    if user is None:
+        raise Conflict("an account with this address already exists; sign in instead")
+    return user, pending.next_path
 
 
 def add_user(store: Store, *, email: str, password: str, role: str, name: str = "") -> User:

@@ -193,6 +193,17 @@ class User:
 
 
 @dataclass(slots=True)
+class PendingSignup:
+    """A sign-up waiting for its address to be verified (the link in the email)."""
+
+    email: str
+    name: str
+    password_hash: str
+    next_path: str
+    expires_at: datetime
+
+
+@dataclass(slots=True)
 class Comment:
     """A comment on a paper page."""
 

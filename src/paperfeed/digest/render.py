@@ -79,6 +79,8 @@ class Renderer:
         self._card_text = text_env.get_template("paper_card.txt")
         self._confirm_html = html_env.get_template("confirm.html")
         self._confirm_text = text_env.get_template("confirm.txt")
+        self._signup_html = html_env.get_template("signup.html")
+        self._signup_text = text_env.get_template("signup.txt")
         self._cards: dict[str, tuple[Markup, str]] = {}
         self._heads: dict[tuple[str, str], bytes] = {}
         self.sender = settings.mail_from
@@ -152,6 +154,25 @@ class Renderer:
         return RenderedEmail(
             subject, self._confirm_text.render(ctx), self._confirm_html.render(ctx)
         )
+
+    def signup(self, *, email: str, verify_url: str | None, valid_hours: int) -> RenderedEmail:
+        """The sign-up email: the link that creates the account, or (`verify_url` None) the
+        notice that the address already has one."""
+        site = self.settings.site_name
+        subject = (
+            f"Finish creating your {site} account"
+            if verify_url
+            else f"Someone tried to create a {site} account with your address"
+        )
+        ctx = {
+            "subject": subject,
+            "site_name": site,
+            "email": email,
+            "verify_url": verify_url,
+            "valid_hours": valid_hours,
+            "signin_url": f"{self.links.base}/signin",
+        }
+        return RenderedEmail(subject, self._signup_text.render(ctx), self._signup_html.render(ctx))
 
     def message_id(self, tag: str) -> str:
         return f"<{tag}.{secrets.token_hex(8)}@{self.msgid_domain}>"

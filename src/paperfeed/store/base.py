@@ -25,6 +25,7 @@ from paperfeed.models import (
     OutboxEntry,
     OutboxState,
     Paper,
+    PendingSignup,
     ReaderSignals,
     SavedSearch,
     StoredPaper,
@@ -114,6 +115,17 @@ class AccountStore(Protocol):
         ...
 
     def get_user(self, user_id: int) -> User | None: ...
+
+    def add_pending_signup(
+        self, *, token_hash: str, signup: PendingSignup, max_rows: int = ...
+    ) -> None:
+        """Keep a sign-up until its emailed link is opened; replaces any earlier one for the
+        same address; drops expired ones (and the oldest past `max_rows`)."""
+        ...
+
+    def take_pending_signup(self, token_hash: str) -> PendingSignup | None:
+        """Remove and return the live (unexpired) sign-up with this token hash."""
+        ...
 
     def user_credentials(self, email: str) -> tuple[User, str] | None: ...
 

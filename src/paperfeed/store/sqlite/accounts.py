@@ -6,10 +6,11 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from paperfeed.models import ROLES, Comment, User
+from paperfeed.models import ROLES, Comment, PendingSignup, User
 from paperfeed.store.sqlite.db import Database
 
 MAX_THROTTLE_ROWS = 50_000
+MAX_PENDING_SIGNUPS = 10_000
 
 
 def _now() -> datetime:
@@ -66,6 +67,52 @@ class SqliteAccounts:
             except sqlite3.IntegrityError:
                 return None
         return _user(row)
+
+    def add_pending_signup(
+        self, *, token_hash: str, signup: PendingSignup, max_rows: int = MAX_PENDING_SIGNUPS
+    ) -> None:
+        now = _now().isoformat()
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM pending_signups WHERE expires_at < ?", (now,))
+            conn.execute("DELETE FROM pending_signups WHERE email = ?", (signup.email,))
+            conn.execute(
+                "INSERT INTO pending_signups (token_hash, email, name, password_hash, "
+                "next_path, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    token_hash,
+                    signup.email,
+                    signup.name,
+                    signup.password_hash,
+                    signup.next_path,
+                    now,
+                    signup.expires_at.isoformat(),
+                ),
+            )
+            (count,) = conn.execute("SELECT count(*) FROM pending_signups").fetchone()
+            if count > max_rows:
+                conn.execute(
+                    "DELETE FROM pending_signups WHERE token_hash IN (SELECT token_hash "
+                    "FROM pending_signups ORDER BY created_at LIMIT ?)",
+                    (count - max_rows,),
+                )
+
+    def take_pending_signup(self, token_hash: str) -> PendingSignup | None:
+        with self.db.write() as conn:
+            row = conn.execute(
+                "DELETE FROM pending_signups WHERE token_hash = ? RETURNING *", (token_hash,)
+            ).fetchone()
+        if row is None:
+            return None
+        expires = datetime.fromisoformat(row["expires_at"])
+        if expires < _now():
+            return None
+        return PendingSignup(
+            email=row["email"],
+            name=row["name"],
+            password_hash=row["password_hash"],
+            next_path=row["next_path"],
+            expires_at=expires,
+        )
 
     def get_user(self, user_id: int) -> User | None:
         row = self.db.read.execute(

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperfeed import accounts
-from paperfeed.errors import BadRequest, Conflict, TooManyRequests
+from paperfeed.errors import BadRequest, Conflict, ServiceUnavailable, TooManyRequests
 from paperfeed.web.deps import (
     CsrfDep,
     CurrentUser,
     OptionalUser,
+    SettingsDep,
     StoreDep,
     client_address,
     session_token,
@@ -59,23 +60,63 @@ def signin_form(
     return _signed_in(request, store, user, next)
 
 
+SIGNUP_SENT = (
+    "Check your inbox: we sent an email to that address. If it is new here, the email has a "
+    "link that creates your account (it works once, for 24 hours); if it already has an "
+    "account, the email says so and nothing was changed."
+)
+
+
 @router.post("/signup", include_in_schema=False, dependencies=[CsrfDep])
 def signup_form(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=accounts.MAX_PASSWORD)],
     name: Annotated[str, Form(max_length=80)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
+    """With mail: the same answer for new and known addresses, the email tells which.
+    Without mail (no PAPERFEED_SMTP_URL) the account is created at once."""
+    client = client_address(request)
     try:
-        user = accounts.sign_up(
-            store, email=email, password=password, name=name, client=client_address(request)
-        )
-    except (BadRequest, Conflict, TooManyRequests) as exc:
+        if settings.smtp_url:
+            accounts.start_sign_up(
+                settings,
+                store,
+                email=email,
+                password=password,
+                name=name,
+                client=client,
+                next_path=safe_next(next),
+            )
+            return render(request, "signin.html", {"mode": "sent", "message": SIGNUP_SENT})
+        user = accounts.sign_up(store, email=email, password=password, name=name, client=client)
+    except (BadRequest, Conflict, TooManyRequests, ServiceUnavailable) as exc:
         context = {"mode": "signup", "next": safe_next(next), "error": exc.message, "email": email}
         return render(request, "signin.html", context, exc.status_code)
     return _signed_in(request, store, user, next)
+
+
+@router.get("/signup/verify", response_class=HTMLResponse, include_in_schema=False)
+def signup_verify_page(
+    request: Request, token: Annotated[str, Query(max_length=200)] = ""
+) -> Response:
+    """The emailed link shows a button (link scanners must not create accounts)."""
+    return render(request, "signin.html", {"mode": "verify", "token": token})
+
+
+@router.post("/signup/verify", include_in_schema=False, dependencies=[CsrfDep])
+def signup_verify(
+    request: Request, store: StoreDep, token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    try:
+        user, next_path = accounts.finish_sign_up(store, token)
+    except (BadRequest, Conflict) as exc:
+        context = {"mode": "verify", "error": exc.message, "token": ""}
+        return render(request, "signin.html", context, exc.status_code)
+    return _signed_in(request, store, user, next_path)
 
 
 @router.post("/signout", include_in_schema=False, dependencies=[CsrfDep])

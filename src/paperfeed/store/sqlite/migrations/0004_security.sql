@@ -4,3 +4,15 @@ ALTER TABLE subscribers ADD COLUMN confirm_nonce TEXT;
 
 -- Throttle rows are bounded: the oldest windows are dropped first.
 CREATE INDEX throttle_window ON throttle(window_start);
+
+-- Sign-ups waiting for the link mailed to their address (the account is created only when
+-- it is opened). One per address; expired rows are deleted whenever a new one is added.
+CREATE TABLE pending_signups (
+    token_hash    TEXT PRIMARY KEY,            -- sha256 of the emailed token, never the token
+    email         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,               -- argon2id
+    next_path     TEXT NOT NULL DEFAULT '/',
+    created_at    TEXT NOT NULL,
+    expires_at    TEXT NOT NULL
+);
