@@ -179,10 +179,15 @@ def test_subscription_pages_and_digest_preview_under_the_csp(web_server, browser
     try:
         watch.visit(f"/subscriptions/manage?token={token}")
         watch.visit(f"/unsubscribe?token={token}")
-        r = httpx.get(f"{web_server.url}/digest/preview", params={"token": token})
-        assert "sandbox" in r.headers["content-security-policy"]
-        assert "script-src" not in r.headers["content-security-policy"]  # default-src 'none'
-        watch.visit(f"/digest/preview?token={token}")
+        r = httpx.get(f"{web_server.url}/digest/preview/email", params={"token": token})
+        csp = r.headers["content-security-policy"]
+        assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
+        assert "frame-ancestors 'self'" in csp and r.headers["x-frame-options"] == "SAMEORIGIN"
+        page_csp = httpx.get(f"{web_server.url}/digest/preview", params={"token": token})
+        assert "frame-ancestors 'none'" in page_csp.headers["content-security-policy"]
+        watch.visit(f"/digest/preview?token={token}")  # the page and the email framed in it
+        frame = page.frame_locator("iframe.digest-preview")
+        assert frame.locator("body").inner_text()  # the framed email did load
     finally:
         context.close()
 

@@ -185,6 +185,7 @@ def test_digest_preview_and_email_have_no_script_links(loaded) -> None:  # noqa:
     _assert_no_script_links(rendered.html, "digest html")
     assert "javascript:" not in rendered.text.lower()
     token = Links(server.settings).token("manage", sub.id, sub.email)
-    page = httpx.get(f"{server.url}/digest/preview", params={"token": token})
-    assert page.status_code == 200 and "qwertyzap" in page.text.lower()
-    _assert_no_script_links(page.text, "/digest/preview")
+    for path in ("/digest/preview", "/digest/preview/email"):
+        page = httpx.get(f"{server.url}{path}", params={"token": token})
+        assert page.status_code == 200 and "qwertyzap" in page.text.lower(), path
+        _assert_no_script_links(page.text, path)
