@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -126,7 +127,21 @@ def clear_session_cookie(response: Response) -> None:
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site paths may be redirect targets."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return default
+    """Only same-site paths may be redirect targets.
+
+    Browsers drop tabs and newlines inside a URL and read `\\` as `/`, so `/\t/evil.example`
+    or `/\\evil.example` would leave the site: any control character, space or backslash
+    makes the target refused, as does anything with a scheme or a host.
+    """
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in target)
+    ):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
