@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import LiveServer, Visitor
+from conftest import LiveServer, Visitor, _start_server
 
 from paperfeed.digest.subscriptions import add_subscriber_confirmed
 from paperfeed.digest.tokens import Links
@@ -20,6 +21,12 @@ from paperfeed.store import open_store
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LATEX_PAPER = "2401.09073"  # abstract with $...$ rendered by KaTeX
 PAPER = "2608.17271"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The web app over SQLite: what is checked here does not depend on the store backend."""
+    yield from _start_server(tmp_path_factory.mktemp("headers") / "data")
 
 
 def header_checks(r: httpx.Response) -> None:
@@ -54,20 +61,20 @@ def header_checks(r: httpx.Response) -> None:
         "/api/papers/9999.99999",  # a 404 JSON
     ],
 )
-def test_every_response_has_the_security_headers(web_server, path: str) -> None:  # noqa: ANN001
-    r = httpx.get(web_server.url + path, timeout=30)
+def test_every_response_has_the_security_headers(site, path: str) -> None:  # noqa: ANN001
+    r = httpx.get(site.url + path, timeout=30)
     assert r.status_code in (200, 404), (path, r.status_code)
     header_checks(r)
 
 
-def test_docs_load_nothing_from_another_origin(web_server) -> None:  # noqa: ANN001
-    page = httpx.get(web_server.url + "/docs").text
+def test_docs_load_nothing_from_another_origin(site) -> None:  # noqa: ANN001
+    page = httpx.get(site.url + "/docs").text
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert sources and all(urlsplit(s).netloc == "" for s in sources), sources
     assert "<script>" not in page and "cdn" not in page.lower()
     for src in sources:
         if src.startswith("/static/"):
-            assert httpx.get(web_server.url + src).status_code == 200, src
+            assert httpx.get(site.url + src).status_code == 200, src
 
 
 chromium = pytest.mark.skipif(
@@ -129,11 +136,11 @@ class Watch:
 
 
 @chromium
-def test_every_page_runs_under_the_csp_in_chromium(web_server, browser) -> None:  # noqa: ANN001
+def test_every_page_runs_under_the_csp_in_chromium(site, browser) -> None:  # noqa: ANN001
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
-    watch = Watch(page, web_server)
+    watch = Watch(page, site)
     try:
         for path in ("/", "/?view=week", "/trending", "/search?q=regret+bound", "/signin"):
             watch.visit(path)
@@ -163,27 +170,27 @@ def test_every_page_runs_under_the_csp_in_chromium(web_server, browser) -> None:
 
 
 @chromium
-def test_subscription_pages_and_digest_preview_under_the_csp(web_server, browser) -> None:  # noqa: ANN001
-    store = open_store(web_server.settings)
+def test_subscription_pages_and_digest_preview_under_the_csp(site, browser) -> None:  # noqa: ANN001
+    store = open_store(site.settings)
     try:
         sub, _ = add_subscriber_confirmed(
             store, email="csp-preview@example.org", searches=["transformer"], confirmed=True
         )
     finally:
         store.close()
-    token = Links(web_server.settings).token("manage", sub.id, sub.email)
+    token = Links(site.settings).token("manage", sub.id, sub.email)
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(20_000)
-    watch = Watch(page, web_server)
+    watch = Watch(page, site)
     try:
         watch.visit(f"/subscriptions/manage?token={token}")
         watch.visit(f"/unsubscribe?token={token}")
-        r = httpx.get(f"{web_server.url}/digest/preview/email", params={"token": token})
+        r = httpx.get(f"{site.url}/digest/preview/email", params={"token": token})
         csp = r.headers["content-security-policy"]
         assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
         assert "frame-ancestors 'self'" in csp and r.headers["x-frame-options"] == "SAMEORIGIN"
-        page_csp = httpx.get(f"{web_server.url}/digest/preview", params={"token": token})
+        page_csp = httpx.get(f"{site.url}/digest/preview", params={"token": token})
         assert "frame-ancestors 'none'" in page_csp.headers["content-security-policy"]
         watch.visit(f"/digest/preview?token={token}")  # the page and the email framed in it
         frame = page.frame_locator("iframe.digest-preview")
@@ -193,15 +200,15 @@ def test_subscription_pages_and_digest_preview_under_the_csp(web_server, browser
 
 
 @chromium
-def test_the_watch_sees_violations(web_server, browser) -> None:  # noqa: ANN001
+def test_the_watch_sees_violations(site, browser) -> None:  # noqa: ANN001
     """The checks above can fail: a page with an inline script and style under our policy."""
     from paperfeed.web.headers import CSP
 
     context = browser.new_context()
     page = context.new_page()
-    watch = Watch(page, web_server)
+    watch = Watch(page, site)
     page.route(
-        web_server.url + "/csp-probe",
+        site.url + "/csp-probe",
         lambda route: route.fulfill(
             status=200,
             headers={"content-type": "text/html", "content-security-policy": CSP},
@@ -216,9 +223,9 @@ def test_the_watch_sees_violations(web_server, browser) -> None:  # noqa: ANN001
         context.close()
 
 
-def test_framing_is_refused(web_server) -> None:  # noqa: ANN001
+def test_framing_is_refused(site) -> None:  # noqa: ANN001
     """Clickjacking: no page may be framed by another site (frame-ancestors + XFO)."""
-    v = Visitor(web_server)
+    v = Visitor(site)
     try:
         for path in ("/", f"/papers/{PAPER}", "/signin"):
             r = v.http.get(path)

@@ -85,11 +85,20 @@ def test_csrf_token_is_bound_to_the_session(web_server) -> None:  # noqa: ANN001
         attacker.close()
 
 
-def _throttle_rows(server: LiveServer, like: str) -> list[tuple[str, int]]:
+def _query(server: LiveServer, sql: str, *params: object) -> list[tuple]:
+    """Read the store's own tables (SQLite file or PostgreSQL database) to check rows."""
+    url = server.settings.database_url
+    if url:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            return [tuple(r) for r in conn.execute(sql, params).fetchall()]
     with sqlite3.connect(server.data_dir / "paperfeed.sqlite3") as conn:
-        return conn.execute(
-            "SELECT key, hits FROM throttle WHERE key LIKE ? ORDER BY key", (like,)
-        ).fetchall()
+        return conn.execute(sql.replace("%s", "?"), params).fetchall()
+
+
+def _throttle_rows(server: LiveServer, like: str) -> list[tuple]:
+    return _query(server, "SELECT key, hits FROM throttle WHERE key LIKE %s ORDER BY key", like)
 
 
 def test_guessing_from_one_client_does_not_lock_the_owner_out(web_server) -> None:  # noqa: ANN001
@@ -133,11 +142,10 @@ def test_throttle_rows_are_bounded(web_server) -> None:  # noqa: ANN001
         # the store's bound, here lowered to what a test can reach
         for i in range(200):
             store.throttle_take([(f"test:cap:{i}", 5)], window_s=60, now=2e9 + i, max_rows=50)
-        with sqlite3.connect(web_server.data_dir / "paperfeed.sqlite3") as conn:
-            (count,) = conn.execute("SELECT count(*) FROM throttle").fetchone()
-            newest = conn.execute(
-                "SELECT count(*) FROM throttle WHERE key = 'test:cap:199'"
-            ).fetchone()[0]
+        [(count,)] = _query(web_server, "SELECT count(*) FROM throttle")
+        [(newest,)] = _query(
+            web_server, "SELECT count(*) FROM throttle WHERE key = %s", "test:cap:199"
+        )
         assert count <= 50 and newest == 1
     finally:
         store.close()

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import LiveServer, SmtpSink, Visitor, _free_port, _start_server
+from conftest import LiveServer, SmtpSink, Visitor, _free_port, _start_server, new_database_url
 
 from paperfeed.store import open_store
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[SmtpSink]:
+def sink(backend: str) -> Iterator[SmtpSink]:
+    """A real SMTP server, one per backend's server (so each sees only its own mail)."""
     sink = SmtpSink()
     controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
     controller.start()
@@ -26,10 +27,17 @@ def sink() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="module")
-def server(sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(
+    sink: SmtpSink,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    backend: str,
+) -> Iterator[LiveServer]:
+    """A live server that sends mail, over a fresh store on each backend."""
+    url = new_database_url(request, backend)
     os.environ["PAPERFEED_SMTP_URL"] = sink.url
     try:
-        yield from _start_server(tmp_path_factory.mktemp("secsignup") / "data")
+        yield from _start_server(tmp_path_factory.mktemp("secsignup") / "data", url)
     finally:
         os.environ.pop("PAPERFEED_SMTP_URL", None)
 

@@ -35,6 +35,9 @@ from paperfeed.models import (
     User,
 )
 
+MAX_THROTTLE_ROWS = 50_000  # throttle counters kept at most (oldest windows dropped first)
+MAX_PENDING_SIGNUPS = 10_000  # sign-ups waiting for their emailed link
+
 
 class CatalogueStore(Protocol):
     """Papers and the daily list."""

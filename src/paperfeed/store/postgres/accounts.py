@@ -7,13 +7,16 @@ atomic upsert for throttle counters, an advisory lock for "the first account is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from paperfeed.models import ROLES, Comment, User
+from paperfeed.models import ROLES, Comment, PendingSignup, User
+from paperfeed.store.base import MAX_PENDING_SIGNUPS, MAX_THROTTLE_ROWS
 from paperfeed.store.postgres.db import Database
 
 FIRST_USER_LOCK = 0x70667375  # pg_advisory_xact_lock key around "first account is admin"
+THROTTLE_LOCK = 0x70667374  # first key of the per-throttle-key advisory locks
 _USER_COLUMNS = "id, email, name, role, created_at"
 _COMMENT = (
     "SELECT c.id, c.paper_id, c.user_id, u.name, c.body, c.created_at "
@@ -71,6 +74,53 @@ class PgAccounts:
                 (email, name, password_hash, role, _now().isoformat()),
             ).fetchone()
         return _user(row) if row else None
+
+    def add_pending_signup(
+        self, *, token_hash: str, signup: PendingSignup, max_rows: int = MAX_PENDING_SIGNUPS
+    ) -> None:
+        now = _now().isoformat()
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM pending_signups WHERE expires_at < %s", (now,))
+            conn.execute(
+                "DELETE FROM pending_signups WHERE lower(email) = lower(%s)", (signup.email,)
+            )
+            conn.execute(
+                "INSERT INTO pending_signups (token_hash, email, name, password_hash, "
+                "next_path, created_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                (
+                    token_hash,
+                    signup.email,
+                    signup.name,
+                    signup.password_hash,
+                    signup.next_path,
+                    now,
+                    signup.expires_at.isoformat(),
+                ),
+            )
+            (count,) = conn.execute("SELECT count(*) FROM pending_signups").fetchone()
+            if count > max_rows:
+                conn.execute(
+                    "DELETE FROM pending_signups WHERE token_hash IN (SELECT token_hash "
+                    "FROM pending_signups ORDER BY created_at LIMIT %s)",
+                    (count - max_rows,),
+                )
+
+    def take_pending_signup(self, token_hash: str) -> PendingSignup | None:
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "DELETE FROM pending_signups WHERE token_hash = %s "
+                "RETURNING email, name, password_hash, next_path, expires_at",
+                (token_hash,),
+            ).fetchone()
+        if row is None:
+            return None
+        expires = datetime.fromisoformat(row[4])
+        if expires < _now():
+            return None
+        return PendingSignup(
+            email=row[0], name=row[1], password_hash=row[2], next_path=row[3], expires_at=expires
+        )
 
     def get_user(self, user_id: int) -> User | None:
         with self.db.transaction() as conn:
@@ -219,20 +269,58 @@ class PgAccounts:
 
     # -- throttling --------------------------------------------------------------------
 
-    def throttle_hit(self, key: str, *, limit: int, window_s: float, now: float) -> bool:
-        """Count one attempt for `key`; False when it is over `limit` in the current window.
-
-        One upsert: concurrent attempts from any instance each count exactly once."""
+    def throttle_take(
+        self,
+        limits: Sequence[tuple[str, int]],
+        *,
+        window_s: float,
+        now: float,
+        max_rows: int = MAX_THROTTLE_ROWS,
+    ) -> bool:
+        """Count one attempt against every `(key, limit)`, all or nothing; refused attempts
+        neither count nor add rows. Each key is serialised across instances by a
+        transaction-level advisory lock (taken in sorted order, so no deadlock)."""
         with self.db.transaction() as conn:
-            (hits,) = conn.execute(
-                "INSERT INTO throttle AS t (key, window_start, hits) VALUES (%(k)s, %(now)s, 1) "
-                "ON CONFLICT (key) DO UPDATE SET "
-                "window_start = CASE WHEN %(now)s - t.window_start >= %(w)s THEN %(now)s "
-                "ELSE t.window_start END, "
-                "hits = CASE WHEN %(now)s - t.window_start >= %(w)s THEN 1 ELSE t.hits + 1 END "
-                "RETURNING hits",
-                {"k": key, "now": now, "w": window_s},
-            ).fetchone()
-            if hits == 1:
+            for key in sorted({key for key, _ in limits}):
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s::int, hashtext(%s))", (THROTTLE_LOCK, key)
+                )
+            current: set[str] = set()
+            for key, limit in limits:
+                row = conn.execute(
+                    "SELECT window_start, hits FROM throttle WHERE key = %s", (key,)
+                ).fetchone()
+                if row is not None and now - row[0] < window_s:
+                    if row[1] >= limit:
+                        return False
+                    current.add(key)
+            added = 0
+            for key, _ in limits:
+                if key in current:
+                    conn.execute("UPDATE throttle SET hits = hits + 1 WHERE key = %s", (key,))
+                else:
+                    conn.execute(
+                        "INSERT INTO throttle (key, window_start, hits) VALUES (%s, %s, 1) "
+                        "ON CONFLICT (key) DO UPDATE SET window_start = EXCLUDED.window_start, "
+                        "hits = 1",
+                        (key, now),
+                    )
+                    added += 1
+            if added:
                 conn.execute("DELETE FROM throttle WHERE window_start < %s", (now - 86400,))
-        return bool(hits <= limit)
+                (count,) = conn.execute("SELECT count(*) FROM throttle").fetchone()
+                if count > max_rows:
+                    conn.execute(
+                        "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle "
+                        "ORDER BY window_start LIMIT %s)",
+                        (count - max_rows,),
+                    )
+        return True
+
+    def throttle_hit(self, key: str, *, limit: int, window_s: float, now: float) -> bool:
+        """Count one attempt for `key`; False (nothing counted) once it has used `limit`."""
+        return self.throttle_take([(key, limit)], window_s=window_s, now=now)
+
+    def throttle_clear(self, key: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM throttle WHERE key = %s", (key,))

@@ -162,6 +162,7 @@ class PgSubscriptions:
         if confirmed_at is not None:
             changes["confirmed_at"] = confirmed_at.isoformat()
         if changes:
+            changes["confirm_nonce"] = None  # a later change voids any pending confirmation
             assignments = ", ".join(f"{column} = %s" for column in changes)
             with self.db.transaction() as conn:
                 conn.execute(
@@ -169,6 +170,20 @@ class PgSubscriptions:
                     (*changes.values(), subscriber_id),
                 )
         return self.get_subscriber(subscriber_id)
+
+    def set_confirm_nonce(self, subscriber_id: int, nonce: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE subscribers SET confirm_nonce = %s WHERE id = %s", (nonce, subscriber_id)
+            )
+
+    def take_confirm_nonce(self, subscriber_id: int, nonce: str) -> bool:
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE subscribers SET confirm_nonce = NULL WHERE id = %s AND confirm_nonce = %s",
+                (subscriber_id, nonce),
+            )
+            return bool(cur.rowcount > 0)
 
     def remove_subscriber(self, subscriber_id: int) -> bool:
         with self.db.transaction() as conn:
@@ -184,8 +199,19 @@ class PgSubscriptions:
         query: str,
         filters: dict[str, Any] | None = None,
         user_id: int | None = None,
-    ) -> SavedSearch:
+        limit: int | None = None,
+    ) -> SavedSearch | None:
         with self.db.transaction() as conn:
+            if limit is not None:
+                # the subscriber row is locked, so concurrent saves cannot pass the limit
+                conn.execute("SELECT 1 FROM subscribers WHERE id = %s FOR UPDATE", (subscriber_id,))
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM saved_searches WHERE subscriber_id = %s "
+                    "AND NOT (query = %s AND filters = %s)",
+                    (subscriber_id, query, _filters_json(filters)),
+                ).fetchone()
+                if count >= limit:
+                    return None
             conn.execute(
                 "INSERT INTO saved_searches (subscriber_id, user_id, query, filters, created_at)"
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",

@@ -7,10 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from paperfeed.models import ROLES, Comment, PendingSignup, User
+from paperfeed.store.base import MAX_PENDING_SIGNUPS, MAX_THROTTLE_ROWS
 from paperfeed.store.sqlite.db import Database
-
-MAX_THROTTLE_ROWS = 50_000
-MAX_PENDING_SIGNUPS = 10_000
 
 
 def _now() -> datetime:
