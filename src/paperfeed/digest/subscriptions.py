@@ -163,8 +163,13 @@ def subscribe(
     send_transactional(settings, store, address, build)
 
 
-def confirm(settings: Settings, store: Store, token: str | None) -> Subscriber:
-    """Apply a confirmation link: the subscriber becomes active with the chosen content."""
+def confirm(settings: Settings, store: Store, token: str | None) -> tuple[Subscriber, bool]:
+    """Apply a confirmation link: the subscriber becomes active with the chosen content.
+
+    Returns the subscriber and whether the link did it. A link works once: opened again
+    while the subscription is active (a second click, or a mail scanner that opened it
+    first) it changes nothing and says so (False); once the subscription has been
+    unsubscribed, or a newer link was sent, it is refused."""
     claims = Links(settings).check("confirm", token)
     sub = _subscriber_for(store, claims.subscriber_id, claims.email)
     now = datetime.now(UTC)
@@ -172,6 +177,8 @@ def confirm(settings: Settings, store: Store, token: str | None) -> Subscriber:
         raise InvalidLink("This address could not receive mail; subscribe again later.")
     nonce = claims.extra.get("n")
     if not isinstance(nonce, str) or not store.take_confirm_nonce(sub.id, nonce):
+        if isinstance(nonce, str) and sub.receives_mail:
+            return sub, False
         raise InvalidLink(
             "This confirmation link was already used, or a newer email replaced it: nothing "
             "was changed. To change your subscription use the manage link in your latest "
@@ -192,7 +199,7 @@ def confirm(settings: Settings, store: Store, token: str | None) -> Subscriber:
             )
     result = store.get_subscriber(sub.id)
     assert result is not None
-    return result
+    return result, True
 
 
 def _subscriber_for(store: Store, subscriber_id: int, email: str) -> Subscriber:

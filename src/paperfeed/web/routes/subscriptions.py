@@ -120,14 +120,20 @@ def subscribe_api(
 def confirm(
     request: Request, store: StoreDep, settings: SettingsDep, token: Token = None
 ) -> Response:
-    sub = subs.confirm(settings, store, token)
+    sub, applied = subs.confirm(settings, store, token)
     manage = subs.manage_token(settings, sub)
+    message = f"{sub.email} will get the {sub.frequency} digest."
+    if not applied:
+        message = (
+            f"This link was already used: {sub.email} is subscribed (the {sub.frequency} "
+            "digest) and nothing was changed."
+        )
     return render(
         request,
         "subscriptions.html",
         {
-            "heading": "Subscription confirmed",
-            "message": f"{sub.email} will get the {sub.frequency} digest.",
+            "heading": "Subscription confirmed" if applied else "Already confirmed",
+            "message": message,
             "mode": "manage",
             "sub": sub,
             "token": manage,
