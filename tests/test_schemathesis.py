@@ -28,12 +28,15 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     from aiosmtpd.controller import Controller
 
     port = _free_port()
-    controller = Controller(SmtpSink(), hostname="127.0.0.1", port=port)
+    sink = SmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield from _start_server(
+        for server in _start_server(
             tmp_path_factory.mktemp("fuzz") / "data", smtp_url=f"smtp://127.0.0.1:{port}"
-        )
+        ):
+            server.sink = sink  # type: ignore[attr-defined]
+            yield server
     finally:
         controller.stop()
 
@@ -41,7 +44,8 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
 def bearer_token(server: LiveServer) -> str:
     visitor = Visitor(server)
     try:
-        visitor.sign_up("fuzzer@example.org")
+        # the server sends mail, so sign-up goes through the emailed link
+        visitor.sign_up("fuzzer@example.org", sink=server.sink)  # type: ignore[attr-defined]
         r = visitor.http.post(
             "/api/session",
             json={"email": "fuzzer@example.org", "password": "correct horse battery"},
