@@ -1,4 +1,4 @@
--- Twin of sqlite/0006_security.sql.
+-- Twin of sqlite/0007_security.sql.
 -- Single-use confirmation links: the nonce of the one confirmation link still valid for a
 -- subscriber. Opening it clears it; so does any later change (manage page, unsubscribe).
 ALTER TABLE subscribers ADD COLUMN confirm_nonce TEXT;
