@@ -13,6 +13,7 @@ from paperfeed.ingest.xmltools import (
     arxiv_categories,
     child_text,
     iter_elements,
+    raw_child_text,
     text,
 )
 
@@ -24,7 +25,7 @@ def record_from_entry(entry) -> Record:  # type: ignore[no-untyped-def]
     paper = make_paper(
         raw_id=child_text(entry, f"{ATOM}id"),
         title=child_text(entry, f"{ATOM}title"),
-        abstract=child_text(entry, f"{ATOM}summary"),
+        abstract=raw_child_text(entry, f"{ATOM}summary"),
         authors=[text(a.find(f"{ATOM}name")) or "" for a in entry.findall(f"{ATOM}author")],
         categories=arxiv_categories(terms),
         primary_category=primary.get("term") if primary is not None else None,

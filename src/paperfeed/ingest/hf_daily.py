@@ -17,6 +17,7 @@ from paperfeed.ingest.records import (
     BadRecord,
     Record,
     Rejected,
+    count,
     make_paper,
     parse_date,
     parse_time,
@@ -33,14 +34,6 @@ def _submitter(item: dict[str, Any], paper: dict[str, Any]) -> str | None:
     return None
 
 
-def _count(value: object, field: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadRecord(f"bad {field} {value!r}")
-    return value
-
-
 def record_from_item(item: Any) -> Record:
     """One daily_papers item as a `Record` with its `DailyEntry` (raises BadRecord)."""
     if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
@@ -49,12 +42,8 @@ def record_from_item(item: Any) -> Record:
     authors = paper_obj.get("authors") or []
     if not isinstance(authors, list):
         raise BadRecord("authors is not a list")
-    names = [
-        str(a.get("name") or "")
-        for a in authors
-        if isinstance(a, dict) and not a.get("hidden", False)
-    ]
-    published = parse_time(paper_obj.get("publishedAt"))
+    names = [a.get("name") for a in authors if isinstance(a, dict) and not a.get("hidden")]
+    published = parse_time(paper_obj.get("publishedAt"), "publishedAt")
     notes: list[str] = []
     paper = make_paper(
         raw_id=paper_obj.get("id"),
@@ -66,18 +55,20 @@ def record_from_item(item: Any) -> Record:
         project_page_url=paper_obj.get("projectPage") or None,
         notes=notes,
     )
-    submitted_at = parse_time(paper_obj.get("submittedOnDailyAt")) or parse_time(
-        item.get("publishedAt")
+    submitted_at = parse_time(
+        paper_obj.get("submittedOnDailyAt"), "submittedOnDailyAt"
+    ) or parse_time(item.get("publishedAt"))
+    day = parse_date(paper_obj.get("submittedOnDailyAt"), "submittedOnDailyAt") or parse_date(
+        item.get("publishedAt"), "publishedAt"
     )
-    day = parse_date(paper_obj.get("submittedOnDailyAt")) or parse_date(item.get("publishedAt"))
     if day is None:
         raise BadRecord("no daily date (submittedOnDailyAt or publishedAt)")
     daily = DailyEntry(
         paper_id=paper.id,
         day=day,
         submitted_by=_submitter(item, paper_obj),
-        upvotes=_count(paper_obj.get("upvotes"), "upvotes"),
-        num_comments=_count(item.get("numComments"), "numComments"),
+        upvotes=count(paper_obj.get("upvotes"), "upvotes"),
+        num_comments=count(item.get("numComments"), "numComments"),
         submitted_at=submitted_at,
     )
     return Record(paper, daily, notes)

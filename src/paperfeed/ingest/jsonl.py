@@ -15,11 +15,22 @@ from paperfeed.ingest.records import (
     BadRecord,
     Record,
     Rejected,
+    count,
     make_paper,
+    optional_text,
     parse_date,
     parse_time,
 )
 from paperfeed.models import DailyEntry
+
+
+def author_name(value: object) -> str:
+    """An author given as a name or as an object with a `name` (HF style)."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    if not isinstance(value, str):
+        raise BadRecord(f"authors: an entry is neither a name nor {{'name': ...}}: {value!r:.80}")
+    return value
 
 
 def record_from_json(obj: Any) -> Record:
@@ -29,19 +40,18 @@ def record_from_json(obj: Any) -> Record:
     authors = obj.get("authors") or []
     if not isinstance(authors, list):
         raise BadRecord("authors is not a list")
-    version = obj.get("version")
     listing = parse_date(obj.get("listing_date") or obj.get("daily_date"))
     notes: list[str] = []
     paper = make_paper(
         raw_id=obj.get("arxiv_id") or obj.get("id"),
         title=obj.get("title"),
         abstract=obj.get("abstract") or obj.get("summary"),
-        authors=[a if isinstance(a, str) else str(a.get("name", "")) for a in authors],
-        version=version if isinstance(version, int) else None,
-        categories=obj.get("categories") or [],
+        authors=[author_name(a) for a in authors],
+        version=obj.get("version"),
+        categories=obj.get("categories"),
         primary_category=obj.get("primary_category"),
-        published=parse_time(obj.get("published")),
-        updated=parse_time(obj.get("updated")),
+        published=parse_time(obj.get("published"), "published"),
+        updated=parse_time(obj.get("updated"), "updated"),
         comment=obj.get("comment"),
         journal_ref=obj.get("journal_ref"),
         doi=obj.get("doi"),
@@ -52,15 +62,17 @@ def record_from_json(obj: Any) -> Record:
     )
     daily = None
     if obj.get("daily_date") or "upvotes" in obj:
-        day = parse_date(obj.get("daily_date")) or (paper.published and paper.published.date())
+        day = parse_date(obj.get("daily_date"), "daily_date") or (
+            paper.published and paper.published.date()
+        )
         if day:
             daily = DailyEntry(
                 paper_id=paper.id,
                 day=day,
-                upvotes=int(obj.get("upvotes") or 0),
-                num_comments=int(obj.get("num_comments") or 0),
-                submitted_at=parse_time(obj.get("submitted_on_daily_at")),
-                submitted_by=obj.get("submitted_by"),
+                upvotes=count(obj.get("upvotes"), "upvotes"),
+                num_comments=count(obj.get("num_comments"), "num_comments"),
+                submitted_at=parse_time(obj.get("submitted_on_daily_at"), "submitted_on_daily_at"),
+                submitted_by=optional_text(obj.get("submitted_by"), "submitted_by"),
             )
     return Record(paper, daily, notes)
 

@@ -19,6 +19,7 @@ from paperfeed.ingest.xmltools import (
     arxiv_categories,
     child_text,
     iter_elements,
+    raw_child_text,
     rfc822_time,
     split_authors,
     text,
@@ -49,7 +50,7 @@ def _from_arxiv(meta: ET.Element) -> Record:
         make_paper(
             raw_id=child_text(meta, f"{ns}id"),
             title=child_text(meta, f"{ns}title"),
-            abstract=child_text(meta, f"{ns}abstract"),
+            abstract=raw_child_text(meta, f"{ns}abstract"),
             authors=authors,
             categories=_categories(child_text(meta, f"{ns}categories")),
             published=created,
@@ -74,7 +75,7 @@ def _from_arxiv_raw(meta: ET.Element) -> Record:
         make_paper(
             raw_id=child_text(meta, f"{ns}id"),
             title=child_text(meta, f"{ns}title"),
-            abstract=child_text(meta, f"{ns}abstract"),
+            abstract=raw_child_text(meta, f"{ns}abstract"),
             authors=split_authors(child_text(meta, f"{ns}authors")),
             version=versions[-1][0] if versions else None,
             categories=_categories(child_text(meta, f"{ns}categories")),

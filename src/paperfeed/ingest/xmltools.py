@@ -57,6 +57,13 @@ def child_text(elem: ET.Element, tag: str) -> str | None:
     return text(elem.find(tag))
 
 
+def raw_child_text(elem: ET.Element, tag: str) -> str | None:
+    """The child's text with its line breaks (abstracts: `make_paper` finds paragraphs)."""
+    found = elem.find(tag)
+    value = "".join(found.itertext()) if found is not None else ""
+    return value if value.strip() else None
+
+
 def arxiv_categories(terms: list[str]) -> list[str]:
     """Keep arXiv taxonomy codes, drop MSC/ACM classification terms."""
     return [t for t in terms if ARXIV_CATEGORY.fullmatch(t)]

@@ -38,6 +38,11 @@ def linkify(text: str) -> Markup:
     return Markup("").join(out)
 
 
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs of an abstract (stored separated by a blank line)."""
+    return [p for p in text.split("\n\n") if p.strip()]
+
+
 def highlight(text: str, terms: Iterable[str]) -> Markup:
     """Escape `text` and wrap the words the search engine matched in <mark>.
 
@@ -103,6 +108,7 @@ def make_env() -> jinja2.Environment:
     env.filters.update(
         linkify=linkify,
         highlight=highlight,
+        paragraphs=paragraphs,
         short_authors=short_authors,
         ago=ago,
         day=day,
