@@ -5,14 +5,45 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from paperfeed.errors import BadRequest
 from paperfeed.models import Paper, StoredPaper
 
-_BIB_SPECIAL = re.compile(r"([{}])")
-_BIB_ESCAPE = re.compile(r"(?<!\\)([&%#_$])")  # not already escaped
+# Characters that mean something to (La)TeX/BibTeX in running text, with their escapes.
+_TEXT_ESCAPES = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+# Inline math ($...$ with no $ inside, not starting or ending with a space) is kept as LaTeX.
+_MATH = re.compile(r"(?<!\\)\$(?=\S)[^$]+?(?<=\S)(?<!\\)\$")
+# Letters NFKD does not split into base letter + accent.
+_ASCII_LETTERS = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "þ": "th",
+        "Þ": "Th",
+        "ð": "d",
+        "ı": "i",
+    }
+)
 
 
 def arxiv_abs_url(paper_id: str) -> str:
@@ -23,44 +54,45 @@ def arxiv_pdf_url(paper_id: str) -> str:
     return f"https://arxiv.org/pdf/{paper_id}"
 
 
-def _bib_value(text: str) -> str:
-    """Text safe inside a braced BibTeX field: balanced braces, single line, and the
-    characters LaTeX treats as commands (`& % # _` and a `$` that opens no math) escaped
-    outside `$...$` math; LaTeX already in the text (`$\\alpha$`, `\\'e`) is kept."""
-    text = " ".join(text.split())
-    if text.count("{") != text.count("}"):
-        text = text.replace("{", "").replace("}", "")
-    return _escape_outside_math(text)
-
-
-def _math_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of `$...$` math: an opening `$` has no space after it, the closing one
-    no space before it and no digit after it (so "$1 Million ... $200k" is not math)."""
-    spans, i = [], 0
-    while (i := text.find("$", i)) != -1:
-        if (i and text[i - 1] == "\\") or i + 1 >= len(text) or text[i + 1].isspace():
-            i += 1
-            continue
-        j = i + 1
-        while (j := text.find("$", j)) != -1:
-            if text[j - 1] != "\\" and not text[j - 1].isspace():
-                break
-            j += 1
-        if j == -1 or (j + 1 < len(text) and text[j + 1].isdigit()):
-            i += 1
-            continue
-        spans.append((i, j + 1))
-        i = j + 1
-    return spans
-
-
-def _escape_outside_math(text: str) -> str:
-    out, last = [], 0
-    for start, end in [*_math_spans(text), (len(text), len(text))]:
-        out.append(_BIB_ESCAPE.sub(r"\\\1", text[last:start]))
-        out.append(text[start:end])
-        last = end
+def _escape_text(text: str) -> str:
+    """Escape TeX's special characters in running text; LaTeX commands already there stay."""
+    out = []
+    for i, char in enumerate(text):
+        escaped = i > 0 and text[i - 1] == "\\"
+        out.append(char if escaped else _TEXT_ESCAPES.get(char, char))
     return "".join(out)
+
+
+def bib_text(text: str) -> str:
+    """Text for a braced BibTeX field: one line, specials escaped, inline math kept, braces
+    balanced (BibTeX counts every brace, so an unbalanced one is dropped)."""
+    text = " ".join(text.split())
+    depth = 0
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth < 0:
+            break
+    if depth != 0:
+        text = text.replace("{", "").replace("}", "")
+    parts, last = [], 0
+    for m in _MATH.finditer(text):
+        parts.append(_escape_text(text[last : m.start()]))
+        parts.append(m.group(0))
+        last = m.end()
+    parts.append(_escape_text(text[last:]))
+    return "".join(parts)
+
+
+def bib_name(name: str) -> str:
+    """An author for BibTeX's `author` list: a name holding " and " is braced whole."""
+    value = bib_text(name)
+    return f"{{{value}}}" if re.search(r"\sand\s", value, re.IGNORECASE) else value
+
+
+def ascii_letters(text: str) -> str:
+    """`text` without accents, special letters spelled out ("Marjanović" -> "Marjanovic")."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def paper_year(p: Paper) -> int | None:
@@ -76,9 +108,10 @@ def paper_year(p: Paper) -> int | None:
 def citation_key(item: StoredPaper) -> str:
     p = item.paper
     first = p.authors[0].split()[-1] if p.authors else "anon"
-    surname = re.sub(r"[^A-Za-z]", "", first).lower() or "anon"
+    surname = re.sub(r"[^A-Za-z]", "", ascii_letters(first)).lower() or "anon"
     year = paper_year(p) or ""
-    word = next((w.lower() for w in re.findall(r"[A-Za-z]{4,}", p.title)), "paper")
+    title = re.sub(r"\$[^$]*\$|\\[A-Za-z]+", " ", ascii_letters(p.title))  # no math, no macros
+    word = next((w.lower() for w in re.findall(r"[A-Za-z]{4,}", title)), "paper")
     return f"{surname}{year}{word}"
 
 
@@ -86,8 +119,8 @@ def bibtex(item: StoredPaper) -> str:
     """An @misc entry in the form arXiv itself offers."""
     p = item.paper
     fields = [
-        ("title", _bib_value(p.title)),
-        ("author", " and ".join(_bib_value(a) for a in p.authors)),
+        ("title", bib_text(p.title)),
+        ("author", " and ".join(bib_name(a) for a in p.authors)),
         ("year", str(paper_year(p) or "")),
         ("eprint", p.id),
         ("archivePrefix", "arXiv"),
@@ -95,7 +128,7 @@ def bibtex(item: StoredPaper) -> str:
         ("url", arxiv_abs_url(p.id)),
     ]
     if p.doi:
-        fields.append(("doi", p.doi))
+        fields.append(("doi", bib_text(p.doi)))
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
     return f"@misc{{{citation_key(item)},\n{body}\n}}\n"
 
