@@ -49,9 +49,7 @@ def decode(value: str) -> str:
 
 
 def parse_one(text: str) -> bibtexparser.model.Entry:
-    library = bibtexparser.parse_string(
-        text, append_middleware=[SeparateCoAuthors()]
-    )
+    library = bibtexparser.parse_string(text, append_middleware=[SeparateCoAuthors()])
     assert not library.failed_blocks, text
     assert len(library.entries) == 1, text
     return library.entries[0]

@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INSECURE_SECRET = "change-me"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+SERVED_URL_FILE = "served_url"
 
 
 def default_data_dir() -> Path:
@@ -39,8 +41,11 @@ class Settings(BaseSettings):
         "<data_dir>/secret_key when empty.",
     )
     base_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Public URL of this instance, used in emails and feeds.",
+        default="",
+        description="Public URL of this instance, used in links in emails and feeds. Empty: "
+        "the address `paperfeed serve` listens on (http://HOST:PORT), which serve prints and "
+        "remembers in <data_dir>/served_url for commands run outside it (`digest send`); "
+        f"{DEFAULT_BASE_URL} before any serve.",
     )
     site_name: str = Field(default="paperfeed", description="Name shown in pages and emails.")
     embedder: str = Field(
@@ -117,6 +122,37 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: object) -> object:
         return Path(str(value)).expanduser() if value not in (None, "") else default_data_dir()
+
+    _base_url_derived: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def _derive_base_url(self) -> Settings:
+        """An empty base URL is the one the last `serve` listened on (else the default)."""
+        if not self.base_url.strip():
+            self._base_url_derived = True
+            self.base_url = self._served_url() or DEFAULT_BASE_URL
+        return self
+
+    def _served_url(self) -> str | None:
+        try:
+            text = (self.data_dir / SERVED_URL_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return text if text.startswith(("http://", "https://")) else None
+
+    @property
+    def base_url_derived(self) -> bool:
+        """True when PAPERFEED_BASE_URL was not given (serve may set it from its address)."""
+        return self._base_url_derived
+
+    def use_served_url(self, url: str) -> None:
+        """Serve's own address becomes the base URL, remembered for later commands."""
+        self.base_url = url
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            (self.data_dir / SERVED_URL_FILE).write_text(url + "\n", encoding="utf-8")
+        except OSError:  # a read-only data dir is reported by the store; links still work
+            pass
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:

@@ -1,7 +1,13 @@
-"""`paperfeed serve`: the web app, with the daily digest job beside it."""
+"""`paperfeed serve`: the web app, with the daily digest job beside it.
+
+Everything that can fail is done before the "serving on" line: the store is opened (and the
+sample loaded on an empty catalogue), the data directory checked, the port bound. The links
+in emails and feeds use PAPERFEED_BASE_URL, else the address actually bound.
+"""
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -9,15 +15,43 @@ import uvicorn
 
 from paperfeed.cli.common import after_ingest, opened_store, state
 from paperfeed.digest import start_scheduler
+from paperfeed.errors import ServiceUnavailable
 from paperfeed.progress import Progress
 from paperfeed.sample import load_sample
 from paperfeed.store import Store, open_store
 from paperfeed.web.app import create_app
 
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on (host, port); a clear error when that is impossible."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # connections wait in the backlog until the app accepts them
+    except OSError as exc:
+        sock.close()
+        raise ServiceUnavailable(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "choose another --port or --host, or stop what is using it"
+        ) from None
+    return sock
+
+
+def url_for(host: str, port: int) -> str:
+    """The http URL of a bound address (the machine's name for wildcard binds)."""
+    name = socket.getfqdn() if host in WILDCARD_HOSTS else host
+    if ":" in name:
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
+
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
     no_sample: Annotated[
         bool, typer.Option("--no-sample", help="Do not load the bundled sample corpus.")
     ] = False,
@@ -25,15 +59,26 @@ def serve(
     """Start the web app (loads the bundled sample on an empty data directory)."""
     settings = state.settings
     with opened_store() as store:
-        if not no_sample and store.stats().papers == 0:
+        papers = store.stats().papers
+        if not no_sample and papers == 0:
             typer.echo(f"Empty catalogue in {settings.data_dir}: loading the bundled sample…")
             report = load_sample(store)
             typer.echo(report.summary())
             after_ingest(store)
         build_keyword_index(store)
-    typer.echo(f"paperfeed serving on http://{host}:{port}/  (data: {settings.data_dir})")
+    sock = bind(host, port)
+    bound_port = sock.getsockname()[1]
+    address = url_for(host, bound_port)
+    if settings.base_url_derived:
+        settings.use_served_url(address)
+        how = "the address served (set PAPERFEED_BASE_URL for a public URL)"
+    else:
+        how = "PAPERFEED_BASE_URL"
+    typer.echo(f"paperfeed serving on {address}/  (data: {settings.data_dir})")
+    typer.echo(f"links in emails and feeds use {settings.base_url}  ({how})")
     start_scheduler(settings, open_store(settings))  # daily digests at settings.digest_time
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(create_app(settings), log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def build_keyword_index(store: Store) -> None:
