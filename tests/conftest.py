@@ -219,7 +219,10 @@ class LiveServer:
 
 
 def _start_server(
-    data: Path, database_url: str | None = None, **overrides: object
+    data: Path,
+    database_url: str | None = None,
+    extra_sources: tuple[Path, ...] = (),
+    **overrides: object,
 ) -> Iterator[LiveServer]:
     import threading
     import time
@@ -242,7 +245,8 @@ def _start_server(
     )
     store = open_store(settings)
     try:
-        ingest_sources(store, [str(WEB_FIXTURE), str(WEB_UNLISTED), str(WEB_LATEX)])
+        sources = [WEB_FIXTURE, WEB_UNLISTED, WEB_LATEX, *extra_sources]
+        ingest_sources(store, [str(s) for s in sources])
         sync_keyword_index(store, settings)
     finally:
         store.close()

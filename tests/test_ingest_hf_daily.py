@@ -31,7 +31,12 @@ def test_current_schema(fixtures_dir):
     assert p.github_url == "https://github.com/SpectrAI-Initiative/SciReasoner"
     assert p.project_page == "https://scireasoner.github.io"
     assert d.day == date(2026, 7, 9)
-    assert (d.upvotes, d.num_comments, d.submitted_by) == (60, 1, "Jianyu Wu")
+    # HF's submitter: username "Uanu", full name "Jianyu Wu": both kept
+    assert (d.upvotes, d.num_comments, d.submitted_by) == (60, 1, "Uanu")
+    assert d.submitter_fullname == "Jianyu Wu"
+    assert d.submitter_avatar == (
+        "https://huggingface.co/avatars/9f39725cb42d9276899fd58a91468d6a.svg"
+    )
     assert "SciReasoner is a multimodal" not in p.abstract  # HF's ai_summary is ignored
 
 
@@ -80,7 +85,8 @@ def test_daily_list_in_the_store(fresh_store, fixtures_dir):
     assert report.papers.added == 20 and report.daily.added == 20
     day = fresh_store.daily_list(start=date(2026, 7, 9), end=date(2026, 7, 9))
     assert [i.paper.id for i in day][:2] == ["2607.07708", "2607.07608"]
-    assert day[0].upvotes == 60 and day[0].submitted_by == "Jianyu Wu"
+    assert day[0].upvotes == 60 and day[0].submitted_by == "Uanu"
+    assert day[0].submitter_fullname == "Jianyu Wu"
     again = ingest_sources(fresh_store, sources)
     assert again.papers.unchanged == 20 and again.daily.unchanged == 20
 
@@ -98,7 +104,7 @@ def test_later_captures_raise_upvotes_and_fill_the_submitter(fresh_store, fixtur
     report = ingest_sources(fresh_store, [str(tmp_path / "both.json")])  # one batch
     assert (report.daily.added, report.daily.updated) == (7, 7)
     item = fresh_store.get_paper("2607.07708")
-    assert (item.upvotes, item.submitted_by) == (60, "Jianyu Wu")
+    assert (item.upvotes, item.submitted_by, item.submitter_fullname) == (60, "Uanu", "Jianyu Wu")
     again = ingest_sources(fresh_store, [str(tmp_path / "early.json")])
     assert again.daily.unchanged == 7
     assert fresh_store.get_paper("2607.07708").upvotes == 60  # votes never go down

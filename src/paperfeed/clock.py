@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from paperfeed.models import StoredPaper
+from paperfeed.models import StoredPaper, listed_at  # noqa: F401 (re-exported)
 from paperfeed.store import Store
 
 NEW_BADGE_HOURS = 24
@@ -93,12 +93,3 @@ class CatalogueClock:
         if item.daily_day is not None and item.daily_day == self.newest_day:
             return True
         return timedelta(0) <= self.now - listed <= timedelta(hours=NEW_BADGE_HOURS)
-
-
-def listed_at(item: StoredPaper) -> datetime | None:
-    """When the paper went on the daily list: its submission time, else its day at 00:00."""
-    if item.submitted_at:
-        return item.submitted_at
-    if item.daily_day:
-        return datetime.combine(item.daily_day, time(), tzinfo=UTC)
-    return None

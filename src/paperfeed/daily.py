@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, get_args
 
-from paperfeed.dates import check_day
+from paperfeed.dates import MAX_DAY, MIN_DAY, check_day
 from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
-from paperfeed.models import DailyEntry, StoredPaper, User
+from paperfeed.models import DailyEntry, StoredPaper, User, listed_at
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
@@ -97,6 +97,11 @@ def parse_period(
     return None
 
 
+def all_days() -> Period:
+    """Every day the daily list can hold (a submitter's papers when no period is named)."""
+    return Period("month", MIN_DAY, MAX_DAY)
+
+
 def period_or_latest(store: Store, period: Period | None, kind: PeriodKind = "day") -> Period:
     """`period`, or the one holding the latest day with papers (today on an empty store)."""
     if period is not None:
@@ -141,7 +146,15 @@ def submit_paper(store: Store, settings: Settings, user: User, arxiv_id: str) ->
         raise Conflict(f"paper {paper_id} is already on the daily list of {listed.daily_day}")
     now = datetime.now(UTC)
     store.upsert_daily(
-        [DailyEntry(paper_id=paper_id, day=now.date(), submitted_by=user.name, submitted_at=now)]
+        [
+            DailyEntry(
+                paper_id=paper_id,
+                day=now.date(),
+                submitted_by=user.name,
+                submitted_at=now,
+                submitter_fullname=user.name,
+            )
+        ]
     )
     item = store.get_paper(paper_id)
     assert item is not None
@@ -177,9 +190,16 @@ MAX_PERIOD_ITEMS = 5000
 
 
 def daily_page(
-    store: Store, period: Period, *, sort: str = "upvotes", limit: int = 50, offset: int = 0
+    store: Store,
+    period: Period,
+    *,
+    sort: str = "upvotes",
+    limit: int = 50,
+    offset: int = 0,
+    submitter: str | None = None,
 ) -> tuple[list[RankedItem], int]:
-    """One page of the daily list for `period`, and the period's total count.
+    """One page of the daily list for `period`, and the period's total count; only the
+    papers put there by the username `submitter` when given.
 
     `upvotes` (default) keeps pinned papers first, then upvotes; `publishedAt` is newest first;
     `trending` ranks by the decayed score of `paperfeed.trending`.
@@ -188,15 +208,15 @@ def daily_page(
 
     if sort not in DAILY_SORTS:
         raise BadRequest(f"sort must be one of {', '.join(DAILY_SORTS)}")
-    total = store.daily_count(start=period.start, end=period.end)
+    span = {"start": period.start, "end": period.end, "submitter": submitter}
+    total = store.daily_count(**span)
     if sort == "upvotes":
-        items = store.daily_list(start=period.start, end=period.end, limit=limit, offset=offset)
+        items = store.daily_list(**span, limit=limit, offset=offset)
         return [RankedItem(i) for i in items], total
-    items = store.daily_list(start=period.start, end=period.end, limit=MAX_PERIOD_ITEMS)
-    if sort == "publishedAt":
-        items.sort(
-            key=lambda i: i.paper.published or datetime.min.replace(tzinfo=UTC), reverse=True
-        )
+    items = store.daily_list(**span, limit=MAX_PERIOD_ITEMS)
+    if sort == "publishedAt":  # HF: an item's publishedAt is when it went on the list
+        never = datetime.min.replace(tzinfo=UTC)
+        items.sort(key=lambda i: (listed_at(i) or never, i.paper.published or never), reverse=True)
         return [RankedItem(i) for i in items[offset : offset + limit]], total
     from paperfeed.clock import CatalogueClock
 

@@ -6,8 +6,9 @@ A `Paper` is what every importer produces and what the store keeps. Field names 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 from paperfeed.urls import http_url
@@ -87,11 +88,13 @@ class DailyEntry:
 
     paper_id: str
     day: date
-    submitted_by: str | None = None
+    submitted_by: str | None = None  # username
     upvotes: int = 0
     num_comments: int = 0
     submitted_at: datetime | None = None
     pinned: bool = False
+    submitter_fullname: str | None = None  # display name (HF `fullname`)
+    submitter_avatar: str | None = None  # http(s) URL of the avatar (HF `avatarUrl`)
 
 
 @dataclass(slots=True)
@@ -107,6 +110,8 @@ class StoredPaper:
     seq: int = 0  # store change sequence number of the last write to this paper
     hf_upvotes: int = 0  # part of `upvotes` imported from Hugging Face (not cast here)
     hf_comments: int = 0  # part of `num_comments` counted on Hugging Face (not shown here)
+    submitter_fullname: str | None = None
+    submitter_avatar: str | None = None
 
     @property
     def local_upvotes(self) -> int:
@@ -117,6 +122,15 @@ class StoredPaper:
     def local_comments(self) -> int:
         """Comments written on this instance (the ones the paper page shows)."""
         return max(self.num_comments - self.hf_comments, 0)
+
+
+def listed_at(item: StoredPaper) -> datetime | None:
+    """When the paper went on the daily list: its submission time, else its day at 00:00."""
+    if item.submitted_at:
+        return item.submitted_at
+    if item.daily_day:
+        return datetime.combine(item.daily_day, time(), tzinfo=UTC)
+    return None
 
 
 def iso(ts: datetime | date | None) -> str | None:
@@ -152,21 +166,41 @@ def paper_json(item: StoredPaper) -> dict[str, Any]:
     }
 
 
-def submitter_json(name: str | None) -> dict[str, Any] | None:
-    """A submitter as an HF user object (`user` is the username huggingface_hub reads)."""
-    return {"name": name, "user": name, "fullname": name} if name else None
+def submitter_json(item: StoredPaper) -> dict[str, Any] | None:
+    """Who put the paper on the daily list, as an HF user object.
+
+    `name`/`user` is the username (what `list_daily_papers(submitter=...)` filters on),
+    `fullname` the display name; `_id` is a stable id derived from the username.
+    """
+    name = item.submitted_by
+    if not name:
+        return None
+    return {
+        "_id": hashlib.sha1(f"paperfeed-user:{name}".encode()).hexdigest()[:24],
+        "name": name,
+        "user": name,
+        "fullname": item.submitter_fullname or name,
+        "avatarUrl": http_url(item.submitter_avatar) or "",
+        "type": "user",
+    }
 
 
 def daily_json(item: StoredPaper) -> dict[str, Any]:
     """A daily-list entry in the shape of HF's `/api/daily_papers` items."""
-    paper = paper_json(item)
+    paper = {
+        **paper_json(item),
+        "submittedOnDailyAt": iso(listed_at(item)),
+        "submittedOnDailyBy": submitter_json(item),
+    }
     return {
         "paper": paper,
         "title": paper["title"],
         "summary": paper["summary"],
-        "publishedAt": paper["publishedAt"],
-        "submittedOnDailyAt": iso(item.submitted_at),
-        "submittedBy": submitter_json(item.submitted_by),
+        # HF: the item's own publishedAt is when it was put on the daily list
+        # (huggingface_hub reads it as PaperInfo.submitted_at); the arXiv date is in `paper`.
+        "publishedAt": iso(listed_at(item)),
+        "submittedOnDailyAt": iso(listed_at(item)),
+        "submittedBy": submitter_json(item),
         "numComments": item.num_comments,
         "date": iso(item.daily_day),
     }

@@ -23,15 +23,32 @@ from paperfeed.ingest.records import (
     parse_time,
 )
 from paperfeed.models import DailyEntry
+from paperfeed.urls import http_url
+
+HF_SITE = "https://huggingface.co"
 
 
-def _submitter(item: dict[str, Any], paper: dict[str, Any]) -> str | None:
+def _submitter(item: dict[str, Any], paper: dict[str, Any]) -> tuple[str | None, ...]:
+    """(username, full name, avatar URL) of who put the paper on the daily list.
+
+    HF sends `{_id, name: <username>, user: <username>, fullname, avatarUrl}`; both the
+    username and the full name are kept. Avatars relative to HF are made absolute.
+    """
     for user in (paper.get("submittedOnDailyBy"), item.get("submittedBy")):
-        if isinstance(user, dict):
-            name = user.get("fullname") or user.get("name") or user.get("user")
-            if isinstance(name, str) and name.strip():
-                return name.strip()
-    return None
+        if not isinstance(user, dict):
+            continue
+        username = user.get("user") or user.get("name")
+        fullname = user.get("fullname")
+        if not isinstance(username, str) or not username.strip():
+            username = fullname  # older exports had only a display name
+        if not isinstance(username, str) or not username.strip():
+            continue
+        full = fullname.strip() if isinstance(fullname, str) and fullname.strip() else None
+        avatar = user.get("avatarUrl")
+        if isinstance(avatar, str) and avatar.startswith("/"):
+            avatar = HF_SITE + avatar
+        return username.strip(), full, http_url(avatar)
+    return None, None, None
 
 
 def record_from_item(item: Any) -> Record:
@@ -63,10 +80,13 @@ def record_from_item(item: Any) -> Record:
     )
     if day is None:
         raise BadRecord("no daily date (submittedOnDailyAt or publishedAt)")
+    submitted_by, fullname, avatar = _submitter(item, paper_obj)
     daily = DailyEntry(
         paper_id=paper.id,
         day=day,
-        submitted_by=_submitter(item, paper_obj),
+        submitted_by=submitted_by,
+        submitter_fullname=fullname,
+        submitter_avatar=avatar,
         upvotes=count(paper_obj.get("upvotes"), "upvotes"),
         num_comments=count(item.get("numComments"), "numComments"),
         submitted_at=submitted_at,

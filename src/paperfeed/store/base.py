@@ -60,13 +60,24 @@ class CatalogueStore(Protocol):
         """Papers ordered by id, starting after `after_id` (cursor pagination)."""
         ...
 
-    def daily_list(
-        self, *, start: date, end: date, limit: int = 100, offset: int = 0
-    ) -> list[StoredPaper]:
-        """Daily-list entries with start <= day <= end, pinned first, then by upvotes."""
+    def newest_papers(self, *, limit: int = 50) -> list[StoredPaper]:
+        """The most recently published papers, newest first (undated ones last)."""
         ...
 
-    def daily_count(self, *, start: date, end: date) -> int: ...
+    def daily_list(
+        self,
+        *,
+        start: date,
+        end: date,
+        limit: int = 100,
+        offset: int = 0,
+        submitter: str | None = None,
+    ) -> list[StoredPaper]:
+        """Daily-list entries with start <= day <= end, pinned first, then by upvotes;
+        only those put there by the username `submitter` (any case) when given."""
+        ...
+
+    def daily_count(self, *, start: date, end: date, submitter: str | None = None) -> int: ...
 
     def latest_daily_day(self) -> date | None: ...
 

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 
 from paperfeed import accounts
 from paperfeed.errors import NotFound, ServiceUnavailable, Unauthorized
+from paperfeed.ingest.ids import normalize_arxiv_id
 from paperfeed.models import StoredPaper, User
 from paperfeed.search import SearchService
 from paperfeed.settings import Settings
@@ -99,8 +100,16 @@ async def csrf_protected(request: Request) -> None:
 
 
 def get_paper_or_404(store: Store, paper_id: str) -> StoredPaper:
-    """The stored paper, or a 404 naming it."""
+    """The stored paper, or a 404 naming it. Versioned and prefixed ids (`2501.19393v2`,
+    `arXiv:2501.19393`) name the paper itself: the catalogue keeps the latest version."""
     item = store.get_paper(paper_id)
+    if item is None:
+        try:
+            canonical, _ = normalize_arxiv_id(paper_id)
+        except ValueError:
+            canonical = paper_id
+        if canonical != paper_id:
+            item = store.get_paper(canonical)
     if item is None:
         raise NotFound(f"no paper {paper_id!r} in this catalogue")
     return item

@@ -32,7 +32,8 @@ SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        p.imported_upvotes + p.vote_count AS upvotes,
        p.imported_comments + p.comment_count AS num_comments,
        d.day AS daily_day, d.submitted_by, d.submitted_at,
-       p.imported_upvotes AS hf_upvotes, p.imported_comments AS hf_comments
+       p.imported_upvotes AS hf_upvotes, p.imported_comments AS hf_comments,
+       d.submitter_fullname, d.submitter_avatar
 FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
 """
 _N = len(_CONTENT_FIELDS)
@@ -50,6 +51,8 @@ def row_stored(row: tuple[Any, ...]) -> StoredPaper:
         submitted_at=_parse_ts(row[_N + 5]),
         hf_upvotes=row[_N + 6],
         hf_comments=row[_N + 7],
+        submitter_fullname=row[_N + 8],
+        submitter_avatar=row[_N + 9],
     )
 
 
@@ -147,6 +150,7 @@ class PgCatalogue:
                 state[row[0]] = [row[1] is not None, row[2], row[3], row[4]]
             inserts: dict[str, DailyEntry] = {}
             submitters: dict[str, str] = {}
+            profiles: dict[str, tuple[str | None, str | None]] = {}  # fullname, avatar
             signals: dict[str, tuple[int, int]] = {}
             for e in items:
                 cur = state.get(e.paper_id)
@@ -156,11 +160,13 @@ class PgCatalogue:
                 if not has_entry:
                     inserts[e.paper_id] = e
                     cur[0], cur[1] = True, e.submitted_by
+                    profiles[e.paper_id] = (e.submitter_fullname, e.submitter_avatar)
                     changed = True
                 else:
                     changed = False
                     if e.submitted_by and not submitted_by:
                         submitters[e.paper_id] = cur[1] = e.submitted_by
+                        profiles[e.paper_id] = (e.submitter_fullname, e.submitter_avatar)
                         changed = True
                 upvotes, comments = max(old_up, e.upvotes), max(old_comments, e.num_comments)
                 if (upvotes, comments) != (old_up, old_comments):
@@ -176,17 +182,30 @@ class PgCatalogue:
             cur = conn.cursor()
             if inserts:
                 with cur.copy(
-                    "COPY daily_entries (paper_id, day, submitted_by, submitted_at, pinned) "
-                    "FROM STDIN"
+                    "COPY daily_entries (paper_id, day, submitted_by, submitted_at, pinned, "
+                    "submitter_fullname, submitter_avatar) FROM STDIN"
                 ) as copy:
                     for pid, e in inserts.items():
                         copy.write_row(
-                            (pid, _day(e.day), state[pid][1], _ts(e.submitted_at), int(e.pinned))
+                            (
+                                pid,
+                                _day(e.day),
+                                state[pid][1],
+                                _ts(e.submitted_at),
+                                int(e.pinned),
+                                *profiles.get(pid, (None, None)),
+                            )
                         )
-            late = [(who, pid) for pid, who in submitters.items() if pid not in inserts]
+            late = [
+                (who, *profiles.get(pid, (None, None)), pid)
+                for pid, who in submitters.items()
+                if pid not in inserts
+            ]
             if late:
                 cur.executemany(
-                    "UPDATE daily_entries SET submitted_by = %s WHERE paper_id = %s", late
+                    "UPDATE daily_entries SET submitted_by = %s, submitter_fullname = %s, "
+                    "submitter_avatar = %s WHERE paper_id = %s",
+                    late,
                 )
             if signals:
                 cur.executemany(
@@ -213,23 +232,35 @@ class PgCatalogue:
     def list_papers(self, *, after_id: str | None = None, limit: int = 50) -> list[StoredPaper]:
         return self._papers(" WHERE p.id > %s ORDER BY p.id LIMIT %s", (after_id or "", limit))
 
+    def newest_papers(self, *, limit: int = 50) -> list[StoredPaper]:
+        return self._papers(" ORDER BY p.published DESC NULLS LAST, p.id DESC LIMIT %s", (limit,))
+
     def daily_list(
-        self, *, start: date, end: date, limit: int = 100, offset: int = 0
+        self,
+        *,
+        start: date,
+        end: date,
+        limit: int = 100,
+        offset: int = 0,
+        submitter: str | None = None,
     ) -> list[StoredPaper]:
         return self._papers(
-            " WHERE d.day BETWEEN %s AND %s ORDER BY d.pinned DESC, upvotes DESC, "
+            " WHERE d.day BETWEEN %s AND %s "
+            "AND (%s::text IS NULL OR lower(d.submitted_by) = lower(%s::text)) "
+            "ORDER BY d.pinned DESC, upvotes DESC, "
             "p.published DESC NULLS LAST, p.id LIMIT %s OFFSET %s",
-            (start.isoformat(), end.isoformat(), limit, offset),
+            (start.isoformat(), end.isoformat(), submitter, submitter, limit, offset),
         )
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
         with self.db.transaction() as conn:
             return tuple(conn.execute(sql, params).fetchone())
 
-    def daily_count(self, *, start: date, end: date) -> int:
+    def daily_count(self, *, start: date, end: date, submitter: str | None = None) -> int:
         (n,) = self._one(
-            "SELECT count(*) FROM daily_entries WHERE day BETWEEN %s AND %s",
-            (start.isoformat(), end.isoformat()),
+            "SELECT count(*) FROM daily_entries WHERE day BETWEEN %s AND %s "
+            "AND (%s::text IS NULL OR lower(submitted_by) = lower(%s::text))",
+            (start.isoformat(), end.isoformat(), submitter, submitter),
         )
         return int(n)
 

@@ -21,7 +21,8 @@ SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        p.imported_upvotes + p.vote_count AS upvotes,
        p.imported_comments + p.comment_count AS num_comments,
        p.imported_upvotes AS hf_upvotes, p.imported_comments AS hf_comments,
-       d.day AS daily_day, d.submitted_by, d.submitted_at
+       d.day AS daily_day, d.submitted_by, d.submitted_at,
+       d.submitter_fullname, d.submitter_avatar
 FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
 """
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
@@ -93,6 +94,8 @@ def row_stored(row: sqlite3.Row) -> StoredPaper:
         daily_day=_parse_day(row["daily_day"]),
         submitted_by=row["submitted_by"],
         submitted_at=_parse_ts(row["submitted_at"]),
+        submitter_fullname=row["submitter_fullname"],
+        submitter_avatar=row["submitter_avatar"],
         hf_upvotes=row["hf_upvotes"],
         hf_comments=row["hf_comments"],
     )
@@ -208,6 +211,7 @@ class SqliteCatalogue:
                     state[row[0]] = [row[1] is not None, row[2], row[3], row[4]]
             inserts: dict[str, DailyEntry] = {}  # first entry of each new daily paper
             submitters: dict[str, str] = {}
+            profiles: dict[str, tuple[str | None, str | None]] = {}  # fullname, avatar
             signals: dict[str, tuple[int, int]] = {}
             for e in items:
                 cur = state.get(e.paper_id)
@@ -217,11 +221,13 @@ class SqliteCatalogue:
                 if not has_entry:
                     inserts[e.paper_id] = e
                     cur[0], cur[1] = True, e.submitted_by
+                    profiles[e.paper_id] = (e.submitter_fullname, e.submitter_avatar)
                     changed = True
                 else:
                     changed = False
                     if e.submitted_by and not submitted_by:
                         submitters[e.paper_id] = cur[1] = e.submitted_by
+                        profiles[e.paper_id] = (e.submitter_fullname, e.submitter_avatar)
                         changed = True
                 upvotes, comments = max(old_up, e.upvotes), max(old_comments, e.num_comments)
                 if (upvotes, comments) != (old_up, old_comments):
@@ -235,17 +241,29 @@ class SqliteCatalogue:
                 else:
                     counts.unchanged += 1
             conn.executemany(
-                "INSERT INTO daily_entries (paper_id, day, submitted_by, submitted_at, pinned) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO daily_entries (paper_id, day, submitted_by, submitted_at, pinned, "
+                "submitter_fullname, submitter_avatar) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     # submitted_by from the final state: a later entry may have filled it
-                    (pid, _day(e.day), state[pid][1], _ts(e.submitted_at), int(e.pinned))
+                    (
+                        pid,
+                        _day(e.day),
+                        state[pid][1],
+                        _ts(e.submitted_at),
+                        int(e.pinned),
+                        *profiles.get(pid, (None, None)),
+                    )
                     for pid, e in inserts.items()
                 ],
             )
             conn.executemany(
-                "UPDATE daily_entries SET submitted_by = ? WHERE paper_id = ?",
-                [(who, pid) for pid, who in submitters.items() if pid not in inserts],
+                "UPDATE daily_entries SET submitted_by = ?, submitter_fullname = ?, "
+                "submitter_avatar = ? WHERE paper_id = ?",
+                [
+                    (who, *profiles.get(pid, (None, None)), pid)
+                    for pid, who in submitters.items()
+                    if pid not in inserts
+                ],
             )
             conn.executemany(
                 "UPDATE papers SET imported_upvotes = ?, imported_comments = ? WHERE id = ?",
@@ -273,20 +291,35 @@ class SqliteCatalogue:
         )
         return [row_stored(r) for r in rows]
 
-    def daily_list(
-        self, *, start: date, end: date, limit: int = 100, offset: int = 0
-    ) -> list[StoredPaper]:
+    def newest_papers(self, *, limit: int = 50) -> list[StoredPaper]:
         rows = self.db.read.execute(
-            SELECT_PAPER + " WHERE d.day BETWEEN ? AND ? "
-            "ORDER BY d.pinned DESC, upvotes DESC, p.published DESC, p.id LIMIT ? OFFSET ?",
-            (start.isoformat(), end.isoformat(), limit, offset),
+            SELECT_PAPER + " ORDER BY p.published IS NULL, p.published DESC, p.id DESC LIMIT ?",
+            (limit,),
         )
         return [row_stored(r) for r in rows]
 
-    def daily_count(self, *, start: date, end: date) -> int:
+    def daily_list(
+        self,
+        *,
+        start: date,
+        end: date,
+        limit: int = 100,
+        offset: int = 0,
+        submitter: str | None = None,
+    ) -> list[StoredPaper]:
+        rows = self.db.read.execute(
+            SELECT_PAPER + " WHERE d.day BETWEEN ? AND ? "
+            "AND (? IS NULL OR lower(d.submitted_by) = lower(?)) "
+            "ORDER BY d.pinned DESC, upvotes DESC, p.published DESC, p.id LIMIT ? OFFSET ?",
+            (start.isoformat(), end.isoformat(), submitter, submitter, limit, offset),
+        )
+        return [row_stored(r) for r in rows]
+
+    def daily_count(self, *, start: date, end: date, submitter: str | None = None) -> int:
         (n,) = self.db.read.execute(
-            "SELECT count(*) FROM daily_entries WHERE day BETWEEN ? AND ?",
-            (start.isoformat(), end.isoformat()),
+            "SELECT count(*) FROM daily_entries WHERE day BETWEEN ? AND ? "
+            "AND (? IS NULL OR lower(submitted_by) = lower(?))",
+            (start.isoformat(), end.isoformat(), submitter, submitter),
         ).fetchone()
         return n
 

@@ -9,19 +9,26 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from paperfeed import accounts, daily, export
-from paperfeed.errors import NotFound
+from paperfeed.errors import NotFound, ServiceUnavailable
 from paperfeed.models import (
     StoredPaper,
     comment_json,
     daily_json,
     iso,
+    listed_at,
     paper_json,
     submitter_json,
 )
 from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.trending import trending
 from paperfeed.web import searching
-from paperfeed.web.deps import CurrentUser, SearchDep, SettingsDep, StoreDep, get_paper_or_404
+from paperfeed.web.deps import (
+    CurrentUser,
+    OptionalSearchDep,
+    SettingsDep,
+    StoreDep,
+    get_paper_or_404,
+)
 
 router = APIRouter(prefix="/api", tags=["papers"])
 MAX_LIMIT = 100
@@ -32,8 +39,8 @@ def paper_info_json(item: StoredPaper) -> dict[str, Any]:
     """`GET /api/papers/{id}`: the paper plus its daily-list submission."""
     return {
         **paper_json(item),
-        "submittedOnDailyAt": iso(item.submitted_at),
-        "submittedOnDailyBy": submitter_json(item.submitted_by),
+        "submittedOnDailyAt": iso(listed_at(item)) if item.daily_day else None,
+        "submittedOnDailyBy": submitter_json(item),
     }
 
 
@@ -54,13 +61,22 @@ def daily_papers(
     p: Annotated[int, Query(ge=0, le=10_000, description="Page number, from 0.")] = 0,
     limit: Limit = 50,
     sort: daily.DailySort = "upvotes",
+    submitter: Annotated[
+        str | None, Query(max_length=100, description="Only papers submitted by this username.")
+    ] = None,
 ) -> list[dict[str, Any]]:
-    """The daily list for a day, ISO week or month (default: the latest day with papers).
+    """The daily list for a day, ISO week or month (default: the latest day with papers;
+    with `submitter` and no period: that user's submissions of every day).
 
     `sort=trending` adds `trendingScore` and `trendingExplanation` to each item.
     """
-    period = daily.period_or_latest(store, daily.parse_period(day=date, week=week, month=month))
-    ranked, _ = daily.daily_page(store, period, sort=sort, limit=limit, offset=p * limit)
+    named = daily.parse_period(day=date, week=week, month=month)
+    if named is None and submitter:
+        named = daily.all_days()
+    period = daily.period_or_latest(store, named)
+    ranked, _ = daily.daily_page(
+        store, period, sort=sort, limit=limit, offset=p * limit, submitter=submitter
+    )
     return [ranked_json(r) for r in ranked]
 
 
@@ -80,12 +96,19 @@ def trending_papers(store: StoreDep, limit: Limit = 50) -> list[dict[str, Any]]:
 @router.get("/papers/search")
 def search_papers(
     store: StoreDep,
-    search: SearchDep,
-    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
+    search: OptionalSearchDep,
+    q: Annotated[
+        str | None, Query(max_length=MAX_QUERY_CHARS, description="Empty: the newest papers.")
+    ] = None,
     limit: Limit = 50,
 ) -> list[dict[str, Any]]:
-    """Papers matching `q`, best first (HF `/api/papers/search` shape)."""
+    """Papers matching `q`, best first; without `q` the newest papers, as Hugging Face's
+    `/api/papers/search` answers `HfApi.list_papers()`."""
     form = searching.make_form(q)
+    if not form.q:
+        return [daily_json(item) for item in store.newest_papers(limit=limit)]
+    if search is None:
+        raise ServiceUnavailable("search is not available on this instance yet")
     return [daily_json(r.item) for r in searching.search_papers(store, search, form, limit=limit)]
 
 
@@ -145,8 +168,8 @@ def remove_upvote(paper_id: str, store: StoreDep, user: CurrentUser) -> dict[str
 
 @router.get("/papers/{paper_id:path}/comments")
 def list_comments(paper_id: str, store: StoreDep) -> list[dict[str, Any]]:
-    get_paper_or_404(store, paper_id)
-    return [comment_json(c) for c in store.list_comments(paper_id)]
+    item = get_paper_or_404(store, paper_id)
+    return [comment_json(c) for c in store.list_comments(item.paper.id)]
 
 
 class CommentRequest(BaseModel):

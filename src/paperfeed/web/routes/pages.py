@@ -238,6 +238,7 @@ def paper_page(
 ) -> Response:
     """Title, authors, abstract (LaTeX by KaTeX), links, upvote, comments, similar, BibTeX."""
     item = get_paper_or_404(store, paper_id)
+    paper_id = item.paper.id  # a versioned id (2501.19393v2) shows the paper itself
     try:
         similar = searching.similar_papers(store, search, paper_id, limit=6)
     except PaperfeedError:
