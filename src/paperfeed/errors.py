@@ -49,3 +49,10 @@ class UnknownFormat(BadRequest):
 
 class ServiceUnavailable(PaperfeedError):
     status_code = 503
+
+
+class StorageError(ServiceUnavailable):
+    """The data directory cannot be written (read-only, no permission, disk full...).
+
+    The message says what failed, where, and what to do; nothing already stored is lost.
+    """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typer.core import TyperGroup
 from paperfeed.errors import PaperfeedError
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
+from paperfeed.store.failures import storage_error
 
 
 class ErrorsAsMessages(TyperGroup):
@@ -27,6 +29,13 @@ class ErrorsAsMessages(TyperGroup):
         except PaperfeedError as exc:
             typer.echo(f"Error: {exc.message}", err=True)
             raise typer.Exit(2 if exc.status_code == 400 else 1) from None
+        except (OSError, sqlite3.OperationalError, ValueError) as exc:
+            # files written outside the store (search indexes, secret key): disk problems
+            problem = storage_error(exc, state.data_dir or state.settings.data_dir)
+            if problem is None:
+                raise
+            typer.echo(f"Error: {problem.message}", err=True)
+            raise typer.Exit(1) from None
 
 
 class State:

@@ -19,6 +19,7 @@ from paperfeed.errors import ServiceUnavailable
 from paperfeed.progress import Progress
 from paperfeed.sample import load_sample
 from paperfeed.store import Store, open_store
+from paperfeed.store.failures import check_writable
 from paperfeed.web.app import create_app
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -58,6 +59,7 @@ def serve(
 ) -> None:
     """Start the web app (loads the bundled sample on an empty data directory)."""
     settings = state.settings
+    check_writable(settings.data_dir)  # sessions, votes, indexes: a read-only or full disk
     with opened_store() as store:
         papers = store.stats().papers
         if not no_sample and papers == 0:

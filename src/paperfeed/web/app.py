@@ -7,6 +7,7 @@ Errors: every `PaperfeedError`, HTTP error and validation error answers JSON
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from paperfeed.ingest.harvest_schedule import start_harvest_scheduler
 from paperfeed.search import SearchService, open_search
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
+from paperfeed.store.failures import storage_error
 from paperfeed.web.bodies import errors_message
 from paperfeed.web.headers import SecurityHeaders
 from paperfeed.web.routes import (
@@ -116,6 +118,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if exc.status_code == 404 and message == "Not Found":
             message = "nothing here: the page or paper does not exist"
         return error_response(request, exc.status_code, message)
+
+    async def _disk_problem(request: Request, exc: Exception) -> Response:
+        problem = storage_error(exc, settings.data_dir)
+        if problem is None:
+            raise exc
+        log.error("%s", problem.message)
+        return error_response(request, problem.status_code, problem.message)
+
+    app.add_exception_handler(OSError, _disk_problem)
+    app.add_exception_handler(sqlite3.OperationalError, _disk_problem)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+from paperfeed.store.failures import storage_error
+
 log = logging.getLogger(__name__)
 
 
@@ -43,12 +45,24 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
-        self._writer = _connect(path)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        with self.disk_errors():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = _connect(path)
         self._migrate()
+
+    @contextmanager
+    def disk_errors(self) -> Iterator[None]:
+        """Turn a read-only, full or failing disk into one clear StorageError."""
+        try:
+            yield
+        except (sqlite3.OperationalError, OSError) as exc:
+            problem = storage_error(exc, self.path)
+            if problem is None:
+                raise
+            raise problem from exc
 
     def _migrate(self) -> None:
         with self.write() as conn:
@@ -74,23 +88,28 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; committed on success, rolled back on any exception."""
-        with self._write_lock:
+        with self._write_lock, self.disk_errors():
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.OperationalError:  # a full disk may refuse even this
+                        log.warning("rollback failed on %s", self.path, exc_info=True)
                 raise
-            conn.execute("COMMIT")
 
     @property
     def read(self) -> sqlite3.Connection:
         """This thread's read connection."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path)
-            conn.execute("PRAGMA query_only=ON")
+            with self.disk_errors():
+                conn = _connect(self.path)
+                conn.execute("PRAGMA query_only=ON")
             self._local.conn = conn
             self._readers.append(conn)
         return conn
