@@ -51,7 +51,11 @@ def serve(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
         env=env,
     )
     assert proc.stdout is not None
-    url = re.search(r"serving on (http://\S+?)/ ", proc.stdout.readline())
+    line = ""
+    while "serving on" not in line:
+        line = proc.stdout.readline()
+        assert line, "serve exited"
+    url = re.search(r"serving on (http://\S+?)/ ", line)
     assert url, "serve did not start"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -131,9 +131,11 @@ def test_full_disk(small_disk: Path) -> None:
         env={**os.environ, "PAPERFEED_SECRET_KEY": "k" * 32},
     )
     try:
-        line = server.stdout.readline()
+        line = ""
+        while "serving on" not in line:
+            line = server.stdout.readline()
+            assert line, "serve exited"
         url = re.search(r"serving on (http://\S+?)/ ", line).group(1)
-        server.stdout.readline()
         wait_until_up(url)
         filler = fill(small_disk)
         r = httpx.post(
