@@ -37,6 +37,7 @@ from paperfeed.web.routes import (
     recommend,
     subscriptions,
 )
+from paperfeed.web.schemas import truthful_openapi
 from paperfeed.web.templating import make_env, render
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.openapi = lambda: truthful_openapi(app)  # type: ignore[method-assign]
     app.state.jinja = make_env()
     app.add_middleware(SecurityHeaders)
     # Swagger UI's files ship in the fastapi-offline wheel: /docs loads nothing from a CDN.

@@ -29,6 +29,7 @@ from paperfeed.web.deps import (
     StoreDep,
     get_paper_or_404,
 )
+from paperfeed.web.schemas import Comment, DailyItem, Paper, PaperInfo, error_responses
 
 router = APIRouter(prefix="/api", tags=["papers"])
 MAX_LIMIT = 100
@@ -52,7 +53,11 @@ def ranked_json(r: daily.RankedItem) -> dict[str, Any]:
     return data
 
 
-@router.get("/daily_papers")
+@router.get(
+    "/daily_papers",
+    response_model=None,
+    responses={200: {"model": list[DailyItem]}, **error_responses(400)},
+)
 def daily_papers(
     store: StoreDep,
     date: Annotated[str | None, Query(description="YYYY-MM-DD", max_length=10)] = None,
@@ -80,7 +85,11 @@ def daily_papers(
     return [ranked_json(r) for r in ranked]
 
 
-@router.get("/trending")
+@router.get(
+    "/trending",
+    response_model=None,
+    responses={200: {"model": list[DailyItem]}, **error_responses(400)},
+)
 def trending_papers(store: StoreDep, limit: Limit = 50) -> list[dict[str, Any]]:
     """Trending papers of the last week, best first, with the score's arithmetic."""
     return [
@@ -93,7 +102,11 @@ def trending_papers(store: StoreDep, limit: Limit = 50) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/papers/search")
+@router.get(
+    "/papers/search",
+    response_model=None,
+    responses={200: {"model": list[DailyItem]}, **error_responses(400, 503)},
+)
 def search_papers(
     store: StoreDep,
     search: OptionalSearchDep,
@@ -112,7 +125,9 @@ def search_papers(
     return [daily_json(r.item) for r in searching.search_papers(store, search, form, limit=limit)]
 
 
-@router.get("/papers")
+@router.get(
+    "/papers", response_model=None, responses={200: {"model": list[Paper]}, **error_responses(400)}
+)
 def list_papers(
     request: Request,
     store: StoreDep,
@@ -132,7 +147,12 @@ class IndexRequest(BaseModel):
     arxivId: str = Field(min_length=1, max_length=100)
 
 
-@router.post("/papers/index", status_code=201)
+@router.post(
+    "/papers/index",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": DailyItem}, **error_responses(400, 401, 404, 409, 503)},
+)
 def index_paper(
     body: IndexRequest, store: StoreDep, settings: SettingsDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -166,7 +186,11 @@ def remove_upvote(paper_id: str, store: StoreDep, user: CurrentUser) -> dict[str
     return {"upvoted": result.upvoted, "upvotes": result.upvotes}
 
 
-@router.get("/papers/{paper_id:path}/comments")
+@router.get(
+    "/papers/{paper_id:path}/comments",
+    response_model=None,
+    responses={200: {"model": list[Comment]}, **error_responses(404)},
+)
 def list_comments(paper_id: str, store: StoreDep) -> list[dict[str, Any]]:
     item = get_paper_or_404(store, paper_id)
     return [comment_json(c) for c in store.list_comments(item.paper.id)]
@@ -176,7 +200,12 @@ class CommentRequest(BaseModel):
     content: str = Field(min_length=1, max_length=accounts.MAX_COMMENT)
 
 
-@router.post("/papers/{paper_id:path}/comments", status_code=201)
+@router.post(
+    "/papers/{paper_id:path}/comments",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": Comment}, **error_responses(400, 401, 404)},
+)
 def create_comment(
     paper_id: str, body: CommentRequest, store: StoreDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -192,14 +221,25 @@ def delete_comment(paper_id: str, comment_id: int, store: StoreDep, user: Curren
     return Response(status_code=204)
 
 
-@router.get("/papers/{paper_id:path}/bibtex", response_class=PlainTextResponse)
+@router.get(
+    "/papers/{paper_id:path}/bibtex",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/x-bibtex": {"schema": {"type": "string"}}}},
+        **error_responses(404),
+    },
+)
 def bibtex(paper_id: str, store: StoreDep) -> PlainTextResponse:
     """A BibTeX @misc entry for the paper."""
     item = get_paper_or_404(store, paper_id)
     return PlainTextResponse(export.bibtex(item), media_type="application/x-bibtex; charset=utf-8")
 
 
-@router.get("/papers/{paper_id:path}")
+@router.get(
+    "/papers/{paper_id:path}",
+    response_model=None,
+    responses={200: {"model": PaperInfo}, **error_responses(404)},
+)
 def paper_info(paper_id: str, store: StoreDep) -> dict[str, Any]:
     """One paper (HF `/api/papers/{id}` shape)."""
     return paper_info_json(get_paper_or_404(store, paper_id))
