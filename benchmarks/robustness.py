@@ -194,7 +194,7 @@ def schemathesis_run(base: str, token: str, examples: int, workdir: Path) -> tup
 
 
 def bearer(base: str) -> str:
-    with httpx.Client(base_url=base) as c:
+    with httpx.Client(base_url=base, timeout=60) as c:
         page = c.get("/signup")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert csrf

@@ -76,11 +76,28 @@ def serve(
         how = "the address served (set PAPERFEED_BASE_URL for a public URL)"
     else:
         how = "PAPERFEED_BASE_URL"
-    typer.echo(f"paperfeed serving on {address}/  (data: {settings.data_dir})")
-    typer.echo(f"links in emails and feeds use {settings.base_url}  ({how})")
+    announce = [
+        f"paperfeed serving on {address}/  (data: {settings.data_dir})",
+        f"links in emails and feeds use {settings.base_url}  ({how})",
+    ]
     start_scheduler(settings, open_store(settings))  # daily digests at settings.digest_time
     config = uvicorn.Config(create_app(settings), log_level="warning")
-    uvicorn.Server(config).run(sockets=[sock])
+    AnnouncingServer(config, announce).run(sockets=[sock])
+
+
+class AnnouncingServer(uvicorn.Server):
+    """Says it serves only once the app has started (stores and indexes open) and the
+    socket is served: a failure before that is an error, never a false "serving on"."""
+
+    def __init__(self, config: uvicorn.Config, lines: list[str]) -> None:
+        super().__init__(config)
+        self.lines = lines
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            for line in self.lines:
+                typer.echo(line)
 
 
 def build_keyword_index(store: Store) -> None:
