@@ -104,6 +104,7 @@ def papers(data: Path) -> int:
     return int(json.loads(out.stdout)["papers"])
 
 
+@pytest.mark.timeout(900)  # a dozen CLI runs and a server: minutes on a busy machine
 def test_full_disk(small_disk: Path) -> None:
     data = small_disk / "data"
     assert paperfeed(data, "ingest", str(WEB_FIXTURE)).returncode == 0
@@ -168,6 +169,7 @@ def test_full_disk(small_disk: Path) -> None:
     assert paperfeed(data, "ingest", str(WEB_LATEX)).returncode == 0
 
 
+@pytest.mark.timeout(900)
 def test_read_only_disk(small_disk: Path) -> None:
     data = small_disk / "data"
     assert paperfeed(data, "ingest", str(WEB_FIXTURE)).returncode == 0
