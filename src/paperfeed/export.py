@@ -128,7 +128,7 @@ def bibtex(item: StoredPaper) -> str:
         ("url", arxiv_abs_url(p.id)),
     ]
     if p.doi:
-        fields.append(("doi", bib_text(p.doi)))
+        fields.append(("doi", p.doi))  # verbatim field for biber: no escaping
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
     return f"@misc{{{citation_key(item)},\n{body}\n}}\n"
 
