@@ -153,6 +153,8 @@ def truthful_openapi(app: Any) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             if any(operation.get("operationId", "").startswith(f"{n}_") for n in signed_in):
                 responses.setdefault("401", {"description": "Sign in first"})
+            if "{" in path:  # an unknown id in the path
+                responses.setdefault("404", {"description": "Not found"})
             if any(word in path for word in _FORBIDDEN_PATHS):
                 responses.setdefault("403", {"description": "Not allowed for this account"})
             if responses.pop("422", None) is not None or operation.get("parameters"):
