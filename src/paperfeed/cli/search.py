@@ -172,6 +172,11 @@ def index(
         f"vector index ({status.embedder})  {status.vectors} papers, "
         f"{status.vectors_pending} pending"
     )
+    for name, why in status.damaged.items():
+        typer.echo(
+            f"damaged: {name} index: {why} (rebuilt at the next start of the service, "
+            "or now with `paperfeed index --sync`)"
+        )
 
 
 def similar(

@@ -21,14 +21,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from paperfeed.errors import ServiceUnavailable
 from paperfeed.models import StoredPaper
 from paperfeed.search.embed import Embedder, make_embedder, paper_text
 from paperfeed.search.keyword import IndexDoc, KeywordIndex
 from paperfeed.search.results import IndexStatus
-from paperfeed.search.vectors import RowMap, VectorStore
+from paperfeed.search.vectors import RowMap, VectorStore, file_crc
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
@@ -39,25 +40,38 @@ STATE_VERSION = 1
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
+class IndexDamaged(ServiceUnavailable):
+    """An index file cannot be read or disagrees with `state.json`: it will be rebuilt."""
+
+
 @dataclass(slots=True)
 class IndexState:
-    """What `state.json` records: how far each index has followed the store."""
+    """What `state.json` records: how far each index has followed the store, and what each
+    index file must look like (counts, sizes, checksums) to be trusted at start-up."""
 
     keyword_seq: int = 0
     vector_seq: int = 0
     embedder: str = ""
     dim: int = 0
     version: int = STATE_VERSION
+    rows: int | None = None  # lines in rows.txt
+    keyword_docs: int | None = None  # documents in the keyword index
+    vector_rows: int | None = None  # rows of vectors.f16 covered by vectors_crc
+    vectors_crc: int | None = None
+    ann_size: int | None = None  # bytes of ann.usearch
+    ann_crc: int | None = None
 
     @classmethod
     def read(cls, path: Path) -> IndexState:
         try:
             data = json.loads(path.read_text())
-            return cls(
-                **{k: data[k] for k in ("keyword_seq", "vector_seq", "embedder", "dim", "version")}
-            )
-        except (OSError, ValueError, KeyError, TypeError):
+            known = {f.name for f in fields(cls)}
+            state = cls(**{k: v for k, v in data.items() if k in known})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls()
+        if not all(isinstance(getattr(state, k), int) for k in ("keyword_seq", "vector_seq")):
+            return cls()
+        return state
 
     def write(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
@@ -84,6 +98,9 @@ class Indexer:
         self.store = store
         self.settings = settings
         self.dir = settings.index_dir
+        if self.dir.exists() and not self.dir.is_dir():  # derived data: ours to replace
+            log.warning("search index path %s is not a directory: replacing it", self.dir)
+            self.dir.unlink()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._embedder = embedder
         self.embedder_name = embedder.name if embedder else f"{settings.embedder}"
@@ -95,7 +112,7 @@ class Indexer:
         self._unsaved_vectors = False  # ANN rows added in memory, not yet saved
         self.state = IndexState.read(self.state_path)
         self._state_mtime = self._mtime()
-        self.keyword = KeywordIndex(self.dir / "keyword")
+        self._keyword: KeywordIndex | None = None
         self.rowmap = RowMap(self.dir / "rows.txt")
         self._vectors: VectorStore | None = None
 
@@ -118,7 +135,8 @@ class Indexer:
             self._state_mtime = mtime
             self.state = IndexState.read(self.state_path)
             self.rowmap.refresh()
-            self.keyword._searcher = None
+            if self._keyword is not None:
+                self._keyword._searcher = None
             if self._vectors is not None and self._vectors.changed_on_disk() and not self.busy():
                 self._vectors = None
 
@@ -153,9 +171,23 @@ class Indexer:
         return self._embedder
 
     @property
+    def keyword(self) -> KeywordIndex:
+        """The keyword index; IndexDamaged when its files cannot be read."""
+        if self._keyword is None:
+            try:
+                self._keyword = KeywordIndex(self.dir / "keyword")
+            except (ValueError, OSError) as exc:
+                raise IndexDamaged(f"the keyword index cannot be read: {exc}") from exc
+        return self._keyword
+
+    @property
     def vectors(self) -> VectorStore:
+        """The vector index; IndexDamaged when its ANN file cannot be read."""
         if self._vectors is None:
-            self._vectors = VectorStore(self.dir, self.state.dim or self.embedder.dim)
+            try:
+                self._vectors = VectorStore(self.dir, self.state.dim or self.embedder.dim)
+            except (RuntimeError, ValueError, OSError) as exc:
+                raise IndexDamaged(f"the vector index cannot be read: {exc}") from exc
         return self._vectors
 
     def paper_id(self, row: int) -> str:
@@ -164,38 +196,115 @@ class Indexer:
             self.rowmap.refresh()
         return self.rowmap.ids[row] if row < len(self.rowmap) else ""
 
+    # --- checks --------------------------------------------------------------------------
+
+    def check(self) -> dict[str, str]:
+        """What is wrong with each index file, compared with `state.json` and the store
+        (index name -> reason; empty when all is well). Reads only."""
+        st, problems = self.state, {}
+        if st.rows is not None and len(self.rowmap) < st.rows:
+            problems["rows"] = f"rows.txt has {len(self.rowmap)} rows, {st.rows} expected"
+        try:
+            docs = KeywordIndex(self.dir / "keyword").num_docs()
+        except (ValueError, OSError) as exc:
+            problems["keyword"] = f"cannot be read ({exc})"
+        else:
+            papers = self.store.count_changes_since(0)
+            if st.keyword_docs is not None and docs != st.keyword_docs:
+                problems["keyword"] = f"{docs} documents, {st.keyword_docs} expected"
+            elif st.keyword_seq and st.keyword_seq == self.store.last_seq() and docs != papers:
+                problems["keyword"] = f"{docs} documents for {papers} papers"
+        dim = st.dim or 0
+        flat = self.dir / "vectors.f16"
+        if st.vector_rows and dim:
+            need = st.vector_rows * 2 * dim
+            size = flat.stat().st_size if flat.exists() else 0
+            if size < need:
+                problems["vectors"] = f"vectors.f16 has {size} bytes, {need} expected"
+            elif st.vectors_crc is not None and file_crc(flat, need) != st.vectors_crc:
+                problems["vectors"] = "vectors.f16 checksum does not match"
+        ann = self.dir / "ann.usearch"
+        if st.ann_size is not None:
+            if not ann.exists():
+                problems["ann"] = "ann.usearch is missing"
+            elif ann.stat().st_size != st.ann_size or file_crc(ann) != st.ann_crc:
+                problems["ann"] = "ann.usearch size or checksum does not match"
+        return problems
+
+    def _record_vectors(self) -> None:
+        """Put the vector files' sizes and checksums in the state (then saved with it)."""
+        vs = self.vectors
+        rows = vs.rows_stored()
+        self.state.vector_rows = rows
+        self.state.vectors_crc = vs.checksum(rows)
+        if vs.ann_path.exists():
+            self.state.ann_size = vs.ann_path.stat().st_size
+            self.state.ann_crc = file_crc(vs.ann_path)
+        else:
+            self.state.ann_size = self.state.ann_crc = None
+
     # --- keeping up with the store -------------------------------------------------------
 
     def repair(self) -> None:
-        """Detect indexes that disagree with the store and bring them back in step."""
+        """Check every index against the store and `state.json`; rebuild what is wrong."""
         store_seq = self.store.last_seq()
         with self.writing():
             st = self.state
+            problems = self.check()
+            for name, why in problems.items():
+                log.warning("search index %s is damaged (%s): rebuilding it", name, why)
             broken = (
                 st.version != STATE_VERSION
                 or st.keyword_seq > store_seq  # a different or restored database
                 or st.vector_seq > store_seq
                 or (st.keyword_seq == 0 and len(self.rowmap) > 0)
-                or self.keyword.num_docs() > len(self.rowmap)
+                or "rows" in problems
+                or ("keyword" not in problems and self.keyword.num_docs() > len(self.rowmap))
             )
             if broken:
                 log.warning("search indexes disagree with the store: rebuilding them")
                 self._wipe(keyword=True)
-            elif st.embedder and st.embedder != self.embedder.name:
-                log.warning(
-                    "embedder changed (%s -> %s): re-embedding", st.embedder, self.embedder.name
-                )
-                self._wipe(keyword=False)
+            else:
+                if "keyword" in problems:
+                    self._wipe_keyword()
+                if st.embedder and st.embedder != self.embedder.name:
+                    log.warning(
+                        "embedder changed (%s -> %s): re-embedding", st.embedder, self.embedder.name
+                    )
+                    self._wipe(keyword=False)
+                elif "vectors" in problems:
+                    self._wipe(keyword=False)
+                elif "ann" in problems:
+                    self._rebuild_ann()
         self.sync_keyword()
         if self.store.count_changes_since(self.state.vector_seq) <= FOREGROUND_EMBED:
             self.sync_vectors()
 
+    def _rebuild_ann(self) -> None:
+        """A damaged ANN file is rebuilt from the vector file (no re-embedding)."""
+        (self.dir / "ann.usearch").unlink(missing_ok=True)
+        self._vectors = None
+        vs = self.vectors
+        n = vs.rebuild_ann(self.state.vector_rows or vs.rows_stored())
+        vs.save()
+        self._record_vectors()
+        self._save_state()
+        log.warning("search: rebuilt the ANN index from %d stored vectors", n)
+
+    def _wipe_keyword(self) -> None:
+        self._keyword = KeywordIndex.create_empty(self.dir / "keyword")
+        self.state.keyword_seq = 0
+        self.state.keyword_docs = 0
+        self._save_state()
+
     def _wipe(self, *, keyword: bool) -> None:
         if keyword:
-            self.keyword = KeywordIndex.create_empty(self.dir / "keyword")
+            self._keyword = KeywordIndex.create_empty(self.dir / "keyword")
             (self.dir / "rows.txt").unlink(missing_ok=True)
             self.rowmap = RowMap(self.dir / "rows.txt")
             self.state.keyword_seq = 0
+            self.state.keyword_docs = 0
+            self.state.rows = 0
         for name in ("vectors.f16", "ann.usearch"):
             (self.dir / name).unlink(missing_ok=True)
         self._vectors = None
@@ -203,6 +312,8 @@ class Indexer:
         self.state.embedder = self.embedder.name
         self.state.dim = self.embedder.dim
         self.state.version = STATE_VERSION
+        self.state.vector_rows = self.state.vectors_crc = None
+        self.state.ann_size = self.state.ann_crc = None
         self._save_state()
 
     def sync_keyword(self, *, batch: int = 20_000, progress: Progress | None = None) -> int:
@@ -211,7 +322,8 @@ class Indexer:
         self.state = IndexState.read(self.state_path)
         self._state_mtime = self._mtime()
         self.rowmap.refresh()
-        self.keyword._searcher = None
+        if self._keyword is not None:
+            self._keyword._searcher = None
         return n
 
     def sync_vectors(
@@ -219,8 +331,10 @@ class Indexer:
     ) -> int:
         """Embed papers changed since the vector index's sequence; returns how many.
 
-        Vectors reach disk batch by batch; the ANN file and `vector_seq` every 30 s and at
-        the end, so a killed run resumes from the last saved sequence.
+        Vectors reach disk batch by batch; the ANN file, `vector_seq` and the files'
+        checksums every 30 s, at the end, and after any batch that rewrote a row already
+        checksummed (a new version of a paper), so a killed run resumes from the last saved
+        sequence and a check never mistakes work in progress for damage.
         """
         done = 0
         cursor = self.state.vector_seq
@@ -231,6 +345,7 @@ class Indexer:
         unsaved: int | None = None
         last_save = time.monotonic()
         while not self._stop.is_set():
+            rewrote = False
             with self.writing():
                 if self._vectors is not None and self._vectors.changed_on_disk():
                     self._vectors = None  # another process saved: continue from its state
@@ -242,17 +357,17 @@ class Indexer:
                     rows = self.rowmap.assign([c.paper.id for c in changes])
                     texts = [paper_text(c.paper.title, c.paper.abstract) for c in changes]
                     self.vectors.write(rows, self.embedder.embed(texts))
+                    rewrote = min(rows) < (self.state.vector_rows or 0)
                     cursor = unsaved = changes[-1].seq
                     self._unsaved_vectors = True
                     done += len(changes)
                     self.progress = (done, max(total, done))
                 finished = len(changes) < batch or (max_papers is not None and done >= max_papers)
-                if unsaved is not None and (finished or time.monotonic() - last_save > 30):
-                    self.vectors.save()
-                    self.state.vector_seq = unsaved
-                    self._save_state()
+                if unsaved is not None and (
+                    finished or rewrote or time.monotonic() - last_save > 30
+                ):
+                    self._save_vectors(unsaved)
                     unsaved, last_save = None, time.monotonic()
-                    self._unsaved_vectors = False
             if progress and changes:
                 progress("vectors", done, max(total, done))
             if finished:
@@ -260,16 +375,32 @@ class Indexer:
         if unsaved is not None:  # stopped early: keep what was done
             with self.writing():
                 if self._vectors is not None and not self._vectors.changed_on_disk():
-                    self.vectors.save()
-                    self.state.vector_seq = max(self.state.vector_seq, unsaved)
-                    self._save_state()
+                    self._save_vectors(max(self.state.vector_seq, unsaved))
         self._unsaved_vectors = False
         return done
 
+    def _save_vectors(self, seq: int) -> None:
+        self.vectors.save()
+        self.state.vector_seq = seq
+        self.state.rows = len(self.rowmap)
+        self._record_vectors()
+        self._save_state()
+        self._unsaved_vectors = False
+
     def rebuild(self, *, progress: Progress | None = None) -> IndexStatus:
-        """Throw every index away and rebuild them from the store; blocks until complete."""
+        """Throw every index away and rebuild them from the store; blocks until complete.
+
+        Works from any state of the index directory: nothing in it is read first."""
         self.stop_worker()
         with self.writing():
+            for entry in self.dir.iterdir():
+                if entry.name == ".lock":
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            self.state = IndexState()
             self._wipe(keyword=True)
         self.sync_keyword(progress=progress)
         self._stop.clear()
@@ -279,15 +410,25 @@ class Indexer:
     def status(self) -> IndexStatus:
         self.refresh()
         st = self.state
+        problems = self.check()
+        try:
+            docs = self.keyword.num_docs() if "keyword" not in problems else 0
+        except IndexDamaged as exc:
+            docs, problems["keyword"] = 0, str(exc)
+        try:
+            vectors = len(self.vectors.ann) if "ann" not in problems else 0
+        except IndexDamaged as exc:
+            vectors, problems["ann"] = 0, str(exc)
         return IndexStatus(
             store_seq=self.store.last_seq(),
             keyword_seq=st.keyword_seq,
             vector_seq=st.vector_seq,
             keyword_pending=self.store.count_changes_since(st.keyword_seq),
             vectors_pending=self.store.count_changes_since(st.vector_seq),
-            papers_indexed=self.keyword.num_docs(),
-            vectors=len(self.vectors.ann),
+            papers_indexed=docs,
+            vectors=vectors,
             embedder=st.embedder or self.embedder_name,
+            damaged=problems,
         )
 
     # --- background worker ---------------------------------------------------------------
@@ -308,6 +449,12 @@ class Indexer:
                 if self.store.count_changes_since(self.state.vector_seq):
                     n = self.sync_vectors(progress=_log_progress())
                     log.info("search: embedded %d papers", n)
+            except IndexDamaged as exc:  # damaged under a running service: repair, go on
+                log.warning("search: %s; repairing", exc)
+                try:
+                    self.repair()
+                except Exception:
+                    log.exception("search index repair failed")
             except Exception:  # keep serving; the next round retries
                 log.exception("search indexing failed")
             self._stop.wait(self.poll_seconds)
@@ -356,11 +503,13 @@ def sync_keyword(
             changes = store.changes_since(state.keyword_seq, limit=batch)
             if not changes:
                 return done
-            rows = RowMap(index_dir / "rows.txt").assign([c.paper.id for c in changes])
-            KeywordIndex(index_dir / "keyword").add(
-                index_doc(r, c) for r, c in zip(rows, changes, strict=False)
-            )
+            rowmap = RowMap(index_dir / "rows.txt")
+            rows = rowmap.assign([c.paper.id for c in changes])
+            keyword = KeywordIndex(index_dir / "keyword")
+            keyword.add(index_doc(r, c) for r, c in zip(rows, changes, strict=False))
             state.keyword_seq = changes[-1].seq
+            state.keyword_docs = keyword.num_docs()
+            state.rows = len(rowmap)
             state.write(index_dir / "state.json")
             done += len(changes)
             if progress:

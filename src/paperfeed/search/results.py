@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from paperfeed.models import StoredPaper
 from paperfeed.search.snippets import Span, to_html
@@ -67,6 +67,7 @@ class IndexStatus:
     papers_indexed: int
     vectors: int
     embedder: str
+    damaged: dict[str, str] = field(default_factory=dict)  # index -> what is wrong with it
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)

@@ -25,6 +25,7 @@ from paperfeed.search.cache import ResultCache
 from paperfeed.search.embed import Embedder, paper_text
 from paperfeed.search.fusion import DENSE_WEIGHT, fuse
 from paperfeed.search.indexer import (
+    IndexDamaged,
     Indexer,
     Progress,
     make_embedder,
@@ -158,7 +159,11 @@ class SearchService:
         ix = self.indexer
         kw = pipeline.keyword_stage(ix.keyword, req)
         dense: dict[int, float] = {}
-        has_vectors = len(ix.vectors.ann) > 0
+        try:
+            has_vectors = len(ix.vectors.ann) > 0
+        except IndexDamaged as exc:  # keyword results still stand; the worker repairs
+            log.warning("search: %s; answering by keyword only", exc)
+            has_vectors = False
         if has_vectors and req.wants_meaning:
             qvec = ix.embedder.embed([req.text])[0]
             wanted = req.filters

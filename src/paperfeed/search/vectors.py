@@ -7,6 +7,7 @@ candidate by reading its row. A row of zeros means "not embedded yet" (cosine 0)
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,20 @@ import numpy as np
 from paperfeed.search.native import Index
 
 EXACT_BELOW = 20_000  # below this many vectors, nearest neighbours are computed exactly
+
+
+def file_crc(path: Path, length: int | None = None) -> int:
+    """CRC-32 of the first `length` bytes of a file (all of it by default)."""
+    crc, left = 0, length
+    with open(path, "rb") as fh:
+        while left is None or left > 0:
+            chunk = fh.read(1 << 22 if left is None else min(1 << 22, left))
+            if not chunk:
+                break
+            crc = zlib.crc32(chunk, crc)
+            if left is not None:
+                left -= len(chunk)
+    return crc
 
 
 class RowMap:
@@ -82,8 +97,8 @@ class VectorStore:
         )
         self._ann_mtime = 0.0
         if self.ann_path.exists():
-            self.ann.load(str(self.ann_path))
             self._ann_mtime = self.ann_path.stat().st_mtime
+            self.ann.load(str(self.ann_path))  # RuntimeError/ValueError on a damaged file
 
     def changed_on_disk(self) -> bool:
         """Whether another writer saved the ANN file since this object read or wrote it."""
@@ -147,6 +162,31 @@ class VectorStore:
         for k in present:
             self.ann.remove(int(k))
         self.ann.add(keys, data)
+
+    def rebuild_ann(self, rows: int) -> int:
+        """A new ANN index from the first `rows` rows of the vector file (no re-embedding);
+        rows of zeros (not embedded) are left out. Returns how many were added."""
+        self.ann = Index(
+            ndim=self.dim,
+            metric="ip",
+            dtype="f16",
+            connectivity=16,
+            expansion_add=64,
+            expansion_search=64,
+        )
+        m = self.matrix()
+        added = 0
+        for start in range(0, min(rows, len(m)), 20_000):
+            block = np.asarray(m[start : min(rows, start + 20_000)])
+            keep = np.flatnonzero(np.any(block != 0, axis=1))
+            if len(keep):
+                self.ann.add((keep + start).astype(np.uint64), block[keep])
+                added += len(keep)
+        return added
+
+    def checksum(self, rows: int) -> int:
+        """CRC-32 of the first `rows` rows of the vector file."""
+        return file_crc(self.flat, rows * 2 * self.dim) if self.flat.exists() else 0
 
     def save(self) -> None:
         tmp = self.ann_path.with_suffix(".tmp")

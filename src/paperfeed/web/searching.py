@@ -7,6 +7,7 @@ each result's whole abstract (as the reference page does) with the query's words
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,6 +17,8 @@ from paperfeed.inputs import check_text
 from paperfeed.models import StoredPaper
 from paperfeed.search import MAX_QUERY_CHARS, SORTS, Filters, SearchService, parse_query
 from paperfeed.store import Store
+
+log = logging.getLogger(__name__)
 
 MAX_RESULTS = 100
 
@@ -108,6 +111,13 @@ def search_papers(
 def similar_papers(
     store: Store, search: SearchService | None, paper_id: str, *, limit: int
 ) -> list[StoredPaper]:
+    """Papers like `paper_id`; [] (logged) when that fails: a paper page never fails
+    because of its "similar papers" list (e.g. a damaged vector index)."""
     if search is None:
         return []
-    return [h.paper for h in search.similar(paper_id, limit=limit) if h.paper is not None]
+    try:
+        found = search.similar(paper_id, limit=limit)
+    except Exception:
+        log.exception("similar papers for %s failed", paper_id)
+        return []
+    return [h.paper for h in found if h.paper is not None]
