@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 WINDOW = timedelta(days=30)  # "recent": listed in the catalogue's last 30 active days
 MAX_CANDIDATES = 3000
-MAX_KEPT = 2000  # the newest kept papers train the model (a 10k-paper library stays fast)
+MAX_KEPT = 500  # the newest kept papers train the model (a 10k-paper library stays fast)
+MORE_LIKE_FROM = 200  # "more like this collection": its most recently saved papers
 MAX_LIMIT = 100
 CACHE_READERS = 256
 
@@ -78,6 +79,7 @@ class Recommender:
         self._cache: OrderedDict[int, _Trained] = OrderedDict()
         self._terms: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self.trainings = 0  # how many models were trained (tests check reuse)
+        self._since: tuple[tuple[int, date], date] | None = None
 
     # -- vectors and words ------------------------------------------------------------------
 
@@ -129,6 +131,13 @@ class Recommender:
 
     # -- the list ----------------------------------------------------------------------------
 
+    def default_since(self) -> date:
+        """`default_since`, read again only when the catalogue changes."""
+        key = (self.store.last_seq(), date.today())
+        if self._since is None or self._since[0] != key:
+            self._since = (key, default_since(self.store))
+        return self._since[1]
+
     def candidates(self, user: User, since: date, follows: list[Follow]) -> list[StoredPaper]:
         items = self.store.recent_daily(since=since, limit=MAX_CANDIDATES)
         if follows:
@@ -139,7 +148,7 @@ class Recommender:
         self, user: User, *, limit: int = 20, since: date | None = None
     ) -> list[Recommendation]:
         """The reader's ranked list of recent papers, best first, each with its reason."""
-        since = since or default_since(self.store)
+        since = since or self.default_since()
         limit = max(1, min(limit, MAX_LIMIT))
         signals = self.store.reader_signals(user.id)
         follows = self.store.list_follows(user.id)
@@ -270,7 +279,7 @@ class Recommender:
         return self.store.get_papers(ids)
 
     def more_like_collection(self, collection: Collection, *, limit: int = 6) -> list[StoredPaper]:
-        items = self.store.collection_papers(collection.id, limit=MAX_KEPT)
+        items = self.store.collection_papers(collection.id, limit=MORE_LIKE_FROM)
         return self.more_like(items, limit=limit)
 
 

@@ -131,13 +131,14 @@ class PgLibrary:
     def collection_papers(
         self, collection_id: int, *, limit: int = 50, offset: int = 0
     ) -> list[StoredPaper]:
-        with self.db.transaction() as conn:
-            rows = conn.execute(
-                SELECT_PAPER + " JOIN collection_papers cp ON cp.paper_id = p.id "
-                "WHERE cp.collection_id = %s ORDER BY cp.added_at DESC, p.id LIMIT %s OFFSET %s",
+        with self.db.transaction() as conn:  # ids first: only the page's papers are read
+            page = conn.execute(
+                "SELECT paper_id FROM collection_papers WHERE collection_id = %s "
+                "ORDER BY added_at DESC, paper_id LIMIT %s OFFSET %s",
                 (collection_id, limit, offset),
             )
-            return [row_stored(r) for r in rows]
+            ids = [r[0] for r in page]
+        return self.get_papers(ids)
 
     def collections_with_paper(self, user_id: int, paper_id: str) -> list[int]:
         with self.db.transaction() as conn:

@@ -131,12 +131,12 @@ class SqliteLibrary:
         self, collection_id: int, *, limit: int = 50, offset: int = 0
     ) -> list[StoredPaper]:
         """The collection's papers, most recently saved first."""
-        rows = self.db.read.execute(
-            SELECT_PAPER + " JOIN collection_papers cp ON cp.paper_id = p.id "
-            "WHERE cp.collection_id = ? ORDER BY cp.added_at DESC, p.id LIMIT ? OFFSET ?",
+        page = self.db.read.execute(  # ids first: only the page's papers are read and sorted
+            "SELECT paper_id FROM collection_papers WHERE collection_id = ? "
+            "ORDER BY added_at DESC, paper_id LIMIT ? OFFSET ?",
             (collection_id, limit, offset),
         )
-        return [row_stored(r) for r in rows]
+        return self.get_papers([r[0] for r in page])
 
     def collections_with_paper(self, user_id: int, paper_id: str) -> list[int]:
         """Ids of this reader's collections that hold `paper_id`."""
