@@ -18,7 +18,7 @@ from paperfeed.digest.send import send_digests
 from paperfeed.digest.smtp import parse_smtp_url
 from paperfeed.digest.subscriptions import add_subscriber_confirmed
 from paperfeed.email_address import normalize_email
-from paperfeed.errors import BadRequest
+from paperfeed.errors import BadRequest, ConfigError
 from paperfeed.ingest import ingest_sources
 from paperfeed.search import sync_keyword_index
 from paperfeed.settings import load_settings
@@ -419,12 +419,13 @@ def test_in_doubt_rows_are_reported_and_can_be_resent(store, settings, smtp_sink
 
 
 def test_scheduler_catches_up_and_stops(store, settings, smtp_sink) -> None:  # noqa: ANN001
-    from paperfeed.digest.scheduler import next_run, parse_digest_time, start_scheduler
+    from paperfeed.digest.scheduler import next_run, start_scheduler
+    from paperfeed.settings import parse_digest_time
 
     at = parse_digest_time("07:00")
     assert next_run(at, NOW - timedelta(minutes=1)) == NOW
     assert next_run(at, NOW) == NOW + timedelta(days=1)
-    with pytest.raises(BadRequest):
+    with pytest.raises(ConfigError):
         parse_digest_time("7am")
     assert start_scheduler(settings.model_copy(update={"digest_time": ""}), store) is None
     add(store, "early@example.org")

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from paperfeed.errors import ConfigError
 from paperfeed.settings import Settings, load_settings
+from paperfeed.web.app import create_app
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -40,3 +42,40 @@ def test_generated_secret_is_kept(tmp_path):
     first = settings.resolved_secret()
     assert len(first) >= 32
     assert load_settings(data_dir=tmp_path).resolved_secret() == first
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("PAPERFEED_EMBEDDER", "bert-large", "PAPERFEED_EMBEDDER must be one of"),
+        ("PAPERFEED_DIGEST_TIME", "7am", "PAPERFEED_DIGEST_TIME must be HH:MM (UTC), not '7am'"),
+        ("PAPERFEED_DATABASE_URL", "mysql://u:secret@h/db", "not mysql://..."),
+        ("PAPERFEED_BASE_URL", "papers.example.org", "PAPERFEED_BASE_URL must be an http(s) URL"),
+        ("PAPERFEED_FETCH_INTERVAL", "soon", "PAPERFEED_FETCH_INTERVAL:"),
+    ],
+)
+def test_bad_configuration_is_one_clear_line_at_start_up(
+    monkeypatch, tmp_path, cli, variable, value, expected
+):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings(data_dir=tmp_path)
+    assert expected in info.value.message
+    assert "secret" not in info.value.message  # a database password is never echoed
+    with pytest.raises(ConfigError):
+        create_app()  # the web app refuses to build, it does not answer 400s later
+    result = cli("stats")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [f"Error: {info.value.message}"]
+
+
+def test_good_configuration_values_are_accepted(tmp_path):
+    settings = load_settings(
+        data_dir=tmp_path,
+        digest_time="",
+        database_url=f"sqlite:///{tmp_path}/x.sqlite3",
+        base_url="https://papers.example.org/lab",
+        embedder="static",
+    )
+    assert settings.digest_at is None
+    assert load_settings(data_dir=tmp_path, digest_time="06:30").digest_at.hour == 6

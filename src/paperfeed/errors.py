@@ -56,3 +56,12 @@ class StorageError(ServiceUnavailable):
 
     The message says what failed, where, and what to do; nothing already stored is lost.
     """
+
+
+class ConfigError(PaperfeedError, ValueError):
+    """The instance is misconfigured (a `PAPERFEED_*` setting): refused at start-up.
+
+    Also a ValueError, so that a settings validator raising it reads as a validation error.
+    """
+
+    status_code = 500

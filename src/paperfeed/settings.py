@@ -6,15 +6,32 @@ the README. Settings are built by `load_settings()`, never at import time.
 
 from __future__ import annotations
 
+from datetime import UTC, time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from paperfeed.errors import ConfigError
 
 INSECURE_SECRET = "change-me"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 SERVED_URL_FILE = "served_url"
+EMBEDDERS = ("static", "transformer", "torch")  # the names `search.make_embedder` accepts
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+
+
+def parse_digest_time(text: str) -> time | None:
+    """`HH:MM` as a UTC time of day; None for an empty setting (no built-in scheduler)."""
+    if not text.strip():
+        return None
+    try:
+        hours, minutes = text.strip().split(":")
+        return time(int(hours), int(minutes), tzinfo=UTC)
+    except ValueError:
+        raise ConfigError(f"PAPERFEED_DIGEST_TIME must be HH:MM (UTC), not {text!r}") from None
 
 
 def default_data_dir() -> Path:
@@ -154,11 +171,60 @@ class Settings(BaseSettings):
         except OSError:  # a read-only data dir is reported by the store; links still work
             pass
 
+    @field_validator("embedder")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        if value not in EMBEDDERS:
+            raise ConfigError(
+                f"PAPERFEED_EMBEDDER must be one of {', '.join(EMBEDDERS)}, not {value!r}"
+            )
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        parse_digest_time(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in DATABASE_SCHEMES or not rest.strip("/"):
+            shown = f"{scheme}://..." if sep else "a value without a scheme"
+            raise ConfigError(
+                "PAPERFEED_DATABASE_URL must be sqlite:///PATH or postgresql://HOST/DB, "
+                f"not {shown}"
+            )
+        if scheme == "sqlite" and not rest.startswith("/"):
+            raise ConfigError("PAPERFEED_DATABASE_URL: write sqlite:///PATH (three slashes)")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.strip():  # derived from serve's address (see _derive_base_url)
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"PAPERFEED_BASE_URL must be an http(s) URL such as https://papers.example.org, "
+                f"not {value!r}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
         if self.secret_key == INSECURE_SECRET:
-            raise ValueError("PAPERFEED_SECRET_KEY must not be the placeholder 'change-me'")
+            raise ConfigError("PAPERFEED_SECRET_KEY must not be the placeholder 'change-me'")
         return self
+
+    @property
+    def digest_at(self) -> time | None:
+        """When `paperfeed serve` sends due digests each day (None: never)."""
+        return parse_digest_time(self.digest_time)
 
     @property
     def sqlite_path(self) -> Path:
@@ -183,6 +249,24 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides (CLI flags) on top."""
+    """Settings from the environment, with explicit overrides (CLI flags) on top.
+
+    Raises ConfigError, one line naming each bad setting, when the configuration is invalid.
+    """
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(config_message(exc)) from None
+
+
+def config_message(exc: ValidationError) -> str:
+    """One line for all that is wrong with the settings, each part naming its variable."""
+    parts = []
+    for err in exc.errors():
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        name = "_".join(str(x) for x in err.get("loc", ())).upper()
+        if name and "PAPERFEED_" not in message:
+            message = f"PAPERFEED_{name}: {message}"
+        parts.append(message)
+    return "invalid configuration: " + "; ".join(parts)

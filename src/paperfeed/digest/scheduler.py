@@ -12,19 +12,10 @@ import logging
 import threading
 from datetime import UTC, datetime, time, timedelta
 
-from paperfeed.errors import BadRequest
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
-
-
-def parse_digest_time(text: str) -> time:
-    try:
-        hours, minutes = text.strip().split(":")
-        return time(int(hours), int(minutes), tzinfo=UTC)
-    except ValueError:
-        raise BadRequest(f"PAPERFEED_DIGEST_TIME must be HH:MM (UTC), not {text!r}") from None
 
 
 def next_run(at: time, now: datetime) -> datetime:
@@ -71,9 +62,10 @@ class Scheduler:
 
 def start_scheduler(settings: Settings, store: Store) -> Scheduler | None:
     """Start the daily digest thread; None when digest_time or smtp_url is empty."""
-    if not settings.digest_time.strip():
+    at = settings.digest_at
+    if at is None:
         return None
     if not settings.smtp_url:
         log.warning("digest: PAPERFEED_SMTP_URL is empty; the digest scheduler is off")
         return None
-    return Scheduler(settings, store, parse_digest_time(settings.digest_time)).start()
+    return Scheduler(settings, store, at).start()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from paperfeed.errors import BadRequest
+from paperfeed.errors import ConfigError
 from paperfeed.store.base import Store
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def open_store(settings: Settings) -> Store:
 
         return PostgresStore(url)
     if url and not url.startswith("sqlite:///"):
-        raise BadRequest(f"unsupported PAPERFEED_DATABASE_URL: {url.split(':', 1)[0]}://...")
+        raise ConfigError(f"unsupported PAPERFEED_DATABASE_URL: {url.split(':', 1)[0]}://...")
     from pathlib import Path
 
     from paperfeed.store.sqlite import SqliteStore
