@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import IO
 
 from paperfeed.errors import BadRequest, PaperfeedError
-from paperfeed.ingest.formats import SourceError, detect_format, parser_for
-from paperfeed.ingest.records import Record, Rejected
+from paperfeed.ingest.records import Record, Rejected, SourceError
+from paperfeed.ingest.sources import HEAD_BYTES, detect_source
 from paperfeed.models import UpsertCounts
 from paperfeed.progress import Progress
 from paperfeed.store import Store
@@ -165,12 +165,12 @@ def documents(source: str) -> Iterator[Document]:
 def _read_records(doc: Document) -> Iterator[Record | Rejected]:
     """Detect the document's format and parse it; low-level read errors become SourceError."""
     try:
-        head = doc.stream.peek(65536)[:65536]  # type: ignore[attr-defined]
+        head = doc.stream.peek(HEAD_BYTES)[:HEAD_BYTES]  # type: ignore[attr-defined]
         if not head and doc.gunzip is not None and doc.gunzip.error is not None:
             raise doc.gunzip.error  # damaged from the first block on: not "empty"
-        fmt = detect_format(head, doc.name)
-        log.info("%s: format %s", doc.name, fmt)
-        yield from parser_for(fmt)(doc.stream, doc.name)
+        source = detect_source(head, doc.name)
+        log.info("%s: format %s", doc.name, source.name)
+        yield from source.parse(doc.stream, doc.name)
         if doc.gunzip is not None and doc.gunzip.error is not None:
             raise doc.gunzip.error
     except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as exc:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import IO
 
-from paperfeed.ingest.formats import SourceError
-from paperfeed.ingest.records import BadRecord, Record, Rejected, make_paper, parse_time
+from paperfeed.ingest.records import (
+    BadRecord,
+    Record,
+    Rejected,
+    SourceError,
+    make_paper,
+    parse_time,
+)
 from paperfeed.ingest.xmltools import (
     ARXIV_ATOM,
     ATOM,
@@ -36,6 +43,21 @@ def record_from_entry(entry) -> Record:  # type: ignore[no-untyped-def]
         doi=child_text(entry, f"{ARXIV_ATOM}doi"),
     )
     return Record(paper)
+
+
+def sniff(head: bytes) -> bool:
+    """An Atom feed from the arXiv API (it carries OpenSearch counts)."""
+    return is_api_feed(head)
+
+
+def is_api_feed(head: bytes) -> bool:
+    """An Atom `<feed>` with the arXiv API's OpenSearch namespace or its self link."""
+    return (
+        head.startswith(b"<")
+        and re.search(rb"<feed[\s>]", head) is not None
+        and (b"opensearch" in head or b"arxiv.org/api" in head)
+        and not (re.search(rb"<rss[\s>]", head) or b"<rdf:RDF" in head or b"<OAI-PMH" in head)
+    )
 
 
 def parse_arxiv_api(stream: IO[bytes], source: str) -> Iterator[Record | Rejected]:

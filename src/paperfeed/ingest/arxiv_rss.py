@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import IO
 
+from paperfeed.ingest.arxiv_api import is_api_feed
 from paperfeed.ingest.records import BadRecord, Record, Rejected, make_paper, parse_time
 from paperfeed.ingest.xmltools import (
     ARXIV_ATOM,
@@ -96,6 +97,15 @@ def _atom_entry(entry: ET.Element, feed_day: date | None) -> Record:
 def _local_day(stamp: str) -> date:
     """The calendar day of an ISO time in its own offset (not converted to UTC)."""
     return date.fromisoformat(stamp.strip()[:10])
+
+
+def sniff(head: bytes) -> bool:
+    """An RSS 2.0 / RDF listing feed, or an Atom one that is not an arXiv API answer."""
+    if not head.startswith(b"<") or b"<OAI-PMH" in head:
+        return False
+    if re.search(rb"<rss[\s>]", head) or b"<rdf:RDF" in head:
+        return True
+    return re.search(rb"<feed[\s>]", head) is not None and not is_api_feed(head)
 
 
 def parse_arxiv_feed(stream: IO[bytes], source: str) -> Iterator[Record | Rejected]:

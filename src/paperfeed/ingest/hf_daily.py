@@ -12,11 +12,11 @@ from typing import IO, Any
 
 import orjson
 
-from paperfeed.ingest.formats import SourceError
 from paperfeed.ingest.records import (
     BadRecord,
     Record,
     Rejected,
+    SourceError,
     count,
     make_paper,
     parse_date,
@@ -92,6 +92,11 @@ def record_from_item(item: Any) -> Record:
         submitted_at=submitted_at,
     )
     return Record(paper, daily, notes)
+
+
+def sniff(head: bytes) -> bool:
+    """A JSON list (the `/api/daily_papers` answer)."""
+    return head.startswith(b"[")
 
 
 def parse_hf_daily(stream: IO[bytes], source: str) -> Iterator[Record | Rejected]:

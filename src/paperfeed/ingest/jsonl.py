@@ -77,6 +77,11 @@ def record_from_json(obj: Any) -> Record:
     return Record(paper, daily, notes)
 
 
+def sniff(head: bytes) -> bool:
+    """JSON Lines: the first object starts the input."""
+    return head.startswith(b"{")
+
+
 def parse_jsonl(stream: IO[bytes], source: str) -> Iterator[Record | Rejected]:
     for number, line in enumerate(stream, start=1):
         if not line.strip():

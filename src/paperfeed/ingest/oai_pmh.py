@@ -13,8 +13,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import IO
 
-from paperfeed.ingest.formats import SourceError
-from paperfeed.ingest.records import BadRecord, Record, Rejected, make_paper, parse_time
+from paperfeed.ingest.records import (
+    BadRecord,
+    Record,
+    Rejected,
+    SourceError,
+    make_paper,
+    parse_time,
+)
 from paperfeed.ingest.xmltools import (
     arxiv_categories,
     child_text,
@@ -102,6 +108,11 @@ def record_from_oai(record: ET.Element) -> Record | None:
     if meta.tag == f"{ARXIV_RAW}arXivRaw":
         return _from_arxiv_raw(meta)
     raise BadRecord(f"unsupported metadata format {meta.tag} (use arXiv or arXivRaw)")
+
+
+def sniff(head: bytes) -> bool:
+    """An OAI-PMH response document."""
+    return head.startswith(b"<") and b"<OAI-PMH" in head
 
 
 def parse_oai_pmh(stream: IO[bytes], source: str) -> Iterator[Record | Rejected]:

@@ -1,10 +1,15 @@
-"""What a parser yields: a record to keep, or a rejected entry with its reason."""
+"""What a parser yields: a record to keep, or a rejected entry with its reason.
+
+The bottom of `ingest/`: every parser imports from here, nothing here imports a parser.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import IO
 
 from paperfeed.ingest.ids import normalize_arxiv_id
 from paperfeed.ingest.links import github_repo, project_page
@@ -31,6 +36,14 @@ class Rejected:
 
     def __str__(self) -> str:
         return f"{self.source}: {self.where}: {self.reason}"
+
+
+Parser = Callable[[IO[bytes], str], Iterator["Record | Rejected"]]
+"""Reads one input (a stream and its name for messages) into records and rejections."""
+
+
+class SourceError(Exception):
+    """A whole input is unreadable from some point on (corrupt gzip, truncated XML)."""
 
 
 class BadRecord(ValueError):

@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import IO
 
-from paperfeed.ingest.formats import SourceError
-from paperfeed.ingest.records import BadRecord
+from paperfeed.ingest.records import BadRecord, SourceError
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV_ATOM = "{http://arxiv.org/schemas/atom}"
