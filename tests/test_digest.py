@@ -376,11 +376,26 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
     killed_at = len(smtp_sink.received)
     assert 40 <= killed_at < len(emails), "the run was not killed mid-way"
 
+    store = SqliteStore(data / "paperfeed.sqlite3")
+    try:  # the message in flight at the kill, if any, is left 'sending'
+        left_sending = {
+            store.get_subscriber(e.subscriber_id).email
+            for frequency in ("daily", "weekly")
+            for e in store.outbox_entries(period_key(frequency, datetime.now(UTC)), state="sending")
+        }
+    finally:
+        store.close()
+
     smtp_sink.delay = 0
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
-    # The message in flight at the kill, if any, is reported to the operator, not resent.
-    assert "in doubt (not resent" in rerun.stdout or "in doubt" not in rerun.stdout
+    # Exactly those are reported to the operator as in doubt, and not resent.
+    reported = {
+        line.split(": ")[1]
+        for line in rerun.stdout.splitlines()
+        if line.startswith("in doubt (not resent")
+    }
+    assert reported == left_sending, rerun.stdout
     time.sleep(0.2)
     counts = Counter(m.recipient for m in smtp_sink.received)
     assert counts == {email: 1 for email in emails}, (
@@ -449,3 +464,25 @@ def test_send_reports_progress(store, settings, smtp_sink, caplog) -> None:  # n
     lines = [r.getMessage() for r in caplog.records if r.name == "paperfeed.progress"]
     assert "digests (subscribers): started" in lines
     assert "digests (subscribers): 2/2 (100%) (done)" in lines
+
+
+def test_serve_runs_the_digest_schedule_for_the_app_lifetime(store, settings, smtp_sink) -> None:  # noqa: ANN001
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    add(store, "served@example.org")
+    early = settings.model_copy(update={"digest_time": "00:00"})  # due at once
+    with TestClient(create_app(early)) as client:  # an app without background jobs
+        assert client.get("/healthz").status_code == 200
+        time.sleep(0.5)
+    assert not smtp_sink.to("served@example.org")
+    with TestClient(create_app(early, background_jobs=True)) as client:  # `paperfeed serve`
+        deadline = time.monotonic() + 20
+        while not smtp_sink.to("served@example.org") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.get("/healthz").status_code == 200
+    assert len(smtp_sink.to("served@example.org")) == 1
+    assert not any(t.name == "paperfeed-digest" for t in threading.enumerate())

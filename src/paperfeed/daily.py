@@ -157,7 +157,8 @@ def submit_paper(store: Store, settings: Settings, user: User, arxiv_id: str) ->
         ]
     )
     item = store.get_paper(paper_id)
-    assert item is not None
+    if item is None:  # removed by someone else in between
+        raise NotFound(f"paper {paper_id} is no longer in the catalogue")
     return item
 
 

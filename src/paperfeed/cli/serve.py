@@ -14,11 +14,11 @@ import typer
 import uvicorn
 
 from paperfeed.cli.common import after_ingest, opened_store, state
-from paperfeed.digest import start_scheduler
 from paperfeed.errors import ServiceUnavailable
 from paperfeed.progress import Progress
 from paperfeed.sample import load_sample
-from paperfeed.store import Store, open_store
+from paperfeed.search.indexer import sync_keyword
+from paperfeed.store import Store
 from paperfeed.store.failures import check_writable
 from paperfeed.web.app import create_app
 
@@ -80,8 +80,8 @@ def serve(
         f"paperfeed serving on {address}/  (data: {settings.data_dir})",
         f"links in emails and feeds use {settings.base_url}  ({how})",
     ]
-    start_scheduler(settings, open_store(settings))  # daily digests at settings.digest_time
-    config = uvicorn.Config(create_app(settings), log_level="warning")
+    app = create_app(settings, background_jobs=True)  # + daily digests at settings.digest_time
+    config = uvicorn.Config(app, log_level="warning")
     AnnouncingServer(config, announce).run(sockets=[sock])
 
 
@@ -105,8 +105,6 @@ def build_keyword_index(store: Store) -> None:
     progress, before answering: a new instance (say, another one on a shared PostgreSQL
     database) serves keyword search from its first request; vectors follow in the
     background, and every instance keeps following the change sequence while it runs."""
-    from paperfeed.search.indexer import sync_keyword
-
     progress = Progress()
     sync_keyword(store, state.settings.index_dir, progress=progress.phase)
     progress.finish()

@@ -21,7 +21,7 @@ from paperfeed.digest.render import RenderedEmail, Renderer
 from paperfeed.digest.send import open_sender, sender_address
 from paperfeed.digest.tokens import InvalidLink, Links
 from paperfeed.email_address import normalize_email
-from paperfeed.errors import BadRequest, Conflict, ServiceUnavailable
+from paperfeed.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from paperfeed.inputs import check_text
 from paperfeed.models import Frequency, SavedSearch, Subscriber
 from paperfeed.search import MAX_QUERY_CHARS
@@ -37,6 +37,17 @@ MAX_SEARCHES = 20  # per subscription, so per account too (one address each)
 MAIL_LIMIT_PER_ADDRESS = 3
 MAIL_WINDOW_S = 3600.0
 FREQUENCY_CHOICES = ("daily", "weekly")
+
+
+GONE = "this subscription no longer exists"
+
+
+def current(store: Store, subscriber_id: int) -> Subscriber:
+    """The subscriber as stored now; NotFound when it was removed in between."""
+    sub = store.get_subscriber(subscriber_id)
+    if sub is None:
+        raise NotFound(GONE)
+    return sub
 
 
 def check_frequency(value: str) -> Frequency:
@@ -197,9 +208,7 @@ def confirm(settings: Settings, store: Store, token: str | None) -> tuple[Subscr
             store.add_saved_search(
                 subscriber_id=sub.id, query=check_query(query), limit=MAX_SEARCHES
             )
-    result = store.get_subscriber(sub.id)
-    assert result is not None
-    return result, True
+    return current(store, sub.id), True
 
 
 def _subscriber_for(store: Store, subscriber_id: int, email: str) -> Subscriber:
@@ -221,7 +230,8 @@ def manage_token(settings: Settings, sub: Subscriber) -> str:
 
 def unsubscribe(store: Store, sub: Subscriber) -> Subscriber:
     updated = store.update_subscriber(sub.id, status="unsubscribed", status_reason="one-click")
-    assert updated is not None
+    if updated is None:
+        raise NotFound(GONE)
     return updated
 
 
@@ -250,9 +260,7 @@ def update_preferences(
             raise BadRequest(f"at most {MAX_SEARCHES} saved searches per subscription")
     if remove_search is not None:
         store.remove_saved_search(subscriber_id=sub.id, search_id=remove_search)
-    updated = store.get_subscriber(sub.id)
-    assert updated is not None
-    return updated
+    return current(store, sub.id)
 
 
 def save_search_for_user(
@@ -317,6 +325,4 @@ def add_subscriber_confirmed(
         store.update_subscriber(sub.id, frequency=freq, trending=trending, confirmed_at=now)
     for query in searches or []:
         store.add_saved_search(subscriber_id=sub.id, query=check_query(query), limit=MAX_SEARCHES)
-    result = store.get_subscriber(sub.id)
-    assert result is not None
-    return result, created
+    return current(store, sub.id), created

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, closing, contextmanager
 from pathlib import Path
 
 import fastapi_offline
@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paperfeed.digest import start_scheduler
 from paperfeed.errors import PaperfeedError
 from paperfeed.ingest.harvest_schedule import start_harvest_scheduler
 from paperfeed.search import SearchService, open_search
@@ -70,25 +71,42 @@ def open_search_or_none(settings: Settings, store: Store) -> SearchService | Non
         return None
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the web app for `settings` (from the environment when omitted)."""
+@contextmanager
+def digest_schedule(settings: Settings) -> Iterator[None]:
+    """The daily digest job (`digest/scheduler.py`) on its own store, for as long as it runs."""
+    store = open_store(settings)
+    scheduler = start_scheduler(settings, store)
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+        if scheduler is None or not scheduler.running:
+            store.close()  # else a send is still finishing: the daemon thread keeps it
+
+
+def create_app(settings: Settings | None = None, *, background_jobs: bool = False) -> FastAPI:
+    """Build the web app for `settings` (from the environment when omitted).
+
+    `background_jobs` runs the daily digest schedule while the app runs (`paperfeed serve`).
+    """
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings)
-        search = open_search_or_none(settings, store)
-        app.state.store = store
-        app.state.search = search
-        harvester = start_harvest_scheduler(settings, store)  # followed sources, daily
-        try:
-            yield
-        finally:
-            if harvester is not None:
-                harvester.stop()
+        with ExitStack() as jobs:
+            store = jobs.enter_context(closing(open_store(settings)))
+            search = open_search_or_none(settings, store)
             if search is not None:
-                search.close()
-            store.close()
+                jobs.callback(search.close)
+            harvester = start_harvest_scheduler(settings, store)  # followed sources, daily
+            if harvester is not None:
+                jobs.callback(harvester.stop)
+            if background_jobs:
+                jobs.enter_context(digest_schedule(settings))
+            app.state.store = store
+            app.state.search = search
+            yield
 
     app = FastAPI(
         title=settings.site_name,

@@ -5,17 +5,36 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import Any, NamedTuple
 
 import orjson
 
 from paperfeed.models import CatalogueStats, DailyEntry, Paper, StoredPaper, UpsertCounts
 from paperfeed.store.sqlite.db import Database
 
-PAPER_COLUMNS = (
-    "id, version, title, abstract, authors, primary_category, categories, published, updated, "
-    "comment, journal_ref, doi, github_url, project_page, listing_date"
-)
-_CONTENT_FIELDS = [c.strip() for c in PAPER_COLUMNS.split(",")]
+
+class PaperRow(NamedTuple):
+    """A paper's content columns as stored (lists as JSON text, times as ISO text)."""
+
+    id: str
+    version: int
+    title: str
+    abstract: str
+    authors: str
+    primary_category: str | None
+    categories: str
+    published: str | None
+    updated: str | None
+    comment: str | None
+    journal_ref: str | None
+    doi: str | None
+    github_url: str | None
+    project_page: str | None
+    listing_date: str | None
+
+
+PAPER_COLUMNS = ", ".join(PaperRow._fields)
+_CONTENT_FIELDS = list(PaperRow._fields)
 SELECT_PAPER = f"""
 SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        p.imported_upvotes + p.vote_count AS upvotes,
@@ -44,9 +63,9 @@ def _parse_day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def paper_row(p: Paper) -> tuple:
-    """A paper as the tuple of its content columns, in PAPER_COLUMNS order."""
-    return (
+def paper_row(p: Paper) -> PaperRow:
+    """A paper as its content columns, in PAPER_COLUMNS order."""
+    return PaperRow(
         p.id,
         p.version,
         p.title,
@@ -101,31 +120,35 @@ def row_stored(row: sqlite3.Row) -> StoredPaper:
     )
 
 
-def merge(old: tuple, new: tuple) -> tuple:
+def merge(old: Sequence[Any], new: Sequence[Any]) -> PaperRow:
     """The row to keep when `new` arrives for a paper stored as `old`.
 
     A higher version (or, at equal version, a later `updated` time) replaces the text;
     fields the winner lacks are filled from the other record, so one paper seen in several
     sources or categories keeps everything each source knew.
+    Rows are read by column name; plain tuples in PAPER_COLUMNS order are accepted too.
     """
-    version_old, version_new = old[1], new[1]
-    newer = version_new > version_old or (
-        version_new == version_old and (new[8] or "") > (old[8] or "")
+    old_row, new_row = PaperRow._make(old), PaperRow._make(new)
+    newer = new_row.version > old_row.version or (
+        new_row.version == old_row.version and (new_row.updated or "") > (old_row.updated or "")
     )
-    winner, other = (new, old) if newer else (old, new)
-    merged = list(winner)
-    for i, value in enumerate(merged):
-        if value in (None, "[]", "") and other[i] not in (None, "[]", ""):
-            merged[i] = other[i]
+    winner, other = (new_row, old_row) if newer else (old_row, new_row)
+    empty = (None, "[]", "")
+    filled = {
+        name: getattr(other, name)
+        for name in PaperRow._fields
+        if getattr(winner, name) in empty and getattr(other, name) not in empty
+    }
+    merged = winner._replace(**filled)
     # Categories: union, winner's order first (cross-lists from every source).
-    cats_w, cats_o = orjson.loads(merged[6]), orjson.loads(other[6])
+    cats_w, cats_o = orjson.loads(merged.categories), orjson.loads(other.categories)
     extra = [c for c in cats_o if c not in cats_w]
     if extra:
-        merged[6] = orjson.dumps(cats_w + extra).decode()
+        merged = merged._replace(categories=orjson.dumps(cats_w + extra).decode())
     # The earliest listing date is when the paper was first announced.
-    if old[14] and new[14]:
-        merged[14] = min(old[14], new[14])
-    return tuple(merged)
+    if old_row.listing_date and new_row.listing_date:
+        merged = merged._replace(listing_date=min(old_row.listing_date, new_row.listing_date))
+    return merged
 
 
 class SqliteCatalogue:
@@ -141,7 +164,7 @@ class SqliteCatalogue:
         return value - count + 1
 
     def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
-        incoming: dict[str, tuple] = {}
+        incoming: dict[str, PaperRow] = {}
         for paper in papers:
             row = paper_row(paper)
             previous = incoming.get(paper.id)
@@ -150,7 +173,7 @@ class SqliteCatalogue:
         if not incoming:
             return counts
         with self.db.write() as conn:
-            existing: dict[str, tuple] = {}
+            existing: dict[str, PaperRow] = {}
             ids = list(incoming)
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i : i + _CHUNK]
@@ -158,7 +181,7 @@ class SqliteCatalogue:
                 for row in conn.execute(
                     f"SELECT {PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", chunk
                 ):
-                    existing[row[0]] = tuple(row)
+                    existing[row[0]] = PaperRow._make(row)
             inserts, updates = [], []
             for paper_id, row in incoming.items():
                 old = existing.get(paper_id)
