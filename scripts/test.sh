@@ -26,4 +26,6 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# Fast checks first (seconds): lint, formatting, strict typing. Exceptions: pyproject.toml.
+bash scripts/check.sh
 exec .venv/bin/python -m pytest -q "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,7 @@ import typer
 from paperfeed.cli.common import opened_store, state
 from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest
-from paperfeed.models import daily_json
+from paperfeed.models import StoredPaper, daily_json
 from paperfeed.progress import Progress
 from paperfeed.search import SORTS, Filters, Hit, SearchService, evaluate, read_queries
 from paperfeed.store import Store
@@ -21,10 +22,15 @@ def _service(store: Store, *, background: bool = False) -> SearchService:
     return SearchService(store, state.settings, background=background)
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
+def with_papers(results: Iterable[Hit]) -> list[tuple[Hit, StoredPaper]]:
+    """Each hit with its paper (the searches here always ask for papers)."""
+    return [(hit, hit.paper) for hit in results if hit.paper is not None]
+
+
+def hit_json(hit: Hit, item: StoredPaper) -> dict[str, Any]:
     """One result in the Hugging Face `/api/papers/search` shape, plus our score parts."""
     return {
-        **daily_json(hit.paper),  # the same item shape as GET /api/papers/search
+        **daily_json(item),  # the same item shape as GET /api/papers/search
         "score": round(hit.score, 4),
         "highlightedSummary": hit.snippet_html,
     }
@@ -73,14 +79,21 @@ def search(
                     results = service.search(q, limit=limit, filters=filters, sort=sort)
                     typer.echo(
                         json.dumps(
-                            {"query": q, "results": [hit_json(h) for h in results]},
+                            {
+                                "query": q,
+                                "results": [hit_json(h, i) for h, i in with_papers(results)],
+                            },
                             ensure_ascii=False,
                         )
                     )
                 return
             results = service.search(query or "", limit=limit, filters=filters, sort=sort)
             if as_json:
-                typer.echo(json.dumps([hit_json(h) for h in results], ensure_ascii=False))
+                typer.echo(
+                    json.dumps(
+                        [hit_json(h, i) for h, i in with_papers(results)], ensure_ascii=False
+                    )
+                )
                 return
             if results.mode == "keyword" and results.vectors_pending:
                 typer.echo(
@@ -93,8 +106,8 @@ def search(
                 typer.echo("(no close matches; nearest shown)", err=True)
             if results.total is not None:
                 typer.echo(f"({results.total} papers match, ordered by {sort})", err=True)
-            for hit in results:
-                p = hit.paper.paper
+            for hit, item in with_papers(results):
+                p = item.paper
                 day = p.day.isoformat() if p.day else "-"
                 typer.echo(f"{p.id:>16}  {day}  {hit.score:5.2f}  {p.title}")
         finally:
@@ -192,10 +205,12 @@ def similar(
         finally:
             service.close()
     if as_json:
-        typer.echo(json.dumps([hit_json(h) for h in results], ensure_ascii=False))
+        typer.echo(
+            json.dumps([hit_json(h, i) for h, i in with_papers(results)], ensure_ascii=False)
+        )
         return
-    for hit in results:
-        typer.echo(f"{hit.paper_id:>16}  {hit.score:5.2f}  {hit.paper.paper.title}")
+    for hit, item in with_papers(results):
+        typer.echo(f"{hit.paper_id:>16}  {hit.score:5.2f}  {item.paper.title}")
 
 
 def register(app: typer.Typer) -> None:

@@ -84,7 +84,7 @@ def paper_row(p: Paper) -> PaperRow:
     )
 
 
-def row_paper(row: sqlite3.Row | tuple) -> Paper:
+def row_paper(row: sqlite3.Row | tuple[Any, ...]) -> Paper:
     return Paper(
         id=row[0],
         version=row[1],
@@ -161,7 +161,7 @@ class SqliteCatalogue:
         (value,) = conn.execute(
             "UPDATE change_seq SET value = value + ? WHERE id = 1 RETURNING value", (count,)
         ).fetchone()
-        return value - count + 1
+        return int(value) - count + 1
 
     def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
         incoming: dict[str, PaperRow] = {}
@@ -220,7 +220,7 @@ class SqliteCatalogue:
         if not items:
             return counts
         with self.db.write() as conn:
-            state: dict[str, list] = {}  # id -> [has_entry, submitted_by, upvotes, comments]
+            state: dict[str, list[Any]] = {}  # id -> [has_entry, submitted_by, upvotes, comments]
             ids = list(dict.fromkeys(e.paper_id for e in items))
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i : i + _CHUNK]
@@ -344,7 +344,7 @@ class SqliteCatalogue:
             "AND (? IS NULL OR lower(submitted_by) = lower(?))",
             (start.isoformat(), end.isoformat(), submitter, submitter),
         ).fetchone()
-        return n
+        return int(n)
 
     def latest_daily_day(self) -> date | None:
         (day,) = self.db.read.execute("SELECT max(day) FROM daily_entries").fetchone()
@@ -409,7 +409,7 @@ class SqliteCatalogue:
 
     def last_seq(self) -> int:
         (value,) = self.db.read.execute("SELECT value FROM change_seq").fetchone()
-        return value
+        return int(value)
 
     def upvoted_ids(self) -> list[tuple[str, int]]:
         rows = self.db.read.execute(
