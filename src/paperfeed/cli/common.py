@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from paperfeed.errors import PaperfeedError
+from paperfeed.search import sync_keyword_index
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 from paperfeed.store.failures import storage_error
@@ -90,6 +91,4 @@ def echo_json(value: Any) -> None:
 
 def after_ingest(store: Store) -> None:
     """Make new papers findable by keyword at once."""
-    from paperfeed.search import sync_keyword_index
-
     sync_keyword_index(store, state.settings)

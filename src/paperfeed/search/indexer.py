@@ -26,6 +26,7 @@ from pathlib import Path
 
 from paperfeed.errors import ServiceUnavailable
 from paperfeed.models import StoredPaper
+from paperfeed.progress import Progress as ProgressReporter
 from paperfeed.search.embed import Embedder, make_embedder, paper_text
 from paperfeed.search.keyword import IndexDoc, KeywordIndex
 from paperfeed.search.results import IndexStatus
@@ -447,7 +448,7 @@ class Indexer:
                 if self.store.count_changes_since(self.state.keyword_seq):
                     self.sync_keyword()
                 if self.store.count_changes_since(self.state.vector_seq):
-                    n = self.sync_vectors(progress=_log_progress())
+                    n = self.sync_vectors(progress=ProgressReporter(bar=False).phase)
                     log.info("search: embedded %d papers", n)
             except IndexDamaged as exc:  # damaged under a running service: repair, go on
                 log.warning("search: %s; repairing", exc)
@@ -467,19 +468,6 @@ class Indexer:
 
     def close(self) -> None:
         self.stop_worker()
-
-
-def _log_progress() -> Progress:
-    """Progress as plain log lines, one per 10% (the background worker has no terminal)."""
-    last = [-1]
-
-    def report(phase: str, done: int, total: int) -> None:
-        tenth = 10 * done // max(total, 1)
-        if tenth != last[0]:
-            last[0] = tenth
-            log.info("search: %s %d/%d", phase, done, total)
-
-    return report
 
 
 def sync_keyword(

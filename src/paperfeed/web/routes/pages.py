@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -82,8 +83,6 @@ def home(
 @router.get("/favicon.ico")
 def favicon() -> Response:
     """The site icon (SVG) for browsers that ask for /favicon.ico."""
-    from pathlib import Path
-
     svg = (Path(__file__).parent.parent / "static" / "favicon.svg").read_bytes()
     return Response(
         svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.send import preview_digest
@@ -328,8 +329,6 @@ async def save_search(
         if form.get("has_code") in ("1", "true", "on"):
             filters["has_code"] = True
         from_form = True
-    from starlette.concurrency import run_in_threadpool
-
     saved, confirmation = await run_in_threadpool(
         subs.save_search_for_user,
         settings,
