@@ -206,6 +206,13 @@ def test_cli_makes_admin(backend, cli) -> None:  # noqa: ANN001
     assert '"role": "admin"' in listed.stdout
     bad = cli("users", "add", "ops@example.org", "--role", "wizard", "--password", "x" * 10)
     assert bad.exit_code != 0 and "role must be one of" in bad.output
+    changed = cli("users", "role", "OPS@example.org", "curator")
+    assert changed.exit_code == 0 and "ops@example.org is now curator" in changed.stdout
+    assert '"role": "curator"' in cli("users", "list", "--json").stdout
+    wizard = cli("users", "role", "ops@example.org", "wizard")
+    assert wizard.exit_code == 2 and "role must be one of" in wizard.stderr
+    nobody = cli("users", "role", "nobody@example.org", "admin")
+    assert nobody.exit_code == 1 and "no account for nobody@example.org" in nobody.stderr
 
 
 @pytest.mark.parametrize("email", ["no-at-sign", "a@b", "<x>@y.org"])

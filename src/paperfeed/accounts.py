@@ -149,6 +149,16 @@ def add_user(store: Store, *, email: str, password: str, role: str, name: str = 
     return user
 
 
+def set_role(store: Store, *, email: str, role: str) -> User:
+    """Give an account another role (operators, from the CLI)."""
+    if role not in ROLES:
+        raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+    user = store.set_role(email, role)
+    if user is None:
+        raise NotFound(f"no account for {email}")
+    return user
+
+
 def sign_in(store: Store, *, email: str, password: str, client: str = "") -> User:
     """The account whose password matches; throttled per (address, client), per address
     (softer) and per client. Refused attempts are not counted and store nothing."""

@@ -9,8 +9,6 @@ import typer
 from paperfeed.cli.common import opened_store, state
 from paperfeed.digest import subscriptions
 from paperfeed.digest.send import preview_digest, send_digests
-from paperfeed.email_address import normalize_email
-from paperfeed.errors import NotFound
 
 digest_app = typer.Typer(help="Send or preview the email digests.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Manage digest subscribers.", no_args_is_help=True)
@@ -49,9 +47,7 @@ def digest_preview(
 ) -> None:
     """Print the digest EMAIL would get now (nothing is sent or recorded)."""
     with opened_store() as store:
-        sub = store.subscriber_by_email(normalize_email(email))
-        if sub is None:
-            raise NotFound(f"no subscriber {email!r}")
+        sub = subscriptions.subscriber_by_email(store, email)
         digest, rendered = preview_digest(state.settings, store, sub)
     typer.echo(f"Subject: {rendered.subject}")
     if digest.empty:
@@ -137,10 +133,7 @@ def subscribers_list(
 def subscribers_remove(email: Annotated[str, typer.Argument(help="Address to remove.")]) -> None:
     """Delete a subscriber and everything recorded about it."""
     with opened_store() as store:
-        sub = store.subscriber_by_email(normalize_email(email))
-        if sub is None:
-            raise NotFound(f"no subscriber {email!r}")
-        store.remove_subscriber(sub.id)
+        sub = subscriptions.remove_subscriber(store, email)
     typer.echo(f"removed {sub.email}")
 
 

@@ -8,7 +8,6 @@ import typer
 
 from paperfeed import accounts
 from paperfeed.cli.common import echo_json, opened_store
-from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import ROLES
 
 users_app = typer.Typer(help="Manage accounts (roles: user, curator, admin).", no_args_is_help=True)
@@ -42,12 +41,8 @@ def users_role(
     role: Annotated[str, typer.Argument(help=f"One of {', '.join(ROLES)}.")],
 ) -> None:
     """Change an account's role."""
-    if role not in ROLES:
-        raise BadRequest(f"role must be one of {', '.join(ROLES)}")
     with opened_store() as store:
-        user = store.set_role(email, role)
-    if user is None:
-        raise NotFound(f"no account for {email}")
+        user = accounts.set_role(store, email=email, role=role)
     typer.echo(f"{user.email} is now {user.role}")
 
 

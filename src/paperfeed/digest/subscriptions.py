@@ -305,6 +305,21 @@ def save_search_for_user(
     return saved, send_transactional(settings, store, address, build)
 
 
+def subscriber_by_email(store: Store, email: str) -> Subscriber:
+    """The subscriber for an address as typed; NotFound naming it when there is none."""
+    sub = store.subscriber_by_email(normalize_email(email))
+    if sub is None:
+        raise NotFound(f"no subscriber {email!r}")
+    return sub
+
+
+def remove_subscriber(store: Store, email: str) -> Subscriber:
+    """Delete a subscriber and everything recorded about it; the subscriber as it was."""
+    sub = subscriber_by_email(store, email)
+    store.remove_subscriber(sub.id)
+    return sub
+
+
 def add_subscriber_confirmed(
     store: Store,
     *,
