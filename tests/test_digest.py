@@ -376,7 +376,7 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
     killed_at = len(smtp_sink.received)
     assert 40 <= killed_at < len(emails), "the run was not killed mid-way"
 
-    store = SqliteStore(data / "paperfeed.sqlite3")
+    store = open_store(store_settings)
     try:  # the message in flight at the kill, if any, is left 'sending'
         left_sending = {
             store.get_subscriber(e.subscriber_id).email

@@ -294,3 +294,26 @@ def test_upvoted_ids_most_upvoted_first(store):
         [DailyEntry("1", date(2024, 5, 1), upvotes=2), DailyEntry("2", date(2024, 5, 1), upvotes=7)]
     )
     assert store.upvoted_ids() == [("2", 7), ("1", 2)]
+
+
+def test_upvoted_ids_rank_every_upvoted_paper(store):
+    """What search's sort=upvotes reads: imported plus local votes, most first, ties newest."""
+    store.upsert_papers(
+        [
+            paper("1", published=datetime(2024, 1, 1, tzinfo=UTC)),
+            paper("2", published=datetime(2024, 3, 1, tzinfo=UTC)),
+            paper("3", published=datetime(2024, 2, 1, tzinfo=UTC)),
+            paper("4"),
+        ]
+    )
+    store.upsert_daily(
+        [
+            DailyEntry("1", date(2024, 5, 1), upvotes=2),
+            DailyEntry("2", date(2024, 5, 1), upvotes=1),
+            DailyEntry("3", date(2024, 5, 1), upvotes=0),
+        ]
+    )
+    user = store.create_user(email="u@example.org", name="u", password_hash="h")
+    assert store.add_vote(user_id=user.id, paper_id="2")
+    assert store.add_vote(user_id=user.id, paper_id="3")
+    assert store.upvoted_ids() == [("2", 2), ("1", 2), ("3", 1)]

@@ -17,6 +17,7 @@ from paperfeed.models import CatalogueStats, DailyEntry, Paper, StoredPaper, Ups
 from paperfeed.store.postgres.db import Database
 from paperfeed.store.sqlite.catalogue import (
     PAPER_COLUMNS,
+    PaperRow,
     _day,
     _parse_day,
     _parse_ts,
@@ -79,7 +80,7 @@ class PgCatalogue:
         with self.db.transaction() as conn:
             seq = lock_catalogue(conn)
             existing = {
-                row[0]: tuple(row)
+                row[0]: PaperRow._make(row)
                 for row in conn.execute(
                     f"SELECT {PAPER_COLUMNS} FROM papers WHERE id = ANY(%s)", (list(incoming),)
                 )
