@@ -435,13 +435,13 @@ def test_in_doubt_rows_are_reported_and_can_be_resent(store, settings, smtp_sink
 
 def test_scheduler_catches_up_and_stops(store, settings, smtp_sink) -> None:  # noqa: ANN001
     from paperfeed.digest.scheduler import next_run, start_scheduler
-    from paperfeed.settings import parse_digest_time
+    from paperfeed.settings import parse_time_of_day
 
-    at = parse_digest_time("07:00")
+    at = parse_time_of_day("07:00")
     assert next_run(at, NOW - timedelta(minutes=1)) == NOW
     assert next_run(at, NOW) == NOW + timedelta(days=1)
     with pytest.raises(ConfigError):
-        parse_digest_time("7am")
+        parse_time_of_day("7am")
     assert start_scheduler(settings.model_copy(update={"digest_time": ""}), store) is None
     add(store, "early@example.org")
     scheduler = start_scheduler(settings.model_copy(update={"digest_time": "00:00"}), store)

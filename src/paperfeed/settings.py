@@ -23,15 +23,15 @@ EMBEDDERS = ("static", "transformer", "torch")  # the names `search.make_embedde
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 
 
-def parse_digest_time(text: str) -> time | None:
-    """`HH:MM` as a UTC time of day; None for an empty setting (no built-in scheduler)."""
+def parse_time_of_day(text: str, setting: str = "PAPERFEED_DIGEST_TIME") -> time | None:
+    """`HH:MM` as a UTC time of day; None for an empty setting (that schedule is off)."""
     if not text.strip():
         return None
     try:
         hours, minutes = text.strip().split(":")
         return time(int(hours), int(minutes), tzinfo=UTC)
     except ValueError:
-        raise ConfigError(f"PAPERFEED_DIGEST_TIME must be HH:MM (UTC), not {text!r}") from None
+        raise ConfigError(f"{setting} must be HH:MM (UTC), not {text!r}") from None
 
 
 def default_data_dir() -> Path:
@@ -183,7 +183,13 @@ class Settings(BaseSettings):
     @field_validator("digest_time")
     @classmethod
     def _digest_time(cls, value: str) -> str:
-        parse_digest_time(value)
+        parse_time_of_day(value, "PAPERFEED_DIGEST_TIME")
+        return value
+
+    @field_validator("harvest_time")
+    @classmethod
+    def _harvest_time(cls, value: str) -> str:
+        parse_time_of_day(value, "PAPERFEED_HARVEST_TIME")
         return value
 
     @field_validator("database_url")
@@ -224,7 +230,12 @@ class Settings(BaseSettings):
     @property
     def digest_at(self) -> time | None:
         """When `paperfeed serve` sends due digests each day (None: never)."""
-        return parse_digest_time(self.digest_time)
+        return parse_time_of_day(self.digest_time, "PAPERFEED_DIGEST_TIME")
+
+    @property
+    def harvest_at(self) -> time | None:
+        """When `paperfeed serve` harvests the followed sources each day (None: never)."""
+        return parse_time_of_day(self.harvest_time, "PAPERFEED_HARVEST_TIME")
 
     @property
     def sqlite_path(self) -> Path:

@@ -39,8 +39,8 @@ import httpx
 from paperfeed import __version__
 from paperfeed.errors import BadRequest, Conflict, PaperfeedError
 from paperfeed.ingest.fetch import FetchPolicy, fetch
-from paperfeed.ingest.formats import SourceError
-from paperfeed.ingest.records import Record, Rejected
+from paperfeed.ingest.records import Record, Rejected, SourceError
+from paperfeed.ingest.sources import HEAD_BYTES, detect_source
 from paperfeed.models import FollowedSource, UpsertCounts
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -325,17 +325,15 @@ class _Harvester:
     # --- arXiv RSS --------------------------------------------------------------------------
 
     def rss(self, category: str) -> FeedReport:
-        from paperfeed.ingest.formats import detect_format, parser_for
-
         key = f"rss:{category}"
         report = FeedReport(key)
         url = self.settings.arxiv_url.rstrip("/") + f"/rss/{category}"
         body = self.get(report, url)
-        fmt = detect_format(body[:65536], url)
-        if fmt not in ("arxiv_rss", "arxiv_atom"):
-            raise SourceError(f"{url}: not an arXiv RSS/Atom feed (looks like {fmt})")
+        source = detect_source(body[:HEAD_BYTES], url)
+        if source.name != "arxiv_feed":
+            raise SourceError(f"{url}: not an arXiv RSS/Atom feed (looks like {source.name})")
         records = []
-        for item in parser_for(fmt)(io.BytesIO(body), url):
+        for item in source.parse(io.BytesIO(body), url):
             if isinstance(item, Rejected):
                 report.rejected += 1
                 continue

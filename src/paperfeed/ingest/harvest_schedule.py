@@ -14,20 +14,11 @@ import logging
 import threading
 from datetime import UTC, datetime, time, timedelta
 
-from paperfeed.errors import BadRequest
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 SCHEDULE_KEY = "schedule:harvest"
-
-
-def parse_time_of_day(text: str, setting: str = "PAPERFEED_HARVEST_TIME") -> time:
-    try:
-        hours, minutes = text.strip().split(":")
-        return time(int(hours), int(minutes), tzinfo=UTC)
-    except ValueError:
-        raise BadRequest(f"{setting} must be HH:MM (UTC), not {text!r}") from None
 
 
 class HarvestScheduler:
@@ -89,6 +80,7 @@ class HarvestScheduler:
 
 def start_harvest_scheduler(settings: Settings, store: Store) -> HarvestScheduler | None:
     """Start the daily harvest thread; None when `harvest_time` is empty."""
-    if not settings.harvest_time.strip():
+    at = settings.harvest_at
+    if at is None:
         return None
-    return HarvestScheduler(settings, store, parse_time_of_day(settings.harvest_time)).start()
+    return HarvestScheduler(settings, store, at).start()
