@@ -178,12 +178,12 @@ class Worker:
         """One `harvest` job per day once PAPERFEED_HARVEST_TIME has passed, when sources
         are followed (whichever worker plans first; the others find the job there)."""
         settings = self.settings
-        if not settings.harvest_time.strip():
+        at = settings.harvest_at
+        if at is None:
             return 0
         from paperfeed.ingest.harvest import followed_sources
-        from paperfeed.ingest.harvest_schedule import parse_time_of_day
 
-        if datetime.combine(now.date(), parse_time_of_day(settings.harvest_time)) > now:
+        if datetime.combine(now.date(), at) > now:
             return 0
         if not followed_sources(self.store, settings):
             return 0
@@ -209,13 +209,13 @@ class Worker:
     def plan_digests(self, now: datetime) -> int:
         """Queue digest jobs once today's digest time has passed; returns how many."""
         settings = self.settings
-        if not settings.smtp_url or not settings.digest_time.strip():
+        at = settings.digest_at
+        if not settings.smtp_url or at is None:
             return 0
         from paperfeed.digest.compose import period_key
-        from paperfeed.digest.scheduler import parse_digest_time
         from paperfeed.digest.send import FREQUENCIES, MAX_ATTEMPTS
 
-        if datetime.combine(now.date(), parse_digest_time(settings.digest_time)) > now:
+        if datetime.combine(now.date(), at) > now:
             return 0
         periods = {f: period_key(f, now) for f in FREQUENCIES}
         blocks: set[int] = set()

@@ -69,7 +69,7 @@ class PgCatalogue:
     db: Database
 
     def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
-        incoming: dict[str, tuple[Any, ...]] = {}
+        incoming: dict[str, PaperRow] = {}
         for paper in papers:
             row = paper_row(paper)
             previous = incoming.get(paper.id)
