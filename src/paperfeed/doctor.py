@@ -8,7 +8,7 @@ opening the store applies missing migrations as every command does.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -33,8 +33,17 @@ class Check:
         return f"{self.level:<4}  {self.name:<10} {self.message}"
 
 
-def run_checks(settings: Settings) -> list[Check]:
-    """Every check, in order; the store-dependent ones only if the store opens."""
+def run_checks(settings: Settings, problems: Mapping[str, str] | None = None) -> list[Check]:
+    """Every check, in order; the store-dependent ones only if the store opens.
+
+    `problems` are invalid settings (by name, see `load_settings_for_diagnosis`): each is a
+    FAIL line, in place of the check of that setting (which ran on its default).
+    """
+    bad = [Check("FAIL", name or "settings", message) for name, message in (problems or {}).items()]
+    return bad + [c for c in _checks(settings) if c.name not in (problems or {})]
+
+
+def _checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     try:
         store = open_store(settings)

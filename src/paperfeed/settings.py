@@ -271,13 +271,36 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(config_message(exc)) from None
 
 
-def config_message(exc: ValidationError) -> str:
-    """One line for all that is wrong with the settings, each part naming its variable."""
-    parts = []
+def config_problems(exc: ValidationError) -> dict[str, str]:
+    """What is wrong with the settings, by setting name ('' for the whole), each message
+    naming its variable."""
+    problems: dict[str, str] = {}
     for err in exc.errors():
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        name = "_".join(str(x) for x in err.get("loc", ())).upper()
-        if name and "PAPERFEED_" not in message:
-            message = f"PAPERFEED_{name}: {message}"
-        parts.append(message)
-    return "invalid configuration: " + "; ".join(parts)
+        field = "_".join(str(x) for x in err.get("loc", ()))
+        if field and "PAPERFEED_" not in message:
+            message = f"PAPERFEED_{field.upper()}: {message}"
+        problems[field] = f"{problems[field]}; {message}" if field in problems else message
+    return problems
+
+
+def config_message(exc: ValidationError) -> str:
+    """One line for all that is wrong with the settings, each part naming its variable."""
+    return "invalid configuration: " + "; ".join(config_problems(exc).values())
+
+
+def load_settings_for_diagnosis(**overrides: object) -> tuple[Settings, dict[str, str]]:
+    """Settings even from a bad configuration, for `paperfeed doctor`: each invalid setting
+    is reported (by name) and replaced by its default so the other checks can still run."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean), {}  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = config_problems(exc)
+    for name in problems:
+        if name in Settings.model_fields:
+            clean[name] = Settings.model_fields[name].get_default(call_default_factory=True)
+    try:
+        return Settings(**clean), problems  # type: ignore[arg-type]
+    except ValidationError as exc:  # a whole-model rule failed (the placeholder secret)
+        raise ConfigError(config_message(exc)) from None

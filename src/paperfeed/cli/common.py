@@ -49,8 +49,12 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(data_dir=self.data_dir, database_url=self.database_url)
+            self._settings = load_settings(**self.overrides())
         return self._settings
+
+    def overrides(self) -> dict[str, object]:
+        """The settings given as global options (they beat the environment)."""
+        return {"data_dir": self.data_dir, "database_url": self.database_url}
 
 
 state = State()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import typer
 
 from paperfeed.cli.common import state
+from paperfeed.doctor import run_checks
+from paperfeed.settings import load_settings_for_diagnosis
 
 
 def doctor() -> None:
     """Check the database, migrations, search indexes, jobs, secret, SMTP and base URL."""
-    from paperfeed.doctor import run_checks
-
-    checks = run_checks(state.settings)
+    settings, problems = load_settings_for_diagnosis(**state.overrides())
+    checks = run_checks(settings, problems)
     for check in checks:
         typer.echo(check.line())
     failed = [c for c in checks if c.level == "FAIL"]
