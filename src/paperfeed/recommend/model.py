@@ -328,10 +328,13 @@ def features(model: ReaderModel, pool: Pool, rows: Sequence[int], *, k: int = 3)
 def shared_terms(pool: Pool, row: int, closest: Sequence[int], n: int = 5) -> list[str]:
     """Words a candidate shares with its closest kept papers, most telling (idf) first."""
     mine = pool.counts[row]
-    common: Counter[str] = Counter()
+    common: dict[str, float] = {}
     for other_row in closest:
         other = pool.counts[int(other_row)]
         for t in mine.keys() & other.keys():
             idx = pool.terms.vocab.get(t)
-            common[t] += float(pool.terms.idf[idx]) if idx is not None else 0.0
-    return [t for t, _ in common.most_common(n)]
+            common[t] = common.get(t, 0.0) + (
+                float(pool.terms.idf[idx]) if idx is not None else 0.0
+            )
+    ranked = sorted(common.items(), key=lambda item: -item[1])  # stable: ties keep their order
+    return [t for t, _ in ranked[:n]]

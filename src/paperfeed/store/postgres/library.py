@@ -100,7 +100,7 @@ class PgLibrary:
     def delete_collection(self, collection_id: int) -> bool:
         with self.db.transaction() as conn:
             cur = conn.execute("DELETE FROM collections WHERE id = %s", (collection_id,))
-            return cur.rowcount > 0
+            return bool(cur.rowcount > 0)
 
     def add_to_collection(self, collection_id: int, paper_id: str) -> bool:
         now = _now()
@@ -154,7 +154,7 @@ class PgLibrary:
     def set_read(self, *, user_id: int, paper_id: str, read: bool) -> bool:
         with self.db.transaction() as conn:
             if not read:
-                return (
+                return bool(
                     conn.execute(
                         "DELETE FROM read_marks WHERE user_id = %s AND paper_id = %s",
                         (user_id, paper_id),
@@ -162,7 +162,7 @@ class PgLibrary:
                     > 0
                 )
             _paper_exists(conn, paper_id)
-            return (
+            return bool(
                 conn.execute(
                     "INSERT INTO read_marks (user_id, paper_id, read_at) VALUES (%s, %s, %s) "
                     "ON CONFLICT DO NOTHING",
@@ -219,7 +219,7 @@ class PgLibrary:
 
     def add_follow(self, *, user_id: int, kind: str, value: str) -> bool:
         with self.db.transaction() as conn:
-            return (
+            return bool(
                 conn.execute(
                     "INSERT INTO follows (user_id, kind, value, created_at) "
                     "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
@@ -230,7 +230,7 @@ class PgLibrary:
 
     def remove_follow(self, *, user_id: int, kind: str, value: str) -> bool:
         with self.db.transaction() as conn:
-            return (
+            return bool(
                 conn.execute(
                     "DELETE FROM follows WHERE user_id = %s AND kind = %s AND value = %s",
                     (user_id, kind, value),
@@ -270,7 +270,7 @@ class PgLibrary:
     def dismiss(self, *, user_id: int, paper_id: str) -> bool:
         with self.db.transaction() as conn:
             _paper_exists(conn, paper_id)
-            return (
+            return bool(
                 conn.execute(
                     "INSERT INTO dismissals (user_id, paper_id, created_at) "
                     "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",

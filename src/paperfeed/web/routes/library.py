@@ -24,10 +24,12 @@ from paperfeed.web.deps import (
     SearchDep,
     SettingsDep,
     StoreDep,
+    get_paper_or_404,
     get_recommender,
 )
 from paperfeed.web.routes.feeds import build_feed
-from paperfeed.web.routes.pages import get_paper_or_404, safe_next, sign_in_redirect, voted_ids
+from paperfeed.web.routes.pages import sign_in_redirect, voted_ids
+from paperfeed.web.security import safe_next
 from paperfeed.web.templating import render
 
 router = APIRouter(tags=["library"])

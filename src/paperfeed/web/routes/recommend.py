@@ -15,7 +15,8 @@ from paperfeed.models import daily_json
 from paperfeed.recommend import Recommendation, default_since
 from paperfeed.web.deps import CurrentUser, OptionalUser, RecommenderDep, StoreDep
 from paperfeed.web.routes.library import CollectionId
-from paperfeed.web.routes.pages import safe_next, sign_in_redirect, voted_ids
+from paperfeed.web.routes.pages import sign_in_redirect, voted_ids
+from paperfeed.web.security import safe_next
 from paperfeed.web.templating import render
 
 router = APIRouter(tags=["for you"])
