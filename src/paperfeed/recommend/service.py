@@ -89,7 +89,7 @@ class Recommender:
             if self.search is not None:
                 self._embedder = self.search.embedder
             else:
-                from paperfeed.search.indexer import make_embedder
+                from paperfeed.search.embed import make_embedder
 
                 self._embedder = make_embedder("static")
         return self._embedder

@@ -25,9 +25,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from paperfeed.errors import BadRequest, ServiceUnavailable
+from paperfeed.settings import EMBEDDERS
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
-EMBEDDERS = ("auto", "onnx", "static", "torch", "transformer")
 FUSION_WEIGHT_ONNX = 0.75
 FUSION_SCALE_ONNX = "ideal"
 
@@ -55,7 +55,8 @@ def _normalize(vecs: np.ndarray) -> np.ndarray:
     vecs = np.asarray(vecs, dtype=np.float32)
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return vecs / norms
+    unit: np.ndarray = vecs / norms
+    return unit
 
 
 def _minilm_dir() -> Path:

@@ -22,13 +22,12 @@ import logging
 from paperfeed.errors import NotFound
 from paperfeed.search import pipeline
 from paperfeed.search.cache import ResultCache
-from paperfeed.search.embed import Embedder, paper_text
+from paperfeed.search.embed import Embedder, make_embedder, paper_text
 from paperfeed.search.fusion import DENSE_WEIGHT, fuse
 from paperfeed.search.indexer import (
     IndexDamaged,
     Indexer,
     Progress,
-    make_embedder,
     remove_index,
     sync_keyword_index,
 )
