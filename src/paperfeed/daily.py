@@ -209,12 +209,14 @@ def daily_page(
 
     if sort not in DAILY_SORTS:
         raise BadRequest(f"sort must be one of {', '.join(DAILY_SORTS)}")
-    span = {"start": period.start, "end": period.end, "submitter": submitter}
-    total = store.daily_count(**span)
+    start, end = period.start, period.end
+    total = store.daily_count(start=start, end=end, submitter=submitter)
     if sort == "upvotes":
-        items = store.daily_list(**span, limit=limit, offset=offset)
+        items = store.daily_list(
+            start=start, end=end, submitter=submitter, limit=limit, offset=offset
+        )
         return [RankedItem(i) for i in items], total
-    items = store.daily_list(**span, limit=MAX_PERIOD_ITEMS)
+    items = store.daily_list(start=start, end=end, submitter=submitter, limit=MAX_PERIOD_ITEMS)
     if sort == "publishedAt":  # HF: an item's publishedAt is when it went on the list
         never = datetime.min.replace(tzinfo=UTC)
         items.sort(key=lambda i: (listed_at(i) or never, i.paper.published or never), reverse=True)

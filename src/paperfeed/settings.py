@@ -19,7 +19,6 @@ from paperfeed.errors import ConfigError
 INSECURE_SECRET = "change-me"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 SERVED_URL_FILE = "served_url"
-EMBEDDERS = ("static", "transformer", "torch")  # the names `search.make_embedder` accepts
 EMBEDDERS = ("auto", "onnx", "static", "torch", "transformer")  # what `make_embedder` takes
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 

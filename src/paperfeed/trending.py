@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from paperfeed.clock import CatalogueClock, listed_at
-from paperfeed.models import StoredPaper
+from paperfeed.clock import CatalogueClock
+from paperfeed.models import StoredPaper, listed_at
 from paperfeed.store import Store
 
 GRAVITY = 1.5
