@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Sequence as _Seq
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperfeed.models import Collection, Follow, Note, ReaderSignals, StoredPaper
 from paperfeed.store.postgres.catalogue import SELECT_PAPER, row_stored
@@ -41,6 +42,10 @@ def _paper_exists(conn: Any, paper_id: str) -> None:
 
 class PgLibrary:
     """Library part of the PostgreSQL store."""
+
+    if TYPE_CHECKING:  # provided by the catalogue part of the same store
+
+        def get_papers(self, paper_ids: _Seq[str]) -> list[StoredPaper]: ...
 
     db: Database
 

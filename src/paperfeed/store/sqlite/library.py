@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from collections.abc import Sequence as _Seq
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from paperfeed.models import Collection, Follow, Note, ReaderSignals, StoredPaper
 from paperfeed.store.sqlite.catalogue import SELECT_PAPER, row_stored
@@ -42,6 +44,10 @@ def _paper_exists(conn: sqlite3.Connection, paper_id: str) -> None:
 
 class SqliteLibrary:
     """Library part of the SQLite store."""
+
+    if TYPE_CHECKING:  # provided by the catalogue part of the same store
+
+        def get_papers(self, paper_ids: _Seq[str]) -> list[StoredPaper]: ...
 
     db: Database
 
