@@ -11,8 +11,10 @@ clients; the token comes from `POST /api/session`). A cookie-authenticated unsaf
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from fastapi.responses import RedirectResponse
 
 from paperfeed import accounts
 from paperfeed.errors import NotFound, ServiceUnavailable, Unauthorized
@@ -132,3 +134,14 @@ def get_recommender(request: Request) -> Any:
 
 
 RecommenderDep = Annotated[Any, Depends(get_recommender)]
+
+
+CollectionId = Annotated[int, Path(ge=1, le=2**62, description="A collection's id.")]
+
+
+def voted_ids(store: Store, user: User | None, items: list[StoredPaper]) -> set[str]:
+    return store.voted_papers(user.id, [i.paper.id for i in items]) if user else set()
+
+
+def sign_in_redirect(next_path: str) -> RedirectResponse:
+    return RedirectResponse(f"/signin?next={quote(next_path)}", status_code=303)

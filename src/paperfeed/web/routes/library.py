@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
@@ -19,6 +19,7 @@ from paperfeed.models import Collection, StoredPaper, collection_json, daily_jso
 from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.web import searching
 from paperfeed.web.deps import (
+    CollectionId,
     CurrentUser,
     OptionalUser,
     SearchDep,
@@ -26,16 +27,16 @@ from paperfeed.web.deps import (
     StoreDep,
     get_paper_or_404,
     get_recommender,
+    sign_in_redirect,
+    voted_ids,
 )
-from paperfeed.web.routes.feeds import build_feed
-from paperfeed.web.routes.pages import sign_in_redirect, voted_ids
+from paperfeed.web.feeds import build_feed
 from paperfeed.web.security import safe_next
 from paperfeed.web.templating import render
 
 router = APIRouter(tags=["library"])
 PAGE_SIZE = 50
 EXPORT_LIMIT = 1000
-CollectionId = Annotated[int, Path(ge=1, le=2**62, description="A collection's id.")]
 ExportFormat = Annotated[
     Literal["bibtex", "ris", "csv"], Query(alias="format", description="bibtex, ris or csv")
 ]

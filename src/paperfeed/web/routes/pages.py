@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from paperfeed import accounts, daily, export, library, thumbnails
 from paperfeed.errors import BadRequest, Conflict, NotFound, PaperfeedError, ServiceUnavailable
-from paperfeed.models import StoredPaper, User
 from paperfeed.search import MAX_QUERY_CHARS
-from paperfeed.store import Store
 from paperfeed.trending import GRAVITY, trending
 from paperfeed.web import searching
 from paperfeed.web.deps import (
@@ -22,6 +19,8 @@ from paperfeed.web.deps import (
     SettingsDep,
     StoreDep,
     get_paper_or_404,
+    sign_in_redirect,
+    voted_ids,
 )
 from paperfeed.web.security import safe_next
 from paperfeed.web.templating import render
@@ -35,14 +34,6 @@ def period_link(period: daily.Period) -> str:
     if period.kind == "day":
         return f"/?date={period.start.isoformat()}"
     return f"/?view={period.kind}&date={period.start.isoformat()}"
-
-
-def voted_ids(store: Store, user: User | None, items: list[StoredPaper]) -> set[str]:
-    return store.voted_papers(user.id, [i.paper.id for i in items]) if user else set()
-
-
-def sign_in_redirect(next_path: str) -> RedirectResponse:
-    return RedirectResponse(f"/signin?next={quote(next_path)}", status_code=303)
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -13,9 +13,15 @@ from paperfeed.dates import parse_day
 from paperfeed.errors import NotFound
 from paperfeed.models import daily_json
 from paperfeed.recommend import Recommendation, default_since
-from paperfeed.web.deps import CurrentUser, OptionalUser, RecommenderDep, StoreDep
-from paperfeed.web.routes.library import CollectionId
-from paperfeed.web.routes.pages import sign_in_redirect, voted_ids
+from paperfeed.web.deps import (
+    CollectionId,
+    CurrentUser,
+    OptionalUser,
+    RecommenderDep,
+    StoreDep,
+    sign_in_redirect,
+    voted_ids,
+)
 from paperfeed.web.security import safe_next
 from paperfeed.web.templating import render
 
