@@ -17,8 +17,7 @@ import httpx
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.settings import Settings
-from paperfeed.store import Store, is_postgres_url, open_store
-from paperfeed.store.postgres.db import redact
+from paperfeed.store import Store, is_postgres_url, open_store, redact
 
 Level = Literal["ok", "warn", "FAIL"]
 

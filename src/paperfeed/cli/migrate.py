@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from paperfeed.cli.common import state
-from paperfeed.errors import BadRequest
+from paperfeed.errors import BadRequest, ConfigError
 
 
 def migrate(
@@ -22,9 +22,13 @@ def migrate(
 ) -> None:
     """Copy the whole instance (papers, daily list, accounts, votes, comments, subscriptions,
     outbox, ...) into PostgreSQL, verify counts and checksums; safe to rerun."""
-    from paperfeed.store import is_postgres_url
-    from paperfeed.store.copy import copy_sqlite_to_postgres
-    from paperfeed.store.postgres import PostgresStore
+    from paperfeed.store import POSTGRES_EXTRA_MISSING, is_postgres_url
+
+    try:
+        from paperfeed.store.copy import copy_sqlite_to_postgres
+        from paperfeed.store.postgres import PostgresStore
+    except ImportError as exc:  # psycopg is an optional extra
+        raise ConfigError(f"{POSTGRES_EXTRA_MISSING} ({exc})") from None
     from paperfeed.store.sqlite import SqliteStore
 
     if not is_postgres_url(to):

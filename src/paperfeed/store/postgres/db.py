@@ -11,7 +11,6 @@ back.
 from __future__ import annotations
 
 import logging
-import re
 import select
 import threading
 import time
@@ -21,17 +20,13 @@ from importlib import resources
 from typing import Any
 
 from paperfeed.errors import BadRequest, ServiceUnavailable
+from paperfeed.store import redact
 
 log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x70667374  # pg_advisory_lock key: one migrating process at a time
 CONNECT_TIMEOUT_S = 5
 POOL_WAIT_S = 5.0  # a request waits this long for a connection, then answers 503
-
-
-def redact(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
 def migration_scripts() -> list[tuple[int, str, str]]:
