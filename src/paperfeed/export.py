@@ -8,9 +8,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from paperfeed.errors import BadRequest
 from paperfeed.models import Paper, StoredPaper
+from paperfeed.urls import http_url
 
 # Characters that mean something to (La)TeX/BibTeX in running text, with their escapes.
 _TEXT_ESCAPES = {
@@ -133,28 +135,62 @@ def bibtex(item: StoredPaper) -> str:
     return f"@misc{{{citation_key(item)},\n{body}\n}}\n"
 
 
+# Markdown: every character that can start inline markup (links, images, raw HTML,
+# entities, emphasis, code, tables) is backslash-escaped (CommonMark allows it before any
+# ASCII punctuation); a line starting like a list, quote, heading or rule is escaped too.
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>&!|~#])")
+_MD_LINE_START = re.compile(r"^(?:([-+=])|(\d+)(?=[.)]))")
+
+
+def md_text(text: str) -> str:
+    """`text` as literal Markdown text on one line: no markup, link, image or HTML can come
+    out of it, and it cannot open a block of its own."""
+    escaped = _MD_INLINE.sub(r"\\\1", " ".join(text.split()))
+    return _MD_LINE_START.sub(lambda m: "\\" + m[1] if m[1] else m[2] + "\\", escaped)
+
+
+def _md_paragraphs(text: str) -> str:
+    """Paragraphs of `text` (kept apart by blank lines), each as literal Markdown text."""
+    paragraphs = (md_text(p) for p in re.split(r"\n\s*\n", text.strip()))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def md_link(url: str | None) -> str | None:
+    """An autolink for an http(s) `url`; None for anything else (no other scheme is linked)."""
+    safe = http_url(url)
+    if safe is None:
+        return None
+    return "<" + safe.replace("<", "%3C").replace(">", "%3E") + ">"
+
+
 def markdown(item: StoredPaper, base_url: str = "") -> str:
-    """The paper as a Markdown document."""
+    """The paper as a Markdown document: the paper's own text is escaped (literal text) and
+    only http(s) URLs become links."""
     p = item.paper
-    lines = [f"# {p.title}", ""]
+    lines = [f"# {md_text(p.title)}", ""]
     if p.authors:
-        lines += [f"**Authors:** {', '.join(p.authors)}", ""]
-    meta = [f"arXiv: [{p.id}]({arxiv_abs_url(p.id)})", f"[PDF]({arxiv_pdf_url(p.id)})"]
+        lines += [f"**Authors:** {md_text(', '.join(p.authors))}", ""]
+    paper_id = quote(p.id, safe="/.:")
+    meta = [
+        f"arXiv: [{md_text(p.id)}](<{arxiv_abs_url(paper_id)}>)",
+        f"[PDF](<{arxiv_pdf_url(paper_id)}>)",
+    ]
     if p.published:
         meta.append(f"published {p.published.date().isoformat()}")
     elif p.listing_date:
         meta.append(f"announced {p.listing_date.isoformat()}")
     if p.categories:
-        meta.append("categories " + ", ".join(p.categories))
+        meta.append("categories " + md_text(", ".join(p.categories)))
     meta.append(f"{item.upvotes} upvotes")
     lines += [" · ".join(meta), ""]
-    if p.code_url:
-        lines += [f"**Code:** <{p.code_url}>", ""]
-    if p.project_url:
-        lines += [f"**Project page:** <{p.project_url}>", ""]
-    lines += ["## Abstract", "", p.abstract.strip(), ""]
-    if base_url:
-        lines += [f"Paper page: {base_url.rstrip('/')}/papers/{p.id}", ""]
+    for label, url in (("Code", p.code_url), ("Project page", p.project_url)):
+        link = md_link(url)
+        if link:
+            lines += [f"**{label}:** {link}", ""]
+    lines += ["## Abstract", "", _md_paragraphs(p.abstract), ""]
+    page = md_link(f"{base_url.rstrip('/')}/papers/{paper_id}") if base_url else None
+    if page:
+        lines += [f"Paper page: {page}", ""]
     return "\n".join(lines)
 
 

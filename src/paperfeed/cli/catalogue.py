@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli.common import after_ingest, echo_json, opened_store, state
+from paperfeed.cli.common import after_ingest, echo_json, opened_store, say, state
 from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.ingest import ingest_sources
@@ -40,10 +40,10 @@ def ingest(
         )
         for problem in report.problems:
             prefix = "Error" if problem in report.failed_sources else "rejected"
-            typer.echo(f"{prefix}: {problem}", err=True)
+            say(f"{prefix}: {problem}", err=True)
         for problem in report.dropped:
-            typer.echo(f"kept the paper without a field: {problem}", err=True)
-        typer.echo(report.summary())
+            say(f"kept the paper without a field: {problem}", err=True)
+        say(report.summary())
         if not dry_run and not no_index:
             after_ingest(store)
         if report.failed_sources:
@@ -68,15 +68,15 @@ def papers_show(
         echo_json(paper_json(item))
         return
     p = item.paper
-    typer.echo(f"{p.id}v{p.version}  {p.title}")
-    typer.echo(", ".join(p.authors))
+    say(f"{p.id}v{p.version}  {p.title}")
+    say(", ".join(p.authors))
     cats = " ".join(p.categories) or "-"
-    typer.echo(f"published {p.published or '-'}  categories {cats}  upvotes {item.upvotes}")
+    say(f"published {p.published or '-'}  categories {cats}  upvotes {item.upvotes}")
     for label, value in (("code", p.code_url), ("project", p.project_url), ("doi", p.doi)):
         if value:
-            typer.echo(f"{label}: {value}")
-    typer.echo("")
-    typer.echo(p.abstract)
+            say(f"{label}: {value}")
+    say("")
+    say(p.abstract)
 
 
 @papers_app.command("list")
@@ -93,11 +93,11 @@ def papers_list(
         echo_json([paper_json(i) for i in items])
         return
     if not items:
-        typer.echo(f"no daily papers for {when or 'any day'}")
+        say(f"no daily papers for {when or 'any day'}")
         return
-    typer.echo(f"Daily papers for {when}:")
+    say(f"Daily papers for {when}:")
     for i in items:
-        typer.echo(f"{i.upvotes:>5}  {i.paper.id:<16} {i.paper.title}")
+        say(f"{i.upvotes:>5}  {i.paper.id:<16} {i.paper.title}")
 
 
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
@@ -115,11 +115,11 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     if as_json:
         echo_json(data)
         return
-    typer.echo(f"data dir      {state.settings.data_dir}")
-    typer.echo(f"papers        {s.papers}")
-    typer.echo(f"daily entries {s.daily_entries} ({s.first_daily_day} .. {s.last_daily_day})")
+    say(f"data dir      {state.settings.data_dir}")
+    say(f"papers        {s.papers}")
+    say(f"daily entries {s.daily_entries} ({s.first_daily_day} .. {s.last_daily_day})")
     for cat, n in s.categories.items():
-        typer.echo(f"  {cat:<20} {n}")
+        say(f"  {cat:<20} {n}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,9 +1,15 @@
-"""What every command group shares: global options, the store, errors as one line, JSON out."""
+"""What every command group shares: global options, the store, errors as one line, output.
+
+Every line the CLI writes goes through `say` (or `echo_json`), which neutralises what a
+terminal would act on in imported text: escape sequences (ESC [, OSC 8 hyperlinks), BEL and
+the other C0/C1 controls, and bidirectional overrides that reorder what is shown.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -20,6 +26,25 @@ from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 from paperfeed.store.failures import storage_error
 
+# C0 controls but tab, newline and the CR of a CRLF, DEL, C1 controls, bidi marks,
+# embeddings, overrides and isolates, and the Unicode line/paragraph separators.
+_TERMINAL_CONTROLS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+    "\u202a-\u202e\u2066-\u2069]|\r(?!\n)"
+)
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every character a terminal would act on shown as `\\uXXXX` instead.
+
+    The same form is a JSON string escape, so JSON output stays valid and means the same."""
+    return _TERMINAL_CONTROLS.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
+def say(message: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """Write one message for a person (stdout, or stderr with `err`), terminal-safe."""
+    typer.echo(terminal_safe(str(message)), err=err, nl=nl)
+
 
 class ErrorsAsMessages(TyperGroup):
     """Turns our exceptions into one `Error: ...` line on stderr and a non-zero exit."""
@@ -28,14 +53,14 @@ class ErrorsAsMessages(TyperGroup):
         try:
             return super().invoke(ctx)
         except PaperfeedError as exc:
-            typer.echo(f"Error: {exc.message}", err=True)
+            say(f"Error: {exc.message}", err=True)
             raise typer.Exit(2 if exc.status_code == 400 else 1) from None
         except (OSError, sqlite3.OperationalError, ValueError) as exc:
             # files written outside the store (search indexes, secret key): disk problems
             problem = storage_error(exc, state.data_dir or state.settings.data_dir)
             if problem is None:
                 raise
-            typer.echo(f"Error: {problem.message}", err=True)
+            say(f"Error: {problem.message}", err=True)
             raise typer.Exit(1) from None
 
 
@@ -75,7 +100,7 @@ class _StderrLines(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            print(self.format(record), file=sys.stderr, flush=True)
+            print(terminal_safe(self.format(record)), file=sys.stderr, flush=True)
         except Exception:  # noqa: BLE001 - a closed stderr must not break the job
             self.handleError(record)
 
@@ -90,7 +115,8 @@ def show_progress_lines() -> None:
 
 
 def echo_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False))
+    """`value` as one line of JSON (non-ASCII kept readable, controls escaped)."""
+    say(json.dumps(value, ensure_ascii=False))
 
 
 def after_ingest(store: Store) -> None:

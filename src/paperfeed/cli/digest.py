@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli.common import opened_store, state
+from paperfeed.cli.common import opened_store, say, state
 from paperfeed.digest import subscriptions
 from paperfeed.digest.send import preview_digest, send_digests
 
@@ -35,7 +35,7 @@ def digest_send(
         report = send_digests(
             state.settings, store, dry_run=dry_run, limit=limit, resend_in_doubt=resend_in_doubt
         )
-    typer.echo(report.summary())
+    say(report.summary())
     if report.failed:
         raise typer.Exit(1)
 
@@ -49,11 +49,11 @@ def digest_preview(
     with opened_store() as store:
         sub = subscriptions.subscriber_by_email(store, email)
         digest, rendered = preview_digest(state.settings, store, sub)
-    typer.echo(f"Subject: {rendered.subject}")
+    say(f"Subject: {rendered.subject}")
     if digest.empty:
-        typer.echo("(empty: this digest would not be sent)")
-    typer.echo("")
-    typer.echo(rendered.html if html else rendered.text)
+        say("(empty: this digest would not be sent)")
+    say("")
+    say(rendered.html if html else rendered.text)
 
 
 @subscribers_app.command("add")
@@ -82,9 +82,7 @@ def subscribers_add(
                 confirmed=True,
                 trending=not no_trending,
             )
-            typer.echo(
-                f"{'added' if created else 'updated'} {sub.email} ({sub.frequency}, confirmed)"
-            )
+            say(f"{'added' if created else 'updated'} {sub.email} ({sub.frequency}, confirmed)")
         else:
             subscriptions.subscribe(
                 state.settings,
@@ -94,7 +92,7 @@ def subscribers_add(
                 trending=not no_trending,
                 searches=search,
             )
-            typer.echo(f"confirmation email sent to {email.strip()}")
+            say(f"confirmation email sent to {email.strip()}")
 
 
 @subscribers_app.command("list")
@@ -121,12 +119,12 @@ def subscribers_list(
                     line += f" last={s.last_digest_at:%Y-%m-%d %H:%M}"
                 if s.status_reason and s.status != "active":
                     line += f" ({s.status_reason})"
-                typer.echo(line)
+                say(line)
                 for saved in s.searches:
-                    typer.echo(f"    search #{saved.id}: {saved.query}")
+                    say(f"    search #{saved.id}: {saved.query}")
         counts = store.subscriber_counts()
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no subscribers"
-    typer.echo(f"{shown} shown; {summary}")
+    say(f"{shown} shown; {summary}")
 
 
 @subscribers_app.command("remove")
@@ -134,7 +132,7 @@ def subscribers_remove(email: Annotated[str, typer.Argument(help="Address to rem
     """Delete a subscriber and everything recorded about it."""
     with opened_store() as store:
         sub = subscriptions.remove_subscriber(store, email)
-    typer.echo(f"removed {sub.email}")
+    say(f"removed {sub.email}")
 
 
 def register(app: typer.Typer) -> None:

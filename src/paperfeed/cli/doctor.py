@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paperfeed.cli.common import state
+from paperfeed.cli.common import say, state
 from paperfeed.doctor import run_checks
 from paperfeed.settings import load_settings_for_diagnosis
 
@@ -14,10 +14,10 @@ def doctor() -> None:
     settings, problems = load_settings_for_diagnosis(**state.overrides())
     checks = run_checks(settings, problems)
     for check in checks:
-        typer.echo(check.line())
+        say(check.line())
     failed = [c for c in checks if c.level == "FAIL"]
     if failed:
-        typer.echo(f"{len(failed)} problem(s) to fix", err=True)
+        say(f"{len(failed)} problem(s) to fix", err=True)
         raise typer.Exit(1)
 
 

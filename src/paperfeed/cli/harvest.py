@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from paperfeed.cli.common import after_ingest, echo_json, opened_store, state
+from paperfeed.cli.common import after_ingest, echo_json, opened_store, say, state
 from paperfeed.dates import parse_day
 from paperfeed.ingest import harvest as harvesting
 
@@ -25,7 +25,7 @@ def sources_add(
     """Follow a source; the next `paperfeed harvest` (or serve's schedule) fetches it."""
     with opened_store() as store:
         source, added = harvesting.add_source(store, name)
-    typer.echo(f"following {source.name}" if added else f"{source.name} was already followed")
+    say(f"following {source.name}" if added else f"{source.name} was already followed")
 
 
 @sources_app.command("remove")
@@ -33,7 +33,7 @@ def sources_remove(name: Annotated[str, typer.Argument(help="A followed source."
     """Stop following a source (its papers stay in the catalogue)."""
     with opened_store() as store:
         source = harvesting.remove_source(store, name)
-    typer.echo(f"no longer following {source.name}")
+    say(f"no longer following {source.name}")
 
 
 @sources_app.command("list")
@@ -68,16 +68,16 @@ def sources_list(
         echo_json(rows)
         return
     if not rows:
-        typer.echo("no followed sources (add one: paperfeed sources add arxiv:cs.CL)")
+        say("no followed sources (add one: paperfeed sources add arxiv:cs.CL)")
     for row in rows:
-        typer.echo(f"{row['name']}  ({row['from']})")
+        say(f"{row['name']}  ({row['from']})")
         for key, cp in row["feeds"].items():
             if cp is None:
-                typer.echo(f"  {key}: never harvested")
+                say(f"  {key}: never harvested")
                 continue
             where = ", ".join(f"{k}={v}" for k, v in cp["state"].items() if v is not None)
             error = f"  LAST ERROR: {cp['last_error']}" if cp["last_error"] else ""
-            typer.echo(f"  {key}: {where or 'started'} (at {cp['updated_at']}){error}")
+            say(f"  {key}: {where or 'started'} (at {cp['updated_at']}){error}")
 
 
 def harvest(
@@ -104,12 +104,12 @@ def harvest(
             since=parse_day(since) if since else None,
             until=parse_day(until) if until else None,
             dry_run=dry_run,
-            progress=lambda message: typer.echo(message, err=True),
+            progress=lambda message: say(message, err=True),
         )
         if not report.feeds:
-            typer.echo("no followed sources (add one: paperfeed sources add arxiv:cs.CL)")
+            say("no followed sources (add one: paperfeed sources add arxiv:cs.CL)")
             return
-        typer.echo(report.summary())
+        say(report.summary())
         if report.added and not dry_run:
             after_ingest(store)
     if report.failed:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from paperfeed import export, library
-from paperfeed.cli.common import echo_json, opened_store, state
+from paperfeed.cli.common import echo_json, opened_store, say, state
 from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import User, collection_json, daily_json
@@ -78,10 +78,10 @@ def library_export(
             items, name = [r.item for r in ranked], f"daily-{period.key}"
     out = export.export_file(items, fmt, name)
     if output is None:
-        typer.echo(out.body, nl=False)
+        say(out.body, nl=False)
     else:
         output.write_text(out.body, encoding="utf-8")
-        typer.echo(f"wrote {len(items)} papers to {output}", err=True)
+        say(f"wrote {len(items)} papers to {output}", err=True)
 
 
 @library_app.command("list")
@@ -96,7 +96,7 @@ def library_list(
         echo_json([collection_json(c) for c in found])
         return
     for c in found:
-        typer.echo(f"{c.id}\t{'public' if c.public else 'private'}\t{c.paper_count}\t{c.name}")
+        say(f"{c.id}\t{'public' if c.public else 'private'}\t{c.paper_count}\t{c.name}")
 
 
 @library_app.command("add")
@@ -117,7 +117,7 @@ def library_add(
             else library.create_collection(store, reader, collection, public=public)
         )
         added = sum(library.save_paper(store, reader, c.id, pid) for pid in paper_ids)
-    typer.echo(f"saved {added} new of {len(paper_ids)} papers into {c.name!r} (id {c.id})")
+    say(f"saved {added} new of {len(paper_ids)} papers into {c.name!r} (id {c.id})")
 
 
 @library_app.command("follow")
@@ -138,7 +138,7 @@ def library_follow(
             library.unfollow(store, reader, kind, value)
         else:
             library.follow(store, reader, kind, value)
-    typer.echo(f"{'unfollowed' if remove else 'following'} {kind} {value}")
+    say(f"{'unfollowed' if remove else 'following'} {kind} {value}")
 
 
 def recommend(
@@ -169,7 +169,7 @@ def recommend(
         echo_json([{**daily_json(r.item), "reason": r.reason.to_json()} for r in ranked])
         return
     for r in ranked:
-        typer.echo(f"{r.item.paper.id}  {r.item.paper.title}\n    {r.reason.text}")
+        say(f"{r.item.paper.id}  {r.item.paper.title}\n    {r.reason.text}")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli.common import state
+from paperfeed.cli.common import say, state
 from paperfeed.errors import BadRequest, ConfigError
 
 
@@ -45,13 +45,13 @@ def migrate(
     try:
 
         def progress(table: str, done: int, total: int) -> None:
-            typer.echo(f"copying {table}: {done}/{total}", err=True)
+            say(f"copying {table}: {done}/{total}", err=True)
 
         report = copy_sqlite_to_postgres(source, target, replace=replace, progress=progress)
     finally:
         target.close()
         source.close()
-    typer.echo(report.summary())
+    say(report.summary())
 
 
 def register(app: typer.Typer) -> None:

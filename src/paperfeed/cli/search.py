@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from paperfeed.cli.common import opened_store, state
+from paperfeed.cli.common import opened_store, say, state
 from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest
 from paperfeed.models import StoredPaper, daily_json
@@ -77,7 +77,7 @@ def search(
             if batch is not None:
                 for q, _ in read_queries(batch) if _has_targets(batch) else _plain_queries(batch):
                     results = service.search(q, limit=limit, filters=filters, sort=sort)
-                    typer.echo(
+                    say(
                         json.dumps(
                             {
                                 "query": q,
@@ -89,27 +89,27 @@ def search(
                 return
             results = service.search(query or "", limit=limit, filters=filters, sort=sort)
             if as_json:
-                typer.echo(
+                say(
                     json.dumps(
                         [hit_json(h, i) for h, i in with_papers(results)], ensure_ascii=False
                     )
                 )
                 return
             if results.mode == "keyword" and results.vectors_pending:
-                typer.echo(
+                say(
                     f"(keyword only: {results.vectors_pending} papers still being embedded)",
                     err=True,
                 )
             if not results.hits:
-                typer.echo("No results.")
+                say("No results.")
             elif not results.close:
-                typer.echo("(no close matches; nearest shown)", err=True)
+                say("(no close matches; nearest shown)", err=True)
             if results.total is not None:
-                typer.echo(f"({results.total} papers match, ordered by {sort})", err=True)
+                say(f"({results.total} papers match, ordered by {sort})", err=True)
             for hit, item in with_papers(results):
                 p = item.paper
                 day = p.day.isoformat() if p.day else "-"
-                typer.echo(f"{p.id:>16}  {day}  {hit.score:5.2f}  {p.title}")
+                say(f"{p.id:>16}  {day}  {hit.score:5.2f}  {p.title}")
         finally:
             service.close()
 
@@ -142,9 +142,9 @@ def eval_command(
         finally:
             service.close()
     if as_json:
-        typer.echo(json.dumps(report.to_json()))
+        say(json.dumps(report.to_json()))
     else:
-        typer.echo(
+        say(
             f"queries {report.queries}  MRR@10 {report.mrr_at_10:.3f}  "
             f"Recall@10 {report.recall_at_10:.3f}"
         )
@@ -175,18 +175,16 @@ def index(
         finally:
             service.close()
     if as_json:
-        typer.echo(json.dumps(status.to_json()))
+        say(json.dumps(status.to_json()))
         return
-    typer.echo(f"store change sequence   {status.store_seq}")
-    typer.echo(
-        f"keyword index           {status.papers_indexed} papers, {status.keyword_pending} pending"
-    )
-    typer.echo(
+    say(f"store change sequence   {status.store_seq}")
+    say(f"keyword index           {status.papers_indexed} papers, {status.keyword_pending} pending")
+    say(
         f"vector index ({status.embedder})  {status.vectors} papers, "
         f"{status.vectors_pending} pending"
     )
     for name, why in status.damaged.items():
-        typer.echo(
+        say(
             f"damaged: {name} index: {why} (rebuilt at the next start of the service, "
             "or now with `paperfeed index --sync`)"
         )
@@ -205,12 +203,10 @@ def similar(
         finally:
             service.close()
     if as_json:
-        typer.echo(
-            json.dumps([hit_json(h, i) for h, i in with_papers(results)], ensure_ascii=False)
-        )
+        say(json.dumps([hit_json(h, i) for h, i in with_papers(results)], ensure_ascii=False))
         return
     for hit, item in with_papers(results):
-        typer.echo(f"{hit.paper_id:>16}  {hit.score:5.2f}  {item.paper.title}")
+        say(f"{hit.paper_id:>16}  {hit.score:5.2f}  {item.paper.title}")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from paperfeed.cli.common import after_ingest, opened_store, state
+from paperfeed.cli.common import after_ingest, opened_store, say, state
 from paperfeed.errors import ServiceUnavailable
 from paperfeed.progress import Progress
 from paperfeed.sample import load_sample
@@ -63,9 +63,9 @@ def serve(
     with opened_store() as store:
         papers = store.stats().papers
         if not no_sample and papers == 0:
-            typer.echo(f"Empty catalogue in {settings.data_dir}: loading the bundled sample…")
+            say(f"Empty catalogue in {settings.data_dir}: loading the bundled sample…")
             report = load_sample(store)
-            typer.echo(report.summary())
+            say(report.summary())
             after_ingest(store)
         build_keyword_index(store)
     sock = bind(host, port)
@@ -97,7 +97,7 @@ class AnnouncingServer(uvicorn.Server):
         await super().startup(sockets=sockets)
         if not self.should_exit:
             for line in self.lines:
-                typer.echo(line)
+                say(line)
 
 
 def build_keyword_index(store: Store) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from paperfeed import accounts
-from paperfeed.cli.common import echo_json, opened_store
+from paperfeed.cli.common import echo_json, opened_store, say
 from paperfeed.models import ROLES
 
 users_app = typer.Typer(help="Manage accounts (roles: user, curator, admin).", no_args_is_help=True)
@@ -32,7 +32,7 @@ def users_add(
     """Create an account, e.g. `paperfeed users add me@example.org --role admin`."""
     with opened_store() as store:
         user = accounts.add_user(store, email=email, password=password, role=role, name=name)
-    typer.echo(f"created {user.role} {user.email}")
+    say(f"created {user.role} {user.email}")
 
 
 @users_app.command("role")
@@ -43,7 +43,7 @@ def users_role(
     """Change an account's role."""
     with opened_store() as store:
         user = accounts.set_role(store, email=email, role=role)
-    typer.echo(f"{user.email} is now {user.role}")
+    say(f"{user.email} is now {user.role}")
 
 
 @users_app.command("list")
@@ -57,9 +57,9 @@ def users_list(
         echo_json([{"email": u.email, "name": u.name, "role": u.role} for u in users])
         return
     for u in users:
-        typer.echo(f"{u.role:<8} {u.email}  ({u.name})")
+        say(f"{u.role:<8} {u.email}  ({u.name})")
     if not users:
-        typer.echo("no accounts yet (the first to sign up becomes admin)")
+        say("no accounts yet (the first to sign up becomes admin)")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from paperfeed.cli.common import opened_store, state
+from paperfeed.cli.common import opened_store, say, state
 
 
 def worker(
@@ -51,9 +51,9 @@ def worker(
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        typer.echo(f"paperfeed worker {job.name} started (lease {lease:.0f} s)", err=True)
+        say(f"paperfeed worker {job.name} started (lease {lease:.0f} s)", err=True)
         report = job.run(until_idle=until_idle)
-    typer.echo(report.summary())
+    say(report.summary())
 
 
 def register(app: typer.Typer) -> None:
