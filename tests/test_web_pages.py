@@ -168,3 +168,20 @@ def test_paper_page_lists_similar_papers(web_server) -> None:  # noqa: ANN001
     similar = page.split("<h2>Similar papers</h2>", 1)[1]
     assert similar.count('class="card"') >= 3
     assert 'data-paper="2608.17253"' not in similar
+
+
+def test_search_page_offers_feeds_and_exports_and_no_template_has_conflict_markers(
+    web_server,  # noqa: ANN001
+) -> None:
+    page = get(web_server, "/search", q="diffusion").text
+    assert "<<<<<<<" not in page and ">>>>>>>" not in page
+    assert "/feeds/search.xml?q=diffusion" in page
+    assert "/api/export/search?q=diffusion&amp;format=bibtex" in page
+    from pathlib import Path
+
+    import paperfeed.web
+
+    templates = Path(paperfeed.web.__file__).parent / "templates"
+    for template in templates.glob("*.html"):
+        for line in template.read_text().splitlines():
+            assert not line.startswith(("<<<<<<< ", "=======", ">>>>>>> ")), template.name
