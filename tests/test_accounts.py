@@ -31,9 +31,35 @@ def test_first_account_is_admin_then_users(web_server, visitor) -> None:  # noqa
     other = type(visitor)(web_server)
     other.sign_up("second@example.org")
     assert other.http.get("/api/whoami").json()["role"] == "user"
-    dup = other.post_form("/signup", {"email": "FIRST@example.org", "password": "whatever123"})
-    assert dup.status_code == 409
-    assert "already exists" in dup.text
+
+
+def test_sign_up_without_mail_answers_alike_for_a_known_address(web_server, visitor) -> None:  # noqa: ANN001
+    """Issue 9.7 on an instance without SMTP: a known address gets the answer a new one
+    gets (a redirect and a session cookie), the owner keeps the account and the password,
+    and the decoy session opens nothing."""
+    visitor.sign_up("owner7@example.org", name="Owner")
+    known, new = type(visitor)(web_server), type(visitor)(web_server)
+    try:
+        form = {"password": "attacker pass 1", "next": "/library"}
+        a = known.post_form("/signup", {"email": "OWNER7@example.org", **form})
+        b = new.post_form("/signup", {"email": "nobody7@example.org", **form})
+        assert a.status_code == b.status_code == 303, (a.text, b.text)
+        assert a.headers["location"] == b.headers["location"] == "/library"
+        assert a.text == b.text
+        cookies = [
+            sorted(c.split("=")[0] for c in r.headers.get_list("set-cookie")) for r in (a, b)
+        ]
+        assert cookies[0] == cookies[1] and "pf_session" in cookies[0]
+        assert "already" not in a.text
+        # what it does: the new address has an account, the known one was left alone
+        assert new.http.get("/api/whoami").json()["email"] == "nobody7@example.org"
+        assert known.http.get("/api/whoami").status_code == 401  # the decoy opens nothing
+        assert known.sign_in("owner7@example.org", "attacker pass 1").status_code == 400
+        assert known.sign_in("owner7@example.org").status_code == 303  # the owner's password
+        assert known.http.get("/api/whoami").json()["name"] == "Owner"
+    finally:
+        known.close()
+        new.close()
 
 
 def test_password_is_argon2_hashed(web_server, visitor) -> None:  # noqa: ANN001

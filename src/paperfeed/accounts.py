@@ -35,6 +35,13 @@ SIGN_IN_CLIENT_LIMIT = 30
 SIGN_UP_LIMIT = 5
 SIGNUP_LINK_HOURS = 24
 THROTTLE_WINDOW_S = 15 * 60
+# Writes a signed-in reader may make per 15-minute window: (per account, per client across
+# accounts). Enough for any person; a script or a crowd of fresh accounts is held back.
+ACTION_LIMITS = {
+    "comment": (20, 60),
+    "upvote": (300, 900),  # adding and taking back both count
+    "submit": (20, 60),
+}
 
 _hasher = PasswordHasher()
 # Verifying against this hash when the email is unknown keeps response times alike.
@@ -53,20 +60,49 @@ def check_password(password: str) -> None:
 def throttle(store: Store, key: str, *, limit: int) -> None:
     """Raise 429 once `key` has made more than `limit` attempts in the current window."""
     if not store.throttle_hit(key, limit=limit, window_s=THROTTLE_WINDOW_S, now=time.time()):
-        raise TooManyRequests("too many attempts; try again in a few minutes")
+        raise TooManyRequests(
+            "too many attempts; try again in a few minutes", retry_after=THROTTLE_WINDOW_S
+        )
 
 
-def sign_up(store: Store, *, email: str, password: str, name: str = "", client: str = "") -> User:
+def rate_limit(store: Store, action: str, *, user: User, client: str) -> None:
+    """Count one `action` (comment, upvote, submit) for `user` and for `client`; 429 past
+    either limit of `ACTION_LIMITS`. Refused attempts are not counted."""
+    per_user, per_client = ACTION_LIMITS[action]
+    allowed = store.throttle_take(
+        [(f"{action}:user:{user.id}", per_user), (f"{action}:client:{client}", per_client)],
+        window_s=THROTTLE_WINDOW_S,
+        now=time.time(),
+    )
+    if not allowed:
+        raise TooManyRequests(
+            f"too many {action}s in a short time; try again in {THROTTLE_WINDOW_S // 60} minutes",
+            retry_after=THROTTLE_WINDOW_S,
+        )
+
+
+def sign_up(
+    store: Store, *, email: str, password: str, name: str = "", client: str = ""
+) -> User | None:
     """Create an account at once (instances that cannot send mail); the first account on an
-    instance becomes an admin. With mail, `start_sign_up` is used instead."""
+    instance becomes an admin. With mail, `start_sign_up` is used instead.
+
+    None when the address already has an account: nothing changes for its owner, and the
+    caller answers exactly as for a new account (`decoy_session_token`), so the answer does
+    not tell whether the address is known (README, *Accounts*, says what still does)."""
     throttle(store, f"signup:{client}", limit=SIGN_UP_LIMIT)
     email = normalize_email(email)
     check_password(password)
     name = (name.strip() or email.split("@", 1)[0])[:80]
-    user = store.create_user(email=email, name=name, password_hash=hash_password(password))
-    if user is None:
-        raise Conflict("an account with this email already exists; sign in instead")
-    return user
+    return store.create_user(email=email, name=name, password_hash=hash_password(password))
+
+
+def decoy_session_token(store: Store) -> str:
+    """A session token like `start_session`'s that opens nothing (it is never stored); the
+    store still does one small write, so the time taken is alike too."""
+    token = secrets.token_urlsafe(32)
+    store.delete_session(_token_hash(token))
+    return token
 
 
 def start_sign_up(
@@ -175,7 +211,9 @@ def sign_in(store: Store, *, email: str, password: str, client: str = "") -> Use
         now=time.time(),
     )
     if not allowed:
-        raise TooManyRequests("too many attempts; try again in a few minutes")
+        raise TooManyRequests(
+            "too many attempts; try again in a few minutes", retry_after=THROTTLE_WINDOW_S
+        )
     found = store.user_credentials(email)
     try:
         _hasher.verify(found[1] if found else _DUMMY_HASH, password)

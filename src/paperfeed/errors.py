@@ -16,6 +16,11 @@ class PaperfeedError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers that go with this error's answer."""
+        return {}
+
 
 class BadRequest(PaperfeedError):
     """The input is invalid (bad date, bad limit, empty query, unknown format...)."""
@@ -40,7 +45,17 @@ class Conflict(PaperfeedError):
 
 
 class TooManyRequests(PaperfeedError):
+    """A throttle refused the request; `retry_after` (seconds) becomes `Retry-After`."""
+
     status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int = 900) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class UnknownFormat(BadRequest):

@@ -92,6 +92,16 @@ def mail_allowed(store: Store, address: str) -> bool:
     )
 
 
+def require_mail(settings: Settings) -> None:
+    """503 unless the instance can send mail (checked before anything is stored)."""
+    if not settings.smtp_url:
+        log.warning("PAPERFEED_SMTP_URL is not set: no email can be sent")
+        raise ServiceUnavailable(
+            "this instance cannot send email yet (its operator has not set "
+            "PAPERFEED_SMTP_URL); nothing was sent, please try again later"
+        )
+
+
 def send_transactional(
     settings: Settings,
     store: Store,
@@ -106,12 +116,7 @@ def send_transactional(
     answer as if it had been sent, so the limit reveals nothing). `build` runs only when
     the email will be sent, so a refused email issues no new link.
     """
-    if not settings.smtp_url:
-        log.warning("PAPERFEED_SMTP_URL is not set: email to %s not sent", to)
-        raise ServiceUnavailable(
-            "this instance cannot send email yet (its operator has not set "
-            "PAPERFEED_SMTP_URL); nothing was sent, please try again later"
-        )
+    require_mail(settings)
     if not mail_allowed(store, to):
         log.info("mail to %s throttled (%d per hour)", to, MAIL_LIMIT_PER_ADDRESS)
         return False
@@ -146,10 +151,12 @@ def subscribe(
     searches: list[str] | None = None,
     user_id: int | None = None,
 ) -> None:
-    """Start a double opt-in subscription; the response must not reveal whether it existed."""
+    """Start a double opt-in subscription; the response must not reveal whether it existed
+    (nor whether it bounced), and nothing is stored when no mail can be sent."""
     address = normalize_email(email)
     freq = check_frequency(frequency)
     queries = [check_query(q) for q in (searches or [])][:MAX_SEARCHES]
+    require_mail(settings)
     sub, created = store.add_subscriber(
         email=address, frequency=freq, trending=trending, user_id=user_id
     )

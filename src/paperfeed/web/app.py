@@ -50,12 +50,15 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path.endswith(".json")
 
 
-def error_response(request: Request, status: int, message: str) -> Response:
+def error_response(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     if wants_json(request):
-        return JSONResponse({"error": message, "status": status}, status_code=status)
+        body = {"error": message, "status": status}
+        return JSONResponse(body, status_code=status, headers=headers)
     if request.url.path.startswith("/feeds/") or request.url.path.endswith(".md"):
-        return PlainTextResponse(f"{status}: {message}\n", status_code=status)
-    return render(request, "error.html", {"status": status, "message": message}, status)
+        return PlainTextResponse(f"{status}: {message}\n", status_code=status, headers=headers)
+    return render(request, "error.html", {"status": status, "message": message}, status, headers)
 
 
 def validation_message(exc: RequestValidationError) -> str:
@@ -130,7 +133,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = Fals
 
     @app.exception_handler(PaperfeedError)
     async def _paperfeed_error(request: Request, exc: PaperfeedError) -> Response:
-        return error_response(request, exc.status_code, exc.message)
+        return error_response(request, exc.status_code, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -136,6 +136,17 @@ def get_recommender(request: Request) -> Any:
 RecommenderDep = Annotated[Any, Depends(get_recommender)]
 
 
+def rate_limited(action: str) -> Any:
+    """A route dependency counting one `action` (see `accounts.ACTION_LIMITS`) for the
+    signed-in user and the client; anonymous requests are left to the route (sign-in)."""
+
+    def check(request: Request, store: StoreDep, user: OptionalUser) -> None:
+        if user is not None:
+            accounts.rate_limit(store, action, user=user, client=client_address(request))
+
+    return Depends(check)
+
+
 CollectionId = Annotated[int, Path(ge=1, le=2**62, description="A collection's id.")]
 
 

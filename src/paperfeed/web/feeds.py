@@ -3,6 +3,7 @@ collection routes)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time
 from typing import Literal
 
@@ -16,13 +17,14 @@ MEDIA = {"xml": "application/rss+xml; charset=utf-8", "atom": "application/atom+
 Format = Literal["xml", "atom"]
 
 
+# Characters XML 1.0 cannot carry (control characters in some abstracts, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _clean(text: str) -> str:
-    """Drop characters XML 1.0 cannot carry (control characters in some abstracts)."""
-    return "".join(c for c in text if c in "\t\n\r" or _xml_char(ord(c)))
-
-
-def _xml_char(code: int) -> bool:
-    return 0x20 <= code < 0xD800 or 0xE000 <= code < 0xFFFE or code > 0xFFFF
+    """`text` without the characters XML 1.0 cannot carry (one regex pass: feeds of 50
+    abstracts spent most of their time here character by character)."""
+    return _NOT_XML.sub("", text)
 
 
 def build_feed(

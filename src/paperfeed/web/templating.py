@@ -119,7 +119,11 @@ def make_env() -> jinja2.Environment:
 
 
 def render(
-    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """Render a page; adds the user, CSRF token and site name every template needs."""
     env: jinja2.Environment = request.app.state.jinja
@@ -135,6 +139,6 @@ def render(
         html = env.get_template(name).render(ctx)
     finally:
         _rendering.reset(token)
-    response = HTMLResponse(html, status_code=status_code)
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
     set_csrf_cookie(request, response)
     return response

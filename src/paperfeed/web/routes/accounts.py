@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from paperfeed import accounts
 from paperfeed.errors import BadRequest, Conflict, ServiceUnavailable, TooManyRequests
+from paperfeed.models import User
+from paperfeed.store import Store
 from paperfeed.web.deps import (
     CsrfDep,
     CurrentUser,
@@ -19,6 +21,7 @@ from paperfeed.web.deps import (
     client_address,
     session_token,
 )
+from paperfeed.web.schemas import error_responses
 from paperfeed.web.security import clear_session_cookie, safe_next, set_session_cookie
 from paperfeed.web.templating import render
 
@@ -35,8 +38,10 @@ def signup_page(request: Request, user: OptionalUser, next: str = "/") -> Respon
     return render(request, "signin.html", {"mode": "signup", "next": safe_next(next)})
 
 
-def _signed_in(request: Request, store, user, next_path: str) -> Response:  # type: ignore[no-untyped-def]
-    token = accounts.start_session(store, user)
+def _signed_in(request: Request, store: Store, user: User | None, next_path: str) -> Response:
+    """Redirect with a new session cookie; for `user` None (sign-up of a known address
+    without mail) the same answer with a session that opens nothing."""
+    token = accounts.start_session(store, user) if user else accounts.decoy_session_token(store)
     response = RedirectResponse(safe_next(next_path), status_code=303)
     set_session_cookie(request, response, token)
     return response
@@ -56,7 +61,7 @@ def signin_form(
         )
     except (BadRequest, TooManyRequests) as exc:
         context = {"mode": "signin", "next": safe_next(next), "error": exc.message, "email": email}
-        return render(request, "signin.html", context, exc.status_code)
+        return render(request, "signin.html", context, exc.status_code, exc.headers)
     return _signed_in(request, store, user, next)
 
 
@@ -77,8 +82,9 @@ def signup_form(
     name: Annotated[str, Form(max_length=80)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """With mail: the same answer for new and known addresses, the email tells which.
-    Without mail (no PAPERFEED_SMTP_URL) the account is created at once."""
+    """The same answer for new and known addresses. With mail the email tells which;
+    without mail (no PAPERFEED_SMTP_URL) a new address's account is created at once and a
+    known address gets the same redirect and cookie, with a session that opens nothing."""
     client = client_address(request)
     try:
         if settings.smtp_url:
@@ -95,7 +101,7 @@ def signup_form(
         user = accounts.sign_up(store, email=email, password=password, name=name, client=client)
     except (BadRequest, Conflict, TooManyRequests, ServiceUnavailable) as exc:
         context = {"mode": "signup", "next": safe_next(next), "error": exc.message, "email": email}
-        return render(request, "signin.html", context, exc.status_code)
+        return render(request, "signin.html", context, exc.status_code, exc.headers)
     return _signed_in(request, store, user, next)
 
 
@@ -115,7 +121,7 @@ def signup_verify(
         user, next_path = accounts.finish_sign_up(store, token)
     except (BadRequest, Conflict) as exc:
         context = {"mode": "verify", "error": exc.message, "token": ""}
-        return render(request, "signin.html", context, exc.status_code)
+        return render(request, "signin.html", context, exc.status_code, exc.headers)
     return _signed_in(request, store, user, next_path)
 
 
@@ -132,7 +138,7 @@ class Credentials(BaseModel):
     password: str = Field(max_length=accounts.MAX_PASSWORD)
 
 
-@router.post("/api/session", tags=["accounts"])
+@router.post("/api/session", tags=["accounts"], responses=error_responses(400, 429))
 def api_sign_in(request: Request, store: StoreDep, body: Credentials) -> JSONResponse:
     """Sign in from a script: returns a token for `Authorization: Bearer <token>`."""
     user = accounts.sign_in(

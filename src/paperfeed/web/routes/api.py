@@ -28,6 +28,7 @@ from paperfeed.web.deps import (
     SettingsDep,
     StoreDep,
     get_paper_or_404,
+    rate_limited,
 )
 from paperfeed.web.schemas import Comment, DailyItem, Paper, PaperInfo, error_responses
 
@@ -151,7 +152,8 @@ class IndexRequest(BaseModel):
     "/papers/index",
     status_code=201,
     response_model=None,
-    responses={201: {"model": DailyItem}, **error_responses(400, 401, 404, 409, 503)},
+    responses={201: {"model": DailyItem}, **error_responses(400, 401, 404, 409, 429, 503)},
+    dependencies=[rate_limited("submit")],
 )
 def index_paper(
     body: IndexRequest, store: StoreDep, settings: SettingsDep, user: CurrentUser
@@ -173,14 +175,22 @@ def curate_paper(
     return Response(status_code=204)
 
 
-@router.post("/papers/{paper_id:path}/upvote")
+@router.post(
+    "/papers/{paper_id:path}/upvote",
+    responses=error_responses(429),
+    dependencies=[rate_limited("upvote")],
+)
 def upvote(paper_id: str, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
     """Upvote once; repeating it changes nothing."""
     result = accounts.set_upvote(store, user, paper_id, upvoted=True)
     return {"upvoted": result.upvoted, "upvotes": result.upvotes}
 
 
-@router.delete("/papers/{paper_id:path}/upvote")
+@router.delete(
+    "/papers/{paper_id:path}/upvote",
+    responses=error_responses(429),
+    dependencies=[rate_limited("upvote")],
+)
 def remove_upvote(paper_id: str, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
     result = accounts.set_upvote(store, user, paper_id, upvoted=False)
     return {"upvoted": result.upvoted, "upvotes": result.upvotes}
@@ -204,7 +214,8 @@ class CommentRequest(BaseModel):
     "/papers/{paper_id:path}/comments",
     status_code=201,
     response_model=None,
-    responses={201: {"model": Comment}, **error_responses(400, 401, 404)},
+    responses={201: {"model": Comment}, **error_responses(400, 401, 404, 429)},
+    dependencies=[rate_limited("comment")],
 )
 def create_comment(
     paper_id: str, body: CommentRequest, store: StoreDep, user: CurrentUser

@@ -19,6 +19,7 @@ from paperfeed.web.deps import (
     SettingsDep,
     StoreDep,
     get_paper_or_404,
+    rate_limited,
     sign_in_redirect,
     voted_ids,
 )
@@ -167,7 +168,7 @@ def paper_thumbnail(paper_id: str, store: StoreDep) -> Response:
     )
 
 
-@router.post("/papers/{paper_id:path}/upvote")
+@router.post("/papers/{paper_id:path}/upvote", dependencies=[rate_limited("upvote")])
 def upvote_form(
     paper_id: str,
     store: StoreDep,
@@ -192,7 +193,7 @@ def delete_comment_form(
     return RedirectResponse(f"/papers/{paper_id}#comments", status_code=303)
 
 
-@router.post("/papers/{paper_id:path}/comments")
+@router.post("/papers/{paper_id:path}/comments", dependencies=[rate_limited("comment")])
 def comment_form(
     paper_id: str,
     store: StoreDep,
@@ -252,7 +253,7 @@ def submit_page(request: Request, user: OptionalUser, settings: SettingsDep) -> 
     return render(request, "submit.html", {"online": settings.online})
 
 
-@router.post("/submit")
+@router.post("/submit", dependencies=[rate_limited("submit")])
 def submit_form(
     request: Request,
     store: StoreDep,

@@ -34,6 +34,7 @@ from paperfeed.web.deps import (
     client_address,
 )
 from paperfeed.web.headers import EMAIL_PREVIEW_CSP
+from paperfeed.web.schemas import error_responses
 from paperfeed.web.templating import render
 
 router = APIRouter()
@@ -55,7 +56,9 @@ def _subscribe(request: Request, store: Store, settings: Any, **fields: Any) -> 
         window_s=WINDOW_S,
         now=time.time(),
     ):
-        raise TooManyRequests("too many subscriptions from here; try again in an hour")
+        raise TooManyRequests(
+            "too many subscriptions from here; try again in an hour", retry_after=int(WINDOW_S)
+        )
     subs.subscribe(settings, store, **fields)
 
 
@@ -87,7 +90,7 @@ def subscribe_form(
             "error": exc.message,
             "email": email,
         }
-        return render(request, "subscriptions.html", context, exc.status_code)
+        return render(request, "subscriptions.html", context, exc.status_code, exc.headers)
     return render(
         request, "subscriptions.html", {"heading": "Check your inbox", "message": ACCEPTED}
     )
@@ -100,7 +103,7 @@ class SubscriptionRequest(BaseModel):
     searches: list[str] = Field(default_factory=list, max_length=subs.MAX_SEARCHES)
 
 
-@router.post("/api/subscriptions", status_code=202)
+@router.post("/api/subscriptions", status_code=202, responses=error_responses(400, 429, 503))
 def subscribe_api(
     body: SubscriptionRequest, request: Request, store: StoreDep, settings: SettingsDep
 ) -> dict[str, str]:
