@@ -109,6 +109,40 @@ def test_fuse_weight_zero_is_keyword_order_and_ties_break_by_row() -> None:
     assert fuse([], [], {}).rows == []
 
 
+def test_fuse_with_ideal_scales_keyword_by_the_larger_of_best_hit_and_ideal() -> None:
+    # best hit 3.0 of an ideal 10.0: keyword parts 0.3 and 0.2 (cover 0.3 >= min_cover 0.25)
+    fused = fuse([1, 2], [3.0, 2.0], {1: 0.2, 2: 0.2, 7: 0.45}, weight=1.0, ideal=10.0)
+    assert dict(zip(fused.rows, fused.keyword, strict=False)) == pytest.approx(
+        {1: 0.3, 2: 0.2, 7: 0.0}
+    )
+    assert fused.rows == [1, 7, 2]
+    assert fused.scores == pytest.approx(
+        [a + d for a, d in zip(fused.keyword, fused.dense, strict=True)]
+    )
+    # a best hit above the ideal: plain keyword / best hit, as without an ideal
+    full = fuse([1, 2, 3], [12.0, 6.0, 3.0], {1: 0.1, 2: 0.3, 9: 0.6}, weight=1.0, ideal=10.0)
+    assert full == fuse([1, 2, 3], [12.0, 6.0, 3.0], {1: 0.1, 2: 0.3, 9: 0.6}, weight=1.0)
+
+
+def test_fuse_drops_keyword_evidence_when_the_best_hit_covers_too_little() -> None:
+    # cover 0.3 < min_cover 0.5: the weak keyword matches lose their keyword part and the
+    # paper found only by meaning (cosine 0.45) leads
+    fused = fuse(
+        [1, 2], [3.0, 2.0], {1: 0.2, 2: 0.3, 7: 0.45}, weight=1.0, ideal=10.0, min_cover=0.5
+    )
+    assert fused.rows == [7, 2, 1]
+    assert fused.keyword == [0.0, 0.0, 0.0]
+    # a best hit covering enough of the query (0.6) keeps the sum
+    kept = fuse(
+        [1, 2], [6.0, 2.0], {1: 0.2, 2: 0.3, 7: 0.45}, weight=1.0, ideal=10.0, min_cover=0.5
+    )
+    assert kept.rows == [1, 2, 7]  # 0.6 + 0.2, 0.2 + 0.3, 0.45
+    # min_cover needs an ideal score; without one it has no effect
+    assert fuse([1], [3.0], {7: 0.45}, weight=1.0, min_cover=0.9).rows == [1, 7]
+    # no keyword hit at all: by meaning
+    assert fuse([], [], {4: 0.2, 5: 0.7}, ideal=10.0, min_cover=0.5).rows == [5, 4]
+
+
 def test_coverage_features_weight_terms_by_idf_and_count_adjacent_pairs() -> None:
     idf = {"regret": 3.0, "bound": 1.0, "bandit": 2.0}
     cover, bigram = coverage_features(

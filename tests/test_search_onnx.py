@@ -75,6 +75,27 @@ def test_search_by_meaning_with_the_onnx_embedder(onnx_env: SearchService) -> No
     assert TARGET in ids
 
 
+def test_meaning_beats_weak_keyword_matches(onnx_env: SearchService) -> None:
+    """The paraphrase shares only common words ("network", "photos") with some papers and
+    none with the target: the target, found by meaning alone, must rank above every paper
+    that only matches such words (with keyword and cosine summed, as before the
+    `min_cover` rule of paperfeed.search.fusion, it ranked 4th, below two of them)."""
+    service = onnx_env
+    service.cache.clear()
+    results = service.search(PARAPHRASE, limit=40)  # all candidates of the 90 papers
+    ids = [h.paper_id for h in results.hits]
+    terms = set(analyze(PARAPHRASE))
+    weak = []
+    for pid in ids:
+        found = service.store.get_paper(pid)
+        assert found is not None
+        if terms & set(analyze(f"{found.paper.title} {found.paper.abstract}")):
+            weak.append(pid)
+    assert results.mode == "hybrid" and weak  # there are keyword matches to beat
+    assert TARGET in ids[:3]
+    assert all(ids.index(TARGET) < ids.index(pid) for pid in weak)
+
+
 def test_keyword_matches_still_lead_with_the_onnx_embedder(onnx_env: SearchService) -> None:
     results = onnx_env.search("Unified Image Restoration via Pixel Diffusion Transformer", limit=3)
     assert results.mode == "hybrid"

@@ -25,11 +25,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from paperfeed.errors import BadRequest, ServiceUnavailable
+from paperfeed.search.fusion import TRANSFORMER_FUSION
 from paperfeed.settings import EMBEDDERS
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
-FUSION_WEIGHT_ONNX = 0.75
-FUSION_SCALE_ONNX = "ideal"
 
 
 class MissingExtraError(ServiceUnavailable):
@@ -180,10 +179,10 @@ class OnnxEmbedder:
         self._tokenizer: Any = LockedTokenizer(tokenizer)  # thread-safe, see LockedTokenizer
         self.name = f"onnx:{path.name}-{model.stem}:{max_tokens}"
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
-        # fused as keyword / max(best hit, ideal score) + w x cosine; w picked on the dev
-        # queries (5-fold CV 0.928; benchmarks/relevance_eval.py, RESULTS.md "Search: transformer")
-        self.fusion_weight = FUSION_WEIGHT_ONNX
-        self.fusion_scale = FUSION_SCALE_ONNX  # keyword scores / max(best hit, ideal score)
+        # fused as keyword / max(best hit, ideal score) + w x cosine, keyword dropped when the
+        # best hit covers too little of the query (paperfeed.search.fusion)
+        self.fusion_weight = TRANSFORMER_FUSION.weight
+        self.fusion_scale = "ideal"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

@@ -1,19 +1,31 @@
 """Fusion of keyword and dense scores into one ranking (pure stages).
 
-score(doc) = bm25(doc) / scale + weight * cosine(query, doc)
-             [+ cover_weight * cover(doc) + bigram_weight * bigram(doc), top N only]
-scale      = bm25(best keyword hit), or, given `keyword_scale` (the transformer's fusion),
-             max(that, the score of a paper holding every query term once)
+score(doc) = trust x bm25(doc) / scale + weight x cosine(query, doc)
+             [+ cover_weight x cover(doc) + bigram_weight x bigram(doc), top N only]
+scale      = max(bm25(best keyword hit), ideal), ideal = the score of a paper holding every
+             query term once (`KeywordIndex.ideal_score`); without an ideal, the best hit
+cover      = bm25(best keyword hit) / scale: how much of the query the best hit covers
+trust      = 1 if cover >= min_cover, else 0
 
-The keyword part is scaled to [0, 1] per query so one weight works for short and long
-queries; candidates found only by the vector index get 0 for it. Scaling by the best hit
-alone calls a best hit that matches only the query's common words a full match (1.0), so
-fusion cannot let meaning win then; scaling by the ideal score keeps such a hit low
-(`KeywordIndex.ideal_score`; measured in benchmarks/relevance_eval.py). Reciprocal-rank fusion
-was measured worse (a weak ranker's ranks pull a strong one down; benchmarks/RESULTS.md).
-The optional second stage (`coverage_features`, `rerank_coverage`) re-ranks the fused top N
-by how much of the query a paper covers; weights chosen by cross-validation
-(benchmarks/fusion_cv.py).
+Candidates are the union of the keyword hits and the nearest vectors; a candidate found only
+by its vector gets 0 for the keyword part. Why:
+
+- Dividing by the ideal score (not the best hit alone) keeps a best hit that matches only the
+  query's common words from counting as a full match (1.0).
+- `min_cover` decides whether keyword search has found anything at all. A query that names
+  its paper (a known-item query) has a best hit holding most of its terms (cover 0.6 to 1 on
+  all 100 dev queries); a query that describes a paper in other words has none (cover 0.3 to
+  0.8, median 0.5, on 50 dev paraphrases). Below `min_cover` the keyword scores say only
+  that some papers share some common words, so they are dropped and the candidates (keyword
+  hits and nearest vectors alike) are ranked by meaning. Summing them instead, however
+  scaled, keeps every paper with a few common words above a paper found only by meaning
+  (0 of 50 paraphrase targets in the top 10, benchmarks/RESULTS.md).
+
+Two tuned numbers per embedder, `weight` and `min_cover`, chosen by cross-validation on the
+dev queries and dev paraphrases (benchmarks/relevance_eval.py). Reciprocal-rank fusion was
+measured worse (a weak ranker's ranks pull a strong one down). The optional second stage
+(`coverage_features`, `rerank_coverage`) re-ranks the fused top N by how much of the query
+a paper covers; weights chosen by cross-validation (benchmarks/fusion_cv.py).
 """
 
 from __future__ import annotations
@@ -22,6 +34,17 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 DENSE_WEIGHT = 0.5  # default; each embedder carries its own tuned `fusion_weight`
+
+
+class FusionParams(NamedTuple):
+    """The tuned numbers of `fuse` for one kind of vector (benchmarks/RESULTS.md)."""
+
+    weight: float  # of the cosine
+    min_cover: float  # below it keyword evidence is dropped (used with an ideal score)
+
+
+# all-MiniLM-L6-v2 cosines (ONNX int8, 128 word pieces): 5-fold CV on dev + dev paraphrases
+TRANSFORMER_FUSION = FusionParams(weight=0.25, min_cover=0.65)
 
 
 class Fused(NamedTuple):
@@ -39,11 +62,18 @@ def fuse(
     dense: Mapping[int, float],
     *,
     weight: float = DENSE_WEIGHT,
-    keyword_scale: float = 0.0,
+    ideal: float = 0.0,
+    min_cover: float = 0.0,
 ) -> Fused:
-    """Combine BM25 hits and cosines over the union of both candidate sets."""
-    top = max(max(keyword_scores, default=0.0), keyword_scale) or 1.0
-    kw = {row: score / top for row, score in zip(keyword_rows, keyword_scores, strict=False)}
+    """Combine BM25 hits and cosines over the union of both candidate sets (module doc).
+
+    `ideal` is the query's ideal keyword score (0: scale by the best hit alone; then
+    `min_cover` has no effect). A row absent from `dense` gets cosine 0.
+    """
+    best = max(keyword_scores, default=0.0)
+    top = max(best, ideal) or 1.0
+    trust = 1.0 if ideal <= 0 or best / top >= min_cover else 0.0
+    kw = {r: trust * s / top for r, s in zip(keyword_rows, keyword_scores, strict=False)}
     rows = list(dict.fromkeys([*keyword_rows, *dense]))
     parts = [(kw.get(r, 0.0), dense.get(r, 0.0)) for r in rows]
     scored = sorted(

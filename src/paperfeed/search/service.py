@@ -23,7 +23,7 @@ from paperfeed.errors import NotFound
 from paperfeed.search import pipeline
 from paperfeed.search.cache import ResultCache
 from paperfeed.search.embed import Embedder, make_embedder, paper_text
-from paperfeed.search.fusion import DENSE_WEIGHT, fuse
+from paperfeed.search.fusion import DENSE_WEIGHT, TRANSFORMER_FUSION, fuse
 from paperfeed.search.indexer import (
     IndexDamaged,
     Indexer,
@@ -170,10 +170,11 @@ class SearchService:
             rows = pipeline.dense_candidates(ix.vectors, qvec, req, kw, allowed)
             dense = ix.vectors.scores(rows, qvec)
         weight = getattr(ix.embedder, "fusion_weight", DENSE_WEIGHT) if dense else DENSE_WEIGHT
-        scale = 0.0
+        ideal = min_cover = 0.0
         if dense and getattr(ix.embedder, "fusion_scale", "top") == "ideal":
-            scale = ix.keyword.ideal_score(req.parsed)  # see paperfeed.search.fusion
-        fused = fuse(kw.rows, kw.scores, dense, weight=weight, keyword_scale=scale)
+            ideal = ix.keyword.ideal_score(req.parsed)  # see paperfeed.search.fusion
+            min_cover = TRANSFORMER_FUSION.min_cover
+        fused = fuse(kw.rows, kw.scores, dense, weight=weight, ideal=ideal, min_cover=min_cover)
         mode = "hybrid" if dense and kw.rows else ("meaning" if dense else "keyword")
         weights = getattr(ix.embedder, "coverage_weights", (0.0, 0.0))
         if dense and req.parsed.terms and any(weights):
