@@ -1,7 +1,7 @@
 """The ONNX transformer embedder (bundled all-MiniLM-L6-v2, int8) through the public search API.
 
-Real model, real ONNX Runtime, real papers: no stand-ins. `PAPERFEED_EMBEDDER` is pinned to
-'static' for the rest of the suite (conftest.py); these tests name the ONNX embedder.
+Real model, real ONNX Runtime, real papers: no stand-ins. The transformer is off for the rest
+of the suite (conftest.py pins PAPERFEED_EMBEDDER=static); these tests name the ONNX embedder.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ PARAPHRASE = "a network that repairs blurry, noisy or rainy photos"
 def onnx_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchService]:
     data_dir = tmp_path_factory.mktemp("onnx-search")
     settings, store = make_env(data_dir, WEB_PAPERS)
-    settings = load_settings(data_dir=data_dir, embedder="onnx")
+    settings = load_settings(data_dir=data_dir, transformer="onnx")
     service = SearchService(store, settings, background=False)
+    service.sync_transformer()  # the whole backfill (the worker's job in `serve`)
     yield service
     service.close()
     store.close()
@@ -63,8 +64,8 @@ def test_onnx_embedder_is_a_real_sentence_model() -> None:
 def test_search_by_meaning_with_the_onnx_embedder(onnx_env: SearchService) -> None:
     service = onnx_env
     status = service.status()
-    assert status.embedder.startswith("onnx:minilm")
-    assert status.vectors == status.papers_indexed == 90
+    assert status.transformer is not None and status.transformer.model.startswith("onnx:minilm")
+    assert status.vectors == status.papers_indexed == status.transformer.done == 90
     target = service.store.get_paper(TARGET)
     assert target is not None
     shared = set(analyze(PARAPHRASE)) & set(

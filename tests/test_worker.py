@@ -13,6 +13,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from paperfeed.ingest import ingest_sources
 from paperfeed.settings import load_settings
 from paperfeed.store import open_store
@@ -197,4 +199,43 @@ def test_workers_harvest_followed_sources_once_a_day(tmp_path: Path, database_ur
         assert store.get_checkpoint(SCHEDULE_KEY) is not None  # serve's scheduler sees it ran
     finally:
         upstream.close()
+        store.close()
+
+
+def test_worker_backfills_transformer_vectors(tmp_path: Path, database_url) -> None:  # noqa: ANN001
+    """`paperfeed worker` runs the embedding backfill: static vectors, then the transformer's
+    (the real bundled ONNX model), until every paper has both."""
+    from paperfeed.search.embed import onnx_available
+    from paperfeed.search.indexer import Indexer
+
+    if not onnx_available():
+        pytest.skip("onnxruntime is not installed")
+    data = tmp_path / "embed"
+    settings = load_settings(data_dir=data, database_url=database_url, transformer="onnx")
+    papers = tmp_path / "papers.jsonl"
+    papers.write_text("".join(PAPERS.read_text().splitlines(keepends=True)[:10]))
+    store = open_store(settings)
+    ingest_sources(store, [str(papers)])
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(data),
+        "PAPERFEED_DATABASE_URL": database_url or "",
+        "PAPERFEED_TRANSFORMER": "onnx",
+        "PAPERFEED_TRANSFORMER_BATCH": "4",
+        "PAPERFEED_SMTP_URL": "",
+        "PAPERFEED_HARVEST_TIME": "",
+    }
+    cmd = [sys.executable, "-m", "paperfeed", "worker", "--until-idle", "--poll", "0.2"]
+    try:
+        run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert "(10 by the transformer)" in run.stdout
+        ix = Indexer(store, settings)
+        status = ix.status()
+        assert status.papers_indexed == status.vectors == 10
+        assert status.transformer is not None and status.transformer.model.startswith("onnx:")
+        assert (status.transformer.done, status.transformer.total) == (10, 10)
+        ts = ix.tstore
+        assert ts is not None and ts.filled() == 10 and len(ts.vectors.ann) == 10
+    finally:
         store.close()

@@ -20,6 +20,15 @@ INSECURE_SECRET = "change-me"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 SERVED_URL_FILE = "served_url"
 EMBEDDERS = ("auto", "onnx", "static", "torch", "transformer")  # what `make_embedder` takes
+TRANSFORMERS = ("auto", "onnx", "torch", "off")  # PAPERFEED_TRANSFORMER
+# PAPERFEED_EMBEDDER (one embedder per instance, before progressive indexing) -> the transformer
+EMBEDDER_TO_TRANSFORMER = {
+    "auto": "auto",
+    "transformer": "auto",
+    "onnx": "onnx",
+    "torch": "torch",
+    "static": "off",
+}
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 
 
@@ -65,13 +74,28 @@ class Settings(BaseSettings):
         f"{DEFAULT_BASE_URL} before any serve.",
     )
     site_name: str = Field(default="paperfeed", description="Name shown in pages and emails.")
+    transformer: str = Field(
+        default="auto",
+        description="The transformer that fills the second vector index behind the static one "
+        "(newest papers first): 'auto' (the default: 'torch' where torch sees a CUDA GPU, else "
+        "'onnx' where onnxruntime is installed, else 'off'), 'onnx' (the bundled "
+        "all-MiniLM-L6-v2, int8, `pip install 'paperfeed[onnx]'`), 'torch' (all-MiniLM-L6-v2 "
+        "via sentence-transformers, on a GPU when present, `paperfeed[transformer]`) or 'off' "
+        "(static vectors only).",
+    )
+    transformer_batch: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description="Papers per transformer backfill step (progress is kept on disk after "
+        "each step, so a killed backfill loses at most one); 0: the model's default (128 on "
+        "a CPU, 2048 on a GPU).",
+    )
     embedder: str = Field(
         default="auto",
-        description="Embedding model for search by meaning: 'auto' (the default: 'onnx' where "
-        "onnxruntime is installed, else 'static'), 'onnx' (the bundled all-MiniLM-L6-v2 "
-        "transformer, int8, needs `pip install 'paperfeed[onnx]'`, no torch), 'static' "
-        "(bundled model2vec, numpy only, fast but weaker) or 'torch' (all-MiniLM-L6-v2 via "
-        "sentence-transformers, uses a GPU if present, `paperfeed[transformer]`).",
+        description="Deprecated alias of PAPERFEED_TRANSFORMER, read only when that is not set: "
+        "'static' = off, 'onnx' and 'torch' = that transformer, 'auto' and 'transformer' = "
+        "auto. Every paper gets the bundled static vectors first either way.",
     )
     online: bool = Field(
         default=False,
@@ -179,6 +203,22 @@ class Settings(BaseSettings):
                 f"PAPERFEED_EMBEDDER must be one of {', '.join(EMBEDDERS)}, not {value!r}"
             )
         return value
+
+    @field_validator("transformer")
+    @classmethod
+    def _known_transformer(cls, value: str) -> str:
+        if value not in TRANSFORMERS:
+            raise ConfigError(
+                f"PAPERFEED_TRANSFORMER must be one of {', '.join(TRANSFORMERS)}, not {value!r}"
+            )
+        return value
+
+    @property
+    def transformer_choice(self) -> str:
+        """PAPERFEED_TRANSFORMER, else what the deprecated PAPERFEED_EMBEDDER implies."""
+        if "transformer" in self.model_fields_set or "embedder" not in self.model_fields_set:
+            return self.transformer
+        return EMBEDDER_TO_TRANSFORMER[self.embedder]
 
     @field_validator("digest_time")
     @classmethod

@@ -10,9 +10,11 @@ A worker loops:
 2. **Claim** one queued job, or a running one whose lease expired (its worker died: kill -9,
    lost machine), with `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL (one writer at a
    time on SQLite). While it runs, a heartbeat thread renews the lease every `lease_s / 3`.
-3. **Embed** papers the local search indexes have not caught up with (`EMBED_STEP` at a
-   time), when there is no job to run. The indexes are files under the data directory:
-   workers sharing a directory take turns under its file lock.
+3. **Embed** papers the local search indexes have not caught up with, when there is no job
+   to run: static vectors (`EMBED_STEP` at a time), then the transformer backfill, newest
+   papers first, for `TRANSFORMER_SLICE` seconds at a time. The indexes are files under the
+   data directory: workers (and a `serve` on the same directory) take turns under its file
+   lock, step by step, so they share the backfill instead of repeating it.
 
 Digest jobs run the ordinary send job (`paperfeed.digest.send`) over their id block: its
 outbox claim still guarantees one digest per subscriber and period, whichever worker (or
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DIGEST_BLOCK = 100  # subscriber ids per digest job
 EMBED_STEP = 2048  # papers embedded between two looks at the job queue
+TRANSFORMER_SLICE = 10.0  # seconds of transformer backfill between two looks at the queue
 REQUEUE_AFTER = 600.0  # a finished digest block with subscribers still due runs again after
 
 
@@ -51,14 +54,15 @@ def worker_name() -> str:
 class WorkerReport:
     jobs_done: int = 0
     jobs_failed: int = 0
-    embedded: int = 0
+    embedded: int = 0  # papers embedded (static and transformer vectors)
+    transformer: int = 0  # of which transformer vectors
     by_kind: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.by_kind.items())) or "none"
         return (
             f"worker: {self.jobs_done} jobs done ({kinds}), {self.jobs_failed} failed, "
-            f"{self.embedded} papers embedded"
+            f"{self.embedded} papers embedded ({self.transformer} by the transformer)"
         )
 
 
@@ -271,12 +275,15 @@ class Worker:
                 self._embed = False
                 return 0
             self._indexer = Indexer(self.store, self.settings)
-        status = self._indexer.status()
-        if status.keyword_pending:
-            self._indexer.sync_keyword()
-        if not status.vectors_pending:
-            return 0
-        n = int(self._indexer.sync_vectors(max_papers=EMBED_STEP))
+        ix = self._indexer
+        ix.refresh()
+        if self.store.count_changes_since(ix.state.keyword_seq):
+            ix.sync_keyword()
+        if self.store.count_changes_since(ix.state.vector_seq):
+            n = int(ix.sync_vectors(max_papers=EMBED_STEP))
+        else:
+            n = int(ix.sync_transformer(max_seconds=TRANSFORMER_SLICE))
+            self.report.transformer += n
         self.report.embedded += n
         return n
 

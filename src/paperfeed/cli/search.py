@@ -15,6 +15,7 @@ from paperfeed.errors import BadRequest
 from paperfeed.models import StoredPaper, daily_json
 from paperfeed.progress import Progress
 from paperfeed.search import SORTS, Filters, Hit, SearchService, evaluate, read_queries
+from paperfeed.search.results import BackfillProgress
 from paperfeed.store import Store
 
 
@@ -153,14 +154,24 @@ def eval_command(
 def index(
     rebuild: Annotated[
         bool,
-        typer.Option("--rebuild", help="Rebuild both indexes from the store; blocks until done."),
+        typer.Option(
+            "--rebuild",
+            help="Rebuild every index from the store, the transformer's included; blocks "
+            "until all are complete.",
+        ),
     ] = False,
     catch_up: Annotated[
-        bool, typer.Option("--sync", help="Catch both indexes up now; blocks until done.")
+        bool,
+        typer.Option(
+            "--sync",
+            help="Catch every index up now, the transformer's included (newest papers first; "
+            "a killed run resumes where it was); blocks until done.",
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
-    """Show what the search indexes still have to catch up on (or rebuild them)."""
+    """Show what the search indexes still have to catch up on, and the transformer backfill's
+    progress, rate and ETA (or catch them up, or rebuild them)."""
     with opened_store() as store:
         service = SearchService(store, state.settings, background=False, repair=False)
         try:
@@ -170,6 +181,7 @@ def index(
             elif catch_up:
                 service.repair()
                 service.sync_vectors(progress=progress.phase)
+                service.sync_transformer(progress=progress.phase)
             progress.finish()
             status = service.status()
         finally:
@@ -183,11 +195,27 @@ def index(
         f"vector index ({status.embedder})  {status.vectors} papers, "
         f"{status.vectors_pending} pending"
     )
+    if status.transformer is not None:
+        typer.echo(transformer_line(status.transformer))
     for name, why in status.damaged.items():
         say(
             f"damaged: {name} index: {why} (rebuilt at the next start of the service, "
             "or now with `paperfeed index --sync`)"
         )
+
+
+def transformer_line(p: BackfillProgress) -> str:
+    """The transformer backfill in one line: done, share, rate and ETA."""
+    if not p.model:
+        return "transformer             off (static vectors only; PAPERFEED_TRANSFORMER)"
+    line = f"transformer ({p.model})  {p.done} of {p.total} papers ({100 * p.share:.1f}%)"
+    if p.pending and p.active:
+        line += f", {p.rate:.1f} papers/s"
+        if p.eta_text:
+            line += f", {p.eta_text}"
+    elif p.pending:
+        line += f", {p.pending} pending (filled by `paperfeed serve`, `worker` or `index --sync`)"
+    return line
 
 
 def similar(

@@ -1,14 +1,17 @@
 """Text embedders: turn paper text and queries into unit-length float32 vectors.
 
-Three backends behind one small interface, picked by name (`make_embedder`):
+Three backends behind one small interface. Every paper gets static vectors first; a
+transformer (`make_transformer`, PAPERFEED_TRANSFORMER) fills a second index behind them
+(`paperfeed.search.backfill`):
 
+- ``static``: a model2vec static model distilled from all-MiniLM-L6-v2 (numpy only, bundled);
+  every paper's first vectors. ~50x faster than the transformer, much weaker on meaning.
 - ``onnx``: all-MiniLM-L6-v2, a transformer, as an int8-quantized ONNX graph shipped in
   ``model/minilm`` (23 MB); needs only ``onnxruntime`` (``pip install 'paperfeed[onnx]'``),
-  no torch. The default (``auto``) wherever onnxruntime is installed.
-- ``static``: a model2vec static model distilled from all-MiniLM-L6-v2 (numpy only, bundled);
-  the default where onnxruntime is not installed. ~50x faster, much weaker on meaning.
+  no torch. The transformer on a CPU.
 - ``torch``: all-MiniLM-L6-v2 via sentence-transformers, on a GPU when torch sees one
-  (``paperfeed[transformer]``); the reference the others are measured against.
+  (``paperfeed[transformer]``); the transformer ``auto`` picks where torch sees CUDA, and
+  the reference the others are measured against.
 
 Model choice, relevance and cost: README "Search" and benchmarks/RESULTS.md.
 """
@@ -26,7 +29,7 @@ import numpy as np
 
 from paperfeed.errors import BadRequest, ServiceUnavailable
 from paperfeed.search.fusion import TRANSFORMER_FUSION
-from paperfeed.settings import EMBEDDERS
+from paperfeed.settings import EMBEDDERS, TRANSFORMERS
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 
@@ -41,6 +44,7 @@ class Embedder(Protocol):
     name: str
     dim: int
     fusion_weight: float  # weight of its cosine in fusion, tuned per model (RESULTS.md)
+    backfill_chunk: int  # papers per backfill step (about 1-2 s of work; progress is kept per step)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -121,6 +125,7 @@ class StaticEmbedder:
         # fused with query-coverage re-ranking; weights by 5-fold CV on the dev queries
         # (benchmarks/fusion_cv.py, RESULTS.md "Search: relevance")
         self.fusion_weight = 1.2
+        self.backfill_chunk = 512
         self.coverage_weights = (1.5, 0.5)  # (cover, bigram), on the fused top 20
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -183,6 +188,7 @@ class OnnxEmbedder:
         # best hit covers too little of the query (paperfeed.search.fusion)
         self.fusion_weight = TRANSFORMER_FUSION.weight
         self.fusion_scale = "ideal"
+        self.backfill_chunk = 128
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
@@ -222,6 +228,7 @@ class TorchEmbedder:
         self.name = f"torch:minilm:{max_tokens}"
         self.dim = 384
         self.fusion_weight = 1.0
+        self.backfill_chunk = 2048 if device == "cuda" else 64
         # the model's Rust tokenizer is not thread-safe either; a forward pass is the costly
         # part anyway (and shares one GPU), so whole calls are serialised here
         self._lock = threading.Lock()
@@ -232,8 +239,42 @@ class TorchEmbedder:
         return _normalize(vecs)
 
 
+def cuda_available() -> bool:
+    """Whether torch is installed and sees a CUDA GPU (imports torch only where installed)."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    try:
+        import torch
+    except Exception:  # a broken torch install: no GPU for us
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def transformer_kind(choice: str) -> str:
+    """What PAPERFEED_TRANSFORMER resolves to here: 'torch', 'onnx' or 'off'.
+
+    ``auto`` takes the GPU (torch with CUDA) first: there the backfill of a large catalogue
+    takes minutes instead of an hour; else ONNX Runtime on the CPU, else no transformer.
+    """
+    if choice not in TRANSFORMERS:
+        raise BadRequest(f"unknown transformer {choice!r}: use one of {', '.join(TRANSFORMERS)}")
+    if choice != "auto":
+        return choice
+    if cuda_available():
+        return "torch"
+    return "onnx" if onnx_available() else "off"
+
+
+def make_transformer(choice: str) -> Embedder | None:
+    """The transformer embedder PAPERFEED_TRANSFORMER names (None for 'off')."""
+    kind = transformer_kind(choice)
+    if kind == "off":
+        return None
+    return OnnxEmbedder() if kind == "onnx" else TorchEmbedder()
+
+
 def make_embedder(name: str) -> Embedder:
-    """The embedder a setting names (`EMBEDDERS`).
+    """The embedder a name selects (`EMBEDDERS`; benchmarks and tools pick models by it).
 
     ``auto`` (the default) is ``onnx`` where onnxruntime is installed, else ``static``;
     ``transformer`` is ``onnx`` where onnxruntime is installed, else ``torch``.

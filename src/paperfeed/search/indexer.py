@@ -6,8 +6,15 @@ one writer at a time across threads and processes), the sync from the store, sta
 and the background worker. Queries never write; they read through `paper_id`, `keyword`,
 `vectors` and `embedder` (see `paperfeed.search.pipeline`).
 
-Files: `keyword/` (tantivy), `rows.txt` (paper id per row), `vectors.f16` (float16 rows),
-`ann.usearch`, and `state.json` holding the store change sequence each index has caught up to.
+Files: `keyword/` (tantivy), `rows.txt` (paper id per row), `vectors.f16` (float16 rows of
+the static model), `ann.usearch`, `state.json` holding the store change sequence each index
+has caught up to, and `transformer/`: the transformer's vectors, filled behind the static
+ones, newest papers first (`paperfeed.search.backfill`).
+
+Progressive indexing: keyword search at once (after every ingest), static vectors for every
+paper next (thousands per second), then the transformer backfill, which the background
+worker runs in slices of `TRANSFORMER_SLICE` seconds so that new papers are taken (newest
+first) within a slice of their ingest.
 """
 
 from __future__ import annotations
@@ -24,12 +31,23 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
+
 from paperfeed.errors import ServiceUnavailable
 from paperfeed.models import StoredPaper
 from paperfeed.progress import Progress as ProgressReporter
-from paperfeed.search.embed import Embedder, make_embedder, paper_text
+from paperfeed.search.backfill import DIRNAME as TRANSFORMER_DIR
+from paperfeed.search.backfill import TransformerStore, day_number
+from paperfeed.search.embed import (
+    Embedder,
+    MissingExtraError,
+    make_embedder,
+    make_transformer,
+    paper_text,
+    transformer_kind,
+)
 from paperfeed.search.keyword import IndexDoc, KeywordIndex
-from paperfeed.search.results import IndexStatus
+from paperfeed.search.results import BackfillProgress, IndexStatus
 from paperfeed.search.vectors import RowMap, VectorStore, file_crc
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -37,6 +55,7 @@ from paperfeed.store import Store
 log = logging.getLogger(__name__)
 
 FOREGROUND_EMBED = 20_000  # at start-up, embed this much lag before answering; more: worker
+TRANSFORMER_SLICE = 10.0  # seconds of transformer backfill between two looks at the store
 STATE_VERSION = 1
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -104,7 +123,7 @@ class Indexer:
             self.dir.unlink()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._embedder = embedder
-        self.embedder_name = embedder.name if embedder else f"{settings.embedder}"
+        self.embedder_name = embedder.name if embedder else "static"
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -116,6 +135,9 @@ class Indexer:
         self._keyword: KeywordIndex | None = None
         self.rowmap = RowMap(self.dir / "rows.txt")
         self._vectors: VectorStore | None = None
+        self._transformer: Embedder | None = None
+        self._transformer_kind: str | None = None
+        self._tstore: TransformerStore | None = None
 
     # --- files -------------------------------------------------------------------------
 
@@ -140,6 +162,8 @@ class Indexer:
                 self._keyword._searcher = None
             if self._vectors is not None and self._vectors.changed_on_disk() and not self.busy():
                 self._vectors = None
+        if self._tstore is not None and not self.busy():
+            self._tstore.refresh()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -167,7 +191,7 @@ class Indexer:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = make_embedder(self.settings.embedder)
+            self._embedder = make_embedder("static")  # every paper's first vectors
             self.embedder_name = self._embedder.name
         return self._embedder
 
@@ -190,6 +214,48 @@ class Indexer:
             except (RuntimeError, ValueError, OSError) as exc:
                 raise IndexDamaged(f"the vector index cannot be read: {exc}") from exc
         return self._vectors
+
+    @property
+    def transformer_on(self) -> bool:
+        """Whether PAPERFEED_TRANSFORMER names a transformer that can run here."""
+        if self._transformer_kind is None:
+            self._transformer_kind = transformer_kind(self.settings.transformer_choice)
+        return self._transformer_kind != "off"
+
+    @property
+    def transformer(self) -> Embedder | None:
+        """The transformer embedder (loaded on first use); None when it is off, or when it
+        cannot load here (said once in the log: search goes on with static vectors)."""
+        if self._transformer is None and self.transformer_on:
+            with self._lock:
+                if self._transformer is None:
+                    try:
+                        self._transformer = make_transformer(self._transformer_kind or "off")
+                    except MissingExtraError as exc:
+                        log.error("search: no transformer (%s): static vectors only", exc)
+                        self._transformer_kind = "off"
+        return self._transformer
+
+    @property
+    def tstore(self) -> TransformerStore | None:
+        """The transformer's vector store, for the configured model; None when it is off."""
+        if self._tstore is None:
+            emb = self.transformer
+            if emb is None:
+                return None
+            with self.writing():
+                if self._tstore is None:
+                    ts = TransformerStore(self.dir / TRANSFORMER_DIR)
+                    ts.use_model(emb.name, emb.dim)  # another model's vectors: start over
+                    self._tstore = ts
+        return self._tstore
+
+    def query_transformer(self) -> TransformerStore | None:
+        """The transformer store when queries can use it: on, and some paper filled."""
+        if not self.transformer_on:
+            return None
+        ts = self.tstore
+        return ts if ts is not None and ts.filled() else None
 
     def paper_id(self, row: int) -> str:
         """The paper id of a row ('' for a row this process has not seen yet)."""
@@ -280,6 +346,21 @@ class Indexer:
         self.sync_keyword()
         if self.store.count_changes_since(self.state.vector_seq) <= FOREGROUND_EMBED:
             self.sync_vectors()
+        self._repair_transformer()
+
+    def _repair_transformer(self) -> None:
+        """Open the transformer store (a new model starts over) and repair what a crash or
+        damage left: the backfill itself is the worker's (or `sync_transformer`'s)."""
+        if not self.transformer_on:
+            return
+        ts = self.tstore
+        if ts is None:
+            return
+        with self.writing():
+            if ts.state.seq > self.store.last_seq():  # a different or restored database
+                log.warning("search: transformer index is ahead of the store: re-embedding")
+                ts.wipe()
+            ts.reconcile()
 
     def _rebuild_ann(self) -> None:
         """A damaged ANN file is rebuilt from the vector file (no re-embedding)."""
@@ -306,6 +387,10 @@ class Indexer:
             self.state.keyword_seq = 0
             self.state.keyword_docs = 0
             self.state.rows = 0
+            if self._tstore is not None:  # its rows are gone: start it over too
+                self._tstore.wipe()
+            else:
+                shutil.rmtree(self.dir / TRANSFORMER_DIR, ignore_errors=True)
         for name in ("vectors.f16", "ann.usearch"):
             (self.dir / name).unlink(missing_ok=True)
         self._vectors = None
@@ -388,6 +473,87 @@ class Indexer:
         self._save_state()
         self._unsaved_vectors = False
 
+    def _follow_for_transformer(self, ts: TransformerStore, batch: int = 20_000) -> None:
+        """Mark papers changed since the transformer store's sequence as to embed (under
+        the lock): new papers, and new versions of embedded ones."""
+        while changes := self.store.changes_since(ts.state.seq, limit=batch):
+            rows = self.rowmap.assign([c.paper.id for c in changes])
+            ts.mark(rows, [day_number(c.paper.day) for c in changes], len(self.rowmap))
+            ts.state.seq = changes[-1].seq
+            ts.save_state()
+            if len(changes) < batch:
+                break
+
+    def sync_transformer(
+        self,
+        *,
+        progress: Progress | None = None,
+        max_papers: int | None = None,
+        max_seconds: float | None = None,
+    ) -> int:
+        """Fill the transformer's vectors, newest papers first, step by step (each step is
+        kept on disk before the next: a killed run resumes where it was); returns how many
+        papers were embedded. Stops when all are filled, or after `max_papers` or about
+        `max_seconds`, or when the worker is stopped."""
+        emb, ts = self.transformer, self.tstore
+        if emb is None or ts is None:
+            return 0
+        started, done = time.monotonic(), 0
+        chunk = self.settings.transformer_batch or int(getattr(emb, "backfill_chunk", 128))
+        total = self.store.count_changes_since(0)
+        try:
+            while not self._stop.is_set():
+                with self.writing():
+                    ts.catch_up_with_disk()
+                    self._follow_for_transformer(ts)
+                    want = chunk if max_papers is None else min(chunk, max_papers - done)
+                    rows = ts.next_rows(want, len(self.rowmap)) if want > 0 else []
+                    if rows:
+                        t0 = time.monotonic()
+                        self._embed_step(ts, emb, rows)
+                        ts.step_done(len(rows), time.monotonic() - t0)
+                        ts.save_ann()
+                        done += len(rows)
+                if progress and rows:
+                    progress("transformer", min(ts.finished(), total), total)
+                if len(rows) < chunk:
+                    break
+                if max_papers is not None and done >= max_papers:
+                    break
+                if max_seconds is not None and time.monotonic() - started >= max_seconds:
+                    break
+        finally:
+            with self.writing():
+                ts.save_ann(force=True)
+        return done
+
+    def _embed_step(self, ts: TransformerStore, emb: Embedder, rows: list[int]) -> None:
+        ids = [self.rowmap.ids[r] for r in rows]
+        papers = {p.paper.id: p.paper for p in self.store.get_papers(ids)}
+        have = [(r, papers[pid]) for r, pid in zip(rows, ids, strict=True) if pid in papers]
+        ts.mark_gone([r for r, pid in zip(rows, ids, strict=True) if pid not in papers])
+        if not have:
+            return
+        keep = [r for r, _ in have]
+        vecs = emb.embed([paper_text(p.title, p.abstract) for _, p in have])
+        static = None
+        if self.state.dim:  # the same papers' static vectors, for the global calibration
+            m = self.vectors.matrix()
+            static = np.zeros((len(keep), m.shape[1]), dtype=np.float32)
+            inside = [i for i, r in enumerate(keep) if r < len(m)]
+            if inside:
+                static[inside] = m[[keep[i] for i in inside]]
+        ts.fill(keep, vecs, static)
+
+    def transformer_progress(self) -> BackfillProgress:
+        """How far the transformer backfill has got (reads files only; loads no model)."""
+        total = self.store.count_changes_since(0)
+        if not self.transformer_on:
+            return BackfillProgress("", 0, total, 0.0, None, False)
+        ts = self._tstore or TransformerStore(self.dir / TRANSFORMER_DIR)
+        ts.refresh()
+        return ts.progress(total, ts.state.model or self.settings.transformer_choice)
+
     def rebuild(self, *, progress: Progress | None = None) -> IndexStatus:
         """Throw every index away and rebuild them from the store; blocks until complete.
 
@@ -402,10 +568,12 @@ class Indexer:
                 else:
                     entry.unlink()
             self.state = IndexState()
+            self._tstore = None
             self._wipe(keyword=True)
         self.sync_keyword(progress=progress)
         self._stop.clear()
         self.sync_vectors(progress=progress)
+        self.sync_transformer(progress=progress)
         return self.status()
 
     def status(self) -> IndexStatus:
@@ -430,6 +598,7 @@ class Indexer:
             vectors=vectors,
             embedder=st.embedder or self.embedder_name,
             damaged=problems,
+            transformer=self.transformer_progress(),
         )
 
     # --- background worker ---------------------------------------------------------------
@@ -450,6 +619,11 @@ class Indexer:
                 if self.store.count_changes_since(self.state.vector_seq):
                     n = self.sync_vectors(progress=ProgressReporter(bar=False).phase)
                     log.info("search: embedded %d papers", n)
+                if self._transformer_pending():
+                    reporter = ProgressReporter(bar=False, every=60.0).phase
+                    n = self.sync_transformer(progress=reporter, max_seconds=TRANSFORMER_SLICE)
+                    if n:  # more to do: look at the store again, then go on at once
+                        continue
             except IndexDamaged as exc:  # damaged under a running service: repair, go on
                 log.warning("search: %s; repairing", exc)
                 try:
@@ -459,6 +633,15 @@ class Indexer:
             except Exception:  # keep serving; the next round retries
                 log.exception("search indexing failed")
             self._stop.wait(self.poll_seconds)
+
+    def _transformer_pending(self) -> bool:
+        if not self.transformer_on:
+            return False
+        ts = self.tstore
+        if ts is None:
+            return False
+        ts.refresh()
+        return ts.state.seq < self.store.last_seq() or ts.todo(len(self.rowmap)) > 0
 
     def stop_worker(self) -> None:
         self._stop.set()

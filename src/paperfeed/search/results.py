@@ -58,6 +58,39 @@ class SearchResults:
 
 
 @dataclass(frozen=True, slots=True)
+class BackfillProgress:
+    """How far the transformer has got: for `paperfeed index` and /admin/search."""
+
+    model: str  # '' when the transformer is off
+    done: int  # papers with a transformer vector (or nothing to embed)
+    total: int  # papers in the catalogue
+    rate: float  # papers/s of the last run
+    eta_s: float | None  # seconds left at that rate, while a run is going on
+    active: bool  # a backfill took a step within the last two minutes
+
+    @property
+    def pending(self) -> int:
+        return max(self.total - self.done, 0)
+
+    @property
+    def share(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+    @property
+    def eta_text(self) -> str:
+        """'about 12 min left' ('' when no run is going on), for the CLI and the admin page."""
+        return f"about {duration_text(self.eta_s)} left" if self.eta_s is not None else ""
+
+
+def duration_text(seconds: float) -> str:
+    """'45 s', '12 min', '3 h 05 min'."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+@dataclass(frozen=True, slots=True)
 class IndexStatus:
     store_seq: int
     keyword_seq: int
@@ -68,6 +101,14 @@ class IndexStatus:
     vectors: int
     embedder: str
     damaged: dict[str, str] = field(default_factory=dict)  # index -> what is wrong with it
+    transformer: BackfillProgress | None = None  # the transformer backfill (None: not asked)
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        out = asdict(self)
+        if self.transformer is not None:
+            out["transformer"] = {
+                **asdict(self.transformer),
+                "pending": self.transformer.pending,
+                "share": round(self.transformer.share, 4),
+            }
+        return out

@@ -4,7 +4,9 @@
     results = service.search("upper bound", limit=10, filters=Filters(has_code=True),
                              sort="relevance")       # -> SearchResults (iterable of Hit)
     service.similar("2509.17971", limit=6)           # -> SearchResults
-    service.status()                                  # -> IndexStatus (what is pending)
+    service.status()                                  # -> IndexStatus (what is pending,
+                                                      #    the transformer's progress)
+    service.sync_transformer(max_seconds=10)          # fill transformer vectors, newest first
     service.rebuild(progress=callback)                # blocks until every index is complete
     service.close()
 
@@ -22,6 +24,7 @@ import logging
 from paperfeed.errors import NotFound
 from paperfeed.search import pipeline
 from paperfeed.search.cache import ResultCache
+from paperfeed.search.dense import DENSE_CANDIDATES, DenseScores, dense_stage
 from paperfeed.search.embed import Embedder, make_embedder, paper_text
 from paperfeed.search.fusion import DENSE_WEIGHT, TRANSFORMER_FUSION, fuse
 from paperfeed.search.indexer import (
@@ -77,7 +80,13 @@ class SearchService:
 
     @property
     def embedder(self) -> Embedder:
+        """The static embedder (every paper's first vectors)."""
         return self.indexer.embedder
+
+    @property
+    def transformer(self) -> Embedder | None:
+        """The transformer filling the second vector index (None when off)."""
+        return self.indexer.transformer
 
     def repair(self) -> None:
         self.indexer.repair()
@@ -90,7 +99,20 @@ class SearchService:
     ) -> int:
         return self.indexer.sync_vectors(batch=batch, progress=progress, max_papers=max_papers)
 
+    def sync_transformer(
+        self,
+        *,
+        progress: Progress | None = None,
+        max_papers: int | None = None,
+        max_seconds: float | None = None,
+    ) -> int:
+        """Fill the transformer's vectors, newest papers first (see `Indexer`)."""
+        return self.indexer.sync_transformer(
+            progress=progress, max_papers=max_papers, max_seconds=max_seconds
+        )
+
     def rebuild(self, *, progress: Progress | None = None) -> IndexStatus:
+        """Rebuild every index, the transformer's included; blocks until all are complete."""
         status = self.indexer.rebuild(progress=progress)
         self.cache.clear()
         return status
@@ -111,7 +133,9 @@ class SearchService:
 
     def _cache_key(self, *parts: object) -> tuple[object, ...]:
         st = self.indexer.state
-        return (*parts, self.store.last_seq(), st.keyword_seq, st.vector_seq)
+        ts = self.indexer.query_transformer()
+        filled = ts.filled() if ts is not None else 0  # rankings move as the backfill fills
+        return (*parts, self.store.last_seq(), st.keyword_seq, st.vector_seq, filled)
 
     def search(
         self,
@@ -157,27 +181,28 @@ class SearchService:
         """The pipeline for one request: ids and score parts, best first (no papers)."""
         ix = self.indexer
         kw = pipeline.keyword_stage(ix.keyword, req)
-        dense: dict[int, float] = {}
+        dense = DenseScores({}, [], "static", 0.0)
         try:
             has_vectors = len(ix.vectors.ann) > 0
         except IndexDamaged as exc:  # keyword results still stand; the worker repairs
             log.warning("search: %s; answering by keyword only", exc)
             has_vectors = False
         if has_vectors and req.wants_meaning:
-            qvec = ix.embedder.embed([req.text])[0]
-            wanted = req.filters
-            allowed = (lambda rows: ix.keyword.rows_matching(rows, wanted)) if wanted else None
-            rows = pipeline.dense_candidates(ix.vectors, qvec, req, kw, allowed)
-            dense = ix.vectors.scores(rows, qvec)
-        weight = getattr(ix.embedder, "fusion_weight", DENSE_WEIGHT) if dense else DENSE_WEIGHT
+            dense = self._dense(req, kw.rows)
+        # the dense scores are on the transformer's scale when any paper has a transformer
+        # vector: then the transformer's fusion settings apply, else the static model's
+        emb = ix.transformer if dense.scale == "transformer" else ix.embedder
+        weight = getattr(emb, "fusion_weight", DENSE_WEIGHT) if dense.scores else DENSE_WEIGHT
         ideal = min_cover = 0.0
-        if dense and getattr(ix.embedder, "fusion_scale", "top") == "ideal":
+        if dense.scores and getattr(emb, "fusion_scale", "top") == "ideal":
             ideal = ix.keyword.ideal_score(req.parsed)  # see paperfeed.search.fusion
             min_cover = TRANSFORMER_FUSION.min_cover
-        fused = fuse(kw.rows, kw.scores, dense, weight=weight, ideal=ideal, min_cover=min_cover)
-        mode = "hybrid" if dense and kw.rows else ("meaning" if dense else "keyword")
-        weights = getattr(ix.embedder, "coverage_weights", (0.0, 0.0))
-        if dense and req.parsed.terms and any(weights):
+        fused = fuse(
+            kw.rows, kw.scores, dense.scores, weight=weight, ideal=ideal, min_cover=min_cover
+        )
+        mode = "hybrid" if dense.scores and kw.rows else ("meaning" if dense.scores else "keyword")
+        weights = getattr(emb, "coverage_weights", (0.0, 0.0))
+        if dense.scores and req.parsed.terms and any(weights):
             top = {r: ix.paper_id(r) for r in fused.rows[: pipeline.COVERAGE_TOP]}
             papers = {p.paper.id: p for p in self.store.get_papers([i for i in top.values() if i])}
             texts = {
@@ -195,8 +220,21 @@ class SearchService:
             hits,
             mode,
             pending,
-            close=pipeline.is_close(kw, dense, ix.embedder),
+            close=pipeline.is_close(kw, dense.scores, emb),
             terms=frozenset(req.parsed.all_terms),
+        )
+
+    def _dense(self, req: pipeline.SearchRequest, keyword_rows: list[int]) -> DenseScores:
+        """The dense stage: cosines on the transformer's scale (`paperfeed.search.dense`)."""
+        ix = self.indexer
+        ts = ix.query_transformer()
+        qs = ix.embedder.embed([req.text])[0]
+        qt = ix.transformer.embed([req.text])[0] if ts is not None and ix.transformer else None
+        wanted = req.filters
+        allowed = (lambda rows: ix.keyword.rows_matching(rows, wanted)) if wanted else None
+        k = DENSE_CANDIDATES if req.parsed else max(req.limit, DENSE_CANDIDATES)
+        return dense_stage(
+            ix.vectors, qs, ts, qt, keyword_rows, allowed, nearest=not req.parsed.phrases, k=k
         )
 
     def _rank_sorted(self, req: pipeline.SearchRequest) -> SearchResults:
@@ -253,10 +291,17 @@ class SearchService:
 
         def compute() -> SearchResults:
             row = ix.rowmap.rows.get(paper_id)
-            vec = ix.vectors.vector(row) if row is not None else None
-            if vec is None:
-                vec = ix.embedder.embed([paper_text(item.paper.title, item.paper.abstract)])[0]
-            near = [(r, s) for r, s in ix.vectors.top(vec, limit + 1) if r != row][:limit]
+            text = paper_text(item.paper.title, item.paper.abstract)
+            qs = ix.vectors.vector(row) if row is not None else None
+            if qs is None:
+                qs = ix.embedder.embed([text])[0]
+            ts, qt = ix.query_transformer(), None
+            if ts is not None and ix.transformer is not None:
+                qt = ts.vector(row) if row is not None else None
+                if qt is None:
+                    qt = ix.transformer.embed([text])[0]
+            dense = dense_stage(ix.vectors, qs, ts, qt, [], k=limit + 1)
+            near = [(r, dense.scores[r]) for r in dense.rows if r != row][:limit]
             hits = [Hit(pid, s, 0.0, s) for r, s in near if (pid := ix.paper_id(r))]
             return SearchResults(item.paper.title, hits, "meaning")
 

@@ -30,6 +30,7 @@ from paperfeed.web.bodies import errors_message
 from paperfeed.web.headers import SecurityHeaders
 from paperfeed.web.routes import (
     accounts,
+    admin,
     api,
     curation,
     feeds,
@@ -162,7 +163,17 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = Fals
 
     # library before api: its /api/papers/{id}/note|read|library routes must win over the
     # catch-all /api/papers/{id}
-    for module in (library, recommend, api, curation, pages, accounts, feeds, subscriptions):
+    for module in (
+        library,
+        recommend,
+        api,
+        curation,
+        admin,
+        pages,
+        accounts,
+        feeds,
+        subscriptions,
+    ):
         app.include_router(module.router)
 
     return app

@@ -1,0 +1,97 @@
+"""Transformer backfill speed: papers/s of `paperfeed index --sync`'s transformer phase.
+
+Run: nice -n 10 python benchmarks/backfill.py [--papers 3000] [--batch 0] [--tokens 256]
+
+Loads the first N papers of ../shared/data into a fresh SQLite instance, builds the keyword
+and static indexes, then times the transformer backfill (newest papers first, progress kept
+on disk after every step) with ONNX Runtime on the CPU, and with torch on the GPU when torch
+sees CUDA. The baseline, measured in the same process, is the bare embedder on a sample of
+the same papers (one `embed` call: no store reads, no files, no lock); the ratio shows what
+the backfill's machinery costs. Prints papers/s and the projected time for 218,199 papers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import load_corpus  # noqa: E402
+
+from paperfeed.ingest import ingest_sources  # noqa: E402
+from paperfeed.search import SearchService  # noqa: E402
+from paperfeed.search.embed import cuda_available, make_transformer, paper_text  # noqa: E402
+from paperfeed.settings import load_settings  # noqa: E402
+from paperfeed.store.sqlite import SqliteStore  # noqa: E402
+
+CORPUS = 218_199
+
+
+def bench(kind: str, data: Path, batch: int, sample: int) -> dict[str, float]:
+    settings = load_settings(data_dir=data, transformer=kind, transformer_batch=batch)
+    store = SqliteStore(settings.sqlite_path)
+    service = SearchService(store, settings, background=False)  # keyword + static vectors
+    try:
+        emb = service.transformer
+        assert emb is not None, f"transformer {kind} is not available here"
+        papers = store.get_papers(service.indexer.rowmap.ids[:sample])
+        texts = [paper_text(p.paper.title, p.paper.abstract) for p in papers]
+        emb.embed(texts[:16])  # warm up
+        t = time.perf_counter()
+        emb.embed(texts)
+        raw = len(texts) / (time.perf_counter() - t)
+        t = time.perf_counter()
+        n = service.sync_transformer()
+        secs = time.perf_counter() - t
+        status = service.status()
+        assert status.transformer is not None and status.transformer.pending == 0
+    finally:
+        service.close()
+        store.close()
+    return {"papers": n, "seconds": secs, "backfill_per_s": n / secs, "raw_per_s": raw}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--papers", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=0, help="PAPERFEED_TRANSFORMER_BATCH")
+    ap.add_argument("--sample", type=int, default=256, help="papers for the bare baseline")
+    args = ap.parse_args()
+    docs = load_corpus(limit=args.papers)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "papers.jsonl"
+        with open(src, "w", encoding="utf-8") as fh:
+            for d in docs:
+                rec = {"arxiv_id": d.arxiv_id, "title": d.title, "abstract": d.abstract}
+                fh.write(json.dumps(rec) + "\n")
+        kinds = ["onnx"] + (["torch"] if cuda_available() else [])
+        print(f"load average {os.getloadavg()}; {len(docs)} papers; cores {os.cpu_count()}")
+        print(
+            f"{'transformer':22s} {'backfill/s':>10s} {'bare/s':>8s} {'ratio':>6s} {'218k in':>8s}"
+        )
+        for kind in kinds:
+            data = Path(tmp) / kind
+            settings = load_settings(data_dir=data)
+            store = SqliteStore(settings.sqlite_path)
+            ingest_sources(store, [str(src)])
+            store.close()
+            r = bench(kind, data, args.batch, args.sample)
+            emb = make_transformer(kind)
+            name = emb.name if emb else kind
+            hours = CORPUS / r["backfill_per_s"] / 3600
+            print(
+                f"{name:22s} {r['backfill_per_s']:10.1f} {r['raw_per_s']:8.1f} "
+                f"{r['backfill_per_s'] / r['raw_per_s']:6.2f} {hours:7.2f}h"
+            )
+        if "torch" not in kinds:
+            print("(no CUDA GPU seen by torch here: GPU backfill not measured)")
+        print(f"load average at the end {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

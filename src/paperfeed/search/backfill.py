@@ -1,0 +1,361 @@
+"""The transformer's vector store: a second vector index beside the static one, filled behind
+it, newest papers first, resumable after kill -9.
+
+Files under `<index>/transformer/` (rows are those of `rows.txt`, as for every index):
+
+- `vectors.f16`, `ann.usearch`: the transformer's unit vectors by row (`VectorStore`).
+- `done.u8`: one byte per row: 0 to embed, 1 embedded, 2 nothing to embed (gone from the store).
+- `day.i32`: each row's paper day (proleptic ordinal): the backfill takes the newest first.
+- `state.json`: the model, how far the store's change sequence has been followed (papers
+  changed after it are still to be marked 0), the measured rate, and the sums of the
+  calibration of static cosines onto this model's scale (`paperfeed.search.dense`).
+
+A step (`fill`) writes its papers' vectors and flushes them, then sets their done bytes and
+flushes those. A kill between the two leaves papers embedded but not marked (they are
+embedded again, to the same vectors); a marked paper always has its vector on disk, so a
+finished step is never lost or half-kept. The ANN file is saved every minute and at the end
+of a run; on opening for writing, done rows missing from it are added from `vectors.f16`,
+done rows whose vector is not a unit vector (a damaged file) are marked to embed again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from paperfeed.search.dense import Calibration, calibration_sums
+from paperfeed.search.results import BackfillProgress
+from paperfeed.search.vectors import VectorStore
+
+log = logging.getLogger(__name__)
+
+DIRNAME = "transformer"
+STATE_VERSION = 1
+TODO, DONE, GONE = 0, 1, 2
+SAVE_ANN_EVERY = 60.0  # seconds between two saves of the ANN file while filling
+ACTIVE_WITHIN = 120.0  # a backfill that took a step this recently is running
+RATE_SMOOTHING = 0.3  # weight of the newest step in the papers/s estimate
+
+
+@dataclass(slots=True)
+class BackfillState:
+    """What `state.json` of the transformer store records."""
+
+    model: str = ""
+    dim: int = 0
+    seq: int = 0  # store changes up to this sequence are marked in done.u8
+    version: int = STATE_VERSION
+    rate: float = 0.0  # papers/s, smoothed over the last steps
+    updated: float = 0.0  # wall-clock time of the last step
+    cal: list[float] = field(default_factory=lambda: [0.0] * 5)  # calibration_sums
+
+    @classmethod
+    def read(cls, path: Path) -> BackfillState:
+        try:
+            data = json.loads(path.read_text())
+            known = {f.name for f in fields(cls)}
+            state = cls(**{k: v for k, v in data.items() if k in known})
+        except (OSError, ValueError, TypeError, AttributeError):
+            return cls()
+        if not isinstance(state.seq, int) or not isinstance(state.cal, list) or len(state.cal) != 5:
+            return cls()
+        return state
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self)))
+        os.replace(tmp, path)
+
+
+def day_number(day: date | None) -> int:
+    return day.toordinal() if day else 0
+
+
+class TransformerStore:
+    """The second vector index (see the module docstring). Not thread-safe for writing: the
+    indexer calls the writing methods under its lock; queries only read."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.state = BackfillState.read(self.state_path)
+        self._state_mtime = self._mtime()
+        self._vectors: VectorStore | None = None
+        self._done: np.ndarray | None = None  # read-only map of done.u8
+        self._done_size = -1
+        self._last_ann_save = time.monotonic()
+        self.unsaved = False  # vectors added to the in-memory ANN since its file was saved
+
+    # --- files -------------------------------------------------------------------------
+
+    @property
+    def state_path(self) -> Path:
+        return self.dir / "state.json"
+
+    @property
+    def done_path(self) -> Path:
+        return self.dir / "done.u8"
+
+    @property
+    def day_path(self) -> Path:
+        return self.dir / "day.i32"
+
+    def _mtime(self) -> float:
+        try:
+            return self.state_path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def save_state(self) -> None:
+        self.state.write(self.state_path)
+        self._state_mtime = self._mtime()
+
+    def refresh(self) -> None:
+        """Follow a backfill run by another process (its state, its saved ANN file)."""
+        mtime = self._mtime()
+        if mtime != self._state_mtime:
+            self._state_mtime = mtime
+            self.state = BackfillState.read(self.state_path)
+        if self._vectors is not None and not self.unsaved and self._vectors.changed_on_disk():
+            self._vectors = None
+
+    def catch_up_with_disk(self) -> None:
+        """Before a step (under the lock): take another writer's state and saved ANN file,
+        keeping this process's unsaved additions (done rows missing from the ANN are added)."""
+        self.refresh()
+        if self._vectors is not None and self._vectors.changed_on_disk():
+            self._vectors = None
+            self.vectors  # noqa: B018 (loads the other writer's ANN file)
+            self._add_missing_to_ann(save=False)
+
+    def use_model(self, name: str, dim: int) -> None:
+        """Start over when the vectors on disk come from another model (or none yet)."""
+        st = self.state
+        if st.model == name and st.dim == dim and st.version == STATE_VERSION:
+            return
+        if st.model:
+            log.warning("search: transformer changed (%s -> %s): re-embedding", st.model, name)
+        self.wipe()
+        self.state = BackfillState(model=name, dim=dim)
+        self.save_state()
+
+    def wipe(self) -> None:
+        """Forget every transformer vector (rows changed meaning, or the model changed)."""
+        for entry in self.dir.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        model, dim = self.state.model, self.state.dim
+        self.state = BackfillState(model=model, dim=dim)
+        self.save_state()
+        self._vectors, self._done, self._done_size = None, None, -1
+        self.unsaved = False
+
+    @property
+    def vectors(self) -> VectorStore:
+        """The transformer's vectors; an unreadable ANN file is rebuilt from `vectors.f16`."""
+        if self._vectors is None:
+            try:
+                self._vectors = VectorStore(self.dir, self.state.dim)
+            except (RuntimeError, ValueError, OSError) as exc:
+                log.warning("search: transformer ANN unreadable (%s): rebuilding it", exc)
+                (self.dir / "ann.usearch").unlink(missing_ok=True)
+                self._vectors = VectorStore(self.dir, self.state.dim)
+                self._add_missing_to_ann(save=True)
+        return self._vectors
+
+    def done_flags(self) -> np.ndarray:
+        """done.u8 as a read-only array (re-mapped when it grew; sees other writers)."""
+        size = self.done_path.stat().st_size if self.done_path.exists() else 0
+        if self._done is None or size != self._done_size:
+            self._done = (
+                np.memmap(self.done_path, dtype=np.uint8, mode="r", shape=(size,))
+                if size
+                else np.zeros(0, dtype=np.uint8)
+            )
+            self._done_size = size
+        return self._done
+
+    def _grow(self, rows: int) -> None:
+        """done.u8 and day.i32 cover `rows` rows (new rows: to embed, day unknown)."""
+        for path, width in ((self.done_path, 1), (self.day_path, 4)):
+            size = path.stat().st_size if path.exists() else 0
+            if size < rows * width:
+                with open(path, "ab") as fh:
+                    fh.truncate(rows * width)
+
+    def _flags_rw(self, rows: int) -> tuple[np.memmap, np.memmap]:
+        self._grow(rows)
+        n = self.done_path.stat().st_size
+        done = np.memmap(self.done_path, dtype=np.uint8, mode="r+", shape=(n,))
+        day = np.memmap(self.day_path, dtype=np.int32, mode="r+", shape=(n,))
+        return done, day
+
+    # --- progress ------------------------------------------------------------------------
+
+    def filled(self) -> int:
+        """Rows with a transformer vector."""
+        return int(np.count_nonzero(self.done_flags() == DONE))
+
+    def finished(self) -> int:
+        """Rows with nothing left to do (embedded, or gone from the store)."""
+        return int(np.count_nonzero(self.done_flags()))
+
+    def todo(self, rows: int) -> int:
+        """Rows among the first `rows` still to embed (rows not yet marked count too)."""
+        flags = self.done_flags()
+        return int(np.count_nonzero(flags[:rows] == TODO)) + max(rows - len(flags), 0)
+
+    def progress(self, total: int, model: str) -> BackfillProgress:
+        st = self.state
+        active = time.time() - st.updated < ACTIVE_WITHIN
+        done = min(self.finished(), total)
+        left = max(total - done, 0)
+        eta = left / st.rate if active and st.rate > 0 and left else (0.0 if not left else None)
+        return BackfillProgress(model, done, total, st.rate if active else 0.0, eta, active)
+
+    # --- writing (under the indexer's lock) ----------------------------------------------
+
+    def mark(self, rows: list[int], days: list[int], total_rows: int) -> None:
+        """These rows' papers are new or changed: embed them (again), placed by their day."""
+        if not rows:
+            return
+        done, day = self._flags_rw(total_rows)
+        idx = np.asarray(rows, dtype=np.int64)
+        day[idx] = np.asarray(days, dtype=np.int32)
+        done[idx] = TODO
+        day.flush()
+        done.flush()
+        del done, day
+
+    def next_rows(self, n: int, total_rows: int) -> list[int]:
+        """Up to `n` rows to embed next: the newest papers first (ties: the latest row)."""
+        done, day = self._flags_rw(total_rows)
+        todo = np.flatnonzero(np.asarray(done[:total_rows]) == TODO)
+        if not len(todo):
+            return []
+        key = np.asarray(day[todo], dtype=np.int64) * (1 << 32) + todo
+        if len(todo) > n:
+            pick = np.argpartition(-key, n - 1)[:n]
+            todo, key = todo[pick], key[pick]
+        return [int(r) for r in todo[np.argsort(-key)]]
+
+    def fill(self, rows: list[int], vecs: np.ndarray, static: np.ndarray | None = None) -> None:
+        """Keep the vectors of a step, then mark its rows done (in that order: see above).
+
+        `static` are the same papers' static vectors (zero rows where missing), which feed
+        the global calibration of static cosines onto this model's scale."""
+        if not rows:
+            return
+        self.vectors.write(rows, vecs)
+        self.unsaved = True
+        done, _ = self._flags_rw(max(rows) + 1)
+        done[np.asarray(rows, dtype=np.int64)] = DONE
+        done.flush()
+        del done
+        if static is not None:
+            sums = calibration_sums(static, vecs)
+            self.state.cal = [a + b for a, b in zip(self.state.cal, sums, strict=True)]
+
+    def mark_gone(self, rows: list[int]) -> None:
+        """Rows whose paper the store no longer has: nothing to embed."""
+        if not rows:
+            return
+        done, _ = self._flags_rw(max(rows) + 1)
+        done[np.asarray(rows, dtype=np.int64)] = GONE
+        done.flush()
+        del done
+
+    def step_done(self, papers: int, seconds: float) -> None:
+        """Record a step's rate (smoothed) and time in the state."""
+        rate = papers / max(seconds, 1e-6)
+        st = self.state
+        active = time.time() - st.updated < ACTIVE_WITHIN and st.rate > 0
+        st.rate = (1 - RATE_SMOOTHING) * st.rate + RATE_SMOOTHING * rate if active else rate
+        st.updated = time.time()
+        self.save_state()
+
+    def save_ann(self, *, force: bool = False) -> None:
+        """Save the ANN file when a minute has passed since the last save (or `force`)."""
+        if not self.unsaved:
+            return
+        if force or time.monotonic() - self._last_ann_save >= SAVE_ANN_EVERY:
+            self.vectors.save()
+            self.unsaved = False
+            self._last_ann_save = time.monotonic()
+            self.save_state()  # moves the state's mtime: other processes reload the ANN
+
+    def reconcile(self) -> int:
+        """After a crash or damage: done rows whose vector is missing or not unit length
+        are to be embedded again; done rows missing from the ANN are added to it. Returns
+        how many rows were put back to embed."""
+        flags = self.done_flags()
+        done_rows = np.flatnonzero(flags == DONE)
+        if not len(done_rows):
+            return 0
+        vs = self.vectors
+        m = vs.matrix()
+        inside = done_rows[done_rows < len(m)]
+        bad = [int(r) for r in done_rows[done_rows >= len(m)]]
+        for start in range(0, len(inside), 50_000):
+            block = inside[start : start + 50_000]
+            norms = np.linalg.norm(np.asarray(m[block], dtype=np.float32), axis=1)
+            bad += [int(r) for r in block[~(np.abs(norms - 1.0) < 0.01)]]
+        if bad:
+            log.warning("search: %d transformer vectors damaged or missing: re-embedding", len(bad))
+            done, _ = self._flags_rw(len(flags))
+            done[np.asarray(bad, dtype=np.int64)] = TODO
+            done.flush()
+            del done
+        self._add_missing_to_ann(save=True)
+        return len(bad)
+
+    def _add_missing_to_ann(self, *, save: bool) -> None:
+        vs = self._vectors
+        if vs is None:
+            return
+        rows = np.flatnonzero(self.done_flags() == DONE)
+        m = vs.matrix()
+        rows = rows[rows < len(m)]
+        if not len(rows):
+            return
+        present = np.asarray(vs.ann.contains(rows.astype(np.uint64)), dtype=bool)
+        missing = rows[~present]
+        if len(missing):
+            vs.ann.add(missing.astype(np.uint64), np.asarray(m[missing]))
+            self.unsaved = True
+            if save:
+                self.save_ann(force=True)
+
+    # --- reading (queries) ---------------------------------------------------------------
+
+    def scores(self, rows: list[int], query: np.ndarray) -> dict[int, float]:
+        """Cosine of the query with each of these rows that has a transformer vector."""
+        flags = self.done_flags()
+        have = [r for r in rows if r < len(flags) and flags[r] == DONE]
+        return self.vectors.scores(have, query) if have else {}
+
+    def top(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k embedded rows nearest `query` (rows marked to embed again are skipped)."""
+        flags = self.done_flags()
+        near = self.vectors.top(query, k + 8)
+        return [(r, s) for r, s in near if r < len(flags) and flags[r] == DONE][:k]
+
+    def vector(self, row: int) -> np.ndarray | None:
+        flags = self.done_flags()
+        if row >= len(flags) or flags[row] != DONE:
+            return None
+        return self.vectors.vector(row)
+
+    def calibration(self) -> Calibration | None:
+        """The global calibration measured so far (None before enough papers)."""
+        return Calibration.from_sums(self.state.cal)

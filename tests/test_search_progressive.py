@@ -1,0 +1,265 @@
+"""Progressive indexing: keyword search at once, static vectors next, and the transformer (the
+real bundled ONNX all-MiniLM-L6-v2) filling a second vector index behind them, newest papers
+first, resumable after kill -9, with its progress in `paperfeed index` and on /admin/search.
+
+Small corpora (a few dozen real papers of tests/fixtures/web_papers.jsonl) keep each test to
+seconds of embedding on a loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import LiveServer, Visitor, _start_server
+from search_helpers import WEB_PAPERS, paper
+
+from paperfeed.ingest import ingest_sources
+from paperfeed.search import SearchService, sync_keyword_index
+from paperfeed.search.dense import Calibration
+from paperfeed.search.embed import OnnxEmbedder, StaticEmbedder, onnx_available, paper_text
+from paperfeed.search.indexer import Indexer
+from paperfeed.settings import Settings, load_settings
+from paperfeed.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
+
+QUERY = "video generation with diffusion models"
+
+
+def small_corpus(tmp_path: Path, n: int) -> Path:
+    """The first `n` papers of web_papers.jsonl (real HF daily papers of several days)."""
+    path = tmp_path / f"papers{n}.jsonl"
+    lines = WEB_PAPERS.read_text(encoding="utf-8").splitlines()[:n]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def make(tmp_path: Path, n: int, batch: int) -> tuple[Settings, SqliteStore]:
+    settings = load_settings(
+        data_dir=tmp_path / "data", transformer="onnx", transformer_batch=batch
+    )
+    store = SqliteStore(settings.sqlite_path)
+    ingest_sources(store, [str(small_corpus(tmp_path, n))])
+    sync_keyword_index(store, settings)
+    return settings, store
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_TRANSFORMER": "onnx",
+        "PAPERFEED_TRANSFORMER_BATCH": str(settings.transformer_batch),
+    }
+
+
+def filled_ids(service: SearchService) -> set[str]:
+    ix = service.indexer
+    ts = ix.tstore
+    assert ts is not None
+    return {pid for pid, row in ix.rowmap.rows.items() if ts.vector(row) is not None}
+
+
+@pytest.fixture
+def twenty_four(tmp_path: Path) -> Iterator[tuple[Settings, SqliteStore]]:
+    settings, store = make(tmp_path, 24, batch=4)
+    yield settings, store
+    store.close()
+
+
+def test_mixed_state_scores_filled_papers_by_the_transformer(twenty_four) -> None:  # noqa: ANN001
+    settings, store = twenty_four
+    service = SearchService(store, settings, background=False)  # keyword + static at once
+    try:
+        status = service.status()
+        assert status.vectors == 24 and status.transformer is not None
+        assert (status.transformer.done, status.transformer.total) == (0, 24)
+        assert service.search(QUERY, limit=5).mode == "hybrid"  # static meaning meanwhile
+
+        assert service.sync_transformer(max_papers=12) == 12
+        filled = filled_ids(service)
+        assert len(filled) == 12
+        papers = {p.paper.id: p.paper for p in store.get_papers(list(service.indexer.rowmap.ids))}
+        # newest papers first: every filled paper is at least as new as every other one
+        assert min(papers[i].day for i in filled) >= max(
+            papers[i].day for i in papers if i not in filled
+        )
+
+        hits = service.search(QUERY, limit=24).hits
+        assert len(hits) == 24  # every paper is a candidate of so small a corpus
+        # the reference: the real models' cosines, computed afresh here
+        texts = {i: paper_text(p.title, p.abstract) for i, p in papers.items()}
+        onnx, static = OnnxEmbedder(), StaticEmbedder()
+        order = sorted(texts)
+        s_all = static.embed([texts[i] for i in order]) @ static.embed([QUERY])[0]
+        s_cos = dict(zip(order, s_all, strict=True))
+        f_order = sorted(filled)
+        t_all = onnx.embed([texts[i] for i in f_order]) @ onnx.embed([QUERY])[0]
+        t_cos = dict(zip(f_order, t_all, strict=True))
+        line = Calibration.fit([s_cos[i] for i in f_order], [t_cos[i] for i in f_order])
+        assert line is not None and abs(line.slope - 1) + abs(line.intercept) > 0.05
+        for hit in hits:
+            if hit.paper_id in filled:  # the transformer's own cosine
+                assert abs(hit.dense - t_cos[hit.paper_id]) < 0.02, hit
+            else:  # the static cosine, on the transformer's scale
+                assert abs(hit.dense - line(s_cos[hit.paper_id])) < 0.02, hit
+                assert abs(hit.dense - s_cos[hit.paper_id]) > 0.02, hit
+    finally:
+        service.close()
+
+
+def test_a_new_paper_is_embedded_by_the_transformer_before_older_ones(twenty_four) -> None:  # noqa: ANN001
+    """The background worker of `serve`: a paper ingested mid-backfill is filled within
+    a minute, ahead of the older papers still waiting."""
+    settings, store = twenty_four
+    service = SearchService(store, settings, background=True, poll_seconds=0.2)
+    try:
+        ix = service.indexer
+        deadline = time.monotonic() + 60
+        while ix.transformer_progress().done < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        today = datetime.now(UTC)
+        store.upsert_papers(
+            [
+                paper(
+                    "2612.00001",
+                    "Quokka video diffusion",
+                    "A marsupial approach to generating videos with diffusion models.",
+                    published=today,
+                )
+            ]
+        )
+        sync_keyword_index(store, settings)  # what `paperfeed ingest` does
+        ingested = time.monotonic()
+        while "2612.00001" not in filled_ids(service):
+            assert time.monotonic() - ingested < 60, "not embedded within a minute"
+            time.sleep(0.1)
+        progress = ix.transformer_progress()
+        assert progress.pending > 0  # older papers were still waiting behind it
+        assert service.search("quokka", limit=1).hits[0].paper_id == "2612.00001"
+    finally:
+        service.close()
+
+
+def test_a_killed_backfill_resumes_without_losing_or_corrupting_vectors(
+    tmp_path: Path,
+    cli,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`paperfeed index --sync` killed with SIGKILL mid-backfill; the rerun completes it."""
+    settings, store = make(tmp_path, 16, batch=2)
+    watcher = Indexer(store, settings)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "index", "--sync"],
+        env=cli_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while watcher.transformer_progress().done < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    killed_at = watcher.transformer_progress().done
+    assert 2 <= killed_at < 16  # killed part-way through the backfill
+    ts = watcher.tstore
+    assert ts is not None
+    kept = {r: ts.vector(r) for r in range(16) if ts.vector(r) is not None}
+    assert len(kept) >= 2
+
+    for name, value in cli_env(settings).items():
+        if name.startswith("PAPERFEED_"):
+            monkeypatch.setenv(name, value)
+    rerun = cli("index", "--sync", "--json")  # the same data directory
+    assert rerun.exit_code == 0, rerun.output[-2000:]
+    t = json.loads(rerun.stdout)["transformer"]
+    assert (t["done"], t["total"], t["pending"]) == (16, 16, 0)
+
+    service = SearchService(store, settings, background=False)
+    try:
+        ix = service.indexer
+        ts = ix.tstore
+        assert ts is not None and ts.filled() == 16
+        assert len(ts.vectors.ann) == 16  # each paper once in the ANN index: no duplicates
+        rows = [ix.rowmap.rows[i] for i in ix.rowmap.ids]
+        vecs = np.stack([ts.vector(r) for r in rows])  # type: ignore[misc]
+        assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=0.01)
+        for row, vec in zip(rows, vecs, strict=True):  # each finds itself first
+            assert ts.top(vec, 1)[0][0] == row
+        # the vectors are the model's for each paper's text (killed steps redone whole)
+        papers = {p.paper.id: p.paper for p in store.get_papers(list(ix.rowmap.ids))}
+        fresh = OnnxEmbedder().embed(
+            [paper_text(papers[i].title, papers[i].abstract) for i in ix.rowmap.ids]
+        )
+        assert np.min(np.sum(fresh * vecs, axis=1)) > 0.98
+        for row, vec in kept.items():  # what was finished before the kill is still there
+            assert np.array_equal(ts.vector(row), vec)
+    finally:
+        service.close()
+        store.close()
+
+
+def test_rebuild_blocks_until_the_transformer_is_complete(tmp_path: Path, cli, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("PAPERFEED_TRANSFORMER", "onnx")
+    assert cli("ingest", str(small_corpus(tmp_path, 12))).exit_code == 0
+    result = cli("index", "--rebuild", "--json")
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert status["papers_indexed"] == status["vectors"] == 12
+    t = status["transformer"]
+    assert t["model"].startswith("onnx:minilm") and (t["done"], t["total"]) == (12, 12)
+    text = cli("index")
+    assert text.exit_code == 0
+    assert "transformer (onnx:minilm" in text.stdout and "12 of 12 papers (100.0%)" in text.stdout
+
+
+@pytest.fixture(scope="module")
+def filling_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A live server whose transformer backfill runs in its background worker."""
+    data = tmp_path_factory.mktemp("progressive-web") / "data"
+    yield from _start_server(data, None, transformer="onnx", transformer_batch=4)
+
+
+def test_admin_page_shows_the_backfill_progress_to_admins_only(filling_server) -> None:  # noqa: ANN001
+    anonymous, admin, user = (Visitor(filling_server) for _ in range(3))
+    try:
+        page = anonymous.http.get("/admin/search")
+        assert page.status_code == 303 and page.headers["location"].startswith("/signin")
+        admin.sign_up("admin@example.org")  # the first account is the admin
+        user.sign_up("reader@example.org")
+        refused = user.http.get("/admin/search")
+        assert refused.status_code == 403 and "for admins" in refused.text
+        assert "/admin/search" not in user.http.get("/").text  # no link for non-admins
+
+        deadline = time.monotonic() + 60
+        while True:  # the worker reports a rate once it has taken a step
+            page = admin.http.get("/admin/search")
+            assert page.status_code == 200
+            row = re.search(r'<tr data-index="transformer">(.*?)</tr>', page.text, re.S)
+            assert row, page.text[-3000:]
+            if "papers/s" in row.group(1) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        cells = row.group(1)
+        assert "onnx:minilm" in cells and "papers/s" in cells and "left" in cells
+        done, total = map(int, re.search(r"(\d+) of (\d+)", cells).groups())  # type: ignore[union-attr]
+        assert total == 103 and 0 < done <= total
+        assert 'data-index="keyword"><td>Keyword</td><td>103</td><td>0</td>' in page.text
+        assert '<a href="/admin/search">' in admin.http.get("/").text
+    finally:
+        for v in (anonymous, admin, user):
+            v.close()
