@@ -196,7 +196,7 @@ def index(
         f"{status.vectors_pending} pending"
     )
     if status.transformer is not None:
-        typer.echo(transformer_line(status.transformer))
+        say(transformer_line(status.transformer))
     for name, why in status.damaged.items():
         say(
             f"damaged: {name} index: {why} (rebuilt at the next start of the service, "

@@ -131,6 +131,13 @@ class SearchService:
 
     # --- queries -------------------------------------------------------------------------
 
+    def generation(self) -> tuple[object, ...]:
+        """What cached rankings depend on (the store's change sequence, each index's progress,
+        the transformer's fill), after following other processes' index writes: a page cache
+        keyed on it re-renders as soon as results can move. Cheap: a stat when unchanged."""
+        self.indexer.refresh()
+        return self._cache_key()
+
     def _cache_key(self, *parts: object) -> tuple[object, ...]:
         st = self.indexer.state
         ts = self.indexer.query_transformer()
