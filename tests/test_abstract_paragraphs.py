@@ -74,3 +74,15 @@ def test_single_paragraph_abstracts_stay_one_paragraph(cli, fixtures_dir):
     assert cli("ingest", str(fixtures_dir / OAI)).exit_code == 0
     summary = json.loads(cli("papers", "show", ONE_PARAGRAPH, "--json").stdout)["summary"]
     assert "\n" not in summary and "  " not in summary
+
+
+def test_one_line_abstracts_are_tidied_like_any_other() -> None:
+    """The no-newline shortcut gives what the general rule gives: words joined by one space."""
+    from paperfeed.ingest.records import paragraphs
+
+    odd_spaces = ["a  b", " a", "a ", "a\tb", "a\rb", "a\xa0b", "a\u2009b", "a\x1cb", "a\x0bb"]
+    for text in [*odd_spaces, "plain words, one space", "", "   ", "x"]:
+        assert paragraphs(text) == " ".join(text.split()), repr(text)
+    tidy = "Already tidy: one space between words."
+    assert paragraphs(tidy) is tidy
+    assert paragraphs("First para\n  second para") == "First para\n\nsecond para"

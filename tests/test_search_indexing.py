@@ -8,11 +8,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from search_helpers import CS_SAMPLE, WEB_PAPERS, make_env, paper
 
+from paperfeed.ingest import ingest_sources
 from paperfeed.search import SearchService, sync_keyword_index
+from paperfeed.search.follow import following_imports
+from paperfeed.search.keyword import KeywordIndex
 from paperfeed.store.sqlite import SqliteStore
 
 
@@ -224,4 +228,106 @@ def test_paper_ingested_by_another_process_is_found_by_a_running_service(tmp_pat
         assert service.search("laughing bird beam search for audio", limit=5).mode == "hybrid"
     finally:
         service.close()
+        store.close()
+
+
+def _keyword_state(settings) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(documents in the keyword index, change sequence it has caught up to), read as is."""
+    docs = KeywordIndex(settings.index_dir / "keyword").num_docs()
+    return docs, json.loads((settings.index_dir / "state.json").read_text())["keyword_seq"]
+
+
+def test_keyword_index_built_beside_an_import_has_every_paper_once(tmp_path: Path) -> None:
+    """The follower indexes full batches while the import runs; the rest on leaving."""
+    settings, store = make_env(tmp_path, WEB_PAPERS)
+    try:
+        sync_keyword_index(store, settings)
+        with following_imports(store, settings, batch=500):
+            ingest_sources(store, [str(CS_SAMPLE)], batch_size=100)
+            deadline = time.monotonic() + 60  # the thread indexes before the block ends
+            while _keyword_state(settings)[1] < 500 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _keyword_state(settings)[1] >= 500
+        papers = store.stats().papers
+        assert papers > 3000 and _keyword_state(settings) == (papers, store.last_seq())
+        # A second import of the same papers, one of them newer: replaced, never doubled.
+        newer = tmp_path / "newer.jsonl"
+        newer.write_text(
+            json.dumps(
+                {
+                    "arxiv_id": "2502.00099",
+                    "title": "Numbat attention",
+                    "abstract": "Numbat attention for termite-shaped sequences.",
+                }
+            )
+            + "\n"
+        )
+        with following_imports(store, settings, batch=500):
+            ingest_sources(store, [str(CS_SAMPLE), str(WEB_PAPERS), str(newer)])
+        assert _keyword_state(settings) == (papers + 1, store.last_seq())
+    finally:
+        store.close()
+    service = SearchService(SqliteStore(settings.sqlite_path), settings, background=False)
+    try:
+        assert ids(service.search("numbat termite", limit=3))[:1] == ["2502.00099"]
+    finally:
+        service.close()
+        service.store.close()
+
+
+_FOLLOWED_IMPORT = """
+import sys
+from paperfeed.ingest import ingest_sources
+from paperfeed.search.follow import following_imports
+from paperfeed.settings import load_settings
+from paperfeed.store.sqlite import SqliteStore
+settings = load_settings(data_dir=sys.argv[1])
+store = SqliteStore(settings.sqlite_path)
+with following_imports(store, settings, batch=300):
+    ingest_sources(store, [sys.argv[2]], batch_size=100)
+"""
+
+
+def test_import_killed_while_the_index_follows_loses_nothing(tmp_path: Path) -> None:
+    """SIGKILL once the follower has committed part of the index; a rerun completes both."""
+    for attempt in range(5):
+        data = tmp_path / f"data{attempt}"
+        settings, store = make_env(data)
+        store.close()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _FOLLOWED_IMPORT, str(data), str(CS_SAMPLE)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        state = settings.index_dir / "state.json"
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if state.exists() and json.loads(state.read_text())["keyword_seq"] > 0:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        proc.wait(timeout=60)
+        if proc.returncode == -signal.SIGKILL:
+            break
+    assert proc.returncode == -signal.SIGKILL, "the import always finished before the kill"
+    store = SqliteStore(settings.sqlite_path)
+    try:
+        docs, seq = _keyword_state(settings)
+        assert 0 < seq <= store.last_seq() and docs <= store.stats().papers
+    finally:
+        store.close()
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data)}
+    rerun = subprocess.run(
+        [sys.executable, "-m", "paperfeed", "ingest", str(CS_SAMPLE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    store = SqliteStore(settings.sqlite_path)
+    try:
+        assert store.stats().papers == 3000
+        assert _keyword_state(settings) == (3000, store.last_seq())
+    finally:
         store.close()

@@ -63,6 +63,38 @@ def test_change_sequence_moves_only_on_real_changes(store):
     assert [c.paper.id for c in store.changes_since(seq)] == ["2"]
 
 
+def test_paper_texts_follow_the_change_sequence_like_changes_since(store):
+    """The keyword index's lean read gives the same papers, fields and order as the full one."""
+    late = datetime(2024, 3, 1, 23, 30, tzinfo=UTC)
+    store.upsert_papers(
+        [
+            paper("1", categories=["cs.LG", "cs.AI"], published=late, github_url="https://x.org/c"),
+            paper("2", listing_date=date(2024, 5, 2), github_url="javascript:alert(1)"),
+            paper("3"),
+        ]
+    )
+    seq = store.last_seq()
+    store.upsert_papers([paper("4"), paper("1", version=2, title="Second version")])
+    for since in (0, seq):
+        full = store.changes_since(since, limit=10)
+        lean = store.paper_texts_since(since, limit=10)
+        assert [(t.seq, t.id) for t in lean] == [(c.seq, c.paper.id) for c in full]
+        for t, c in zip(lean, full, strict=True):
+            p = c.paper
+            assert (t.title, t.abstract, t.day, t.categories, t.has_code) == (
+                p.title,
+                p.abstract,
+                p.day,
+                p.categories,
+                p.has_code,
+            )
+    texts = {t.id: t for t in store.paper_texts_since(0)}
+    assert texts["1"].day == date(2024, 3, 1) and texts["1"].title == "Second version"
+    assert texts["1"].has_code and not texts["2"].has_code
+    assert texts["2"].day == date(2024, 5, 2) and texts["3"].day is None
+    assert [t.id for t in store.paper_texts_since(0, limit=2)] == ["2", "3"]
+
+
 def test_daily_list_keeps_highest_upvotes_and_navigates_days(store):
     store.upsert_papers([paper("1"), paper("2"), paper("3")])
     store.upsert_daily(

@@ -55,6 +55,20 @@ class Paper:
         return self.published.date() if self.published else self.listing_date
 
 
+@dataclass(frozen=True, slots=True)
+class PaperText:
+    """What the keyword index reads of a changed paper (`Store.paper_texts_since`): the
+    searchable text and filter fields only, so following the change sequence is cheap."""
+
+    seq: int
+    id: str
+    title: str
+    abstract: str
+    day: date | None  # `Paper.day`: the submission date, else the listing date
+    categories: list[str]
+    has_code: bool
+
+
 @dataclass(slots=True)
 class UpsertCounts:
     """What one import batch did to the catalogue."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated
 
 import typer
 
-from paperfeed.cli.common import after_ingest, echo_json, opened_store, say, state
+from paperfeed.cli.common import echo_json, opened_store, say, state
 from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.ingest import ingest_sources
 from paperfeed.ingest.ids import normalize_arxiv_id
 from paperfeed.models import paper_json
 from paperfeed.progress import Progress
+from paperfeed.search.follow import following_imports
 
 papers_app = typer.Typer(help="Look at papers in the catalogue.", no_args_is_help=True)
 
@@ -30,22 +32,25 @@ def ingest(
 ) -> None:
     """Import papers from JSONL(.gz), arXiv API/OAI-PMH/RSS XML or HF daily_papers JSON."""
     with opened_store() as store:
-        report = ingest_sources(
-            store,
-            sources,
-            batch_size=batch_size,
-            limit=limit,
-            dry_run=dry_run,
-            progress=Progress(),
+        # The keyword index is built beside the import and complete when it returns.
+        indexing: AbstractContextManager[None] = (
+            nullcontext() if dry_run or no_index else following_imports(store, state.settings)
         )
+        with indexing:
+            report = ingest_sources(
+                store,
+                sources,
+                batch_size=batch_size,
+                limit=limit,
+                dry_run=dry_run,
+                progress=Progress(),
+            )
         for problem in report.problems:
             prefix = "Error" if problem in report.failed_sources else "rejected"
             say(f"{prefix}: {problem}", err=True)
         for problem in report.dropped:
             say(f"kept the paper without a field: {problem}", err=True)
         say(report.summary())
-        if not dry_run and not no_index:
-            after_ingest(store)
         if report.failed_sources:
             raise typer.Exit(1)
 

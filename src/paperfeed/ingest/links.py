@@ -1,4 +1,4 @@
-"""Code and project links found in an abstract or comment."""
+"""Code and project links found in an abstract or comment (`find_urls` once per text)."""
 
 from __future__ import annotations
 
@@ -24,23 +24,21 @@ def find_urls(text: str | None) -> list[str]:
     return [_clean(m.group(0)) for m in _URL.finditer(text)]
 
 
-def github_repo(texts: list[str | None]) -> str | None:
-    """The first GitHub repository URL (https://github.com/owner/repo) in the texts."""
-    for text in texts:
-        for url in find_urls(text):
-            match = _GITHUB.match(url)
-            if match:
-                owner, repo = match.group(1), match.group(2).removesuffix(".git")
-                repo = repo.rstrip(".")
-                if repo:
-                    return f"https://github.com/{owner}/{repo}"
+def github_repo(urls: list[str]) -> str | None:
+    """The first GitHub repository URL (https://github.com/owner/repo) among `urls`."""
+    for url in urls:
+        match = _GITHUB.match(url)
+        if match:
+            owner, repo = match.group(1), match.group(2).removesuffix(".git")
+            repo = repo.rstrip(".")
+            if repo:
+                return f"https://github.com/{owner}/{repo}"
     return None
 
 
-def project_page(texts: list[str | None]) -> str | None:
-    """The first non-code, non-arXiv URL (a project page or demo), or None."""
-    for text in texts:
-        for url in find_urls(text):
-            if not _NOT_PROJECT.search(url) and "." in url.split("//", 1)[-1]:
-                return url
+def project_page(urls: list[str]) -> str | None:
+    """The first non-code, non-arXiv URL (a project page or demo) among `urls`, or None."""
+    for url in urls:
+        if not _NOT_PROJECT.search(url) and "." in url.split("//", 1)[-1]:
+            return url
     return None

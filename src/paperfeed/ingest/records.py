@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import IO
 
 from paperfeed.ingest.ids import normalize_arxiv_id
-from paperfeed.ingest.links import github_repo, project_page
+from paperfeed.ingest.links import find_urls, github_repo, project_page
 from paperfeed.models import DailyEntry, Paper
 from paperfeed.urls import http_url, link_problem
 
@@ -112,6 +112,12 @@ def paragraphs(text: str) -> str:
     arXiv abstracts start each new paragraph on a line indented by spaces; other sources
     separate paragraphs by a blank line. Lines inside a paragraph are unwrapped.
     """
+    if "\n" not in text:  # one paragraph (most JSON abstracts)
+        # Every whitespace character but " " is unprintable: a printable text without double
+        # or outer spaces is already tidy, and this check costs half of re-joining its words.
+        if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text
+        return " ".join(text.split())
     parts = (" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text.strip()))
     return "\n\n".join(p for p in parts if p)
 
@@ -166,7 +172,7 @@ def make_paper(
         cats.remove(primary)
     if primary:
         cats.insert(0, primary)
-    texts = [abstract, comment]
+    urls = [url for text in (abstract, comment) for url in find_urls(text)]
     for name, value in (("github_url", github_url), ("project_page", project_page_url)):
         problem = link_problem(name, value)
         if problem and notes is not None:
@@ -184,7 +190,7 @@ def make_paper(
         comment=comment,
         journal_ref=journal_ref,
         doi=doi,
-        github_url=http_url(github_url) or github_repo(texts),
-        project_page=http_url(project_page_url) or project_page(texts),
+        github_url=http_url(github_url) or github_repo(urls),
+        project_page=http_url(project_page_url) or project_page(urls),
         listing_date=listing_date,
     )

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from paperfeed.errors import ServiceUnavailable
-from paperfeed.models import StoredPaper
+from paperfeed.models import PaperText
 from paperfeed.progress import Progress as ProgressReporter
 from paperfeed.search.backfill import DIRNAME as TRANSFORMER_DIR
 from paperfeed.search.backfill import TransformerStore, day_number
@@ -99,9 +99,17 @@ class IndexState:
         os.replace(tmp, path)
 
 
-def index_doc(row: int, item: StoredPaper) -> IndexDoc:
-    p = item.paper
-    return IndexDoc(row, p.id, p.title, p.abstract, p.day, tuple(p.categories), p.has_code)
+def index_doc(row: int, item: PaperText, *, new: bool = False) -> IndexDoc:
+    return IndexDoc(
+        row,
+        item.id,
+        item.title,
+        item.abstract,
+        item.day,
+        tuple(item.categories),
+        item.has_code,
+        new,
+    )
 
 
 class Indexer:
@@ -660,8 +668,11 @@ def sync_keyword(
     batch: int = 20_000,
     progress: Progress | None = None,
     lock: Callable[[], AbstractContextManager[None]] | None = None,
+    leave: int = 0,
 ) -> int:
-    """Catch the keyword index in `index_dir` up with the store's change sequence."""
+    """Catch the keyword index in `index_dir` up with the store's change sequence; returns
+    how many papers were indexed. With `leave`, stop while fewer changes than that are
+    pending (a follower of a running import waits for full batches: one commit each)."""
     index_dir.mkdir(parents=True, exist_ok=True)
     total = None
     done = 0
@@ -669,15 +680,18 @@ def sync_keyword(
         ctx = _file_lock(index_dir) if lock is None else lock()
         with ctx:
             state = IndexState.read(index_dir / "state.json")
-            if total is None:
-                total = store.count_changes_since(state.keyword_seq)
-            changes = store.changes_since(state.keyword_seq, limit=batch)
+            if total is None or leave:
+                total = done + store.count_changes_since(state.keyword_seq)
+                if total - done < max(leave, 1):
+                    return done
+            changes = store.paper_texts_since(state.keyword_seq, limit=batch)
             if not changes:
                 return done
             rowmap = RowMap(index_dir / "rows.txt")
-            rows = rowmap.assign([c.paper.id for c in changes])
+            known = len(rowmap)  # rows from here on are new: no older version to delete
+            rows = rowmap.assign([c.id for c in changes])
             keyword = KeywordIndex(index_dir / "keyword")
-            keyword.add(index_doc(r, c) for r, c in zip(rows, changes, strict=False))
+            keyword.add(index_doc(r, c, new=r >= known) for r, c in zip(rows, changes, strict=True))
             state.keyword_seq = changes[-1].seq
             state.keyword_docs = keyword.num_docs()
             state.rows = len(rowmap)

@@ -96,6 +96,7 @@ class IndexDoc:
     day: date | None = None
     categories: Sequence[str] = ()
     has_code: bool = False
+    new: bool = False  # surely not in the index yet (a new row): no delete by id needed
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +154,8 @@ class KeywordIndex:
         writer = self.index.writer(heap_size=heap_bytes, num_threads=2)
         n = 0
         for d in docs:
-            writer.delete_documents_by_term("id", d.id)
+            if not d.new:  # each delete term is looked up in every segment at commit
+                writer.delete_documents_by_term("id", d.id)
             doc = tantivy.Document(
                 row=d.row,
                 id=d.id,

@@ -25,6 +25,7 @@ from paperfeed.models import (
     OutboxEntry,
     OutboxState,
     Paper,
+    PaperText,
     PendingSignup,
     ReaderSignals,
     SavedSearch,
@@ -103,6 +104,11 @@ class CatalogueStore(Protocol):
 
     def changes_since(self, seq: int, *, limit: int = 1000) -> list[StoredPaper]:
         """Papers whose content changed after change sequence `seq`, in sequence order."""
+        ...
+
+    def paper_texts_since(self, seq: int, *, limit: int = 1000) -> list[PaperText]:
+        """`changes_since` reduced to what the keyword index needs, read without decoding
+        the other columns (the index sync reads every paper of an import back)."""
         ...
 
     def count_changes_since(self, seq: int) -> int:

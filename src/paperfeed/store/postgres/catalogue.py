@@ -13,10 +13,18 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from paperfeed.models import CatalogueStats, DailyEntry, Paper, StoredPaper, UpsertCounts
+from paperfeed.models import (
+    CatalogueStats,
+    DailyEntry,
+    Paper,
+    PaperText,
+    StoredPaper,
+    UpsertCounts,
+)
 from paperfeed.store.postgres.db import Database
 from paperfeed.store.sqlite.catalogue import (
     PAPER_COLUMNS,
+    SELECT_TEXT,
     PaperRow,
     _day,
     _parse_day,
@@ -25,6 +33,7 @@ from paperfeed.store.sqlite.catalogue import (
     merge,
     paper_row,
     row_paper,
+    row_text,
 )
 
 _CONTENT_FIELDS = [c.strip() for c in PAPER_COLUMNS.split(",")]
@@ -306,6 +315,13 @@ class PgCatalogue:
 
     def changes_since(self, seq: int, *, limit: int = 1000) -> list[StoredPaper]:
         return self._papers(" WHERE p.seq > %s ORDER BY p.seq LIMIT %s", (seq, limit))
+
+    def paper_texts_since(self, seq: int, *, limit: int = 1000) -> list[PaperText]:
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                SELECT_TEXT + " WHERE seq > %s ORDER BY seq LIMIT %s", (seq, limit)
+            ).fetchall()
+        return [row_text(r) for r in rows]
 
     def count_changes_since(self, seq: int) -> int:
         (value,) = self._one("SELECT count(*) FROM papers WHERE seq > %s", (seq,))

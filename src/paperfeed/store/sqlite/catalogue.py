@@ -9,8 +9,16 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from paperfeed.models import CatalogueStats, DailyEntry, Paper, StoredPaper, UpsertCounts
+from paperfeed.models import (
+    CatalogueStats,
+    DailyEntry,
+    Paper,
+    PaperText,
+    StoredPaper,
+    UpsertCounts,
+)
 from paperfeed.store.sqlite.db import Database
+from paperfeed.urls import http_url
 
 
 class PaperRow(NamedTuple):
@@ -44,6 +52,9 @@ SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        d.submitter_fullname, d.submitter_avatar
 FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
 """
+SELECT_TEXT = (
+    "SELECT seq, id, title, abstract, published, listing_date, categories, github_url FROM papers"
+)
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
 
 
@@ -101,6 +112,21 @@ def row_paper(row: sqlite3.Row | tuple[Any, ...]) -> Paper:
         github_url=row[12],
         project_page=row[13],
         listing_date=_parse_day(row[14]),
+    )
+
+
+def row_text(row: Sequence[Any]) -> PaperText:
+    """A `SELECT_TEXT` row; the day is the date part of the stored ISO time (`Paper.day`)."""
+    seq, paper_id, title, abstract, published, listing, categories, github = row
+    day = published[:10] if published else listing
+    return PaperText(
+        seq,
+        paper_id,
+        title,
+        abstract,
+        date.fromisoformat(day) if day else None,
+        orjson.loads(categories),
+        github is not None and http_url(github) is not None,
     )
 
 
@@ -400,6 +426,12 @@ class SqliteCatalogue:
             SELECT_PAPER + " WHERE p.seq > ? ORDER BY p.seq LIMIT ?", (seq, limit)
         )
         return [row_stored(r) for r in rows]
+
+    def paper_texts_since(self, seq: int, *, limit: int = 1000) -> list[PaperText]:
+        rows = self.db.read.execute(
+            SELECT_TEXT + " WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        )
+        return [row_text(r) for r in rows]
 
     def count_changes_since(self, seq: int) -> int:
         (value,) = self.db.read.execute(
