@@ -124,6 +124,11 @@ def test_library_in_a_browser(web_server, browser) -> None:  # noqa: ANN001, PLR
 
     # "for you": each item says why; "not interested" removes it at once
     page.goto(url + "/for-you")
+    for _ in range(600):  # the list is retrained in the background: "Updating" until then
+        if page.locator("#updating").count() == 0:
+            break
+        page.wait_for_timeout(200)
+        page.reload()
     cards = page.locator("article.card")
     assert cards.count() >= 5
     reason = cards.first.locator("p.reason").inner_text()

@@ -4,6 +4,7 @@ follows and their feed, retraining only when signals change, more like this coll
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 from conftest import LiveServer
@@ -12,6 +13,18 @@ from test_library import Reader, reader
 
 def ids(items: list[dict]) -> list[str]:
     return [i["paper"]["id"] for i in items]
+
+
+def recommendations(alice: Reader, **params: object) -> list[dict]:
+    """The reader's list once retraining (in the background) is done."""
+    deadline = time.monotonic() + 120
+    while True:
+        r = alice.get("/api/recommendations", params=params)
+        assert r.status_code == 200, r.text
+        if r.headers.get("x-recommendations-updating") != "true":
+            return r.json()
+        assert time.monotonic() < deadline, "the model never finished retraining"
+        time.sleep(0.1)
 
 
 def text_words(paper: dict) -> set[str]:
@@ -58,7 +71,7 @@ def test_recommendations_learn_from_signals_with_checkable_reasons(web_server: L
     alice.post(f"/api/collections/{c['id']}/papers", json={"arxivId": kept[1]})
     assert alice.post(f"/api/papers/{kept[2]}/upvote").status_code == 200
     assert alice.put(f"/api/papers/{kept[3]}/read").status_code == 200
-    recs = alice.get("/api/recommendations", params={"limit": 10}).json()
+    recs = recommendations(alice, limit=10)
     assert len(recs) == 10
     assert not set(ids(recs)) & set(kept)  # what the reader kept is not recommended back
     scores = [r["score"] for r in recs]
@@ -86,7 +99,7 @@ def test_not_interested_takes_effect_at_once(web_server: LiveServer) -> None:
     ).json()
     for pid in ids(found):
         alice.post(f"/api/papers/{pid}/upvote")
-    before = alice.get("/api/recommendations", params={"limit": 20}).json()
+    before = recommendations(alice, limit=20)
     top = before[0]["paper"]["id"]
     r = alice.post(f"/api/recommendations/{top}/dismiss")
     assert r.status_code == 200 and r.json()["dismissed"] is True
@@ -188,3 +201,66 @@ def test_digest_has_for_you_and_followed_sections(tmp_path, smtp_sink) -> None: 
     for item in listed[-3:]:  # what the reader kept is not sent back to them as "for you"
         section = text["reader@example.org"].split("For you", 1)[1].split("New from", 1)[0]
         assert item.paper.title not in section
+
+
+def test_web_never_waits_for_retraining(fresh_store, fixtures_dir) -> None:  # noqa: ANN001
+    """Issue 12: after a signal change the list is retrained in the background; meanwhile
+    the previous list (or the cold-start list) is served, marked as updating, without the
+    papers just dismissed or kept."""
+    import threading
+
+    from paperfeed.accounts import add_user
+    from paperfeed.ingest import ingest_sources
+    from paperfeed.recommend import Recommender
+
+    ingest_sources(fresh_store, [str(fixtures_dir / "web_papers.jsonl")])
+    user = add_user(
+        fresh_store, email="bg@example.org", password="correct horse battery", role="user"
+    )
+    rec = Recommender(fresh_store)
+    try:
+        cold, updating = rec.recommend_now(user, limit=10)  # nothing kept: at once, not stale
+        assert not updating and all(r.reason.text.startswith("Trending") for r in cold)
+        fresh_store.add_vote(user_id=user.id, paper_id=cold[0].item.paper.id)
+        gate = threading.Event()
+        rec._pool.submit(gate.wait)  # occupy the one trainer: training can only queue
+        try:
+            t = time.perf_counter()
+            stale, updating = rec.recommend_now(user, limit=10)
+            assert time.perf_counter() - t < 2.0 and updating and rec.trainings == 1
+            assert cold[0].item.paper.id not in ids_of(stale)  # kept now: not recommended
+            assert ids_of(stale)[:9] == ids_of(cold)[1:]  # the list it had, less that one
+            # "not interested" while the model is being retrained still takes effect at once
+            fresh_store.dismiss(user_id=user.id, paper_id=stale[0].item.paper.id)
+            again, updating = rec.recommend_now(user, limit=10)
+            assert updating and stale[0].item.paper.id not in ids_of(again)
+        finally:
+            gate.set()
+        assert rec.wait_for_training()
+        fresh, updating = rec.recommend_now(user, limit=10)
+        assert not updating and rec.trainings == 2  # one training for the newest signals
+        assert all("which you kept" in r.reason.text for r in fresh)
+        assert stale[0].item.paper.id not in ids_of(fresh)
+    finally:
+        rec.close()
+
+
+def ids_of(ranked: list) -> list[str]:  # noqa: ANN001
+    return [r.item.paper.id for r in ranked]
+
+
+def test_for_you_page_says_it_is_updating(web_server: LiveServer) -> None:
+    alice = reader(web_server)
+    page = alice.get("/for-you")
+    assert page.status_code == 200 and 'id="updating"' not in page.text
+    found = httpx.get(
+        web_server.url + "/api/papers/search", params={"q": "video generation", "limit": 2}
+    ).json()
+    assert alice.post(f"/api/papers/{ids(found)[0]}/upvote").status_code == 200
+    page = alice.get("/for-you")
+    assert page.status_code == 200
+    assert page.headers.get("x-recommendations-updating") == "true"
+    assert 'id="updating"' in page.text and "Updating" in page.text
+    recommendations(alice, limit=5)  # wait until retrained
+    page = alice.get("/for-you")
+    assert 'id="updating"' not in page.text and "which you kept" in page.text

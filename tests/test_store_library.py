@@ -105,8 +105,24 @@ def test_read_marks_notes_and_signals(store) -> None:  # noqa: ANN001
         ["2401.00002"],
     )
     before = s.fingerprint()
+    stamps = [store.reader_stamp(alice.id)]
+    assert store.reader_stamp(alice.id) == stamps[0]  # stable while nothing changes
     store.set_read(user_id=alice.id, paper_id="2401.00001", read=False)
     assert store.reader_signals(alice.id).fingerprint() != before
+    # the cheap stamp changes with every kind of signal, added or taken back
+    for change in (
+        lambda: store.set_read(user_id=alice.id, paper_id="2401.00001", read=True),
+        lambda: store.remove_vote(user_id=alice.id, paper_id="2401.00002"),
+        lambda: store.add_vote(user_id=alice.id, paper_id="2401.00002"),
+        lambda: store.remove_from_collection(c.id, "2401.00003"),
+        lambda: store.add_to_collection(c.id, "2401.00003"),
+        lambda: store.dismiss(user_id=alice.id, paper_id="2401.00003"),
+        lambda: store.delete_collection(c.id),
+    ):
+        stamps.append(store.reader_stamp(alice.id))
+        change()
+        assert store.reader_stamp(alice.id) not in stamps
+    assert store.reader_stamp(user(store, "z@example.org").id) != store.reader_stamp(alice.id)
 
 
 def test_follows_and_followed_papers(store) -> None:  # noqa: ANN001

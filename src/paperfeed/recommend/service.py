@@ -2,9 +2,11 @@
 
 The reader's model (`paperfeed.recommend.model`) is trained on what they kept (upvotes,
 saves, read marks) against what they dismissed and a background sample, and kept in memory
-under a fingerprint of their signals, follows and the catalogue's change sequence: it is
-retrained when any of those changes, never per request. "Not interested" changes the
-fingerprint, so the next list is already re-ranked without the paper.
+under a stamp of their signals (`Store.reader_stamp`), follows and the catalogue's change
+sequence: it is retrained when any of those changes, never per request. Web pages never
+wait for training (`recommend_now`): it runs on a background thread while the previous list
+(or the cold-start list) is served with an "updating" note, less the papers dismissed or
+kept since, so "not interested" takes effect at once.
 
 Cold start (nothing kept yet): new papers from followed authors and categories, then trending.
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -80,6 +84,9 @@ class Recommender:
         self._terms: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self.trainings = 0  # how many models were trained (tests check reuse)
         self._since: tuple[tuple[int, date], date] | None = None
+        # one background trainer: trainings queue rather than compete for the CPU
+        self._training: dict[int, tuple[Any, ...]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recommend")
 
     # -- vectors and words ------------------------------------------------------------------
 
@@ -144,25 +151,23 @@ class Recommender:
             items += self.store.followed_papers(user.id, since=since, limit=500)
         return list({i.paper.id: i for i in items}.values())
 
-    def recommend(
-        self, user: User, *, limit: int = 20, since: date | None = None
-    ) -> list[Recommendation]:
-        """The reader's ranked list of recent papers, best first, each with its reason."""
-        since = since or self.default_since()
-        limit = max(1, min(limit, MAX_LIMIT))
-        signals = self.store.reader_signals(user.id)
-        follows = self.store.list_follows(user.id)
-        key = (
-            signals.fingerprint(),
-            tuple((f.kind, f.value) for f in follows),
-            since,
-            self.store.last_seq(),
-        )
+    def _key(self, user: User, since: date) -> tuple[Any, ...]:
+        """What a trained list depends on; cheap to read on every request."""
+        follows = tuple((f.kind, f.value) for f in self.store.list_follows(user.id))
+        return (self.store.reader_stamp(user.id), follows, since, self.store.last_seq())
+
+    def _cached(self, user: User, key: tuple[Any, ...]) -> list[Recommendation] | None:
         with self._lock:
             cached = self._cache.get(user.id)
             if cached is not None and cached.key == key:
                 self._cache.move_to_end(user.id)
-                return cached.ranked[:limit]
+                return cached.ranked
+        return None
+
+    def _train(self, user: User, key: tuple[Any, ...], since: date) -> list[Recommendation]:
+        """Train the reader's model (seconds for a big library) and cache its list."""
+        signals = self.store.reader_signals(user.id)
+        follows = self.store.list_follows(user.id)
         kept = signals.positives[:MAX_KEPT]
         if kept:
             ranked = self._rank(user, kept, signals.dismissed, follows, since)
@@ -174,7 +179,86 @@ class Recommender:
             self._cache.move_to_end(user.id)
             while len(self._cache) > CACHE_READERS:
                 self._cache.popitem(last=False)
+        return ranked
+
+    def recommend(
+        self, user: User, *, limit: int = 20, since: date | None = None
+    ) -> list[Recommendation]:
+        """The reader's ranked list of recent papers, best first, each with its reason;
+        trains here when the reader's signals changed (the CLI and the digest wait for it)."""
+        since = since or self.default_since()
+        limit = max(1, min(limit, MAX_LIMIT))
+        key = self._key(user, since)
+        ranked = self._cached(user, key)
+        if ranked is None:
+            ranked = self._train(user, key, since)
         return ranked[:limit]
+
+    def recommend_now(
+        self, user: User, *, limit: int = 20, since: date | None = None
+    ) -> tuple[list[Recommendation], bool]:
+        """The list without waiting for training (web requests): `(list, updating)`.
+
+        When the reader's signals changed since the last training, the model is retrained
+        in the background and, meanwhile, the previous list is served (or, before the first
+        training, the cold-start list), without the papers now dismissed or kept: "not
+        interested" still takes effect at once. `updating` says a newer list is coming."""
+        since = since or self.default_since()
+        limit = max(1, min(limit, MAX_LIMIT))
+        key = self._key(user, since)
+        ranked = self._cached(user, key)
+        if ranked is not None:
+            return ranked[:limit], False
+        signals = self.store.reader_signals(user.id)
+        if not signals.positives:  # nothing to learn from: the cold-start list, at once
+            return self._train(user, key, since)[:limit], False
+        self._train_in_background(user, key, since)
+        with self._lock:
+            stale = self._cache.get(user.id)
+        gone = set(signals.dismissed) | set(signals.positives)
+        if stale is not None:
+            previous = stale.ranked
+        else:
+            follows = self.store.list_follows(user.id)
+            previous = self._cold_start(user, set(signals.dismissed), follows, since)
+        return [r for r in previous if r.item.paper.id not in gone][:limit], True
+
+    def _train_in_background(self, user: User, key: tuple[Any, ...], since: date) -> None:
+        """Queue training `user`'s model for `key` unless it is queued already; a queued
+        training that newer signals overtook is skipped (only the newest one runs)."""
+        with self._lock:
+            if self._training.get(user.id) == key:
+                return
+            self._training[user.id] = key
+
+        def run() -> None:
+            with self._lock:
+                if self._training.get(user.id) != key:
+                    return  # overtaken by newer signals: their training is queued
+            try:
+                self._train(user, key, since)
+            except Exception:  # the next request tries again; the page keeps working
+                log.exception("recommend: background training for reader %d failed", user.id)
+            finally:
+                with self._lock:
+                    if self._training.get(user.id) == key:
+                        del self._training[user.id]
+
+        self._pool.submit(run)
+
+    def wait_for_training(self, timeout: float = 60.0) -> bool:
+        """Block until no background training is queued or running (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._training:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        """Stop the background trainer (running training finishes first)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _rank(
         self,

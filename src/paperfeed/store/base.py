@@ -460,6 +460,11 @@ class LibraryStore(Protocol):
         """Every paper this reader upvoted, saved, read or dismissed, newest first."""
         ...
 
+    def reader_stamp(self, user_id: int) -> str:
+        """A cheap value that changes whenever `reader_signals` would (counts and newest
+        times of each signal): read per request, where the signals themselves are not."""
+        ...
+
 
 class Store(
     CatalogueStore,

@@ -75,6 +75,13 @@ def open_search_or_none(settings: Settings, store: Store) -> SearchService | Non
         return None
 
 
+def close_recommender(app: FastAPI) -> None:
+    """Stop the "for you" background trainer, if one was started."""
+    rec = getattr(app.state, "recommender", None)
+    if rec is not None:
+        rec.close()
+
+
 @contextmanager
 def digest_schedule(settings: Settings) -> Iterator[None]:
     """The daily digest job (`digest/scheduler.py`) on its own store, for as long as it runs."""
@@ -110,6 +117,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = Fals
                 jobs.enter_context(digest_schedule(settings))
             app.state.store = store
             app.state.search = search
+            jobs.callback(close_recommender, app)
             yield
 
     app = FastAPI(

@@ -309,3 +309,21 @@ class PgLibrary:
                     "ORDER BY created_at DESC, paper_id"
                 ),
             )
+
+    def reader_stamp(self, user_id: int) -> str:
+        """Count and newest time of each signal: changes whenever `reader_signals` would."""
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT "
+                "(SELECT count(*) || '/' || coalesce(max(created_at), '') FROM votes "
+                "WHERE user_id = %s), "
+                "(SELECT count(*) || '/' || coalesce(max(cp.added_at), '') "
+                "FROM collection_papers cp JOIN collections c ON c.id = cp.collection_id "
+                "WHERE c.user_id = %s), "
+                "(SELECT count(*) || '/' || coalesce(max(read_at), '') FROM read_marks "
+                "WHERE user_id = %s), "
+                "(SELECT count(*) || '/' || coalesce(max(created_at), '') FROM dismissals "
+                "WHERE user_id = %s)",
+                (user_id, user_id, user_id, user_id),
+            ).fetchone()
+        return "|".join(str(v) for v in row)

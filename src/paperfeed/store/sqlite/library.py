@@ -307,3 +307,20 @@ class SqliteLibrary:
                 "ORDER BY created_at DESC, paper_id"
             ),
         )
+
+    def reader_stamp(self, user_id: int) -> str:
+        """Count and newest time of each signal: changes whenever `reader_signals` would."""
+        row = self.db.read.execute(
+            "SELECT "
+            "(SELECT count(*) || '/' || coalesce(max(created_at), '') FROM votes "
+            "WHERE user_id = ?), "
+            "(SELECT count(*) || '/' || coalesce(max(cp.added_at), '') "
+            "FROM collection_papers cp JOIN collections c ON c.id = cp.collection_id "
+            "WHERE c.user_id = ?), "
+            "(SELECT count(*) || '/' || coalesce(max(read_at), '') FROM read_marks "
+            "WHERE user_id = ?), "
+            "(SELECT count(*) || '/' || coalesce(max(created_at), '') FROM dismissals "
+            "WHERE user_id = ?)",
+            (user_id, user_id, user_id, user_id),
+        ).fetchone()
+        return "|".join(str(v) for v in row)

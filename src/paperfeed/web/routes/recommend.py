@@ -40,15 +40,27 @@ def recommendation_json(r: Recommendation) -> dict[str, Any]:
     return {**daily_json(r.item), "score": round(r.score, 6), "reason": r.reason.to_json()}
 
 
+UPDATING_HEADER = "X-Recommendations-Updating"
+
+
 @router.get("/api/recommendations")
 def api_recommendations(
-    user: CurrentUser, rec: RecommenderDep, limit: Limit = 20, since: Since = None
+    response: Response,
+    user: CurrentUser,
+    rec: RecommenderDep,
+    limit: Limit = 20,
+    since: Since = None,
 ) -> list[dict[str, Any]]:
     """Recent papers ranked for the signed-in reader, each with a checkable `reason`
-    (`text`, the ids of the `closest` papers they kept, and the shared `terms`)."""
-    return [
-        recommendation_json(r) for r in rec.recommend(user, limit=limit, since=parse_since(since))
-    ]
+    (`text`, the ids of the `closest` papers they kept, and the shared `terms`).
+
+    Never waits for the reader's model to be retrained: while it is, the previous list is
+    answered (less papers dismissed or kept since) with the header
+    `X-Recommendations-Updating: true`."""
+    ranked, updating = rec.recommend_now(user, limit=limit, since=parse_since(since))
+    if updating:
+        response.headers[UPDATING_HEADER] = "true"
+    return [recommendation_json(r) for r in ranked]
 
 
 @router.post("/api/recommendations/{paper_id:path}/dismiss")
@@ -89,7 +101,7 @@ def for_you_page(
 ) -> Response:
     if user is None:
         return sign_in_redirect("/for-you")
-    ranked = rec.recommend(user, limit=30)
+    ranked, updating = rec.recommend_now(user, limit=30)
     items = [r.item for r in ranked]
     return render(
         request,
@@ -98,7 +110,9 @@ def for_you_page(
             "ranked": ranked,
             "voted": voted_ids(store, user, items),
             "cold": not any(r.reason.closest for r in ranked),
+            "updating": updating,
         },
+        headers={UPDATING_HEADER: "true"} if updating else None,
     )
 
 
