@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -263,3 +264,22 @@ def test_admin_page_shows_the_backfill_progress_to_admins_only(filling_server) -
     finally:
         for v in (anonymous, admin, user):
             v.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_the_background_indexer_yields_the_cpu_to_requests(tmp_path: Path) -> None:
+    settings, store = make(tmp_path, 4, batch=4)
+    service = SearchService(store, settings, background=True, poll_seconds=0.2)
+    try:
+        [worker] = [t for t in threading.enumerate() if t.name == "paperfeed-indexer"]
+        assert worker.native_id is not None
+        deadline = time.monotonic() + 10
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        while os.getpriority(os.PRIO_PROCESS, worker.native_id) == mine:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == min(19, mine + 10)
+        assert mine == os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # only it
+    finally:
+        service.close()
+        store.close()

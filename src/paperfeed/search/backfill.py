@@ -33,7 +33,7 @@ import numpy as np
 
 from paperfeed.search.dense import Calibration, calibration_sums
 from paperfeed.search.results import BackfillProgress
-from paperfeed.search.vectors import VectorStore
+from paperfeed.search.vectors import EXACT_BELOW, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,8 @@ class TransformerStore:
         self._done_size = -1
         self._last_ann_save = time.monotonic()
         self.unsaved = False  # vectors added to the in-memory ANN since its file was saved
+        self._exact: tuple[np.ndarray, np.ndarray] | None = None  # see `top`
+        self._exact_key: tuple[float, int, float] = (0.0, 0, 0.0)
 
     # --- files -------------------------------------------------------------------------
 
@@ -158,6 +160,7 @@ class TransformerStore:
         self.state = BackfillState(model=model, dim=dim)
         self.save_state()
         self._vectors, self._done, self._done_size = None, None, -1
+        self._exact = None
         self.unsaved = False
 
     @property
@@ -204,7 +207,7 @@ class TransformerStore:
 
     def filled(self) -> int:
         """Rows with a transformer vector."""
-        return int(np.count_nonzero(self.done_flags() == DONE))
+        return self._filled_count(self.done_flags())
 
     def finished(self) -> int:
         """Rows with nothing left to do (embedded, or gone from the store)."""
@@ -345,10 +348,35 @@ class TransformerStore:
         return self.vectors.scores(have, query) if have else {}
 
     def top(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The k embedded rows nearest `query` (rows marked to embed again are skipped)."""
+        """The k embedded rows nearest `query` (rows marked to embed again are skipped).
+
+        While few rows are filled, an exact scan of those rows only: the newest papers may
+        sit anywhere in the file, so scanning the whole file (as `VectorStore.top` does for a
+        small index) would read and copy every row of the catalogue."""
         flags = self.done_flags()
-        near = self.vectors.top(query, k + 8)
-        return [(r, s) for r, s in near if r < len(flags) and flags[r] == DONE][:k]
+        if self._filled_count(flags) > EXACT_BELOW:
+            near = self.vectors.nearest(query, k + 8)
+            return [(r, s) for r, s in near if r < len(flags) and flags[r] == DONE][:k]
+        rows, matrix = self._filled_matrix(flags)
+        if not len(rows):
+            return []
+        sims = matrix @ query
+        best = np.argsort(-sims)[:k]
+        return [(int(rows[i]), float(sims[i])) for i in best]
+
+    def _filled_count(self, flags: np.ndarray) -> int:
+        return int(np.count_nonzero(flags == DONE))
+
+    def _filled_matrix(self, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The filled rows and their vectors as float32, kept until a step changes them."""
+        key = (self._state_mtime, self._filled_count(flags), self.state.updated)
+        if self._exact is None or self._exact_key != key:
+            m = self.vectors.matrix()
+            rows = np.flatnonzero(flags == DONE)
+            rows = rows[rows < len(m)]
+            self._exact = (rows, np.asarray(m[rows], dtype=np.float32))
+            self._exact_key = key
+        return self._exact
 
     def vector(self, row: int) -> np.ndarray | None:
         flags = self.done_flags()

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 FOREGROUND_EMBED = 20_000  # at start-up, embed this much lag before answering; more: worker
 TRANSFORMER_SLICE = 10.0  # seconds of transformer backfill between two looks at the store
+BACKGROUND_NICE = 10  # the worker thread yields the CPU to requests (Linux: per thread)
 STATE_VERSION = 1
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -144,6 +146,7 @@ class Indexer:
         self.rowmap = RowMap(self.dir / "rows.txt")
         self._vectors: VectorStore | None = None
         self._transformer: Embedder | None = None
+        self._worker_transformer: Embedder | None = None  # the worker thread's own (see _work)
         self._transformer_kind: str | None = None
         self._tstore: TransformerStore | None = None
 
@@ -503,7 +506,7 @@ class Indexer:
         kept on disk before the next: a killed run resumes where it was); returns how many
         papers were embedded. Stops when all are filled, or after `max_papers` or about
         `max_seconds`, or when the worker is stopped."""
-        emb, ts = self.transformer, self.tstore
+        emb, ts = self._backfill_embedder(), self.tstore
         if emb is None or ts is None:
             return 0
         started, done = time.monotonic(), 0
@@ -552,6 +555,17 @@ class Indexer:
             if inside:
                 static[inside] = m[[keep[i] for i in inside]]
         ts.fill(keep, vecs, static)
+
+    def _backfill_embedder(self) -> Embedder | None:
+        """The transformer for a backfill. In the worker thread, an instance of its own,
+        made there: its thread pool (ONNX Runtime's) inherits the thread's lower priority,
+        so queries, which use the shared instance, keep the CPU first."""
+        base = self.transformer
+        if base is None or threading.current_thread() is not self._worker:
+            return base
+        if self._worker_transformer is None:
+            self._worker_transformer = make_transformer(self._transformer_kind or "off")
+        return self._worker_transformer
 
     def transformer_progress(self) -> BackfillProgress:
         """How far the transformer backfill has got (reads files only; loads no model)."""
@@ -619,6 +633,7 @@ class Indexer:
         self._worker.start()
 
     def _work(self) -> None:
+        lower_thread_priority(BACKGROUND_NICE)
         while not self._stop.is_set():
             try:
                 self.refresh()
@@ -659,6 +674,18 @@ class Indexer:
 
     def close(self) -> None:
         self.stop_worker()
+
+
+def lower_thread_priority(step: int) -> None:
+    """Raise the calling thread's nice value by `step` (Linux, where it is per thread; the
+    threads it starts inherit it). Elsewhere a no-op: there it would renice the process."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
+    except OSError:  # not permitted here: run at the normal priority
+        log.debug("search: could not lower the worker thread's priority")
 
 
 def sync_keyword(
