@@ -4,7 +4,7 @@
     kw = keyword_stage(keyword_index, req)                  # BM25 top 100, filters in index
     rows = dense_candidates(vectors, qvec, req, kw, allowed)  # + nearest vectors (filtered)
     dense = vectors.scores(rows, qvec)                     # cosine of every candidate
-    fused = fuse(kw.rows, kw.scores, dense, weight=w)      # keyword/top + w x cosine
+    fused = fuse(kw.rows, kw.scores, dense, weight=w, ideal=i, min_cover=c)  # see fusion.py
     fused = coverage_stage(fused, req, idf, texts, weights)  # re-rank the top 20 by coverage
     ranked = top_k(fused, paper_id, limit)                 # -> [Ranked], best first
 
