@@ -1,11 +1,16 @@
 """Robustness: bad inputs on every interface (5xx seen, target 0) and kill -9 at several
 points of an import and of a digest run (papers and emails lost, target 0).
 
-    nice python benchmarks/robustness.py [--schemathesis-examples 6] [--kills 4]
+    nice python benchmarks/robustness.py [--schemathesis-examples 6] [--kills 4] [--budget-s 1500]
 
 Everything runs on 127.0.0.1 over temporary data directories: a real uvicorn server, the
 real `paperfeed` CLI in subprocesses, a real SMTP server (aiosmtpd). Prints one table per
 part, in Markdown, for benchmarks/RESULTS.md.
+
+Bounded: every HTTP request has a timeout (a timeout is counted, apart from 5xx), every
+subprocess has one, and the whole run has a time budget (`--budget-s`): a part that would
+start after it is spent is reported as skipped, so the script always finishes. Subscribers
+of the digest part are added in this process (one store, not 120 CLI starts).
 """
 
 from __future__ import annotations
@@ -150,23 +155,47 @@ def http_inputs(base: str, token: str) -> list[tuple[str, str, str, bytes | None
     return tried
 
 
+REQUEST_TIMEOUT_S = 20.0
+
+
 def bad_http_inputs(base: str, token: str) -> Counter[tuple[str, str]]:
     results: Counter[tuple[str, str]] = Counter()
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_S) as client:
         for interface, method, path, body in http_inputs(base, token):
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            r = client.request(method, path, content=body, headers=headers if body else None)
             results[(interface, "tried")] += 1
+            try:
+                r = client.request(method, path, content=body, headers=headers if body else None)
+            except httpx.TimeoutException:
+                results[(interface, "timeout")] += 1
+                print(f"  timeout: {method} {path} {body!r}", file=sys.stderr)
+                continue
             if r.status_code >= 500:
                 results[(interface, "5xx")] += 1
                 print(f"  5xx: {r.status_code} {method} {path} {body!r}", file=sys.stderr)
     return results
 
 
-def schemathesis_run(base: str, token: str, examples: int, workdir: Path) -> tuple[int, int]:
-    """(cases generated, server errors) of schemathesis over /openapi.json."""
+def schemathesis_run(
+    base: str, token: str, examples: int, workdir: Path, timeout_s: float
+) -> tuple[int, int] | None:
+    """(cases generated, server errors) of schemathesis over /openapi.json; None if it ran
+    past `timeout_s`."""
     exe = Path(sys.executable).with_name("schemathesis")
-    done = subprocess.run(
+    try:
+        done = run_schemathesis(exe, base, token, examples, workdir, timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
+    out = done.stdout + done.stderr
+    generated = re.search(r"(\d+) generated", out)
+    failures = 0 if "No issues found" in out else len(re.findall(r"Server error", out)) or 1
+    return int(generated[1]) if generated else 0, failures
+
+
+def run_schemathesis(
+    exe: Path, base: str, token: str, examples: int, workdir: Path, timeout_s: float
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             str(exe),
             "run",
@@ -184,13 +213,9 @@ def schemathesis_run(base: str, token: str, examples: int, workdir: Path) -> tup
         cwd=workdir,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout_s,
         env={**os.environ, "NO_COLOR": "1"},
     )
-    out = done.stdout + done.stderr
-    generated = re.search(r"(\d+) generated", out)
-    failures = 0 if "No issues found" in out else len(re.findall(r"Server error", out)) or 1
-    return int(generated[1]) if generated else 0, failures
 
 
 def bearer(base: str) -> str:
@@ -334,6 +359,20 @@ class Sink:
         return "250 OK"
 
 
+def add_subscribers(data: Path, emails: list[str]) -> None:
+    """Confirmed subscribers, as `paperfeed subscribers add --confirmed` adds them."""
+    from paperfeed.digest.subscriptions import add_subscriber_confirmed
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+
+    store = open_store(load_settings(data_dir=data, secret_key=SECRET["PAPERFEED_SECRET_KEY"]))
+    try:
+        for email in emails:
+            add_subscriber_confirmed(store, email=email, confirmed=True)
+    finally:
+        store.close()
+
+
 def kill_digest(folder: Path, kills: int, env: dict[str, str]) -> list[tuple[str, int, int]]:
     """Kill `digest send` at `kills` points, rerun; (point, emails lost, duplicates)."""
     from aiosmtpd.controller import Controller
@@ -356,14 +395,7 @@ def kill_digest(folder: Path, kills: int, env: dict[str, str]) -> list[tuple[str
                 check=True,
                 timeout=300,
             )
-            for email in readers:
-                subprocess.run(
-                    [*base, "subscribers", "add", email],
-                    env=run_env,
-                    capture_output=True,
-                    check=True,
-                    timeout=120,
-                )
+            add_subscribers(data, readers)
             target = len(readers) * (k + 1) // (kills + 1)
             proc = subprocess.Popen(
                 [*base, "digest", "send"],
@@ -389,11 +421,30 @@ def kill_digest(folder: Path, kills: int, env: dict[str, str]) -> list[tuple[str
     return results
 
 
+class Budget:
+    """The run's time budget: parts that would start after it is spent are skipped."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def allows(self, part: str, at_least: float) -> bool:
+        if self.left() >= at_least:
+            return True
+        print(f"\n({part}: skipped, {self.left():.0f} s of the time budget left)")
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schemathesis-examples", type=int, default=6)
     parser.add_argument("--kills", type=int, default=4)
+    parser.add_argument("--budget-s", type=float, default=1500, help="Whole run, seconds.")
     args = parser.parse_args()
+    budget = Budget(args.budget_s)
+    started = time.monotonic()
     env = {**os.environ, **SECRET, "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory(prefix="pf-robust-") as tmp:
         folder = Path(tmp)
@@ -408,31 +459,49 @@ def main() -> None:
         proc, base = serve(data, env)
         try:
             token = bearer(base)
+            t = time.monotonic()
             http = bad_http_inputs(base, token)
-            generated, st_errors = schemathesis_run(base, token, args.schemathesis_examples, folder)
+            print(f"(HTTP inputs: {time.monotonic() - t:.0f} s)", file=sys.stderr)
+            st = None
+            if budget.allows("schemathesis", 120):
+                st = schemathesis_run(
+                    base, token, args.schemathesis_examples, folder, budget.left() / 2
+                )
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        print("| interface | inputs tried | 5xx seen |\n|---|---|---|")
+        print("| interface | inputs tried | 5xx seen | timeouts |\n|---|---|---|---|")
         for interface in dict.fromkeys(k[0] for k in http):
             print(
-                f"| HTTP: {interface} | {http[(interface, 'tried')]} | {http[(interface, '5xx')]} |"
+                f"| HTTP: {interface} | {http[(interface, 'tried')]} "
+                f"| {http[(interface, '5xx')]} | {http[(interface, 'timeout')]} |"
             )
-        print(
-            f"| HTTP: schemathesis, every operation of /openapi.json | {generated} | {st_errors} |"
-        )
-        runs, tracebacks = cli_inputs(folder, env)
-        print(
-            f"| CLI: `ingest` of damaged or mistyped files | {runs} files | "
-            f"{tracebacks} tracebacks |"
-        )
-        print("\n| kill -9 point (ingest, batches of 100) | papers lost after rerun |\n|---|---|")
-        for point, lost in kill_ingest(folder, args.kills, env):
-            print(f"| {point} | {lost} |")
-        print("\n| kill -9 point (digest send, 120 subscribers) | emails lost | duplicates |")
-        print("|---|---|---|")
-        for point, lost, dupes in kill_digest(folder, args.kills, env):
-            print(f"| {point} | {lost} | {dupes} |")
+        if st is not None:
+            print(
+                f"| HTTP: schemathesis, every operation of /openapi.json | {st[0]} | {st[1]} | 0 |"
+            )
+        else:
+            print(
+                "| HTTP: schemathesis, every operation of /openapi.json | - | - | ran out of time |"
+            )
+        if budget.allows("CLI inputs", 60):
+            runs, tracebacks = cli_inputs(folder, env)
+            print(
+                f"| CLI: `ingest` of damaged or mistyped files | {runs} files | "
+                f"{tracebacks} tracebacks | 0 |"
+            )
+        if budget.allows("kill -9 during ingest", 120):
+            print(
+                "\n| kill -9 point (ingest, batches of 100) | papers lost after rerun |\n|---|---|"
+            )
+            for point, lost in kill_ingest(folder, args.kills, env):
+                print(f"| {point} | {lost} |")
+        if budget.allows("kill -9 during digest send", 120):
+            print("\n| kill -9 point (digest send, 120 subscribers) | emails lost | duplicates |")
+            print("|---|---|---|")
+            for point, lost, dupes in kill_digest(folder, args.kills, env):
+                print(f"| {point} | {lost} | {dupes} |")
+        print(f"\n(whole run: {time.monotonic() - started:.0f} s)")
 
 
 if __name__ == "__main__":

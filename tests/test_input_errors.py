@@ -98,3 +98,23 @@ def test_bad_saved_search_bodies_are_a_400(
     assert r.status_code == 400, r.text
     assert r.json()["status"] == 400
     assert says in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        # ids past SQLite's 64-bit integers used to reach the store and answer 500
+        ("DELETE", "/api/papers/2608.17253/comments/99999999999999999999999", None),
+        ("POST", "/papers/2608.17253/comments/99999999999999999999999/delete", None),
+        # a NUL was stored on SQLite and a 400 on PostgreSQL: now a 400 on both
+        ("POST", "/api/papers/2608.17253/comments", {"content": "a\x00b"}),
+        ("POST", "/api/papers/2608.17253/comments", {"content": "\x1b]8;;https://x\x07hi"}),
+    ],
+)
+def test_odd_ids_and_comment_text_are_a_400(
+    web_server: LiveServer, token: str, method: str, path: str, body: object
+) -> None:
+    r = httpx.request(
+        method, web_server.url + path, json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 400, r.text[:300]

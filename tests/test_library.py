@@ -306,3 +306,29 @@ def test_openapi_documents_the_library(server: LiveServer) -> None:
     assert "delete" in paths["/api/collections/{collection_id}/papers/{paper_id}"]
     assert "get" in paths["/api/collections/{collection_id}/export"]
     assert {"post", "delete"} <= set(paths["/api/follows"])
+
+
+def test_follows_and_saves_are_bounded(fresh_store, fixtures_dir, monkeypatch) -> None:  # noqa: ANN001
+    """Same-kind hole as issue 9's unbounded inputs: a reader cannot grow follows or saved
+    papers without end (each row is cheap; millions of them are not)."""
+    from paperfeed import library as lib
+    from paperfeed.accounts import add_user
+    from paperfeed.errors import BadRequest
+    from paperfeed.ingest import ingest_sources
+
+    ingest_sources(fresh_store, [str(fixtures_dir / "web_papers.jsonl")])
+    me = add_user(
+        fresh_store, email="many@example.org", password="correct horse battery", role="user"
+    )
+    for i in range(lib.MAX_FOLLOWS):
+        lib.follow(fresh_store, me, "author", f"Author Number {i}")
+    lib.follow(fresh_store, me, "author", "Author Number 7")  # one already followed: fine
+    with pytest.raises(BadRequest, match=f"at most {lib.MAX_FOLLOWS}"):
+        lib.follow(fresh_store, me, "category", "cs.CL")
+    monkeypatch.setattr(lib, "MAX_SAVED", 3)  # the real bound is 50,000 papers
+    c = lib.create_collection(fresh_store, me, "All")
+    ids = [i.paper.id for i in fresh_store.list_papers(limit=4)]
+    for pid in ids[:3]:
+        assert lib.save_paper(fresh_store, me, c.id, pid) is True
+    with pytest.raises(BadRequest, match="at most 3 papers"):
+        lib.save_paper(fresh_store, me, c.id, ids[3])

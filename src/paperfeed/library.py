@@ -20,6 +20,8 @@ MAX_NAME = 100
 MAX_NOTE = 10_000
 MAX_AUTHOR = 200
 MAX_COLLECTIONS = 500
+MAX_SAVED = 50_000  # papers a reader keeps across all collections
+MAX_FOLLOWS = 500
 _CATEGORY = re.compile(r"^[a-z][a-z-]{0,19}(\.[A-Za-z][A-Za-z-]{0,19})?$")
 
 
@@ -79,6 +81,8 @@ def delete_collection(store: Store, user: User, collection_id: int) -> None:
 def save_paper(store: Store, user: User, collection_id: int, paper_id: str) -> bool:
     """Put a paper into one of the reader's collections; True if it was not there yet."""
     owned_collection(store, user, collection_id)
+    if sum(c.paper_count for c in store.list_collections(user.id)) >= MAX_SAVED:
+        raise BadRequest(f"a reader can keep at most {MAX_SAVED} papers in collections")
     try:
         return store.add_to_collection(collection_id, check_text(paper_id, "arxivId").strip())
     except KeyError:
@@ -163,6 +167,9 @@ def clean_follow(kind: str, value: str) -> Follow:
 
 def follow(store: Store, user: User, kind: str, value: str) -> Follow:
     f = clean_follow(kind, value)
+    follows = {(x.kind, x.value) for x in store.list_follows(user.id)}
+    if (f.kind, f.value) not in follows and len(follows) >= MAX_FOLLOWS:
+        raise BadRequest(f"a reader can follow at most {MAX_FOLLOWS} authors and categories")
     store.add_follow(user_id=user.id, kind=f.kind, value=f.value)
     return f
 

@@ -148,6 +148,7 @@ def rate_limited(action: str) -> Any:
 
 
 CollectionId = Annotated[int, Path(ge=1, le=2**62, description="A collection's id.")]
+CommentId = Annotated[int, Path(ge=1, le=2**62, description="A comment's id.")]
 
 
 def voted_ids(store: Store, user: User | None, items: list[StoredPaper]) -> set[str]:

@@ -23,6 +23,7 @@ from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.trending import trending
 from paperfeed.web import searching
 from paperfeed.web.deps import (
+    CommentId,
     CurrentUser,
     OptionalSearchDep,
     SettingsDep,
@@ -224,7 +225,9 @@ def create_comment(
 
 
 @router.delete("/papers/{paper_id:path}/comments/{comment_id}", status_code=204)
-def delete_comment(paper_id: str, comment_id: int, store: StoreDep, user: CurrentUser) -> Response:
+def delete_comment(
+    paper_id: str, comment_id: CommentId, store: StoreDep, user: CurrentUser
+) -> Response:
     comment = store.get_comment(comment_id)
     if comment is None or comment.paper_id != paper_id:
         raise NotFound(f"no comment {comment_id} on paper {paper_id}")

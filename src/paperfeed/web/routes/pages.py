@@ -14,6 +14,7 @@ from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.trending import GRAVITY, trending
 from paperfeed.web import searching
 from paperfeed.web.deps import (
+    CommentId,
     OptionalSearchDep,
     OptionalUser,
     SettingsDep,
@@ -185,7 +186,7 @@ def upvote_form(
 
 @router.post("/papers/{paper_id:path}/comments/{comment_id}/delete")
 def delete_comment_form(
-    paper_id: str, comment_id: int, store: StoreDep, user: OptionalUser
+    paper_id: str, comment_id: CommentId, store: StoreDep, user: OptionalUser
 ) -> Response:
     if user is None:
         return sign_in_redirect(f"/papers/{paper_id}")
