@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from paperfeed.search import SearchService, sync_keyword_index
 from paperfeed.search.dense import Calibration
 from paperfeed.search.embed import OnnxEmbedder, StaticEmbedder, onnx_available, paper_text
 from paperfeed.search.indexer import Indexer
+from paperfeed.search.vectors import file_crc
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store.sqlite import SqliteStore
 
@@ -280,6 +282,49 @@ def test_the_background_indexer_yields_the_cpu_to_requests(tmp_path: Path) -> No
             time.sleep(0.05)
         assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == min(19, mine + 10)
         assert mine == os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # only it
+    finally:
+        service.close()
+        store.close()
+
+
+def test_an_index_built_with_the_transformer_alone_keeps_its_vectors(tmp_path: Path) -> None:
+    """Upgrading in place: an index whose only vectors were ONNX's (PAPERFEED_EMBEDDER=onnx
+    before progressive indexing) gets static vectors, and its ONNX vectors become the
+    transformer's without embedding them again."""
+    settings, store = make(tmp_path, 12, batch=12)
+    service = SearchService(store, settings, background=False)
+    service.sync_transformer()
+    ts = service.indexer.tstore
+    assert ts is not None
+    before = {r: ts.vector(r) for r in range(12)}
+    model = ts.state.model
+    service.close()
+    # the layout of such an index: the ONNX vectors at the top of index/, named in state.json
+    index = settings.index_dir
+    for name in ("vectors.f16", "ann.usearch"):
+        os.replace(index / "transformer" / name, index / name)
+    shutil.rmtree(index / "transformer")
+    state = json.loads((index / "state.json").read_text())
+    state.update(
+        embedder=model,
+        dim=384,
+        vector_rows=12,
+        vectors_crc=file_crc(index / "vectors.f16", 12 * 2 * 384),
+        ann_size=(index / "ann.usearch").stat().st_size,
+        ann_crc=file_crc(index / "ann.usearch"),
+    )
+    (index / "state.json").write_text(json.dumps(state))
+
+    service = SearchService(store, settings, background=False)  # start-up repair
+    try:
+        status = service.status()
+        assert status.embedder.startswith("static:") and status.vectors == 12
+        assert status.transformer is not None and status.transformer.done == 12
+        ts = service.indexer.tstore
+        assert ts is not None and len(ts.vectors.ann) == 12
+        for row, vec in before.items():
+            assert np.array_equal(ts.vector(row), vec)
+        assert service.sync_transformer() == 0  # nothing left to embed
     finally:
         service.close()
         store.close()

@@ -297,6 +297,27 @@ class TransformerStore:
             self._last_ann_save = time.monotonic()
             self.save_state()  # moves the state's mtime: other processes reload the ANN
 
+    def adopt(self, directory: Path, *, rows: int, seq: int) -> int:
+        """Take over `vectors.f16` and `ann.usearch` of `directory`, vectors of this model
+        covering the store up to change sequence `seq` (the first `rows` rows checked):
+        rows with a vector are done, papers changed after `seq` are embedded again."""
+        for name in ("vectors.f16", "ann.usearch"):
+            if (directory / name).exists():
+                os.replace(directory / name, self.dir / name)
+        self._vectors = None
+        m = self.vectors.matrix()
+        done, _ = self._flags_rw(len(m))
+        n = min(rows, len(m))
+        for start in range(0, n, 50_000):
+            block = np.asarray(m[start : min(n, start + 50_000)])
+            done[start : start + len(block)] = np.where(np.any(block != 0, axis=1), DONE, TODO)
+        done.flush()
+        del done
+        self.state.seq = seq
+        self.save_state()
+        self.reconcile()
+        return self.filled()
+
     def reconcile(self) -> int:
         """After a crash or damage: done rows whose vector is missing or not unit length
         are to be embedded again; done rows missing from the ANN are added to it. Returns

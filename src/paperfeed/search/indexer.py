@@ -349,6 +349,8 @@ class Indexer:
                     log.warning(
                         "embedder changed (%s -> %s): re-embedding", st.embedder, self.embedder.name
                     )
+                    if "vectors" not in problems and "ann" not in problems:
+                        self._adopt_as_transformer(st)
                     self._wipe(keyword=False)
                 elif "vectors" in problems:
                     self._wipe(keyword=False)
@@ -372,6 +374,21 @@ class Indexer:
                 log.warning("search: transformer index is ahead of the store: re-embedding")
                 ts.wipe()
             ts.reconcile()
+
+    def _adopt_as_transformer(self, st: IndexState) -> None:
+        """An index whose only vectors were the transformer's (PAPERFEED_EMBEDDER=onnx, before
+        progressive indexing): its vector files become the transformer store's, so an
+        instance upgraded in place keeps its hour of embedding (under the lock)."""
+        emb = self.transformer
+        if emb is None or emb.name != st.embedder or emb.dim != st.dim:
+            return
+        ts = TransformerStore(self.dir / TRANSFORMER_DIR)
+        if ts.state.model == emb.name and ts.filled():
+            return  # it has vectors of its own already
+        ts.use_model(emb.name, emb.dim)
+        adopted = ts.adopt(self.dir, rows=st.vector_rows or 0, seq=st.vector_seq)
+        self._tstore = ts
+        log.warning("search: kept %d %s vectors as the transformer's", adopted, emb.name)
 
     def _rebuild_ann(self) -> None:
         """A damaged ANN file is rebuilt from the vector file (no re-embedding)."""
