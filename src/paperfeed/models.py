@@ -436,3 +436,26 @@ class ReaderSignals:
             for pid in sorted(getattr(self, name)):
                 h.update(pid.encode() + b"\0")
         return h.hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class PurgeReport:
+    """How many rows of each kind a housekeeping run removed."""
+
+    unconfirmed_subscribers: int = 0
+    sessions: int = 0
+    pending_signups: int = 0
+    throttle_rows: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.unconfirmed_subscribers + self.sessions + self.pending_signups + self.throttle_rows
+        )
+
+    def summary(self) -> str:
+        return (
+            f"purged {self.unconfirmed_subscribers} unconfirmed subscriptions, "
+            f"{self.sessions} expired sessions, {self.pending_signups} expired sign-ups, "
+            f"{self.throttle_rows} old throttle counters"
+        )

@@ -9,6 +9,7 @@ import typer
 from paperfeed.cli.common import opened_store, say, state
 from paperfeed.digest import subscriptions
 from paperfeed.digest.send import preview_digest, send_digests
+from paperfeed.housekeeping import purge
 
 digest_app = typer.Typer(help="Send or preview the email digests.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Manage digest subscribers.", no_args_is_help=True)
@@ -30,12 +31,16 @@ def digest_send(
         ),
     ] = False,
 ) -> None:
-    """Send every due digest (for cron: exactly once per subscriber per day/week)."""
+    """Send every due digest (for cron: exactly once per subscriber per day/week), then
+    purge expired rows (`paperfeed.housekeeping`)."""
     with opened_store() as store:
         report = send_digests(
             state.settings, store, dry_run=dry_run, limit=limit, resend_in_doubt=resend_in_doubt
         )
+        purged = None if dry_run else purge(store)
     say(report.summary())
+    if purged is not None:
+        say(purged.summary())
     if report.failed:
         raise typer.Exit(1)
 

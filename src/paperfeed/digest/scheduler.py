@@ -56,12 +56,17 @@ class Scheduler:
 
     def _run(self) -> None:
         from paperfeed.digest.send import send_digests
+        from paperfeed.housekeeping import purge
 
         try:
             report = send_digests(self.settings, self.store, progress=False)
             log.warning("%s", report.summary())
         except Exception:  # keep the schedule alive through a bad night
             log.exception("digest: scheduled run failed")
+        try:
+            purge(self.store)
+        except Exception:
+            log.exception("housekeeping: scheduled purge failed")
 
 
 def start_scheduler(settings: Settings, store: Store) -> Scheduler | None:

@@ -27,6 +27,7 @@ from paperfeed.models import (
     Paper,
     PaperText,
     PendingSignup,
+    PurgeReport,
     ReaderSignals,
     SavedSearch,
     StoredPaper,
@@ -466,6 +467,14 @@ class LibraryStore(Protocol):
         ...
 
 
+class HousekeepingStore(Protocol):
+    def purge_expired(self, *, now: datetime, unconfirmed_before: datetime) -> PurgeReport:
+        """Delete, in one transaction, what can no longer be used: active never-confirmed
+        subscriptions without an account created before `unconfirmed_before`, sessions and
+        pending sign-ups expired at `now`, throttle counters a day old (store/purge.py)."""
+        ...
+
+
 class Store(
     CatalogueStore,
     AccountStore,
@@ -473,6 +482,7 @@ class Store(
     HarvestStore,
     JobStore,
     LibraryStore,
+    HousekeepingStore,
     Protocol,
 ):
     """The whole store: the catalogue plus the feature stores added beside it."""

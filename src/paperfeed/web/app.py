@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed.digest import start_scheduler
 from paperfeed.errors import PaperfeedError
+from paperfeed.housekeeping import purge
 from paperfeed.ingest.harvest_schedule import start_harvest_scheduler
 from paperfeed.search import SearchService, open_search
 from paperfeed.settings import Settings, load_settings
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = Fals
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with ExitStack() as jobs:
             store = jobs.enter_context(closing(open_store(settings)))
+            purge(store)  # expired sessions, sign-ups, ... (also daily, after the digest run)
             search = open_search_or_none(settings, store)
             if search is not None:
                 jobs.callback(search.close)

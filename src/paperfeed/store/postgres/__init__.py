@@ -6,12 +6,15 @@ from paperfeed.store.postgres.accounts import PgAccounts
 from paperfeed.store.postgres.catalogue import PgCatalogue
 from paperfeed.store.postgres.db import Database, migration_scripts
 from paperfeed.store.postgres.harvest import PgHarvest
+from paperfeed.store.postgres.housekeeping import PgHousekeeping
 from paperfeed.store.postgres.jobs import PgJobs
 from paperfeed.store.postgres.library import PgLibrary
 from paperfeed.store.postgres.subscriptions import PgSubscriptions
 
 
-class PostgresStore(PgCatalogue, PgAccounts, PgSubscriptions, PgHarvest, PgJobs, PgLibrary):
+class PostgresStore(
+    PgCatalogue, PgAccounts, PgSubscriptions, PgHarvest, PgJobs, PgLibrary, PgHousekeeping
+):
     """All of paperfeed's records in one PostgreSQL database (psycopg 3 connection pool)."""
 
     def __init__(self, url: str, *, pool_size: int = 16) -> None:

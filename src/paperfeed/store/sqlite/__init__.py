@@ -8,6 +8,7 @@ from paperfeed.store.sqlite.accounts import SqliteAccounts
 from paperfeed.store.sqlite.catalogue import SqliteCatalogue
 from paperfeed.store.sqlite.db import Database
 from paperfeed.store.sqlite.harvest import SqliteHarvest
+from paperfeed.store.sqlite.housekeeping import SqliteHousekeeping
 from paperfeed.store.sqlite.jobs import SqliteJobs
 from paperfeed.store.sqlite.library import SqliteLibrary
 from paperfeed.store.sqlite.subscriptions import SqliteSubscriptions
@@ -20,6 +21,7 @@ class SqliteStore(
     SqliteHarvest,
     SqliteJobs,
     SqliteLibrary,
+    SqliteHousekeeping,
 ):
     """All of paperfeed's records in one SQLite file (WAL mode, one writer)."""
 
