@@ -504,9 +504,9 @@ class Indexer:
     def _follow_for_transformer(self, ts: TransformerStore, batch: int = 20_000) -> None:
         """Mark papers changed since the transformer store's sequence as to embed (under
         the lock): new papers, and new versions of embedded ones."""
-        while changes := self.store.changes_since(ts.state.seq, limit=batch):
-            rows = self.rowmap.assign([c.paper.id for c in changes])
-            ts.mark(rows, [day_number(c.paper.day) for c in changes], len(self.rowmap))
+        while changes := self.store.paper_texts_since(ts.state.seq, limit=batch):
+            rows = self.rowmap.assign([c.id for c in changes])
+            ts.mark(rows, [day_number(c.day) for c in changes], len(self.rowmap))
             ts.state.seq = changes[-1].seq
             ts.save_state()
             if len(changes) < batch:

@@ -7,6 +7,7 @@ candidate by reading its row. A row of zeros means "not embedded yet" (cosine 0)
 from __future__ import annotations
 
 import os
+import threading
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,36 +34,41 @@ def file_crc(path: Path, length: int | None = None) -> int:
 
 
 class RowMap:
-    """Paper id <-> row number; an append-only text file, one id per line."""
+    """Paper id <-> row number; an append-only text file, one id per line.
+
+    Queries refresh it (`paper_id` of a row this process has not seen) while the indexer
+    thread appends to it: both go through one lock, so no line is read twice."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.ids: list[str] = []
         self.rows: dict[str, int] = {}
         self._size = 0
+        self._lock = threading.Lock()
         self.refresh()
 
     def refresh(self) -> None:
-        """Pick up rows appended by another process."""
+        """Pick up rows appended by another process (or thread)."""
         if not self.path.exists():
             return
-        size = self.path.stat().st_size
-        if size == self._size:
-            return
-        with open(self.path, "rb") as fh:
-            fh.seek(self._size)
-            chunk = fh.read(size - self._size)
-        complete = chunk.rfind(b"\n") + 1  # ignore a torn last line
-        for line in chunk[:complete].decode("utf-8").splitlines():
-            self.rows[line] = len(self.ids)
-            self.ids.append(line)
-        self._size += complete
+        with self._lock:
+            size = self.path.stat().st_size
+            if size == self._size:
+                return
+            with open(self.path, "rb") as fh:
+                fh.seek(self._size)
+                chunk = fh.read(size - self._size)
+            complete = chunk.rfind(b"\n") + 1  # ignore a torn last line
+            for line in chunk[:complete].decode("utf-8").splitlines():
+                self.rows[line] = len(self.ids)
+                self.ids.append(line)
+            self._size += complete
 
     def assign(self, paper_ids: Sequence[str]) -> list[int]:
-        """Rows for these ids, appending new ones."""
+        """Rows for these ids, appending new ones (callers hold the index's write lock)."""
         new = [pid for pid in dict.fromkeys(paper_ids) if pid not in self.rows]
         if new:
-            with open(self.path, "ab") as fh:
+            with self._lock, open(self.path, "ab") as fh:
                 fh.write("".join(f"{pid}\n" for pid in new).encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
