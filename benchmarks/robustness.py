@@ -337,7 +337,10 @@ def kill_ingest(folder: Path, kills: int, env: dict[str, str]) -> list[tuple[str
         point = f"after {seen} of {expected} papers committed" + (
             "" if proc.returncode == -signal.SIGKILL else " (finished before the kill)"
         )
-        subprocess.run(cmd, env=env, capture_output=True, timeout=600, check=True)
+        rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        if rerun.returncode != 0:
+            print(f"  rerun after the kill failed:\n{rerun.stderr[-1500:]}", file=sys.stderr)
+            point += f" (rerun exit {rerun.returncode})"
         results.append((point, expected - papers_in(db)))
     return results
 
@@ -408,9 +411,11 @@ def kill_digest(folder: Path, kills: int, env: dict[str, str]) -> list[tuple[str
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             at = len(sink.received)
-            subprocess.run(
-                [*base, "digest", "send"], env=run_env, capture_output=True, check=True, timeout=600
+            rerun = subprocess.run(
+                [*base, "digest", "send"], env=run_env, capture_output=True, text=True, timeout=600
             )
+            if rerun.returncode != 0:
+                print(f"  digest rerun failed:\n{rerun.stderr[-1500:]}", file=sys.stderr)
             time.sleep(0.3)
             counts = Counter(sink.received)
             lost = sum(1 for r in readers if counts[r] == 0)
