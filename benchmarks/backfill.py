@@ -1,6 +1,6 @@
 """Transformer backfill speed: papers/s of `paperfeed index --sync`'s transformer phase.
 
-Run: nice -n 10 python benchmarks/backfill.py [--papers 3000] [--batch 0] [--tokens 256]
+Run: nice -n 10 python benchmarks/backfill.py [--papers 3000] [--batch 0] [--tokens 128]
 
 Loads the first N papers of ../shared/data into a fresh SQLite instance, builds the keyword
 and static indexes, then times the transformer backfill (newest papers first, progress kept
@@ -25,15 +25,17 @@ from corpus import load_corpus  # noqa: E402
 
 from paperfeed.ingest import ingest_sources  # noqa: E402
 from paperfeed.search import SearchService  # noqa: E402
-from paperfeed.search.embed import cuda_available, make_transformer, paper_text  # noqa: E402
+from paperfeed.search.embed import cuda_available, paper_text  # noqa: E402
 from paperfeed.settings import load_settings  # noqa: E402
 from paperfeed.store.sqlite import SqliteStore  # noqa: E402
 
 CORPUS = 218_199
 
 
-def bench(kind: str, data: Path, batch: int, sample: int) -> dict[str, float]:
-    settings = load_settings(data_dir=data, transformer=kind, transformer_batch=batch)
+def bench(kind: str, data: Path, batch: int, sample: int, tokens: int) -> dict[str, object]:
+    settings = load_settings(
+        data_dir=data, transformer=kind, transformer_batch=batch, transformer_tokens=tokens
+    )
     store = SqliteStore(settings.sqlite_path)
     service = SearchService(store, settings, background=False)  # keyword + static vectors
     try:
@@ -53,7 +55,7 @@ def bench(kind: str, data: Path, batch: int, sample: int) -> dict[str, float]:
     finally:
         service.close()
         store.close()
-    return {"papers": n, "seconds": secs, "backfill_per_s": n / secs, "raw_per_s": raw}
+    return {"name": emb.name, "papers": n, "backfill_per_s": n / secs, "raw_per_s": raw}
 
 
 def main() -> None:
@@ -61,6 +63,7 @@ def main() -> None:
     ap.add_argument("--papers", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=0, help="PAPERFEED_TRANSFORMER_BATCH")
     ap.add_argument("--sample", type=int, default=256, help="papers for the bare baseline")
+    ap.add_argument("--tokens", type=int, default=128, help="PAPERFEED_TRANSFORMER_TOKENS")
     args = ap.parse_args()
     docs = load_corpus(limit=args.papers)
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,14 +83,10 @@ def main() -> None:
             store = SqliteStore(settings.sqlite_path)
             ingest_sources(store, [str(src)])
             store.close()
-            r = bench(kind, data, args.batch, args.sample)
-            emb = make_transformer(kind)
-            name = emb.name if emb else kind
-            hours = CORPUS / r["backfill_per_s"] / 3600
-            print(
-                f"{name:22s} {r['backfill_per_s']:10.1f} {r['raw_per_s']:8.1f} "
-                f"{r['backfill_per_s'] / r['raw_per_s']:6.2f} {hours:7.2f}h"
-            )
+            r = bench(kind, data, args.batch, args.sample, args.tokens)
+            rate, raw = float(r["backfill_per_s"]), float(r["raw_per_s"])  # type: ignore[arg-type]
+            hours = CORPUS / rate / 3600
+            print(f"{r['name']!s:22s} {rate:10.1f} {raw:8.1f} {rate / raw:6.2f} {hours:7.2f}h")
         if "torch" not in kinds:
             print("(no CUDA GPU seen by torch here: GPU backfill not measured)")
         print(f"load average at the end {os.getloadavg()}")

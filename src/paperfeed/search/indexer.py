@@ -241,7 +241,10 @@ class Indexer:
             with self._lock:
                 if self._transformer is None:
                     try:
-                        self._transformer = make_transformer(self._transformer_kind or "off")
+                        self._transformer = make_transformer(
+                            self._transformer_kind or "off",
+                            max_tokens=self.settings.transformer_tokens,
+                        )
                     except MissingExtraError as exc:
                         log.error("search: no transformer (%s): static vectors only", exc)
                         self._transformer_kind = "off"
@@ -581,7 +584,9 @@ class Indexer:
         if base is None or threading.current_thread() is not self._worker:
             return base
         if self._worker_transformer is None:
-            self._worker_transformer = make_transformer(self._transformer_kind or "off")
+            self._worker_transformer = make_transformer(
+                self._transformer_kind or "off", max_tokens=self.settings.transformer_tokens
+            )
         return self._worker_transformer
 
     def transformer_progress(self) -> BackfillProgress:
