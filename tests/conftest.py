@@ -361,6 +361,7 @@ def visitor(web_server: LiveServer) -> Iterator[Visitor]:
 class ReceivedMail:
     recipient: str
     raw: bytes
+    peer: object = None  # the client's (host, port): one per connection
 
     @property
     def message(self):  # noqa: ANN201
@@ -404,7 +405,7 @@ class SmtpSink:
                 self.tempfail_data -= 1
                 return "451 4.3.0 temporary failure, try again later"
             for rcpt in envelope.rcpt_tos:
-                self.received.append(ReceivedMail(rcpt, bytes(envelope.content)))
+                self.received.append(ReceivedMail(rcpt, bytes(envelope.content), session.peer))
         if self.delay:
             await asyncio.sleep(self.delay / 2)  # e.g. the queue file's fsync before the reply
         return "250 OK"

@@ -342,11 +342,32 @@ def test_header_injection_is_impossible(store, settings) -> None:  # noqa: ANN00
         add(store, "victim@example.org\r\nBcc: evil@example.org")
 
 
+@pytest.mark.parametrize("connections", [1, 3])
+def test_digests_go_out_over_the_configured_number_of_connections(
+    store, settings, smtp_sink, connections: int
+) -> None:  # noqa: ANN001
+    emails = [f"conn{i:02d}@example.org" for i in range(12)]
+    for email in emails:
+        add(store, email)
+    smtp_sink.delay = 0.01  # each connection waits on the server: the others go on meanwhile
+    report = send_digests(
+        settings.model_copy(update={"smtp_connections": connections}),
+        store,
+        now=NOW,
+        progress=False,
+    )
+    assert report.sent == len(emails) and not report.in_doubt and not report.failed
+    assert Counter(m.recipient for m in smtp_sink.received) == {e: 1 for e in emails}
+    assert len({m.peer for m in smtp_sink.received}) == connections
+    assert send_digests(settings, store, now=NOW, progress=False).sent == 0  # once per period
+
+
 # --- exactly once across a killed run ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("connections", [1, 4])
 def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
-    tmp_path: Path, smtp_sink, database_url
+    tmp_path: Path, smtp_sink, database_url, connections: int
 ) -> None:  # noqa: ANN001
     data = tmp_path / "killdata"
     store_settings = load_settings(data_dir=data, database_url=database_url)
@@ -362,6 +383,7 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
         "PAPERFEED_SMTP_URL": smtp_sink.url,
         "PAPERFEED_SECRET_KEY": "digest-test-secret",
         "PAPERFEED_DATABASE_URL": database_url or "",
+        "PAPERFEED_SMTP_CONNECTIONS": str(connections),
     }
     smtp_sink.delay = 0.01  # ~10 ms per message: the run lasts long enough to be killed
     cmd = [sys.executable, "-m", "paperfeed", "digest", "send"]
@@ -413,8 +435,9 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
         )
     finally:
         store.close()
-    # At most the one message in flight at the kill is left 'sending' (counted as delivered).
-    assert states["sent"] >= len(emails) - 1 and states["sending"] <= 1
+    # At most the one message in flight on each connection at the kill is left 'sending'
+    # (counted as delivered).
+    assert states["sent"] >= len(emails) - connections and states["sending"] <= connections
 
 
 def test_in_doubt_rows_are_reported_and_can_be_resent(store, settings, smtp_sink) -> None:  # noqa: ANN001

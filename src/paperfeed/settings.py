@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         description="SMTP server for digests, e.g. smtp://user:pass@host:587?starttls=1 or "
         "smtps://host:465. Empty disables sending.",
     )
+    smtp_connections: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="SMTP connections a digest run keeps busy at once (one thread drives them "
+        "all; each connection holds at most one message in flight). 1 sends one message at a "
+        "time.",
+    )
     mail_from: str = Field(
         default="paperfeed <noreply@localhost>",
         description="Sender address of digests and confirmation emails.",

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
@@ -99,6 +99,24 @@ def open_sender(settings: Settings) -> SmtpSender:
     return SmtpSender(parse_smtp_url(settings.smtp_url))
 
 
+@dataclass(slots=True)
+class Outgoing:
+    """A rendered digest on its way: the MIME bytes and the Message-ID the outbox records."""
+
+    digest: Digest
+    message_id: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class Line:
+    """One SMTP connection of a run and the message it is carrying, if any."""
+
+    smtp: SmtpSender
+    out: Outgoing | None = None
+    handed: bool = False  # the dot is out: the server's reply is what is left
+
+
 class DigestJob:
     """One run of the send job over every due subscriber of the current periods."""
 
@@ -141,66 +159,103 @@ class DigestJob:
         due = self._count_due()
         bar = Progress(enabled=progress)
         bar.start("digests (subscribers)", min(due, limit) if limit is not None else due)
-        smtp = None if self.dry_run else open_sender(self.settings)
-        retry: list[tuple[Subscriber, str]] = []
-        budget = limit
+        lines: list[Line] = []
+        if not self.dry_run:
+            sender = open_sender(self.settings)  # checks the URL before any work
+            lines = [Line(sender)] + [
+                Line(open_sender(self.settings)) for _ in range(self.settings.smtp_connections - 1)
+            ]
         try:
-            for frequency in FREQUENCIES:
-                period = period_key(frequency, self.now)
-                self.report.periods[frequency] = period
-                for entry in self.store.outbox_entries(period, state="sending"):
-                    if not self._covers(entry.subscriber_id):
-                        continue  # another worker's block
-                    sub = self.store.get_subscriber(entry.subscriber_id)
-                    email = sub.email if sub else f"#{entry.subscriber_id}"
-                    if self.resend_in_doubt and not self.dry_run:
-                        self.store.fail_send(
-                            subscriber_id=entry.subscriber_id,
-                            period=period,
-                            error="in doubt: requeued by the operator",
-                            permanent=False,
-                            max_attempts=self.max_attempts + entry.attempts,
-                        )
-                        continue
-                    self.report.in_doubt.append((email, "left 'sending' by an interrupted run"))
-                after_id = first_id - 1
-                while budget is None or budget > 0:
-                    batch = self._in_range(
-                        self.store.due_subscribers(
-                            frequency=frequency,
-                            period=period,
-                            after_id=after_id,
-                            limit=BATCH if budget is None else min(BATCH, budget),
-                            max_attempts=self.max_attempts,
-                        )
-                    )
-                    if not batch:
-                        break
-                    for sub in batch:
-                        after_id = sub.id
-                        if budget is not None:
-                            budget -= 1
-                        if self._one(smtp, sub, period) == "retry":
-                            retry.append((sub, period))
-                        bar.advance()
+            retry = self._send(self._due(limit), lines, bar)
             for delay in self.retry_delays:
-                if not retry or smtp is None:
+                if not retry or not lines:
                     break
                 log.warning("digest: retrying %d temporary failures in %.0f s", len(retry), delay)
                 time.sleep(delay)
-                pending, retry = retry, []
-                for sub, period in pending:
-                    self.report.retried += 1
-                    if self._one(smtp, sub, period) == "retry":
-                        retry.append((sub, period))
+                self.report.retried += len(retry)
+                retry = self._send(iter(retry), lines, None)
             for sub, _ in retry:
                 self.report.failed.append((sub.email, self._errors.get(sub.id, "")))
         finally:
             bar.finish()
-            if smtp is not None:
-                smtp.close()
+            self._wind_down(lines)
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _due(self, limit: int | None) -> Iterator[tuple[Subscriber, str]]:
+        """(subscriber, period) of every due digest in this job's block, `limit` at most;
+        reports the rows an interrupted run left 'sending' on the way."""
+        budget = limit
+        first_id, _ = self._ids
+        for frequency in FREQUENCIES:
+            period = period_key(frequency, self.now)
+            self.report.periods[frequency] = period
+            for entry in self.store.outbox_entries(period, state="sending"):
+                if not self._covers(entry.subscriber_id):
+                    continue  # another worker's block
+                sub = self.store.get_subscriber(entry.subscriber_id)
+                email = sub.email if sub else f"#{entry.subscriber_id}"
+                if self.resend_in_doubt and not self.dry_run:
+                    self.store.fail_send(
+                        subscriber_id=entry.subscriber_id,
+                        period=period,
+                        error="in doubt: requeued by the operator",
+                        permanent=False,
+                        max_attempts=self.max_attempts + entry.attempts,
+                    )
+                    continue
+                self.report.in_doubt.append((email, "left 'sending' by an interrupted run"))
+            after_id = first_id - 1
+            while budget is None or budget > 0:
+                batch = self._in_range(
+                    self.store.due_subscribers(
+                        frequency=frequency,
+                        period=period,
+                        after_id=after_id,
+                        limit=BATCH if budget is None else min(BATCH, budget),
+                        max_attempts=self.max_attempts,
+                    )
+                )
+                if not batch:
+                    break
+                for sub in batch:
+                    after_id = sub.id
+                    if budget is not None:
+                        budget -= 1
+                    yield sub, period
+
+    def _send(
+        self, due: Iterator[tuple[Subscriber, str]], lines: list[Line], bar: Progress | None
+    ) -> list[tuple[Subscriber, str]]:
+        """Compose and deliver every digest of `due`; returns those to retry.
+
+        One thread keeps every connection busy: each line takes its next step in turn (send
+        the envelope; read its replies, send the message, commit the outbox row, send the
+        dot; read the final reply), so a line waits for its server only after the others
+        have had their turn, and composing the next digest overlaps the server's work. The
+        outbox commit and the dot follow each other directly, as with one connection.
+        """
+        retry: list[tuple[Subscriber, str]] = []
+        slots: list[Line | None] = [*lines] or [None]  # None: a dry run, nothing to deliver
+        exhausted = False
+        while True:
+            busy = False
+            for line in slots:
+                if line is not None and line.out is not None:
+                    self._step(line, retry)
+                while not exhausted and (line is None or line.out is None):
+                    item = next(due, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    if bar is not None:
+                        bar.advance()
+                    out = self._compose(*item)
+                    if out is not None and line is not None:
+                        self._start(line, out, retry)
+                busy = busy or (line is not None and line.out is not None)
+            if exhausted and not busy:
+                return retry
 
     def _covers(self, subscriber_id: int) -> bool:
         first_id, last_id = self._ids
@@ -228,37 +283,65 @@ class DigestJob:
                 after_id = batch[-1].id
         return total
 
-    def _one(self, smtp: SmtpSender | None, sub: Subscriber, period: str) -> str:
-        """Compose, render and deliver one digest: 'sent', 'empty', 'retry', 'bounced', ..."""
+    def _compose(self, sub: Subscriber, period: str) -> Outgoing | None:
+        """The rendered digest to send, or None (empty, or a dry run: counted here)."""
         digest = self.composer.compose(sub, period)
         if digest.empty:
             self.report.skipped_empty += 1
-            return "empty"
-        if smtp is None:
+            return None
+        if self.dry_run:
             self.report.would_send += 1
-            return "dry-run"
-        return self._deliver(smtp, digest)
-
-    def _deliver(self, smtp: SmtpSender, digest: Digest) -> str:
-        sub, period = digest.subscriber, digest.period
+            return None
         rendered = self.renderer.digest(digest, now=self.now)
         message_id = self.renderer.message_id(f"digest.{period.replace(':', '-')}.{sub.id}")
         data = self.renderer.message(rendered, to=sub.email, message_id=message_id, now=self.now)
+        return Outgoing(digest, message_id, data)
+
+    def _start(self, line: Line, out: Outgoing, retry: list[tuple[Subscriber, str]]) -> None:
+        line.out, line.handed = out, False
+        try:
+            line.smtp.begin(sender=self.sender, recipient=out.digest.subscriber.email)
+        except Exception as exc:  # noqa: BLE001 - sorted out by _settle, like every step
+            self._settle(line, exc, retry)
+
+    def _step(self, line: Line, retry: list[tuple[Subscriber, str]]) -> None:
+        """The next step of the message on `line`: hand it over, or read the final reply."""
+        out = line.out
+        if out is None:
+            return
+        digest = out.digest
 
         def claim() -> bool:
             return self.store.begin_send(
-                subscriber_id=sub.id,
-                period=period,
-                message_id=message_id,
+                subscriber_id=digest.subscriber.id,
+                period=digest.period,
+                message_id=out.message_id,
                 paper_ids=digest.paper_ids,
                 at=self.now,
             )
 
         try:
-            delivered = smtp.send(
-                data, sender=self.sender, recipient=sub.email, before_commit=claim
-            )
-        except SmtpRefused as exc:
+            if not line.handed:
+                if not line.smtp.hand_over(out.data, claim):
+                    line.out = None  # "taken": another run holds this period
+                    return
+                line.handed = True
+                return
+            line.smtp.accepted()
+        except Exception as exc:  # noqa: BLE001
+            self._settle(line, exc, retry)
+            return
+        line.out = None
+        self.store.finish_sends([(digest.subscriber.id, digest.period)])
+        self.report.sent += 1
+
+    def _settle(self, line: Line, exc: Exception, retry: list[tuple[Subscriber, str]]) -> None:
+        """Record a failed step of the message on `line` (re-raises what is not SMTP's)."""
+        if line.out is None:
+            raise exc
+        sub, period = line.out.digest.subscriber, line.out.digest.period
+        line.out = None
+        if isinstance(exc, SmtpRefused):
             state = self.store.fail_send(
                 subscriber_id=sub.id,
                 period=period,
@@ -269,27 +352,35 @@ class DigestJob:
             if exc.permanent:
                 log.warning("digest: %s bounced permanently: %s", sub.email, exc)
                 self.report.bounced.append((sub.email, str(exc)))
-                return "bounced"
-            self._remember(sub, str(exc))
-            if state == "failed":
+            elif state == "failed":
+                self._remember(sub, str(exc))
                 self.report.failed.append(
                     (sub.email, f"gave up after {self.max_attempts} tries: {exc}")
                 )
-                return "failed"
-            return "retry"
-        except DeliveryInDoubt as exc:
+            else:
+                self._remember(sub, str(exc))
+                retry.append((sub, period))
+        elif isinstance(exc, DeliveryInDoubt):
             log.warning("digest: connection lost after the message to %s: %s", sub.email, exc)
             self.report.in_doubt.append((sub.email, f"connection lost after the message: {exc}"))
-            return "in-doubt"
-        except (smtplib.SMTPException, OSError) as exc:
+        elif isinstance(exc, smtplib.SMTPException | OSError):
             # Nothing was committed (the failure came before the dot): safe to try again.
             self._remember(sub, f"connection: {exc}")
-            return "retry"
-        if not delivered:
-            return "taken"  # another run holds this period
-        self.store.finish_sends([(sub.id, period)])
-        self.report.sent += 1
-        return "sent"
+            retry.append((sub, period))
+        else:
+            raise exc
+
+    def _wind_down(self, lines: list[Line]) -> None:
+        """Close every connection; a message whose dot is out gets its reply read first, so
+        a run stopped by an error leaves no more rows 'sending' than it must."""
+        for line in lines:
+            if line.out is not None and line.handed:
+                email = line.out.digest.subscriber.email
+                try:
+                    self._step(line, [])
+                except Exception:  # already failing: the row stays 'sending' (in doubt)
+                    log.warning("digest: could not confirm the message to %s", email)
+            line.smtp.close()
 
     def _remember(self, sub: Subscriber, error: str) -> None:
         self._errors[sub.id] = error

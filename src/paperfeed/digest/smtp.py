@@ -94,6 +94,7 @@ class SmtpSender:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self._conn: smtplib.SMTP | None = None
+        self._envelope_replies = 0  # replies to a pipelined envelope not read yet
 
     def __enter__(self) -> SmtpSender:
         return self
@@ -146,10 +147,17 @@ class SmtpSender:
 
         Raises `SmtpRefused` when the server refuses, `OSError`/`SMTPException` when the
         connection fails before the message was committed, `DeliveryInDoubt` after.
+        The three steps below, called apart, let one thread keep several connections busy.
         """
-        if self._conn is None:
-            self._conn = self._connect()
-        conn = self._conn
+        self.begin(sender=sender, recipient=recipient)
+        if not self.hand_over(message, before_commit):
+            return False
+        self.accepted()
+        return True
+
+    def begin(self, *, sender: str, recipient: str) -> None:
+        """Open a mail transaction: MAIL, RCPT and DATA. With PIPELINING they go out in one
+        write and their replies are read by `hand_over`, so other work can happen meanwhile."""
         for address in (sender, recipient):
             if (
                 not address.isascii()
@@ -158,18 +166,38 @@ class SmtpSender:
                 or ">" in address
             ):
                 raise ValueError(f"unsafe envelope address {address[:80]!r}")
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
         try:
             if conn.has_extn("pipelining"):  # RFC 2920: one round trip for the envelope
                 conn.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
-                replies = [conn.getreply() for _ in range(3)]
-                self._expect(replies[0], 250)
-                self._expect(replies[1], 250, 251)
-                self._expect(replies[2], 354)
+                self._envelope_replies = 3
             else:
                 self._expect(conn.mail(sender), 250)
                 self._expect(conn.rcpt(recipient), 250, 251)
                 conn.putcmd("data")
                 self._expect(conn.getreply(), 354)
+                self._envelope_replies = 0
+        except SmtpRefused:
+            self._reset()
+            raise
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+            raise
+
+    def hand_over(self, message: bytes, before_commit: Callable[[], bool]) -> bool:
+        """After `begin`: the whole message but the final dot, then `before_commit()` (the
+        outbox commit), then the dot. False, with the transaction abandoned, if it declined."""
+        conn = self._conn
+        if conn is None:
+            raise smtplib.SMTPServerDisconnected("no transaction begun")
+        try:
+            if self._envelope_replies:
+                replies = [conn.getreply() for _ in range(self._envelope_replies)]
+                self._expect(replies[0], 250)
+                self._expect(replies[1], 250, 251)
+                self._expect(replies[2], 354)
             if b"\n" in message.replace(b"\r\n", b""):
                 message = _BARE_LF.sub(b"\r\n", message)
             body = _LEADING_DOT.sub(b"..", message)
@@ -187,12 +215,22 @@ class SmtpSender:
             return False
         try:
             conn.send(b".\r\n")
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise DeliveryInDoubt(str(exc)) from exc
+        return True
+
+    def accepted(self) -> None:
+        """After `hand_over`: the server's reply to the final dot (250, else SmtpRefused)."""
+        conn = self._conn
+        try:
+            if conn is None:
+                raise smtplib.SMTPServerDisconnected("connection lost after the message")
             reply = conn.getreply()
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise DeliveryInDoubt(str(exc)) from exc
         self._expect(reply, 250)
-        return True
 
     @staticmethod
     def _expect(reply: tuple[int, bytes], *ok: int) -> None:
