@@ -212,7 +212,8 @@ def main() -> None:
     print(f"setup: {args.subscribers} confirmed subscribers in {time.perf_counter() - t0:.1f} s")
 
     base = baseline(port, args.baseline_messages)
-    print(f"sink: {args.sink}; SMTP connections of the digest job: {settings.smtp_connections}")
+    connections = getattr(settings, "smtp_connections", 1)  # 1 before the setting existed
+    print(f"sink: {args.sink}; SMTP connections of the digest job: {connections}")
     print(f"load average before the send: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"baseline: raw smtplib, fixed 6 KB message, one connection: {base:.0f} msg/s")
     before = count.value
