@@ -200,3 +200,36 @@ def test_every_cli_module_writes_through_the_one_helper() -> None:
                 if name in ("print", "typer.echo", "click.echo", "typer.secho", "sys.stdout.write"):
                     offenders.append(f"{path.name}:{node.lineno} {name}")
     assert not offenders, offenders
+
+
+# --- feeds -----------------------------------------------------------------------------------
+
+
+def test_rss_descriptions_are_text_that_readers_show_not_run(data: Path) -> None:
+    """RSS readers render an item's <description> as HTML: an abstract carrying an <iframe>
+    or <img onerror> must arrive as escaped text. Atom's content is typed text already."""
+    import xml.etree.ElementTree as ET
+
+    settings = load_settings(data_dir=data, secret_key="test-secret-key-for-web-tests")
+    with TestClient(create_app(settings)) as client:
+        rss = client.get("/feeds/daily.xml", params={"date": DAY})
+        atom = client.get("/feeds/daily.atom", params={"date": DAY})
+    assert rss.status_code == atom.status_code == 200
+    items = {
+        i.findtext("link", "").rsplit("/", 1)[-1]: i.findtext("description", "")
+        for i in ET.fromstring(rss.content).iter("item")
+    }
+    html = items["2609.00101"]  # what a reader renders
+    assert "<iframe" not in html and "&lt;iframe" in html, html
+    page = Rendered()
+    page.feed(html)
+    assert not page.tags, page.tags  # no element at all: the abstract is text
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    for entry in ET.fromstring(atom.content).iterfind("a:entry", ns):
+        content = entry.find("a:content", ns)
+        if content is not None and "qwertyzap paragraph" in (content.text or ""):
+            assert content.get("type", "text") == "text"
+            assert '<iframe src="javascript:alert(8)">' in (content.text or "")  # as text
+            break
+    else:
+        raise AssertionError("the hostile paper is not in the Atom feed")

@@ -3,6 +3,7 @@ collection routes)."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, time
 from typing import Literal
@@ -47,7 +48,11 @@ def build_feed(
         entry.guid(url, permalink=True)
         entry.title(_clean(p.title))
         entry.link(href=url)
-        entry.description(_clean(p.abstract))
+        # RSS readers render <description> as HTML: the abstract goes in as escaped text,
+        # so a `<img onerror=...>` in it is shown, not run (Atom's content is typed text)
+        entry.description(
+            html.escape(_clean(p.abstract), quote=False) if fmt == "xml" else _clean(p.abstract)
+        )
         if fmt == "atom":
             for name in p.authors[:20]:
                 entry.author(name=_clean(name))
