@@ -232,13 +232,14 @@ class TorchEmbedder:
         self.dim = 384
         self.fusion_weight = 1.0
         self.backfill_chunk = 2048 if device == "cuda" else 64
+        self._batch = 256 if device == "cuda" else 64  # a GPU wants wide batches
         # the model's Rust tokenizer is not thread-safe either; a forward pass is the costly
         # part anyway (and shares one GPU), so whole calls are serialised here
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
-            vecs = self._model.encode(list(texts), batch_size=64, convert_to_numpy=True)
+            vecs = self._model.encode(list(texts), batch_size=self._batch, convert_to_numpy=True)
         return _normalize(vecs)
 
 
