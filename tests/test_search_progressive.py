@@ -331,3 +331,33 @@ def test_an_index_built_with_the_transformer_alone_keeps_its_vectors(tmp_path: P
     finally:
         service.close()
         store.close()
+
+
+# The CLI with onnxruntime made unimportable, as on an install without the [onnx] extra.
+WITHOUT_ONNX = (
+    "import sys; sys.modules['onnxruntime'] = None; "
+    "from paperfeed.cli import main; sys.argv = ['paperfeed', *sys.argv[1:]]; main()"
+)
+
+
+def test_a_transformer_that_is_not_installed_leaves_static_search_working(tmp_path: Path) -> None:
+    settings, store = make(tmp_path, 6, batch=6)
+    store.close()
+    run = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ONNX, "search", "diffusion models", "-n", "3"],
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr and "pip install 'paperfeed[onnx]'" in run.stderr
+    assert len(run.stdout.strip().splitlines()) == 3  # answered with the static vectors
+    status = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ONNX, "index"],
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert status.returncode == 0 and "transformer             off" in status.stdout

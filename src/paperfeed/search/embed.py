@@ -269,6 +269,17 @@ def transformer_kind(choice: str) -> str:
     return "onnx" if onnx_available() else "off"
 
 
+def missing_extra(kind: str) -> str | None:
+    """What a transformer kind lacks here ('pip install ...'), None when it can run."""
+    if kind == "onnx" and not onnx_available():
+        return "the ONNX transformer needs onnxruntime: pip install 'paperfeed[onnx]'"
+    if kind == "torch" and not all(
+        importlib.util.find_spec(m) for m in ("torch", "sentence_transformers")
+    ):
+        return "the torch transformer needs torch: pip install 'paperfeed[transformer]'"
+    return None
+
+
 def make_transformer(choice: str, *, max_tokens: int = DEFAULT_TOKENS) -> Embedder | None:
     """The transformer embedder PAPERFEED_TRANSFORMER names (None for 'off'), reading
     `max_tokens` word pieces of each text (PAPERFEED_TRANSFORMER_TOKENS)."""

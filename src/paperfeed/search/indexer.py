@@ -44,6 +44,7 @@ from paperfeed.search.embed import (
     MissingExtraError,
     make_embedder,
     make_transformer,
+    missing_extra,
     paper_text,
     transformer_kind,
 )
@@ -230,7 +231,12 @@ class Indexer:
     def transformer_on(self) -> bool:
         """Whether PAPERFEED_TRANSFORMER names a transformer that can run here."""
         if self._transformer_kind is None:
-            self._transformer_kind = transformer_kind(self.settings.transformer_choice)
+            kind = transformer_kind(self.settings.transformer_choice)
+            missing = missing_extra(kind)
+            if missing:  # configured but not installed: say so once, search goes on
+                log.error("search: no transformer (%s): static vectors only", missing)
+                kind = "off"
+            self._transformer_kind = kind
         return self._transformer_kind != "off"
 
     @property
