@@ -93,7 +93,9 @@ def serve(data: Path) -> tuple[str, object]:
 
 
 def client(url: str, email: str) -> httpx.Client:
-    token = httpx.post(url + "/api/session", json={"email": email, "password": PASSWORD})
+    token = httpx.post(
+        url + "/api/session", json={"email": email, "password": PASSWORD}, timeout=120
+    )
     return httpx.Client(
         base_url=url, headers={"Authorization": f"Bearer {token.json()['token']}"}, timeout=120
     )
