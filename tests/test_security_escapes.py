@@ -41,6 +41,10 @@ EVIL_ABSTRACT = (
 TERMINAL_EVIL = (
     "\x1b[2J\x1b]8;;https://evil.example\x1b\\Click\x1b]8;;\x1b\\\x07\x9b31m\rover\u202etxt.exe"
 )
+TEX_EVIL_TITLE = (
+    r"Qwertyzap $\alpha$ \input{/etc/passwd} \immediate\write18{touch /tmp/pwned} "
+    r"\def\x{1}\csname end\endcsname"
+)
 # What a terminal acts on: every C0 control but tab/newline, DEL, C1, bidi controls.
 ACTIVE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -78,6 +82,12 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             f"Qwertyzap terminal {TERMINAL_EVIL}",
             [f"Ter{TERMINAL_EVIL}minal"],
             f"Qwertyzap abstract {TERMINAL_EVIL}",
+        ),
+        _paper(
+            103,
+            TEX_EVIL_TITLE,
+            ["-2+3+cmd|' /C calc'!A0", '=HYPERLINK("https://evil.example","x")'],
+            "Qwertyzap abstract of a paper whose title would run TeX.",
         ),
     ]
     source.write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -233,3 +243,31 @@ def test_rss_descriptions_are_text_that_readers_show_not_run(data: Path) -> None
             break
     else:
         raise AssertionError("the hostile paper is not in the Atom feed")
+
+
+# --- BibTeX and CSV ----------------------------------------------------------------------------
+
+
+def test_exports_carry_no_live_tex_commands_or_spreadsheet_formulas(data: Path) -> None:
+    """A title's `\\input`, `\\write18`, `\\def` would act when a citing document is typeset:
+    BibTeX writes their backslash as text (math is kept). CSV cells that start like a
+    formula (`=`, `+`, `-`, `@`) are prefixed with a quote."""
+    import csv
+    import io
+
+    import bibtexparser
+    from pylatexenc.latex2text import LatexNodes2Text
+
+    settings = load_settings(data_dir=data, secret_key="test-secret-key-for-web-tests")
+    with TestClient(create_app(settings)) as client:
+        bib = client.get("/api/papers/2609.00103/bibtex").text
+        table = client.get("/api/export/daily", params={"date": DAY, "format": "csv"}).text
+    live = re.findall(r"(?<!\\textbackslash\{\})\\(input|immediate|write18|def|csname)\b", bib)
+    assert not live, (live, bib)
+    assert r"$\alpha$" in bib  # math stays LaTeX
+    entry = bibtexparser.parse_string(bib).entries[0]
+    title = LatexNodes2Text().latex_to_text(entry.fields_dict["title"].value)
+    assert r"\input/etc/passwd" in title and r"\write18touch /tmp/pwned" in title  # text
+    rows = {r["arxiv_id"]: r for r in csv.DictReader(io.StringIO(table))}
+    authors = rows["2609.00103"]["authors"]
+    assert authors.startswith("'-2+3+cmd"), authors  # shown as text, not computed

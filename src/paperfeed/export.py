@@ -24,6 +24,16 @@ _TEXT_ESCAPES = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
 }
+# TeX primitives and macros that read or write files, run programs or redefine things: in a
+# title they would act when a citing document is typeset (`\input{/etc/passwd}`), so their
+# backslash is written as text. Every other LaTeX command (math, accents) is kept.
+_DANGEROUS_TEX = re.compile(
+    r"\\(?=(?:input|include|includeonly|InputIfFileExists|IfFileExists|openin|openout|read|"
+    r"readline|write|write18|immediate|closein|closeout|special|catcode|def|edef|gdef|xdef|"
+    r"let|futurelet|csname|expandafter|newcommand|renewcommand|providecommand|DeclareRobust"
+    r"Command|usepackage|RequirePackage|documentclass|lstinputlisting|verbatiminput|"
+    r"directlua|luaexec|ShellEscape|pdfshellescape)(?![A-Za-z]))"
+)
 # Inline math ($...$ with no $ inside, not starting or ending with a space) is kept as LaTeX.
 _MATH = re.compile(r"(?<!\\)\$(?=\S)[^$]+?(?<=\S)(?<!\\)\$")
 # Letters NFKD does not split into base letter + accent.
@@ -76,6 +86,7 @@ def bib_text(text: str) -> str:
             break
     if depth != 0:
         text = text.replace("{", "").replace("}", "")
+    text = _DANGEROUS_TEX.sub(r"\\textbackslash{}", text)
     parts, last = [], 0
     for m in _MATH.finditer(text):
         parts.append(_escape_text(text[last : m.start()]))
@@ -216,7 +227,7 @@ CSV_COLUMNS = (
     "upvotes",
     "abstract",
 )
-_FORMULA_START = ("=", "+", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(slots=True)
