@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -58,16 +60,44 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+PG_TEST_PREFIX = "pf_test_"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def stale_test_databases(names: list[str]) -> list[str]:
+    """Session databases whose test process is gone (killed before it could drop them):
+    `pf_test_<pid>_<random>`, the pid no longer running on this machine."""
+    stale = []
+    for name in names:
+        pid, _, rest = name.removeprefix(PG_TEST_PREFIX).partition("_")
+        if name.startswith(PG_TEST_PREFIX) and pid.isdigit() and rest and not _pid_alive(int(pid)):
+            stale.append(name)
+    return stale
+
+
 class PgDatabases:
-    """One PostgreSQL database for this test session; a fresh schema per store."""
+    """One PostgreSQL database for this test session; a fresh schema per store.
+
+    Named `pf_test_<pid>_<random>`: a session that was killed leaves its database behind,
+    and the next session drops it (its pid is no longer alive)."""
 
     def __init__(self, admin_url: str) -> None:
         import psycopg
 
         self.admin_url = admin_url
-        self.name = f"pf_test_{secrets.token_hex(6)}"
+        self.name = f"{PG_TEST_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
         try:
             with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+                self._drop_stale(conn)
                 conn.execute(f"CREATE DATABASE {self.name}")
         except psycopg.OperationalError as exc:
             pytest.exit(
@@ -78,6 +108,17 @@ class PgDatabases:
         base, _, _ = admin_url.rpartition("/")
         self.url = f"{base}/{self.name}"
         self._n = 0
+
+    @staticmethod
+    def _drop_stale(conn: Any) -> None:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (PG_TEST_PREFIX + "%",)
+            )
+        ]
+        for name in stale_test_databases(names):
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def new_url(self) -> str:
         """The URL of a new, empty schema in the session database."""
@@ -434,9 +475,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
-    """A real SMTP server in this process; `smtp_sink.url` goes into PAPERFEED_SMTP_URL."""
+@contextmanager
+def _running_sink() -> Iterator[SmtpSink]:
     from aiosmtpd.controller import Controller
 
     sink = SmtpSink()
@@ -448,3 +488,45 @@ def smtp_sink() -> Iterator[SmtpSink]:
         yield sink
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server in this process; `smtp_sink.url` goes into PAPERFEED_SMTP_URL."""
+    with _running_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def sink(backend: str) -> Iterator[SmtpSink]:
+    """A real SMTP server for a module's `server`, one per backend (each run sees only its
+    own mail)."""
+    with _running_sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def server(
+    sink: SmtpSink,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    backend: str,
+) -> Iterator[LiveServer]:
+    """A live server that sends its mail to `sink`, over a fresh store on each backend."""
+    os.environ["PAPERFEED_SMTP_URL"] = sink.url
+    try:
+        url = new_database_url(request, backend)
+        data = tmp_path_factory.mktemp(request.module.__name__.removeprefix("test_")) / "data"
+        yield from _start_server(data, url)
+    finally:
+        os.environ.pop("PAPERFEED_SMTP_URL", None)
+
+
+def mail_link(mail: ReceivedMail, path: str) -> str:
+    """The tokened link to `path` in a received message's text part."""
+    import re
+
+    body = mail.message.get_body(preferencelist=("plain",)).get_content()
+    match = re.search(r"(https?://\S+" + re.escape(path) + r"\?token=[\w.\-=%]+)", body)
+    assert match, f"no {path} link in:\n{body}"
+    return match.group(1)

@@ -4,16 +4,13 @@ sends mail; a cap on saved searches per account."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from conftest import LiveServer, SmtpSink, Visitor, _free_port, _start_server, new_database_url
+from conftest import LiveServer, SmtpSink, Visitor, mail_link
 
 from paperfeed.digest.send import send_digests
 from paperfeed.store import open_store
@@ -22,45 +19,11 @@ MAIL_LIMIT_PER_ADDRESS = 3  # emails per address per hour, any path (README)
 MAX_SEARCHES = 20  # saved searches per account (README)
 
 
-@pytest.fixture(scope="module")
-def sink(backend: str) -> Iterator[SmtpSink]:
-    """A real SMTP server, one per backend's server (so each sees only its own mail)."""
-    sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    sink.url = f"smtp://127.0.0.1:{controller.port}"
-    yield sink
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def server(
-    sink: SmtpSink,
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
-    backend: str,
-) -> Iterator[LiveServer]:
-    """A live server that sends mail, over a fresh store on each backend."""
-    url = new_database_url(request, backend)
-    os.environ["PAPERFEED_SMTP_URL"] = sink.url
-    try:
-        yield from _start_server(tmp_path_factory.mktemp("secmail") / "data", url)
-    finally:
-        os.environ.pop("PAPERFEED_SMTP_URL", None)
-
-
 @pytest.fixture
 def store(server: LiveServer):  # noqa: ANN201
     store = open_store(server.settings)
     yield store
     store.close()
-
-
-def link(mail, path: str) -> str:  # noqa: ANN001
-    body = mail.message.get_body(preferencelist=("plain",)).get_content()
-    match = re.search(r"(https?://\S+" + re.escape(path) + r"\?token=[\w.\-=%]+)", body)
-    assert match, f"no {path} link in:\n{body}"
-    return match.group(1)
 
 
 def mails(sink: SmtpSink, address: str, count: int) -> list:
@@ -84,7 +47,7 @@ def test_confirmation_link_is_single_use_and_never_undoes_unsubscribe(server, si
     address = "undo@example.org"
     subscribe(server, address, frequency="daily", searches=["graph neural networks"])
     [confirmation] = mails(sink, address, 1)
-    confirm_url = link(confirmation, "/subscriptions/confirm")
+    confirm_url = mail_link(confirmation, "/subscriptions/confirm")
     page = httpx.get(confirm_url)
     assert page.status_code == 200 and "Subscription confirmed" in page.text
     manage = re.search(r'action="(/subscriptions/manage\?token=[^"]+)"', page.text).group(1)
@@ -122,10 +85,10 @@ def test_a_newer_confirmation_replaces_the_older_link(server, sink, store) -> No
     subscribe(server, address, frequency="daily")
     subscribe(server, address, frequency="weekly", trending=False)
     first, second = mails(sink, address, 2)
-    r = httpx.get(link(first, "/subscriptions/confirm"))
+    r = httpx.get(mail_link(first, "/subscriptions/confirm"))
     assert r.status_code == 400 and "newer email replaced it" in r.text
     assert store.subscriber_by_email(address).confirmed_at is None
-    r = httpx.get(link(second, "/subscriptions/confirm"))
+    r = httpx.get(mail_link(second, "/subscriptions/confirm"))
     assert r.status_code == 200
     sub = store.subscriber_by_email(address)
     assert sub.receives_mail and sub.frequency == "weekly" and not sub.trending
@@ -155,7 +118,7 @@ def test_saved_searches_cannot_flood_an_inbox(server, sink, store) -> None:  # n
         subscribe(server, victim)
         assert len(mails(sink, victim, MAIL_LIMIT_PER_ADDRESS + 1)) == MAIL_LIMIT_PER_ADDRESS
         # A throttled confirmation issued no new link: the last one mailed still works.
-        r = httpx.get(link(received[-1], "/subscriptions/confirm"))
+        r = httpx.get(mail_link(received[-1], "/subscriptions/confirm"))
         assert r.status_code == 200, r.text
     finally:
         visitor.close()

@@ -4,42 +4,11 @@ is used (once)."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 
-import pytest
-from aiosmtpd.controller import Controller
-from conftest import LiveServer, SmtpSink, Visitor, _free_port, _start_server, new_database_url
+from conftest import Visitor
 
 from paperfeed.store import open_store
-
-
-@pytest.fixture(scope="module")
-def sink(backend: str) -> Iterator[SmtpSink]:
-    """A real SMTP server, one per backend's server (so each sees only its own mail)."""
-    sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    sink.url = f"smtp://127.0.0.1:{controller.port}"
-    yield sink
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def server(
-    sink: SmtpSink,
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
-    backend: str,
-) -> Iterator[LiveServer]:
-    """A live server that sends mail, over a fresh store on each backend."""
-    url = new_database_url(request, backend)
-    os.environ["PAPERFEED_SMTP_URL"] = sink.url
-    try:
-        yield from _start_server(tmp_path_factory.mktemp("secsignup") / "data", url)
-    finally:
-        os.environ.pop("PAPERFEED_SMTP_URL", None)
 
 
 def _main(html: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, date, datetime
 
@@ -165,6 +166,66 @@ def test_postgres_schema_is_migrated_once(pg_databases):
     finally:
         store.close()
     assert versions == list(range(1, len(versions) + 1)) and versions
+
+
+def _raw_sql(settings, sql):
+    """Run `sql` on the store's database behind its back (SQLite file or PG schema)."""
+    if settings.database_url:
+        import psycopg
+
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            return conn.execute(sql).fetchall() if sql.startswith("SELECT") else None
+    with sqlite3.connect(settings.sqlite_path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_stores_opened_at_once_on_a_fresh_database_apply_each_migration_once(
+    tmp_path, database_url
+):
+    """Several processes starting on one empty database (serve + workers): each migration
+    runs once, the others wait for it and then find it applied; every open succeeds."""
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+
+    settings = load_settings(data_dir=tmp_path / "fresh", database_url=database_url)
+    opened = _race(6, lambda i: open_store(settings))
+    try:
+        latest = opened[0].schema_version()[1]
+        assert all(s.schema_version() == (latest, latest) for s in opened)
+        versions = [r[0] for r in _raw_sql(settings, "SELECT version FROM schema_migrations")]
+        assert sorted(versions) == list(range(1, latest + 1))
+    finally:
+        for s in opened:
+            s.close()
+
+
+def test_a_migration_interrupted_halfway_leaves_nothing_and_a_rerun_completes_it(
+    tmp_path, database_url
+):
+    """Migration 0003 fails at its fourth statement (a table in its way): its first three
+    tables are rolled back with it, 0001-0002 stay applied; once the obstacle is gone,
+    opening the store again applies the rest."""
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+
+    settings = load_settings(data_dir=tmp_path / "broken", database_url=database_url)
+    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    _raw_sql(settings, "CREATE TABLE digest_outbox (obstacle INTEGER)")
+    with pytest.raises(Exception, match="digest_outbox"):
+        open_store(settings)
+    versions = [r[0] for r in _raw_sql(settings, "SELECT version FROM schema_migrations")]
+    assert sorted(versions) == [1, 2]
+    half_done = "SELECT count(*) FROM subscribers"
+    with pytest.raises(Exception, match="subscribers"):
+        _raw_sql(settings, half_done)
+    _raw_sql(settings, "DROP TABLE digest_outbox")
+    store = open_store(settings)
+    try:
+        latest = store.schema_version()[1]
+        assert store.schema_version() == (latest, latest)
+        assert store.add_subscriber(email="after@example.org")[1]
+    finally:
+        store.close()
 
 
 def _same_store_twice(tmp_path, database_url):
@@ -349,3 +410,34 @@ def test_upvoted_ids_rank_every_upvoted_paper(store):
     assert store.add_vote(user_id=user.id, paper_id="2")
     assert store.add_vote(user_id=user.id, paper_id="3")
     assert store.upvoted_ids() == [("2", 2), ("1", 2), ("3", 1)]
+
+
+def test_a_killed_test_session_leaves_a_database_the_next_session_drops(pg_url):
+    """Test sessions name their database after their pid; one whose process is gone (killed
+    before it could drop it) is dropped by the next session; a live one's is kept."""
+    import subprocess
+    import sys
+
+    import psycopg
+    from conftest import PG_ADMIN_URL, PgDatabases
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    dead, alive = f"pf_test_{gone}_deadbeef", f"pf_test_{os.getpid()}_0a11ce00"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for name in (dead, alive):
+            conn.execute(f"CREATE DATABASE {name}")
+    try:
+        next_session = PgDatabases(PG_ADMIN_URL)
+        next_session.drop()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            names = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+        assert dead not in names and alive in names and next_session.name not in names
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            for name in (dead, alive):
+                conn.execute(f"DROP DATABASE IF EXISTS {name}")

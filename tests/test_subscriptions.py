@@ -2,54 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from conftest import (
-    LiveServer,
-    SmtpSink,
-    Visitor,
-    _free_port,
-    _start_server,
-    new_database_url,
-)
+from conftest import LiveServer, SmtpSink, Visitor, mail_link
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from paperfeed.digest.send import send_digests
 from paperfeed.store import open_store
-
-
-@pytest.fixture(scope="module")
-def sink(backend: str) -> Iterator[SmtpSink]:
-    """A real SMTP server, one per backend run (so each run sees only its own mail)."""
-    sink = SmtpSink()
-    port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    sink.url = f"smtp://127.0.0.1:{port}"
-    yield sink
-    controller.stop()
-
-
-@pytest.fixture(scope="module")
-def server(
-    sink: SmtpSink,
-    tmp_path_factory: pytest.TempPathFactory,
-    request: pytest.FixtureRequest,
-    backend: str,
-) -> Iterator[LiveServer]:
-    os.environ["PAPERFEED_SMTP_URL"] = sink.url
-    try:
-        url = new_database_url(request, backend)
-        yield from _start_server(tmp_path_factory.mktemp("subs") / "data", url)
-    finally:
-        os.environ.pop("PAPERFEED_SMTP_URL", None)
 
 
 @pytest.fixture
@@ -57,13 +20,6 @@ def store(server: LiveServer):  # noqa: ANN201
     store = open_store(server.settings)
     yield store
     store.close()
-
-
-def link(mail, path: str) -> str:  # noqa: ANN001
-    body = mail.message.get_body(preferencelist=("plain",)).get_content()
-    match = re.search(r"(https?://\S+" + re.escape(path) + r"\?token=[\w.\-=%]+)", body)
-    assert match, f"no {path} link in:\n{body}"
-    return match.group(1)
 
 
 def wait_for(sink: SmtpSink, address: str, count: int = 1) -> list:
@@ -86,7 +42,7 @@ def test_confirmation_flow_digest_and_one_click_unsubscribe(server, sink, store)
     assert send_digests(server.settings, store, now=now, progress=False).sent == 0
     assert len(sink.to("ada@example.org")) == 1
 
-    page = httpx.get(link(confirmation, "/subscriptions/confirm"))
+    page = httpx.get(mail_link(confirmation, "/subscriptions/confirm"))
     assert page.status_code == 200 and "Subscription confirmed" in page.text
     report = send_digests(server.settings, store, now=now, progress=False)
     assert report.sent == 1
@@ -151,7 +107,7 @@ def test_resubscribing_creates_nothing_and_reveals_nothing(server, sink, store) 
     api = f"{server.url}/api/subscriptions"
     first = httpx.post(api, json={"email": "known@example.org"})
     [confirmation] = wait_for(sink, "known@example.org")
-    httpx.get(link(confirmation, "/subscriptions/confirm"))
+    httpx.get(mail_link(confirmation, "/subscriptions/confirm"))
     before = store.subscriber_counts()
     again = httpx.post(
         api, json={"email": "KNOWN@example.org", "frequency": "weekly", "searches": ["spam"]}
@@ -180,7 +136,7 @@ def _expired(server: LiveServer, sub_id: int, email: str) -> str:
 def test_tampered_and_expired_links_get_a_clear_page(server, sink, store) -> None:  # noqa: ANN001
     httpx.post(f"{server.url}/api/subscriptions", json={"email": "links@example.org"})
     [mail] = wait_for(sink, "links@example.org")
-    good = link(mail, "/subscriptions/confirm")
+    good = mail_link(mail, "/subscriptions/confirm")
     token = good.split("token=", 1)[1]
     tampered = good.replace(token, token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"))
     r = httpx.get(tampered)
@@ -208,7 +164,7 @@ def test_manage_page_without_password(server, sink, store) -> None:  # noqa: ANN
         json={"email": "manage@example.org", "searches": ["protein folding"]},
     )
     [mail] = wait_for(sink, "manage@example.org")
-    page = httpx.get(link(mail, "/subscriptions/confirm"))
+    page = httpx.get(mail_link(mail, "/subscriptions/confirm"))
     manage = re.search(r'/subscriptions/manage\?token=([^"&]+)', page.text).group(1)
     url = f"{server.url}/subscriptions/manage?token={manage}"
     page = httpx.get(url)
@@ -255,7 +211,7 @@ def test_saved_search_from_the_search_page(server, sink, store) -> None:  # noqa
         mail = sink.wait_for("searcher@example.org", subject="Confirm")
         sub = store.subscriber_by_email("searcher@example.org")
         assert sub.confirmed_at is None and sub.searches[0].filters == {"has_code": True}
-        httpx.get(link(mail, "/subscriptions/confirm"))
+        httpx.get(mail_link(mail, "/subscriptions/confirm"))
         assert store.subscriber_by_email("searcher@example.org").receives_mail
         # The search page's button posts the same endpoint as a form.
         page = visitor.http.get("/search", params={"q": "protein structure", "has_code": "1"})

@@ -475,6 +475,16 @@ class HousekeepingStore(Protocol):
         ...
 
 
+class HeldLock(Protocol):
+    """A lock held across transactions by this process until `release()` (or its death)."""
+
+    def held(self) -> bool:
+        """Still held (False once the database connection that held it is lost)."""
+        ...
+
+    def release(self) -> None: ...
+
+
 class Store(
     CatalogueStore,
     AccountStore,
@@ -489,6 +499,11 @@ class Store(
 
     def schema_version(self) -> tuple[int, int]:
         """(latest migration applied to the database, latest this code knows)."""
+        ...
+
+    def hold_lock(self, name: str) -> HeldLock | None:
+        """Take the lock `name`, shared by every process on this database, without waiting;
+        None while another process holds it. Elects one instance for a periodic job."""
         ...
 
     def close(self) -> None: ...

@@ -1,5 +1,5 @@
-"""The housekeeping rules, written once; each backend runs them in one write transaction
-(`purge_expired` in store/sqlite/housekeeping.py and store/postgres/housekeeping.py)."""
+"""The housekeeping rules, written once; `purge_expired` (store/common/housekeeping.py) runs
+them in one write transaction on either backend."""
 
 from __future__ import annotations
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from paperfeed.store.postgres.accounts import PgAccounts
+from paperfeed.store.common.accounts import Accounts
+from paperfeed.store.common.harvest import Harvest
+from paperfeed.store.common.housekeeping import Housekeeping
+from paperfeed.store.common.jobs import Jobs
+from paperfeed.store.common.subscriptions import Subscriptions
 from paperfeed.store.postgres.catalogue import PgCatalogue
-from paperfeed.store.postgres.db import Database, migration_scripts
-from paperfeed.store.postgres.harvest import PgHarvest
-from paperfeed.store.postgres.housekeeping import PgHousekeeping
-from paperfeed.store.postgres.jobs import PgJobs
+from paperfeed.store.postgres.db import Database, SessionLock, migration_scripts
 from paperfeed.store.postgres.library import PgLibrary
-from paperfeed.store.postgres.subscriptions import PgSubscriptions
 
 
-class PostgresStore(
-    PgCatalogue, PgAccounts, PgSubscriptions, PgHarvest, PgJobs, PgLibrary, PgHousekeeping
-):
+class PostgresStore(PgCatalogue, Accounts, Subscriptions, Harvest, Jobs, PgLibrary, Housekeeping):
     """All of paperfeed's records in one PostgreSQL database (psycopg 3 connection pool)."""
 
     def __init__(self, url: str, *, pool_size: int = 16) -> None:
@@ -24,6 +22,9 @@ class PostgresStore(
     def schema_version(self) -> tuple[int, int]:
         applied = self.db.applied_migrations()
         return (max(applied, default=0), max((n for n, _, _ in migration_scripts()), default=0))
+
+    def hold_lock(self, name: str) -> SessionLock | None:
+        return self.db.hold_lock(name)
 
     def close(self) -> None:
         self.db.close()

@@ -21,22 +21,22 @@ from paperfeed.models import (
     StoredPaper,
     UpsertCounts,
 )
-from paperfeed.store.postgres.db import Database
-from paperfeed.store.sqlite.catalogue import (
+from paperfeed.store.common.catalogue import (
+    CONTENT_FIELDS,
+    DAILY_STATE_SQL,
     PAPER_COLUMNS,
     SELECT_TEXT,
     PaperRow,
-    _day,
-    _parse_day,
-    _parse_ts,
-    _ts,
-    merge,
-    paper_row,
+    incoming_rows,
+    parse_day,
+    parse_ts,
+    plan_daily,
     row_paper,
     row_text,
+    split_changes,
 )
+from paperfeed.store.postgres.db import Database
 
-_CONTENT_FIELDS = [c.strip() for c in PAPER_COLUMNS.split(",")]
 SELECT_PAPER = f"""
 SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        p.imported_upvotes + p.vote_count AS upvotes,
@@ -46,7 +46,7 @@ SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        d.submitter_fullname, d.submitter_avatar
 FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
 """
-_N = len(_CONTENT_FIELDS)
+_N = len(CONTENT_FIELDS)
 _UPDATE_VIA_TABLE = 200  # more changed papers than this go through a temp table
 
 
@@ -56,9 +56,9 @@ def row_stored(row: tuple[Any, ...]) -> StoredPaper:
         seq=row[_N],
         upvotes=row[_N + 1],
         num_comments=row[_N + 2],
-        daily_day=_parse_day(row[_N + 3]),
+        daily_day=parse_day(row[_N + 3]),
         submitted_by=row[_N + 4],
-        submitted_at=_parse_ts(row[_N + 5]),
+        submitted_at=parse_ts(row[_N + 5]),
         hf_upvotes=row[_N + 6],
         hf_comments=row[_N + 7],
         submitter_fullname=row[_N + 8],
@@ -78,11 +78,7 @@ class PgCatalogue:
     db: Database
 
     def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
-        incoming: dict[str, PaperRow] = {}
-        for paper in papers:
-            row = paper_row(paper)
-            previous = incoming.get(paper.id)
-            incoming[paper.id] = merge(previous, row) if previous else row
+        incoming = incoming_rows(papers)
         counts = UpsertCounts()
         if not incoming:
             return counts
@@ -94,17 +90,7 @@ class PgCatalogue:
                     f"SELECT {PAPER_COLUMNS} FROM papers WHERE id = ANY(%s)", (list(incoming),)
                 )
             }
-            inserts, updates = [], []
-            for paper_id, row in incoming.items():
-                old = existing.get(paper_id)
-                if old is None:
-                    inserts.append(row)
-                    continue
-                merged = merge(old, row)
-                if merged == old:
-                    counts.unchanged += 1
-                else:
-                    updates.append(merged)
+            inserts, updates = split_changes(incoming, existing, counts)
             changed = len(inserts) + len(updates)
             if changed:
                 conn.execute("UPDATE change_seq SET value = %s WHERE id = 1", (seq + changed,))
@@ -115,16 +101,15 @@ class PgCatalogue:
                         copy.write_row((*row, seq + 1 + i))
             seq += len(inserts)
             self._update_papers(conn, [(*row, seq + 1 + i) for i, row in enumerate(updates)])
-            counts.added, counts.updated = len(inserts), len(updates)
         return counts
 
     def _update_papers(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
         """Rewrite the content columns (and seq) of existing papers."""
         if not rows:
             return
-        assignments = ", ".join(f"{c} = u.{c}" for c in _CONTENT_FIELDS[1:])
+        assignments = ", ".join(f"{c} = u.{c}" for c in CONTENT_FIELDS[1:])
         if len(rows) <= _UPDATE_VIA_TABLE:
-            marks = ", ".join(f"{c} = %s" for c in _CONTENT_FIELDS[1:])
+            marks = ", ".join(f"{c} = %s" for c in CONTENT_FIELDS[1:])
             conn.cursor().executemany(
                 f"UPDATE papers SET {marks}, seq = %s WHERE id = %s",
                 [(*row[1:], row[0]) for row in rows],
@@ -144,88 +129,38 @@ class PgCatalogue:
     def upsert_daily(self, entries: Iterable[DailyEntry]) -> UpsertCounts:
         """Put papers on the daily list; imported upvotes/comments only ever grow."""
         items = list(entries)
-        counts = UpsertCounts()
         if not items:
-            return counts
+            return UpsertCounts()
         with self.db.transaction() as conn:
             lock_catalogue(conn)
             state: dict[str, list[Any]] = {}  # id -> [has_entry, submitted_by, upvotes, comments]
             ids = list(dict.fromkeys(e.paper_id for e in items))
-            for row in conn.execute(
-                "SELECT p.id, d.day, d.submitted_by, p.imported_upvotes, p.imported_comments "
-                "FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id "
-                "WHERE p.id = ANY(%s)",
-                (ids,),
-            ):
+            for row in conn.execute(DAILY_STATE_SQL + "p.id = ANY(%s)", (ids,)):
                 state[row[0]] = [row[1] is not None, row[2], row[3], row[4]]
-            inserts: dict[str, DailyEntry] = {}
-            submitters: dict[str, str] = {}
-            profiles: dict[str, tuple[str | None, str | None]] = {}  # fullname, avatar
-            signals: dict[str, tuple[int, int]] = {}
-            for e in items:
-                cur = state.get(e.paper_id)
-                if cur is None:
-                    raise KeyError(e.paper_id)
-                has_entry, submitted_by, old_up, old_comments = cur
-                if not has_entry:
-                    inserts[e.paper_id] = e
-                    cur[0], cur[1] = True, e.submitted_by
-                    profiles[e.paper_id] = (e.submitter_fullname, e.submitter_avatar)
-                    changed = True
-                else:
-                    changed = False
-                    if e.submitted_by and not submitted_by:
-                        submitters[e.paper_id] = cur[1] = e.submitted_by
-                        profiles[e.paper_id] = (e.submitter_fullname, e.submitter_avatar)
-                        changed = True
-                upvotes, comments = max(old_up, e.upvotes), max(old_comments, e.num_comments)
-                if (upvotes, comments) != (old_up, old_comments):
-                    signals[e.paper_id] = (upvotes, comments)
-                    cur[2], cur[3] = upvotes, comments
-                    changed = True
-                if not has_entry:
-                    counts.added += 1
-                elif changed:
-                    counts.updated += 1
-                else:
-                    counts.unchanged += 1
+            plan = plan_daily(items, state)
             cur = conn.cursor()
-            if inserts:
+            if plan.inserts:
                 with cur.copy(
                     "COPY daily_entries (paper_id, day, submitted_by, submitted_at, pinned, "
                     "submitter_fullname, submitter_avatar) FROM STDIN"
                 ) as copy:
-                    for pid, e in inserts.items():
-                        copy.write_row(
-                            (
-                                pid,
-                                _day(e.day),
-                                state[pid][1],
-                                _ts(e.submitted_at),
-                                int(e.pinned),
-                                *profiles.get(pid, (None, None)),
-                            )
-                        )
-            late = [
-                (who, *profiles.get(pid, (None, None)), pid)
-                for pid, who in submitters.items()
-                if pid not in inserts
-            ]
-            if late:
+                    for row in plan.inserts:
+                        copy.write_row(row)
+            if plan.submitters:
                 cur.executemany(
                     "UPDATE daily_entries SET submitted_by = %s, submitter_fullname = %s, "
                     "submitter_avatar = %s WHERE paper_id = %s",
-                    late,
+                    plan.submitters,
                 )
-            if signals:
+            if plan.signals:
                 cur.executemany(
                     "UPDATE papers SET imported_upvotes = %s, imported_comments = %s WHERE id = %s",
-                    [(up, com, pid) for pid, (up, com) in signals.items()],
+                    plan.signals,
                 )
-        return counts
+        return plan.counts
 
     def _papers(self, where: str, params: Sequence[Any]) -> list[StoredPaper]:
-        with self.db.transaction() as conn:
+        with self.db.read() as conn:
             return [row_stored(r) for r in conn.execute(SELECT_PAPER + where, params)]
 
     def get_paper(self, paper_id: str) -> StoredPaper | None:
@@ -263,7 +198,7 @@ class PgCatalogue:
         )
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
-        with self.db.transaction() as conn:
+        with self.db.read() as conn:
             return tuple(conn.execute(sql, params).fetchone())
 
     def daily_count(self, *, start: date, end: date, submitter: str | None = None) -> int:
@@ -276,7 +211,7 @@ class PgCatalogue:
 
     def latest_daily_day(self) -> date | None:
         (day,) = self._one("SELECT max(day) FROM daily_entries")
-        return _parse_day(day)
+        return parse_day(day)
 
     def adjacent_daily_days(self, day: date) -> tuple[date | None, date | None]:
         text = day.isoformat()
@@ -285,7 +220,7 @@ class PgCatalogue:
             "(SELECT min(day) FROM daily_entries WHERE day > %s)",
             (text, text),
         )
-        return _parse_day(prev), _parse_day(nxt)
+        return parse_day(prev), parse_day(nxt)
 
     def listed_papers(self, day: date, *, limit: int = 5000) -> list[StoredPaper]:
         return self._papers(
@@ -294,7 +229,7 @@ class PgCatalogue:
 
     def latest_listing_date(self) -> date | None:
         (day,) = self._one("SELECT max(listing_date) FROM papers")
-        return _parse_day(day)
+        return parse_day(day)
 
     def recent_daily(self, *, since: date, limit: int = 1000) -> list[StoredPaper]:
         return self._papers(
@@ -332,7 +267,7 @@ class PgCatalogue:
         return int(value)
 
     def upvoted_ids(self) -> list[tuple[str, int]]:
-        with self.db.transaction() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 "SELECT id, imported_upvotes + vote_count AS upvotes FROM papers "
                 "WHERE imported_upvotes > 0 OR vote_count > 0 "
@@ -341,7 +276,7 @@ class PgCatalogue:
         return [(r[0], int(r[1])) for r in rows]
 
     def stats(self) -> CatalogueStats:
-        with self.db.transaction() as conn:
+        with self.db.read() as conn:
             (papers,) = conn.execute("SELECT count(*) FROM papers").fetchone()
             daily, first, last = conn.execute(
                 "SELECT count(*), min(day), max(day) FROM daily_entries"
@@ -358,8 +293,8 @@ class PgCatalogue:
         return CatalogueStats(
             papers=int(papers),
             daily_entries=int(daily),
-            first_daily_day=_parse_day(first),
-            last_daily_day=_parse_day(last),
+            first_daily_day=parse_day(first),
+            last_daily_day=parse_day(last),
             last_seq=int(seq),
             categories=categories,
         )

@@ -1,11 +1,11 @@
 """PostgreSQL plumbing: a connection pool, numbered migrations, errors as 503s.
 
-Every store call takes a pooled connection for one transaction (`transaction()`), so any
-number of threads and processes share the database; PostgreSQL's constraints and row locks
-are what keep them consistent. A database that cannot be reached raises `ServiceUnavailable`
-(503 on the web, one line and a non-zero exit in the CLI); after a connection fails the
-idle ones are tested and dead ones replaced, so service recovers by itself once the server is
-back.
+Every store call takes a pooled connection for one transaction (`transaction()`; reads
+`read()`, without BEGIN/COMMIT), so any number of threads and processes share the
+database; PostgreSQL's constraints and row locks are what keep them consistent. A database
+that cannot be reached raises `ServiceUnavailable` (503 on the web, one line and a non-zero
+exit in the CLI); after a connection fails the idle ones are tested and dead ones replaced,
+so service recovers by itself once the server is back.
 """
 
 from __future__ import annotations
@@ -14,30 +14,27 @@ import logging
 import select
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
+from functools import lru_cache
 from typing import Any
 
 from paperfeed.errors import BadRequest, ServiceUnavailable
 from paperfeed.store import redact
+from paperfeed.store.common.migrations import Script, apply_migrations, bundled_migrations
+from paperfeed.store.sql import Params, Row
 
 log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x70667374  # pg_advisory_lock key: one migrating process at a time
+HELD_LOCK = 0x70667376  # first key of the named locks of `hold_lock`
 CONNECT_TIMEOUT_S = 5
 POOL_WAIT_S = 5.0  # a request waits this long for a connection, then answers 503
 
 
-def migration_scripts() -> list[tuple[int, str, str]]:
+def migration_scripts() -> list[Script]:
     """(number, name, sql) for every bundled PostgreSQL migration, in order."""
-    folder = resources.files("paperfeed.store.postgres") / "migrations"
-    scripts = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            number = int(entry.name.split("_", 1)[0])
-            scripts.append((number, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(scripts)
+    return bundled_migrations("paperfeed.store.postgres")
 
 
 def unreachable(url: str, exc: BaseException) -> ServiceUnavailable:
@@ -90,28 +87,38 @@ class Database:
     # -- migrations ----------------------------------------------------------------------
 
     def _migrate(self, conn: Any) -> None:
-        """Apply the missing migrations, each in its own transaction (DDL is transactional
-        here, so an interrupted migration leaves nothing half-done and a rerun completes it).
-        Concurrent openers wait on an advisory lock."""
+        """Apply the missing migrations (store.common.migrations); processes opening the
+        database at once queue on an advisory lock, so one migrates and the others find
+        the work done."""
+
+        @contextmanager
+        def transaction() -> Iterator[PgConn]:
+            with conn.transaction():
+                yield PgConn(conn)
+
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
-            )
-            conn.commit()
-            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-            conn.commit()
-            for number, name, sql in migration_scripts():
-                if number in done:
-                    continue
-                log.info("applying migration %s", name)
-                with conn.transaction():
-                    conn.execute(sql)
-                    conn.execute("INSERT INTO schema_migrations VALUES (%s, %s)", (number, name))
+            apply_migrations(transaction, migration_scripts())
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
             conn.commit()
+
+    def hold_lock(self, name: str) -> SessionLock | None:
+        """A session advisory lock on a connection of its own (not from the pool), held
+        until `release()`; the server drops it when that connection ends (a killed
+        process, a lost network)."""
+        psycopg, _ = _import_psycopg()
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        except psycopg.OperationalError as exc:
+            raise unreachable(self.url, exc) from None
+        (taken,) = conn.execute(
+            "SELECT pg_try_advisory_lock(%s::int, hashtext(%s))", (HELD_LOCK, name)
+        ).fetchone()
+        if not taken:
+            conn.close()
+            return None
+        return SessionLock(conn, name)
 
     def applied_migrations(self) -> list[int]:
         with self.transaction() as conn:
@@ -142,6 +149,35 @@ class Database:
             self.pool.check()
         except Exception:  # the server is still away: the pool keeps trying to reconnect
             log.debug("pool check failed", exc_info=True)
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        """A pooled connection in autocommit mode, for reads: no BEGIN and COMMIT round
+        trips (a one-query read is one round trip, not three). Each statement sees its own
+        snapshot, as each statement of a READ COMMITTED transaction would."""
+        with self.transaction() as conn:
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                try:
+                    conn.autocommit = False
+                except Exception:  # broken: the pool discards it
+                    log.debug("could not reset autocommit", exc_info=True)
+
+    @contextmanager
+    def reading(self) -> Iterator[PgConn]:
+        with self.read() as conn:
+            yield PgConn(conn)
+
+    @contextmanager
+    def writing(self, *, defer_commit: bool = False) -> Iterator[PgConn]:
+        if defer_commit:
+            with self.deferred_commit() as conn:
+                yield PgConn(conn)
+        else:
+            with self.transaction() as conn:
+                yield PgConn(conn)
 
     # -- a commit whose reply is read later (the digest outbox's claim) ------------------
 
@@ -205,6 +241,95 @@ class Database:
 
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+
+
+class SessionLock:
+    """`store.base.HeldLock` as a session advisory lock on its own connection."""
+
+    def __init__(self, conn: Any, name: str) -> None:
+        self._conn: Any = conn
+        self.name = name
+
+    def held(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            row = self._conn.execute(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND pid = pg_backend_pid() AND classid = %s::int::oid "
+                "AND objid = hashtext(%s)::oid AND objsubid = 2",
+                (HELD_LOCK, self.name),
+            ).fetchone()
+        except Exception:  # the connection is gone, and the lock with it
+            log.warning("lost the database lock %r", self.name, exc_info=True)
+            self.release()
+            return False
+        return row is not None
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()  # ends the session: the server drops its locks
+            except Exception:
+                pass
+            self._conn = None
+
+
+@lru_cache(maxsize=512)
+def pg_sql(sql: str) -> str:
+    """Portable SQL (`?` placeholders) as psycopg takes it (`%s`, a literal % doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PgConn:
+    """`store.sql.Conn` over one pooled psycopg connection inside a transaction."""
+
+    for_update = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+    chunk = 50_000  # one array parameter: no limit worth chunking for
+
+    def __init__(self, conn: Any) -> None:
+        from psycopg.rows import dict_row
+
+        self.conn = conn
+        self._dict_row = dict_row
+
+    def rows(self, sql: str, params: Params = ()) -> list[Row]:
+        cur = self.conn.cursor(row_factory=self._dict_row)
+        rows: list[Row] = cur.execute(pg_sql(sql), params).fetchall()
+        return rows
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        cur = self.conn.cursor(row_factory=self._dict_row)
+        row: Row | None = cur.execute(pg_sql(sql), params).fetchone()
+        return row
+
+    def value(self, sql: str, params: Params = ()) -> Any:
+        row = self.conn.execute(pg_sql(sql), params).fetchone()
+        return None if row is None else row[0]
+
+    def run(self, sql: str, params: Params = ()) -> int:
+        return int(self.conn.execute(pg_sql(sql), params).rowcount)
+
+    def run_many(self, sql: str, params: Iterable[Params]) -> None:
+        batch = list(params)
+        if batch:
+            self.conn.cursor().executemany(pg_sql(sql), batch)
+
+    def script(self, sql: str) -> None:
+        self.conn.execute(sql)  # no parameters: sent as it is, several statements at once
+
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+    def lock(self, key: int, name: str | None = None) -> None:
+        if name is None:
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+        else:
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s::int, hashtext(%s))", (key, name))
+
+    def ci(self, expr: str) -> str:
+        return f"lower({expr})"  # unique indexes on lower(email) back these lookups
 
 
 def _read_results(pg: Any, timeout: float = 30.0) -> str | None:

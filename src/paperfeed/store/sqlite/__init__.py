@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paperfeed.store.sqlite.accounts import SqliteAccounts
+from paperfeed.store.common.accounts import Accounts
+from paperfeed.store.common.harvest import Harvest
+from paperfeed.store.common.housekeeping import Housekeeping
+from paperfeed.store.common.jobs import Jobs
+from paperfeed.store.common.subscriptions import Subscriptions
 from paperfeed.store.sqlite.catalogue import SqliteCatalogue
-from paperfeed.store.sqlite.db import Database
-from paperfeed.store.sqlite.harvest import SqliteHarvest
-from paperfeed.store.sqlite.housekeeping import SqliteHousekeeping
-from paperfeed.store.sqlite.jobs import SqliteJobs
+from paperfeed.store.sqlite.db import Database, FileLock
 from paperfeed.store.sqlite.library import SqliteLibrary
-from paperfeed.store.sqlite.subscriptions import SqliteSubscriptions
 
 
 class SqliteStore(
-    SqliteCatalogue,
-    SqliteAccounts,
-    SqliteSubscriptions,
-    SqliteHarvest,
-    SqliteJobs,
-    SqliteLibrary,
-    SqliteHousekeeping,
+    SqliteCatalogue, Accounts, Subscriptions, Harvest, Jobs, SqliteLibrary, Housekeeping
 ):
-    """All of paperfeed's records in one SQLite file (WAL mode, one writer)."""
+    """All of paperfeed's records in one SQLite file (WAL mode, one writer).
+
+    Accounts, subscriptions, harvest, jobs and housekeeping are written once for both
+    backends (store/common/); the catalogue and library keep SQLite-specific SQL here."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -31,6 +28,9 @@ class SqliteStore(
 
     def schema_version(self) -> tuple[int, int]:
         return self.db.schema_version()
+
+    def hold_lock(self, name: str) -> FileLock | None:
+        return self.db.hold_lock(name)
 
     def close(self) -> None:
         self.db.close()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
-from typing import Any, NamedTuple
-
-import orjson
+from datetime import date
+from typing import Any
 
 from paperfeed.models import (
     CatalogueStats,
@@ -17,32 +15,22 @@ from paperfeed.models import (
     StoredPaper,
     UpsertCounts,
 )
+from paperfeed.store.common.catalogue import (
+    CONTENT_FIELDS,
+    DAILY_STATE_SQL,
+    PAPER_COLUMNS,
+    SELECT_TEXT,
+    PaperRow,
+    incoming_rows,
+    parse_day,
+    parse_ts,
+    plan_daily,
+    row_paper,
+    row_text,
+    split_changes,
+)
 from paperfeed.store.sqlite.db import Database
-from paperfeed.urls import http_url
 
-
-class PaperRow(NamedTuple):
-    """A paper's content columns as stored (lists as JSON text, times as ISO text)."""
-
-    id: str
-    version: int
-    title: str
-    abstract: str
-    authors: str
-    primary_category: str | None
-    categories: str
-    published: str | None
-    updated: str | None
-    comment: str | None
-    journal_ref: str | None
-    doi: str | None
-    github_url: str | None
-    project_page: str | None
-    listing_date: str | None
-
-
-PAPER_COLUMNS = ", ".join(PaperRow._fields)
-_CONTENT_FIELDS = list(PaperRow._fields)
 SELECT_PAPER = f"""
 SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        p.imported_upvotes + p.vote_count AS upvotes,
@@ -52,82 +40,7 @@ SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
        d.submitter_fullname, d.submitter_avatar
 FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
 """
-SELECT_TEXT = (
-    "SELECT seq, id, title, abstract, published, listing_date, categories, github_url FROM papers"
-)
 _CHUNK = 500  # ids per IN (...) lookup, under SQLite's variable limit
-
-
-def _ts(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _day(value: date | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _parse_ts(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def _parse_day(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
-
-
-def paper_row(p: Paper) -> PaperRow:
-    """A paper as its content columns, in PAPER_COLUMNS order."""
-    return PaperRow(
-        p.id,
-        p.version,
-        p.title,
-        p.abstract,
-        orjson.dumps(p.authors).decode(),
-        p.primary_category,
-        orjson.dumps(p.categories).decode(),
-        _ts(p.published),
-        _ts(p.updated),
-        p.comment,
-        p.journal_ref,
-        p.doi,
-        p.github_url,
-        p.project_page,
-        _day(p.listing_date),
-    )
-
-
-def row_paper(row: sqlite3.Row | tuple[Any, ...]) -> Paper:
-    return Paper(
-        id=row[0],
-        version=row[1],
-        title=row[2],
-        abstract=row[3],
-        authors=orjson.loads(row[4]),
-        primary_category=row[5],
-        categories=orjson.loads(row[6]),
-        published=_parse_ts(row[7]),
-        updated=_parse_ts(row[8]),
-        comment=row[9],
-        journal_ref=row[10],
-        doi=row[11],
-        github_url=row[12],
-        project_page=row[13],
-        listing_date=_parse_day(row[14]),
-    )
-
-
-def row_text(row: Sequence[Any]) -> PaperText:
-    """A `SELECT_TEXT` row; the day is the date part of the stored ISO time (`Paper.day`)."""
-    seq, paper_id, title, abstract, published, listing, categories, github = row
-    day = published[:10] if published else listing
-    return PaperText(
-        seq,
-        paper_id,
-        title,
-        abstract,
-        date.fromisoformat(day) if day else None,
-        orjson.loads(categories),
-        github is not None and http_url(github) is not None,
-    )
 
 
 def row_stored(row: sqlite3.Row) -> StoredPaper:
@@ -136,45 +49,14 @@ def row_stored(row: sqlite3.Row) -> StoredPaper:
         seq=row["seq"],
         upvotes=row["upvotes"],
         num_comments=row["num_comments"],
-        daily_day=_parse_day(row["daily_day"]),
+        daily_day=parse_day(row["daily_day"]),
         submitted_by=row["submitted_by"],
-        submitted_at=_parse_ts(row["submitted_at"]),
+        submitted_at=parse_ts(row["submitted_at"]),
         submitter_fullname=row["submitter_fullname"],
         submitter_avatar=row["submitter_avatar"],
         hf_upvotes=row["hf_upvotes"],
         hf_comments=row["hf_comments"],
     )
-
-
-def merge(old: Sequence[Any], new: Sequence[Any]) -> PaperRow:
-    """The row to keep when `new` arrives for a paper stored as `old`.
-
-    A higher version (or, at equal version, a later `updated` time) replaces the text;
-    fields the winner lacks are filled from the other record, so one paper seen in several
-    sources or categories keeps everything each source knew.
-    Rows are read by column name; plain tuples in PAPER_COLUMNS order are accepted too.
-    """
-    old_row, new_row = PaperRow._make(old), PaperRow._make(new)
-    newer = new_row.version > old_row.version or (
-        new_row.version == old_row.version and (new_row.updated or "") > (old_row.updated or "")
-    )
-    winner, other = (new_row, old_row) if newer else (old_row, new_row)
-    empty = (None, "[]", "")
-    filled = {
-        name: getattr(other, name)
-        for name in PaperRow._fields
-        if getattr(winner, name) in empty and getattr(other, name) not in empty
-    }
-    merged = winner._replace(**filled)
-    # Categories: union, winner's order first (cross-lists from every source).
-    cats_w, cats_o = orjson.loads(merged.categories), orjson.loads(other.categories)
-    extra = [c for c in cats_o if c not in cats_w]
-    if extra:
-        merged = merged._replace(categories=orjson.dumps(cats_w + extra).decode())
-    # The earliest listing date is when the paper was first announced.
-    if old_row.listing_date and new_row.listing_date:
-        merged = merged._replace(listing_date=min(old_row.listing_date, new_row.listing_date))
-    return merged
 
 
 class SqliteCatalogue:
@@ -190,11 +72,7 @@ class SqliteCatalogue:
         return int(value) - count + 1
 
     def upsert_papers(self, papers: Iterable[Paper]) -> UpsertCounts:
-        incoming: dict[str, PaperRow] = {}
-        for paper in papers:
-            row = paper_row(paper)
-            previous = incoming.get(paper.id)
-            incoming[paper.id] = merge(previous, row) if previous else row
+        incoming = incoming_rows(papers)
         counts = UpsertCounts()
         if not incoming:
             return counts
@@ -208,30 +86,19 @@ class SqliteCatalogue:
                     f"SELECT {PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", chunk
                 ):
                     existing[row[0]] = PaperRow._make(row)
-            inserts, updates = [], []
-            for paper_id, row in incoming.items():
-                old = existing.get(paper_id)
-                if old is None:
-                    inserts.append(row)
-                    continue
-                merged = merge(old, row)
-                if merged == old:
-                    counts.unchanged += 1
-                else:
-                    updates.append(merged)
+            inserts, updates = split_changes(incoming, existing, counts)
             first = self._next_seq(conn, len(inserts) + len(updates))
-            placeholders = ",".join("?" * (len(_CONTENT_FIELDS) + 1))
+            placeholders = ",".join("?" * (len(CONTENT_FIELDS) + 1))
             conn.executemany(
                 f"INSERT INTO papers ({PAPER_COLUMNS}, seq) VALUES ({placeholders})",
                 [(*row, first + i) for i, row in enumerate(inserts)],
             )
             first += len(inserts)
-            assignments = ", ".join(f"{c} = ?" for c in _CONTENT_FIELDS[1:])
+            assignments = ", ".join(f"{c} = ?" for c in CONTENT_FIELDS[1:])
             conn.executemany(
                 f"UPDATE papers SET {assignments}, seq = ? WHERE id = ?",
                 [(*row[1:], first + i, row[0]) for i, row in enumerate(updates)],
             )
-            counts.added, counts.updated = len(inserts), len(updates)
         return counts
 
     def upsert_daily(self, entries: Iterable[DailyEntry]) -> UpsertCounts:
@@ -242,83 +109,32 @@ class SqliteCatalogue:
         three round trips, not thirty thousand).
         """
         items = list(entries)
-        counts = UpsertCounts()
         if not items:
-            return counts
+            return UpsertCounts()
         with self.db.write() as conn:
             state: dict[str, list[Any]] = {}  # id -> [has_entry, submitted_by, upvotes, comments]
             ids = list(dict.fromkeys(e.paper_id for e in items))
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                for row in conn.execute(
-                    "SELECT p.id, d.day, d.submitted_by, p.imported_upvotes, p.imported_comments "
-                    "FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id "
-                    f"WHERE p.id IN ({marks})",
-                    chunk,
-                ):
+                for row in conn.execute(DAILY_STATE_SQL + f"p.id IN ({marks})", chunk):
                     state[row[0]] = [row[1] is not None, row[2], row[3], row[4]]
-            inserts: dict[str, DailyEntry] = {}  # first entry of each new daily paper
-            submitters: dict[str, str] = {}
-            profiles: dict[str, tuple[str | None, str | None]] = {}  # fullname, avatar
-            signals: dict[str, tuple[int, int]] = {}
-            for e in items:
-                cur = state.get(e.paper_id)
-                if cur is None:
-                    raise KeyError(e.paper_id)
-                has_entry, submitted_by, old_up, old_comments = cur
-                if not has_entry:
-                    inserts[e.paper_id] = e
-                    cur[0], cur[1] = True, e.submitted_by
-                    profiles[e.paper_id] = (e.submitter_fullname, e.submitter_avatar)
-                    changed = True
-                else:
-                    changed = False
-                    if e.submitted_by and not submitted_by:
-                        submitters[e.paper_id] = cur[1] = e.submitted_by
-                        profiles[e.paper_id] = (e.submitter_fullname, e.submitter_avatar)
-                        changed = True
-                upvotes, comments = max(old_up, e.upvotes), max(old_comments, e.num_comments)
-                if (upvotes, comments) != (old_up, old_comments):
-                    signals[e.paper_id] = (upvotes, comments)
-                    cur[2], cur[3] = upvotes, comments
-                    changed = True
-                if not has_entry:
-                    counts.added += 1
-                elif changed:
-                    counts.updated += 1
-                else:
-                    counts.unchanged += 1
+            plan = plan_daily(items, state)
             conn.executemany(
                 "INSERT INTO daily_entries (paper_id, day, submitted_by, submitted_at, pinned, "
                 "submitter_fullname, submitter_avatar) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    # submitted_by from the final state: a later entry may have filled it
-                    (
-                        pid,
-                        _day(e.day),
-                        state[pid][1],
-                        _ts(e.submitted_at),
-                        int(e.pinned),
-                        *profiles.get(pid, (None, None)),
-                    )
-                    for pid, e in inserts.items()
-                ],
+                plan.inserts,
             )
             conn.executemany(
                 "UPDATE daily_entries SET submitted_by = ?, submitter_fullname = ?, "
                 "submitter_avatar = ? WHERE paper_id = ?",
-                [
-                    (who, *profiles.get(pid, (None, None)), pid)
-                    for pid, who in submitters.items()
-                    if pid not in inserts
-                ],
+                plan.submitters,
             )
             conn.executemany(
                 "UPDATE papers SET imported_upvotes = ?, imported_comments = ? WHERE id = ?",
-                [(up, com, pid) for pid, (up, com) in signals.items()],
+                plan.signals,
             )
-        return counts
+        return plan.counts
 
     def get_paper(self, paper_id: str) -> StoredPaper | None:
         row = self.db.read.execute(SELECT_PAPER + " WHERE p.id = ?", (paper_id,)).fetchone()
@@ -374,7 +190,7 @@ class SqliteCatalogue:
 
     def latest_daily_day(self) -> date | None:
         (day,) = self.db.read.execute("SELECT max(day) FROM daily_entries").fetchone()
-        return _parse_day(day)
+        return parse_day(day)
 
     def adjacent_daily_days(self, day: date) -> tuple[date | None, date | None]:
         text = day.isoformat()
@@ -384,7 +200,7 @@ class SqliteCatalogue:
         (nxt,) = self.db.read.execute(
             "SELECT min(day) FROM daily_entries WHERE day > ?", (text,)
         ).fetchone()
-        return _parse_day(prev), _parse_day(nxt)
+        return parse_day(prev), parse_day(nxt)
 
     def listed_papers(self, day: date, *, limit: int = 5000) -> list[StoredPaper]:
         rows = self.db.read.execute(
@@ -395,7 +211,7 @@ class SqliteCatalogue:
 
     def latest_listing_date(self) -> date | None:
         (day,) = self.db.read.execute("SELECT max(listing_date) FROM papers").fetchone()
-        return _parse_day(day)
+        return parse_day(day)
 
     def recent_daily(self, *, since: date, limit: int = 1000) -> list[StoredPaper]:
         rows = self.db.read.execute(
@@ -466,8 +282,8 @@ class SqliteCatalogue:
         return CatalogueStats(
             papers=papers,
             daily_entries=daily,
-            first_daily_day=_parse_day(first),
-            last_daily_day=_parse_day(last),
+            first_daily_day=parse_day(first),
+            last_daily_day=parse_day(last),
             last_seq=self.last_seq(),
             categories=categories,
         )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
+from typing import Any, BinaryIO
 
+from paperfeed.store.common.migrations import Script, apply_migrations, bundled_migrations
 from paperfeed.store.failures import storage_error
+from paperfeed.store.sql import Params, Row
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +27,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def migration_scripts() -> list[tuple[int, str, str]]:
-    """(number, name, sql) for every bundled migration, in order."""
-    folder = resources.files("paperfeed.store.sqlite") / "migrations"
-    scripts = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            number = int(entry.name.split("_", 1)[0])
-            scripts.append((number, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(scripts)
+def migration_scripts() -> list[Script]:
+    """(number, name, sql) for every bundled SQLite migration, in order."""
+    return bundled_migrations("paperfeed.store.sqlite")
 
 
 class Database:
@@ -65,20 +61,7 @@ class Database:
             raise problem from exc
 
     def _migrate(self) -> None:
-        with self.write() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        for number, name, sql in migration_scripts():
-            if number in done:
-                continue
-            log.info("applying migration %s", name)
-            with self.write() as conn:
-                for statement in _split_sql(sql):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (number, name))
+        apply_migrations(self.writing, migration_scripts())
 
     def schema_version(self) -> tuple[int, int]:
         """(latest migration applied to this file, latest bundled)."""
@@ -102,6 +85,17 @@ class Database:
                         log.warning("rollback failed on %s", self.path, exc_info=True)
                 raise
 
+    @contextmanager
+    def reading(self) -> Iterator[SqliteConn]:
+        """This thread's read connection, as the shared store code speaks to it."""
+        yield SqliteConn(self.read)
+
+    @contextmanager
+    def writing(self, *, defer_commit: bool = False) -> Iterator[SqliteConn]:
+        """A write transaction (`defer_commit` means nothing here: a commit is local)."""
+        with self.write() as conn:
+            yield SqliteConn(conn)
+
     @property
     def read(self) -> sqlite3.Connection:
         """This thread's read connection."""
@@ -114,6 +108,11 @@ class Database:
             self._readers.append(conn)
         return conn
 
+    def hold_lock(self, name: str) -> FileLock | None:
+        """An exclusive lock on `<database>.<name>.lock` beside the file (processes sharing
+        the file share the folder); the OS drops it when the process dies."""
+        return FileLock.take(self.path.with_name(f"{self.path.name}.{name}.lock"))
+
     def close(self) -> None:
         for conn in [self._writer, *self._readers]:
             try:
@@ -121,6 +120,75 @@ class Database:
             except sqlite3.ProgrammingError:
                 pass
         self._readers.clear()
+
+
+class FileLock:
+    """`store.base.HeldLock` as an flock on a file."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file: BinaryIO | None = file
+
+    @classmethod
+    def take(cls, path: Path) -> FileLock | None:
+        import fcntl
+
+        file = open(path, "a+b")  # noqa: SIM115 - held open for as long as the lock is
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.close()
+            return None
+        return cls(file)
+
+    def held(self) -> bool:
+        return self._file is not None
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file drops the flock
+            self._file = None
+
+
+class SqliteConn:
+    """`store.sql.Conn` over one sqlite3 connection. The locks are no-ops: every write
+    transaction is `BEGIN IMMEDIATE` behind one lock, so it is alone already."""
+
+    for_update = ""
+    skip_locked = ""
+    chunk = 500  # ids per IN (...), well under SQLite's variable limit
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def rows(self, sql: str, params: Params = ()) -> list[Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: Params = ()) -> Row | None:
+        row: Row | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    def value(self, sql: str, params: Params = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def run(self, sql: str, params: Params = ()) -> int:
+        return self.conn.execute(sql, params).rowcount
+
+    def run_many(self, sql: str, params: Iterable[Params]) -> None:
+        self.conn.executemany(sql, params)
+
+    def script(self, sql: str) -> None:
+        for statement in _split_sql(sql):
+            self.conn.execute(statement)
+
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    def lock(self, key: int, name: str | None = None) -> None:
+        pass
+
+    def ci(self, expr: str) -> str:
+        return expr  # the e-mail columns are COLLATE NOCASE
 
 
 def _split_sql(sql: str) -> list[str]:

@@ -1,8 +1,12 @@
-"""Subscribers, saved searches, mailed papers and the digest outbox in SQLite."""
+"""Subscribers, saved searches, mailed papers and the digest outbox, on every backend.
+
+The exactly-once ledger: `begin_send` claims (subscriber, period) with one upsert that only
+succeeds on a missing or 'pending' row, so concurrent senders (threads here, processes on
+PostgreSQL) can never both claim one digest.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,13 +22,12 @@ from paperfeed.models import (
     Subscriber,
     SubscriberStatus,
 )
-from paperfeed.store.sqlite.db import Database
+from paperfeed.store.sql import Conn, HasDb, Row, each_in, found
 
 _SUBSCRIBER_COLUMNS = (
     "id, email, frequency, trending, user_id, created_at, confirmed_at, status, "
     "status_reason, last_digest_at"
 )
-_CHUNK = 500
 
 
 def _now() -> str:
@@ -35,7 +38,7 @@ def _ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _subscriber(row: sqlite3.Row) -> Subscriber:
+def _subscriber(row: Row) -> Subscriber:
     return Subscriber(
         id=row["id"],
         email=row["email"],
@@ -50,7 +53,7 @@ def _subscriber(row: sqlite3.Row) -> Subscriber:
     )
 
 
-def _search(row: sqlite3.Row) -> SavedSearch:
+def _search(row: Row) -> SavedSearch:
     return SavedSearch(
         id=row["id"],
         subscriber_id=row["subscriber_id"],
@@ -64,10 +67,18 @@ def _filters_json(filters: dict[str, Any] | None) -> str:
     return orjson.dumps(filters or {}, option=orjson.OPT_SORT_KEYS).decode()
 
 
-class SqliteSubscriptions:
-    """Digest part of the SQLite store."""
+def _with_searches(conn: Conn, subscribers: list[Subscriber]) -> list[Subscriber]:
+    by_id: dict[int, list[SavedSearch]] = defaultdict(list)
+    for where, params in each_in(conn, "subscriber_id", [s.id for s in subscribers]):
+        for row in conn.rows(f"SELECT * FROM saved_searches WHERE {where} ORDER BY id", params):
+            by_id[row["subscriber_id"]].append(_search(row))
+    for s in subscribers:
+        s.searches = by_id.get(s.id, [])
+    return subscribers
 
-    db: Database
+
+class Subscriptions(HasDb):
+    """Digest part of the store."""
 
     # -- subscribers ---------------------------------------------------------------------
 
@@ -80,8 +91,8 @@ class SqliteSubscriptions:
         user_id: int | None = None,
         confirmed_at: datetime | None = None,
     ) -> tuple[Subscriber, bool]:
-        with self.db.write() as conn:
-            row = conn.execute(
+        with self.db.writing() as conn:
+            row = conn.one(
                 "INSERT INTO subscribers (email, frequency, trending, user_id, created_at, "
                 "confirmed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING "
                 f"RETURNING {_SUBSCRIBER_COLUMNS}",
@@ -93,42 +104,43 @@ class SqliteSubscriptions:
                     _now(),
                     confirmed_at.isoformat() if confirmed_at else None,
                 ),
-            ).fetchone()
+            )
             if row is not None:
                 return _subscriber(row), True
-            row = conn.execute(
+            row = conn.one(
                 f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = ?", (email,)
-            ).fetchone()
-            return self._with_searches(conn, [_subscriber(row)])[0], False
+            )
+            return _with_searches(conn, [_subscriber(found(row, "subscriber"))])[0], False
+
+    def _one_subscriber(self, column: str, value: Any) -> Subscriber | None:
+        with self.db.reading() as conn:
+            row = conn.one(
+                f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE {column} = ?", (value,)
+            )
+            return _with_searches(conn, [_subscriber(row)])[0] if row else None
 
     def get_subscriber(self, subscriber_id: int) -> Subscriber | None:
-        conn = self.db.read
-        row = conn.execute(
-            f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = ?", (subscriber_id,)
-        ).fetchone()
-        return self._with_searches(conn, [_subscriber(row)])[0] if row else None
+        return self._one_subscriber("id", subscriber_id)
 
     def subscriber_by_email(self, email: str) -> Subscriber | None:
-        conn = self.db.read
-        row = conn.execute(
-            f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE email = ?", (email,)
-        ).fetchone()
-        return self._with_searches(conn, [_subscriber(row)])[0] if row else None
+        return self._one_subscriber("email", email)
 
     def list_subscribers(self, *, after_id: int = 0, limit: int = 1000) -> list[Subscriber]:
-        conn = self.db.read
-        rows = conn.execute(
-            f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > ? ORDER BY id LIMIT ?",
-            (after_id, limit),
-        ).fetchall()
-        return self._with_searches(conn, [_subscriber(r) for r in rows])
+        with self.db.reading() as conn:
+            rows = conn.rows(
+                f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, limit),
+            )
+            return _with_searches(conn, [_subscriber(r) for r in rows])
 
     def subscriber_counts(self) -> dict[str, int]:
-        rows = self.db.read.execute(
-            "SELECT CASE WHEN status = 'active' AND confirmed_at IS NULL THEN 'unconfirmed' "
-            "ELSE status END AS s, count(*) FROM subscribers GROUP BY s"
-        ).fetchall()
-        return {row[0]: row[1] for row in rows}
+        with self.db.reading() as conn:
+            rows = conn.rows(
+                "SELECT CASE WHEN status = 'active' AND confirmed_at IS NULL "
+                "THEN 'unconfirmed' ELSE status END AS s, count(*) AS n FROM subscribers "
+                "GROUP BY 1"
+            )
+        return {row["s"]: int(row["n"]) for row in rows}
 
     def update_subscriber(
         self,
@@ -153,31 +165,33 @@ class SqliteSubscriptions:
         if changes:
             changes["confirm_nonce"] = None  # a later change voids any pending confirmation
             assignments = ", ".join(f"{column} = ?" for column in changes)
-            with self.db.write() as conn:
-                conn.execute(
+            with self.db.writing() as conn:
+                conn.run(
                     f"UPDATE subscribers SET {assignments} WHERE id = ?",
                     (*changes.values(), subscriber_id),
                 )
         return self.get_subscriber(subscriber_id)
 
     def set_confirm_nonce(self, subscriber_id: int, nonce: str) -> None:
-        with self.db.write() as conn:
-            conn.execute(
+        with self.db.writing() as conn:
+            conn.run(
                 "UPDATE subscribers SET confirm_nonce = ? WHERE id = ?", (nonce, subscriber_id)
             )
 
     def take_confirm_nonce(self, subscriber_id: int, nonce: str) -> bool:
-        with self.db.write() as conn:
-            cur = conn.execute(
-                "UPDATE subscribers SET confirm_nonce = NULL WHERE id = ? AND confirm_nonce = ?",
-                (subscriber_id, nonce),
+        with self.db.writing() as conn:
+            return (
+                conn.run(
+                    "UPDATE subscribers SET confirm_nonce = NULL "
+                    "WHERE id = ? AND confirm_nonce = ?",
+                    (subscriber_id, nonce),
+                )
+                > 0
             )
-        return cur.rowcount > 0
 
     def remove_subscriber(self, subscriber_id: int) -> bool:
-        with self.db.write() as conn:
-            cur = conn.execute("DELETE FROM subscribers WHERE id = ?", (subscriber_id,))
-        return cur.rowcount > 0
+        with self.db.writing() as conn:
+            return conn.run("DELETE FROM subscribers WHERE id = ?", (subscriber_id,)) > 0
 
     # -- saved searches ------------------------------------------------------------------
 
@@ -190,52 +204,40 @@ class SqliteSubscriptions:
         user_id: int | None = None,
         limit: int | None = None,
     ) -> SavedSearch | None:
-        with self.db.write() as conn:
+        key = (subscriber_id, query, _filters_json(filters))
+        with self.db.writing() as conn:
             if limit is not None:
-                # checked in the same write transaction, so concurrent saves cannot pass it
-                (count,) = conn.execute(
+                # the subscriber row is locked (on SQLite the writer is alone), so
+                # concurrent saves cannot pass the limit
+                conn.rows(f"SELECT 1 FROM subscribers WHERE id = ?{conn.for_update}", key[:1])
+                count = conn.value(
                     "SELECT count(*) FROM saved_searches WHERE subscriber_id = ? "
                     "AND NOT (query = ? AND filters = ?)",
-                    (subscriber_id, query, _filters_json(filters)),
-                ).fetchone()
+                    key,
+                )
                 if count >= limit:
                     return None
-            conn.execute(
+            conn.run(
                 "INSERT INTO saved_searches (subscriber_id, user_id, query, filters, created_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (subscriber_id, user_id, query, _filters_json(filters), _now()),
+                (subscriber_id, user_id, query, key[2], _now()),
             )
-            row = conn.execute(
+            row = conn.one(
                 "SELECT * FROM saved_searches WHERE subscriber_id = ? AND query = ? "
                 "AND filters = ?",
-                (subscriber_id, query, _filters_json(filters)),
-            ).fetchone()
-        return _search(row)
+                key,
+            )
+        return _search(found(row, "saved search"))
 
     def remove_saved_search(self, *, subscriber_id: int, search_id: int) -> bool:
-        with self.db.write() as conn:
-            cur = conn.execute(
-                "DELETE FROM saved_searches WHERE id = ? AND subscriber_id = ?",
-                (search_id, subscriber_id),
+        with self.db.writing() as conn:
+            return (
+                conn.run(
+                    "DELETE FROM saved_searches WHERE id = ? AND subscriber_id = ?",
+                    (search_id, subscriber_id),
+                )
+                > 0
             )
-        return cur.rowcount > 0
-
-    def _with_searches(
-        self, conn: sqlite3.Connection, subscribers: list[Subscriber]
-    ) -> list[Subscriber]:
-        by_id: dict[int, list[SavedSearch]] = defaultdict(list)
-        ids = [s.id for s in subscribers]
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                f"SELECT * FROM saved_searches WHERE subscriber_id IN ({marks}) ORDER BY id",
-                chunk,
-            ):
-                by_id[row["subscriber_id"]].append(_search(row))
-        for s in subscribers:
-            s.searches = by_id.get(s.id, [])
-        return subscribers
 
     # -- sending -------------------------------------------------------------------------
 
@@ -248,34 +250,27 @@ class SqliteSubscriptions:
         limit: int = 1000,
         max_attempts: int = 5,
     ) -> list[Subscriber]:
-        conn = self.db.read
-        rows = conn.execute(
-            f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers s "
-            "WHERE s.status = 'active' AND s.confirmed_at IS NOT NULL AND s.frequency = ? "
-            "AND s.id > ? AND NOT EXISTS (SELECT 1 FROM digest_outbox o "
-            "  WHERE o.subscriber_id = s.id AND o.period = ? "
-            "  AND NOT (o.state = 'pending' AND o.attempts < ?)) "
-            "ORDER BY s.id LIMIT ?",
-            (frequency, after_id, period, max_attempts, limit),
-        ).fetchall()
-        return self._with_searches(conn, [_subscriber(r) for r in rows])
+        with self.db.reading() as conn:
+            rows = conn.rows(
+                f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers s "
+                "WHERE s.status = 'active' AND s.confirmed_at IS NOT NULL AND s.frequency = ? "
+                "AND s.id > ? AND NOT EXISTS (SELECT 1 FROM digest_outbox o "
+                "  WHERE o.subscriber_id = s.id AND o.period = ? "
+                "  AND NOT (o.state = 'pending' AND o.attempts < ?)) "
+                "ORDER BY s.id LIMIT ?",
+                (frequency, after_id, period, max_attempts, limit),
+            )
+            return _with_searches(conn, [_subscriber(r) for r in rows])
 
     def sent_paper_ids(self, subscriber_id: int, paper_ids: Sequence[str]) -> set[str]:
-        if not paper_ids:
-            return set()
         sent: set[str] = set()
-        conn = self.db.read
-        for start in range(0, len(paper_ids), _CHUNK):
-            chunk = list(paper_ids[start : start + _CHUNK])
-            marks = ",".join("?" * len(chunk))
-            sent.update(
-                row[0]
-                for row in conn.execute(
-                    f"SELECT paper_id FROM sent_papers WHERE subscriber_id = ? "
-                    f"AND paper_id IN ({marks})",
-                    (subscriber_id, *chunk),
+        with self.db.reading() as conn:
+            for where, params in each_in(conn, "paper_id", list(paper_ids)):
+                rows = conn.rows(
+                    f"SELECT paper_id FROM sent_papers WHERE subscriber_id = ? AND {where}",
+                    (subscriber_id, *params),
                 )
-            )
+                sent.update(row["paper_id"] for row in rows)
         return sent
 
     def begin_send(
@@ -288,41 +283,43 @@ class SqliteSubscriptions:
         at: datetime,
     ) -> bool:
         now = _now()
-        with self.db.write() as conn:
-            prev = conn.execute(
+        # The commit's reply may be read later: the caller sends the message's final dot
+        # right after (see the PostgreSQL Database.deferred_commit).
+        with self.db.writing(defer_commit=True) as conn:
+            prev = conn.one(
                 "SELECT last_digest_at FROM subscribers WHERE id = ? AND status = 'active' "
-                "AND confirmed_at IS NOT NULL",
+                f"AND confirmed_at IS NOT NULL{conn.for_update}",
                 (subscriber_id,),
-            ).fetchone()
+            )
             if prev is None:  # gone, unsubscribed or bounced since the run started
                 return False
-            claimed = conn.execute(
-                "INSERT INTO digest_outbox (subscriber_id, period, state, message_id, paper_ids,"
-                " prev_digest_at, attempts, created_at, updated_at) "
+            claimed = conn.one(
+                "INSERT INTO digest_outbox AS o (subscriber_id, period, state, message_id, "
+                "paper_ids, prev_digest_at, attempts, created_at, updated_at) "
                 "VALUES (?, ?, 'sending', ?, ?, ?, 1, ?, ?) "
                 "ON CONFLICT (subscriber_id, period) DO UPDATE SET state = 'sending', "
                 "message_id = excluded.message_id, paper_ids = excluded.paper_ids, "
-                "prev_digest_at = excluded.prev_digest_at, attempts = attempts + 1, "
-                "updated_at = excluded.updated_at WHERE state = 'pending' "
+                "prev_digest_at = excluded.prev_digest_at, attempts = o.attempts + 1, "
+                "updated_at = excluded.updated_at WHERE o.state = 'pending' "
                 "RETURNING id",
                 (
                     subscriber_id,
                     period,
                     message_id,
                     orjson.dumps(list(paper_ids)).decode(),
-                    prev[0],
+                    prev["last_digest_at"],
                     now,
                     now,
                 ),
-            ).fetchone()
+            )
             if claimed is None:
                 return False
-            conn.executemany(
-                "INSERT OR IGNORE INTO sent_papers (subscriber_id, paper_id, period) "
-                "VALUES (?, ?, ?)",
+            conn.run_many(
+                "INSERT INTO sent_papers (subscriber_id, paper_id, period) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [(subscriber_id, pid, period) for pid in paper_ids],
             )
-            conn.execute(
+            conn.run(
                 "UPDATE subscribers SET last_digest_at = ? WHERE id = ?",
                 (at.isoformat(), subscriber_id),
             )
@@ -332,8 +329,8 @@ class SqliteSubscriptions:
         if not keys:
             return
         now = _now()
-        with self.db.write() as conn:
-            conn.executemany(
+        with self.db.writing() as conn:
+            conn.run_many(
                 "UPDATE digest_outbox SET state = 'sent', last_error = NULL, updated_at = ? "
                 "WHERE subscriber_id = ? AND period = ? AND state = 'sending'",
                 [(now, sid, period) for sid, period in keys],
@@ -348,41 +345,40 @@ class SqliteSubscriptions:
         permanent: bool,
         max_attempts: int = 5,
     ) -> OutboxState:
-        with self.db.write() as conn:
-            row = conn.execute(
+        key = (subscriber_id, period)
+        with self.db.writing() as conn:
+            row = conn.one(
                 "SELECT state, attempts, prev_digest_at FROM digest_outbox "
-                "WHERE subscriber_id = ? AND period = ?",
-                (subscriber_id, period),
-            ).fetchone()
+                f"WHERE subscriber_id = ? AND period = ?{conn.for_update}",
+                key,
+            )
             state: OutboxState = (
                 "failed" if permanent or (row and row["attempts"] >= max_attempts) else "pending"
             )
             if row is None:
                 # Refused before anything was recorded (e.g. at RCPT): keep a trace anyway.
-                conn.execute(
+                conn.run(
                     "INSERT INTO digest_outbox (subscriber_id, period, state, message_id, "
                     "attempts, last_error, created_at, updated_at) "
-                    "VALUES (?, ?, ?, '', 1, ?, ?, ?)",
-                    (subscriber_id, period, state, error, _now(), _now()),
+                    "VALUES (?, ?, ?, '', 1, ?, ?, ?) "
+                    "ON CONFLICT (subscriber_id, period) DO NOTHING",
+                    (*key, state, error, _now(), _now()),
                 )
             else:
                 if row["state"] == "sending":
                     # The message was not accepted: its papers are unsent again.
-                    conn.execute(
-                        "DELETE FROM sent_papers WHERE subscriber_id = ? AND period = ?",
-                        (subscriber_id, period),
-                    )
-                    conn.execute(
+                    conn.run("DELETE FROM sent_papers WHERE subscriber_id = ? AND period = ?", key)
+                    conn.run(
                         "UPDATE subscribers SET last_digest_at = ? WHERE id = ?",
                         (row["prev_digest_at"], subscriber_id),
                     )
-                conn.execute(
+                conn.run(
                     "UPDATE digest_outbox SET state = ?, last_error = ?, updated_at = ? "
                     "WHERE subscriber_id = ? AND period = ?",
-                    (state, error, _now(), subscriber_id, period),
+                    (state, error, _now(), *key),
                 )
             if permanent:
-                conn.execute(
+                conn.run(
                     "UPDATE subscribers SET status = 'bounced', status_reason = ? WHERE id = ?",
                     (error, subscriber_id),
                 )
@@ -394,6 +390,8 @@ class SqliteSubscriptions:
         if state is not None:
             sql += " AND state = ?"
             args.append(state)
+        with self.db.reading() as conn:
+            rows = conn.rows(sql + " ORDER BY subscriber_id", args)
         return [
             OutboxEntry(
                 subscriber_id=row["subscriber_id"],
@@ -404,5 +402,5 @@ class SqliteSubscriptions:
                 attempts=row["attempts"],
                 last_error=row["last_error"],
             )
-            for row in self.db.read.execute(sql + " ORDER BY subscriber_id", args)
+            for row in rows
         ]
