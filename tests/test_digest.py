@@ -509,3 +509,79 @@ def test_serve_runs_the_digest_schedule_for_the_app_lifetime(store, settings, sm
         assert client.get("/healthz").status_code == 200
     assert len(smtp_sink.to("served@example.org")) == 1
     assert not any(t.name == "paperfeed-digest" for t in threading.enumerate())
+
+
+SCHEDULER_INSTANCE = """
+import logging, sys, time
+from paperfeed.digest.scheduler import Scheduler
+from paperfeed.settings import load_settings
+from paperfeed.store import open_store
+logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="%(message)s", force=True)
+settings = load_settings()
+Scheduler(settings, open_store(settings), settings.digest_at, follow_s=0.2).start()
+print("ready", flush=True)
+time.sleep(300)
+"""
+
+
+def test_one_instance_runs_the_digest_schedule_and_another_takes_over(
+    store, settings, smtp_sink
+) -> None:  # noqa: ANN001
+    """Two app instances on one database: one runs the schedule (one digest run, not two);
+    when it is killed, the other takes over and catches up (nothing is sent twice)."""
+    import threading
+
+    add(store, "one@example.org")
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_DATABASE_URL": settings.database_url or "",
+        "PAPERFEED_SMTP_URL": smtp_sink.url,
+        "PAPERFEED_DIGEST_TIME": "00:00",
+        "PAPERFEED_BASE_URL": settings.base_url,
+    }
+    lines: dict[int, list[str]] = {0: [], 1: []}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-u", "-c", SCHEDULER_INSTANCE],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+
+    def read(i: int) -> None:
+        for line in procs[i].stdout:
+            lines[i].append(line)
+
+    readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(2)]
+    for t in readers:
+        t.start()
+
+    def runs(i: int) -> int:
+        return sum(line.startswith("digest run for") for line in lines[i])
+
+    def wait_until(check, seconds: float) -> None:  # noqa: ANN001
+        deadline = time.monotonic() + seconds
+        while not check() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    try:
+        wait_until(lambda: runs(0) + runs(1) >= 1, 90)
+        assert len(smtp_sink.to("one@example.org")) == 1
+        time.sleep(3)  # 15 looks at the lock by the other instance
+        assert sorted([runs(0), runs(1)]) == [0, 1], lines
+        leader = 0 if runs(0) else 1
+        follower = 1 - leader
+        procs[leader].kill()  # SIGKILL: no release, the database/OS drops the lock
+        procs[leader].wait()
+        wait_until(lambda: runs(follower) >= 1, 60)
+        assert runs(follower) == 1, lines
+        assert any("this instance runs the schedule" in line for line in lines[follower])
+        assert len(smtp_sink.to("one@example.org")) == 1  # the catch-up found nothing due
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()

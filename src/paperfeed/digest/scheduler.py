@@ -4,6 +4,12 @@ A background thread sleeps until the next HH:MM (UTC) and runs `send_digests`. S
 that time of day, it runs once at start-up to catch up; the outbox makes extra runs harmless
 (a subscriber already served this period is simply not due), so a cron job and the
 scheduler may coexist.
+
+Many instances on one database elect one scheduler: the instance holding the store's
+`digest-schedule` lock (`Store.hold_lock`: an advisory lock on PostgreSQL, a file lock
+beside the SQLite file) runs the schedule; the others look again every `follow_s` seconds
+and the first to find the lock free takes over (with the catch-up run), e.g. after the
+leader was stopped or killed.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from paperfeed.settings import Settings
 from paperfeed.store import Store
+from paperfeed.store.base import HeldLock
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +30,20 @@ def next_run(at: time, now: datetime) -> datetime:
     return today if today > now else today + timedelta(days=1)
 
 
-class Scheduler:
-    """Runs the digest job daily in a daemon thread until `stop()`."""
+LOCK_NAME = "digest-schedule"
+FOLLOW_S = 30.0  # how often an instance that is not the scheduler looks for the lock
 
-    def __init__(self, settings: Settings, store: Store, at: time) -> None:
+
+class Scheduler:
+    """Runs the digest job daily in a daemon thread until `stop()`, on the one instance
+    that holds the schedule's lock."""
+
+    def __init__(
+        self, settings: Settings, store: Store, at: time, *, follow_s: float = FOLLOW_S
+    ) -> None:
         self.settings, self.store, self.at = settings, store, at
+        self.follow_s = follow_s
+        self.leading = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="paperfeed-digest", daemon=True)
 
@@ -44,15 +60,45 @@ class Scheduler:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        while not self._stop.is_set():
+            lock = self._take_lock()
+            if lock is None:
+                self._stop.wait(self.follow_s)
+                continue
+            log.warning("digest: this instance runs the schedule")
+            self.leading = True
+            try:
+                self._lead(lock)
+            finally:
+                self.leading = False
+                lock.release()
+
+    def _take_lock(self) -> HeldLock | None:
+        try:
+            return self.store.hold_lock(LOCK_NAME)
+        except Exception:  # database away: look again later
+            log.warning("digest: cannot reach the store for the schedule lock", exc_info=True)
+            return None
+
+    def _lead(self, lock: HeldLock) -> None:
+        """The schedule, for as long as this instance holds the lock."""
         now = datetime.now(UTC)
         if datetime.combine(now.date(), self.at) <= now:
             self._run()  # catch up on today's digests
+        due = next_run(self.at, datetime.now(UTC))
+        log.info("digest: next run at %s", due.isoformat())
         while not self._stop.is_set():
-            wait = (next_run(self.at, datetime.now(UTC)) - datetime.now(UTC)).total_seconds()
-            log.info("digest: next run in %.0f s", wait)
-            if self._stop.wait(max(wait, 1.0)):
+            wait = (due - datetime.now(UTC)).total_seconds()
+            if wait <= 0:
+                self._run()
+                due = next_run(self.at, datetime.now(UTC))
+                log.info("digest: next run at %s", due.isoformat())
+                continue
+            if self._stop.wait(min(wait, self.follow_s)):
                 break
-            self._run()
+            if not lock.held():  # e.g. the database restarted: elect again
+                log.warning("digest: lost the schedule lock; looking for it again")
+                return
 
     def _run(self) -> None:
         from paperfeed.digest.send import send_digests
