@@ -116,6 +116,13 @@ class Composer:
             self._search = open_search(self.settings, self.store, background=False)
         return self._search
 
+    def close(self) -> None:
+        """Close the search service this composer opened (if a saved search needed it)."""
+        if self._search is not None:
+            self._search.close()
+            self._search = None
+            self._recommender = None  # it held that service
+
     def trending_candidates(self, frequency: Frequency) -> list[StoredPaper]:
         if frequency not in self._trending:
             ranked = trending(

@@ -27,6 +27,7 @@ import logging
 import smtplib
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parseaddr
@@ -179,6 +180,7 @@ class DigestJob:
         finally:
             bar.finish()
             self._wind_down(lines)
+            self.composer.close()
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -418,5 +420,6 @@ def preview_digest(
 ) -> tuple[Digest, RenderedEmail]:
     """The digest `subscriber` would get now, rendered, without recording anything."""
     now = now or datetime.now(UTC)
-    digest = Composer(settings, store, now).compose(subscriber)
+    with closing(Composer(settings, store, now)) as composer:
+        digest = composer.compose(subscriber)
     return digest, Renderer(settings).digest(digest, now=now)

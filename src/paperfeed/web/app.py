@@ -23,6 +23,7 @@ from paperfeed.digest import start_scheduler
 from paperfeed.errors import PaperfeedError
 from paperfeed.housekeeping import purge
 from paperfeed.ingest.harvest_schedule import start_harvest_scheduler
+from paperfeed.recommend import Recommender
 from paperfeed.search import SearchService, open_search
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
@@ -76,13 +77,6 @@ def open_search_or_none(settings: Settings, store: Store) -> SearchService | Non
         return None
 
 
-def close_recommender(app: FastAPI) -> None:
-    """Stop the "for you" background trainer, if one was started."""
-    rec = getattr(app.state, "recommender", None)
-    if rec is not None:
-        rec.close()
-
-
 @contextmanager
 def digest_schedule(settings: Settings) -> Iterator[None]:
     """The daily digest job (`digest/scheduler.py`) on its own store, for as long as it runs."""
@@ -119,7 +113,9 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = Fals
                 jobs.enter_context(digest_schedule(settings))
             app.state.store = store
             app.state.search = search
-            jobs.callback(close_recommender, app)
+            recommender = Recommender(store, search)
+            jobs.callback(recommender.close)  # its background trainer
+            app.state.recommender = recommender
             yield
 
     app = FastAPI(

@@ -20,6 +20,7 @@ from paperfeed import accounts
 from paperfeed.errors import NotFound, ServiceUnavailable, Unauthorized
 from paperfeed.ingest.ids import normalize_arxiv_id
 from paperfeed.models import StoredPaper, User
+from paperfeed.recommend import Recommender
 from paperfeed.search import SearchService
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -122,18 +123,13 @@ CurrentUser = Annotated[User, Depends(current_user)]
 CsrfDep = Depends(csrf_protected)
 
 
-def get_recommender(request: Request) -> Any:
-    """The "for you" recommender (paperfeed.recommend), one per app, made on first use."""
-    rec = getattr(request.app.state, "recommender", None)
-    if rec is None:
-        from paperfeed.recommend import Recommender
-
-        rec = Recommender(request.app.state.store, getattr(request.app.state, "search", None))
-        request.app.state.recommender = rec
+def get_recommender(request: Request) -> Recommender:
+    """The "for you" recommender (paperfeed.recommend), one per app, made by its lifespan."""
+    rec: Recommender = request.app.state.recommender
     return rec
 
 
-RecommenderDep = Annotated[Any, Depends(get_recommender)]
+RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
 
 
 def rate_limited(action: str) -> Any:
