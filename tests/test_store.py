@@ -174,7 +174,8 @@ def _raw_sql(settings, sql):
         import psycopg
 
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            return conn.execute(sql).fetchall() if sql.startswith("SELECT") else None
+            cur = conn.execute(sql)
+            return cur.fetchall() if cur.description else None
     with sqlite3.connect(settings.sqlite_path) as conn:
         return conn.execute(sql).fetchall()
 

@@ -97,6 +97,7 @@ class Database:
                 yield PgConn(conn)
 
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        conn.commit()  # the session keeps the lock; each migration is then its own transaction
         try:
             apply_migrations(transaction, migration_scripts())
         finally:
