@@ -110,6 +110,8 @@ def test_daily_list_keeps_highest_upvotes_and_navigates_days(store):
     assert [(i.paper.id, i.upvotes) for i in day] == [("2", 9), ("1", 5)]
     assert store.latest_daily_day() == date(2024, 5, 3)
     assert store.adjacent_daily_days(date(2024, 5, 1)) == (None, date(2024, 5, 3))
+    assert store.latest_daily_days(5) == [date(2024, 5, 3), date(2024, 5, 1)]
+    assert store.latest_daily_days(1) == [date(2024, 5, 3)]
     assert store.pin_daily("1", True)
     assert store.daily_list(start=date(2024, 5, 1), end=date(2024, 5, 1))[0].paper.id == "1"
     assert (

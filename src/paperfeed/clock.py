@@ -37,16 +37,7 @@ class CatalogueClock:
     def load(cls, store: Store, *, days: int = 7, now: datetime | None = None) -> CatalogueClock:
         """The clock of `store`: its last `days` days with papers on the daily list."""
         now = now or datetime.now(UTC)
-        found: list[date] = []
-        latest = store.latest_daily_day()
-        if latest is not None:
-            found.append(latest)
-            while len(found) < days:
-                before, _ = store.adjacent_daily_days(found[-1])
-                if before is None:
-                    break
-                found.append(before)
-        return cls(now=now, active_days=tuple(found))
+        return cls(now=now, active_days=tuple(store.latest_daily_days(days)))
 
     @property
     def today(self) -> date:

@@ -34,6 +34,8 @@ def open_store(settings: Settings) -> Store:
         try:
             from paperfeed.store.postgres import PostgresStore
         except ImportError as exc:  # psycopg is an optional extra
+            if not (exc.name or "").startswith("psycopg"):
+                raise  # our own code is never optional
             raise ConfigError(f"{POSTGRES_EXTRA_MISSING} ({exc})") from None
         return PostgresStore(url)
     if url and not url.startswith("sqlite:///"):

@@ -83,6 +83,10 @@ class CatalogueStore(Protocol):
 
     def latest_daily_day(self) -> date | None: ...
 
+    def latest_daily_days(self, limit: int) -> list[date]:
+        """The newest `limit` days that have papers on the daily list, newest first."""
+        ...
+
     def adjacent_daily_days(self, day: date) -> tuple[date | None, date | None]:
         """The nearest earlier and later days that have papers on the daily list."""
         ...

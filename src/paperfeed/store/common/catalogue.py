@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from paperfeed.models import DailyEntry, Paper, PaperText, UpsertCounts
+from paperfeed.store.sql import HasDb
 from paperfeed.urls import http_url
 
 
@@ -258,3 +259,14 @@ def plan_daily(items: Sequence[DailyEntry], state: dict[str, list[Any]]) -> Dail
     ]
     plan.signals = [(up, com, pid) for pid, (up, com) in signals.items()]
     return plan
+
+
+class CatalogueDays(HasDb):
+    """Catalogue reads with the same SQL on every backend."""
+
+    def latest_daily_days(self, limit: int) -> list[date]:
+        with self.db.reading() as conn:
+            rows = conn.rows(
+                "SELECT DISTINCT day FROM daily_entries ORDER BY day DESC LIMIT ?", (limit,)
+            )
+        return [date.fromisoformat(r["day"]) for r in rows]

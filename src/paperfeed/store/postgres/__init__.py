@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from paperfeed.store.common.accounts import Accounts
+from paperfeed.store.common.catalogue import CatalogueDays
 from paperfeed.store.common.harvest import Harvest
 from paperfeed.store.common.housekeeping import Housekeeping
 from paperfeed.store.common.jobs import Jobs
@@ -12,7 +13,9 @@ from paperfeed.store.postgres.db import Database, SessionLock, migration_scripts
 from paperfeed.store.postgres.library import PgLibrary
 
 
-class PostgresStore(PgCatalogue, Accounts, Subscriptions, Harvest, Jobs, PgLibrary, Housekeeping):
+class PostgresStore(
+    PgCatalogue, CatalogueDays, Accounts, Subscriptions, Harvest, Jobs, PgLibrary, Housekeeping
+):
     """All of paperfeed's records in one PostgreSQL database (psycopg 3 connection pool)."""
 
     def __init__(self, url: str, *, pool_size: int = 16) -> None:

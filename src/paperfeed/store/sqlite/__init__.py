@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paperfeed.store.common.accounts import Accounts
+from paperfeed.store.common.catalogue import CatalogueDays
 from paperfeed.store.common.harvest import Harvest
 from paperfeed.store.common.housekeeping import Housekeeping
 from paperfeed.store.common.jobs import Jobs
@@ -15,7 +16,14 @@ from paperfeed.store.sqlite.library import SqliteLibrary
 
 
 class SqliteStore(
-    SqliteCatalogue, Accounts, Subscriptions, Harvest, Jobs, SqliteLibrary, Housekeeping
+    SqliteCatalogue,
+    CatalogueDays,
+    Accounts,
+    Subscriptions,
+    Harvest,
+    Jobs,
+    SqliteLibrary,
+    Housekeeping,
 ):
     """All of paperfeed's records in one SQLite file (WAL mode, one writer).
 
