@@ -1,9 +1,10 @@
-"""The catalogue's decisions, shared by both backends' write paths.
+"""The catalogue on every backend: its reads (`CatalogueReads`) and the decisions of its
+bulk writes.
 
 Which incoming papers are new, changed or unchanged (`split_changes`, with `merge` deciding
-what a changed paper keeps) and what a batch of daily-list entries changes (`plan_daily`):
-pure functions over rows already read, so each backend keeps only its SQL (SQLite's
-executemany, PostgreSQL's COPY).
+what a changed paper keeps) and what a batch of daily-list entries changes (`plan_daily`)
+are pure functions over rows already read, so each backend's `upsert_papers` and
+`upsert_daily` keep only their SQL (SQLite's executemany, PostgreSQL's COPY).
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from paperfeed.models import DailyEntry, Paper, PaperText, UpsertCounts
-from paperfeed.store.sql import HasDb
+from paperfeed.models import (
+    CatalogueStats,
+    DailyEntry,
+    Paper,
+    PaperText,
+    StoredPaper,
+    UpsertCounts,
+)
+from paperfeed.store.sql import HasDb, each_in
 from paperfeed.urls import http_url
 
 
@@ -42,6 +50,16 @@ class PaperRow(NamedTuple):
 
 PAPER_COLUMNS = ", ".join(PaperRow._fields)
 CONTENT_FIELDS = list(PaperRow._fields)
+SELECT_PAPER = f"""
+SELECT p.{PAPER_COLUMNS.replace(", ", ", p.")}, p.seq,
+       p.imported_upvotes + p.vote_count AS upvotes,
+       p.imported_comments + p.comment_count AS num_comments,
+       d.day AS daily_day, d.submitted_by, d.submitted_at,
+       p.imported_upvotes AS hf_upvotes, p.imported_comments AS hf_comments,
+       d.submitter_fullname, d.submitter_avatar
+FROM papers p LEFT JOIN daily_entries d ON d.paper_id = p.id
+"""
+_N = len(CONTENT_FIELDS)
 
 
 def iso_ts(value: datetime | None) -> str | None:
@@ -99,6 +117,23 @@ def row_paper(row: Any) -> Paper:
         github_url=row[12],
         project_page=row[13],
         listing_date=parse_day(row[14]),
+    )
+
+
+def row_stored(row: Any) -> StoredPaper:
+    """A `SELECT_PAPER` row (read by position: a sqlite3.Row or a tuple)."""
+    return StoredPaper(
+        paper=row_paper(row),
+        seq=row[_N],
+        upvotes=row[_N + 1],
+        num_comments=row[_N + 2],
+        daily_day=parse_day(row[_N + 3]),
+        submitted_by=row[_N + 4],
+        submitted_at=parse_ts(row[_N + 5]),
+        hf_upvotes=row[_N + 6],
+        hf_comments=row[_N + 7],
+        submitter_fullname=row[_N + 8],
+        submitter_avatar=row[_N + 9],
     )
 
 
@@ -261,12 +296,154 @@ def plan_daily(items: Sequence[DailyEntry], state: dict[str, list[Any]]) -> Dail
     return plan
 
 
-class CatalogueDays(HasDb):
-    """Catalogue reads with the same SQL on every backend."""
+class CatalogueReads(HasDb):
+    """The catalogue's reads and small writes: the same SQL on every backend (the bulk
+    writes, `upsert_papers` and `upsert_daily`, are each backend's own)."""
+
+    def _papers(self, where: str, params: Sequence[Any] = ()) -> list[StoredPaper]:
+        with self.db.reading() as conn:
+            return [row_stored(r) for r in conn.tuples(SELECT_PAPER + where, params)]
+
+    def _value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self.db.reading() as conn:
+            return conn.value(sql, params)
+
+    def get_paper(self, paper_id: str) -> StoredPaper | None:
+        found = self._papers(" WHERE p.id = ?", (paper_id,))
+        return found[0] if found else None
+
+    def get_papers(self, paper_ids: Sequence[str]) -> list[StoredPaper]:
+        ids = list(dict.fromkeys(paper_ids))
+        found: dict[str, StoredPaper] = {}
+        with self.db.reading() as conn:
+            for where, params in each_in(conn, "p.id", ids):
+                for row in conn.tuples(SELECT_PAPER + " WHERE " + where, params):
+                    item = row_stored(row)
+                    found[item.paper.id] = item
+        return [found[i] for i in ids if i in found]
+
+    def list_papers(self, *, after_id: str | None = None, limit: int = 50) -> list[StoredPaper]:
+        return self._papers(" WHERE p.id > ? ORDER BY p.id LIMIT ?", (after_id or "", limit))
+
+    def newest_papers(self, *, limit: int = 50) -> list[StoredPaper]:
+        return self._papers(" ORDER BY p.published DESC NULLS LAST, p.id DESC LIMIT ?", (limit,))
+
+    def daily_list(
+        self,
+        *,
+        start: date,
+        end: date,
+        limit: int = 100,
+        offset: int = 0,
+        submitter: str | None = None,
+    ) -> list[StoredPaper]:
+        return self._papers(
+            " WHERE d.day BETWEEN ? AND ? "
+            "AND (CAST(? AS TEXT) IS NULL OR lower(d.submitted_by) = lower(CAST(? AS TEXT))) "
+            "ORDER BY d.pinned DESC, upvotes DESC, p.published DESC NULLS LAST, p.id "
+            "LIMIT ? OFFSET ?",
+            (start.isoformat(), end.isoformat(), submitter, submitter, limit, offset),
+        )
+
+    def daily_count(self, *, start: date, end: date, submitter: str | None = None) -> int:
+        return int(
+            self._value(
+                "SELECT count(*) FROM daily_entries WHERE day BETWEEN ? AND ? AND "
+                "(CAST(? AS TEXT) IS NULL OR lower(submitted_by) = lower(CAST(? AS TEXT)))",
+                (start.isoformat(), end.isoformat(), submitter, submitter),
+            )
+        )
+
+    def latest_daily_day(self) -> date | None:
+        return parse_day(self._value("SELECT max(day) FROM daily_entries"))
 
     def latest_daily_days(self, limit: int) -> list[date]:
         with self.db.reading() as conn:
-            rows = conn.rows(
+            rows = conn.tuples(
                 "SELECT DISTINCT day FROM daily_entries ORDER BY day DESC LIMIT ?", (limit,)
             )
-        return [date.fromisoformat(r["day"]) for r in rows]
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    def adjacent_daily_days(self, day: date) -> tuple[date | None, date | None]:
+        text = day.isoformat()
+        with self.db.reading() as conn:
+            (prev, nxt), *_ = conn.tuples(
+                "SELECT (SELECT max(day) FROM daily_entries WHERE day < ?), "
+                "(SELECT min(day) FROM daily_entries WHERE day > ?)",
+                (text, text),
+            )
+        return parse_day(prev), parse_day(nxt)
+
+    def listed_papers(self, day: date, *, limit: int = 5000) -> list[StoredPaper]:
+        return self._papers(
+            " WHERE p.listing_date = ? ORDER BY p.id LIMIT ?", (day.isoformat(), limit)
+        )
+
+    def latest_listing_date(self) -> date | None:
+        return parse_day(self._value("SELECT max(listing_date) FROM papers"))
+
+    def recent_daily(self, *, since: date, limit: int = 1000) -> list[StoredPaper]:
+        return self._papers(
+            " WHERE d.day >= ? ORDER BY upvotes DESC LIMIT ?", (since.isoformat(), limit)
+        )
+
+    def remove_daily(self, paper_id: str) -> bool:
+        with self.db.writing() as conn:
+            return conn.run("DELETE FROM daily_entries WHERE paper_id = ?", (paper_id,)) > 0
+
+    def pin_daily(self, paper_id: str, pinned: bool) -> bool:
+        with self.db.writing() as conn:
+            return (
+                conn.run(
+                    "UPDATE daily_entries SET pinned = ? WHERE paper_id = ?",
+                    (int(pinned), paper_id),
+                )
+                > 0
+            )
+
+    def changes_since(self, seq: int, *, limit: int = 1000) -> list[StoredPaper]:
+        return self._papers(" WHERE p.seq > ? ORDER BY p.seq LIMIT ?", (seq, limit))
+
+    def paper_texts_since(self, seq: int, *, limit: int = 1000) -> list[PaperText]:
+        with self.db.reading() as conn:
+            rows = conn.tuples(SELECT_TEXT + " WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+        return [row_text(r) for r in rows]
+
+    def count_changes_since(self, seq: int) -> int:
+        return int(self._value("SELECT count(*) FROM papers WHERE seq > ?", (seq,)))
+
+    def last_seq(self) -> int:
+        return int(self._value("SELECT value FROM change_seq"))
+
+    def upvoted_ids(self) -> list[tuple[str, int]]:
+        with self.db.reading() as conn:
+            rows = conn.tuples(
+                "SELECT id, imported_upvotes + vote_count AS upvotes FROM papers "
+                "WHERE imported_upvotes > 0 OR vote_count > 0 "
+                "ORDER BY upvotes DESC, coalesce(published, listing_date) DESC NULLS LAST, id"
+            )
+        return [(r[0], int(r[1])) for r in rows]
+
+    def stats(self) -> CatalogueStats:
+        with self.db.reading() as conn:
+            papers = conn.value("SELECT count(*) FROM papers")
+            (daily, first, last), *_ = conn.tuples(
+                "SELECT count(*), min(day), max(day) FROM daily_entries"
+            )
+            categories = {
+                r[0]: int(r[1])
+                for r in conn.tuples(
+                    "SELECT primary_category, count(*) FROM papers "
+                    "WHERE primary_category IS NOT NULL GROUP BY primary_category "
+                    "ORDER BY count(*) DESC, primary_category LIMIT 20"
+                )
+            }
+            seq = conn.value("SELECT value FROM change_seq")
+        return CatalogueStats(
+            papers=int(papers),
+            daily_entries=int(daily),
+            first_daily_day=parse_day(first),
+            last_daily_day=parse_day(last),
+            last_seq=int(seq),
+            categories=categories,
+        )

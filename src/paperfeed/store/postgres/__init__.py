@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paperfeed.store.common.accounts import Accounts
-from paperfeed.store.common.catalogue import CatalogueDays
+from paperfeed.store.common.catalogue import CatalogueReads
 from paperfeed.store.common.harvest import Harvest
 from paperfeed.store.common.housekeeping import Housekeeping
 from paperfeed.store.common.jobs import Jobs
@@ -14,7 +14,7 @@ from paperfeed.store.postgres.library import PgLibrary
 
 
 class PostgresStore(
-    PgCatalogue, CatalogueDays, Accounts, Subscriptions, Harvest, Jobs, PgLibrary, Housekeeping
+    PgCatalogue, CatalogueReads, Accounts, Subscriptions, Harvest, Jobs, PgLibrary, Housekeeping
 ):
     """All of paperfeed's records in one PostgreSQL database (psycopg 3 connection pool)."""
 

@@ -305,6 +305,10 @@ class PgConn:
         row: Row | None = cur.execute(pg_sql(sql), params).fetchone()
         return row
 
+    def tuples(self, sql: str, params: Params = ()) -> list[Any]:
+        rows: list[Any] = self.conn.execute(pg_sql(sql), params).fetchall()
+        return rows
+
     def value(self, sql: str, params: Params = ()) -> Any:
         row = self.conn.execute(pg_sql(sql), params).fetchone()
         return None if row is None else row[0]

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from paperfeed.models import Collection, Follow, Note, ReaderSignals, StoredPaper
-from paperfeed.store.postgres.catalogue import SELECT_PAPER, row_stored
+from paperfeed.store.common.catalogue import SELECT_PAPER, row_stored
 from paperfeed.store.postgres.db import Database
 
 _COLLECTION = """

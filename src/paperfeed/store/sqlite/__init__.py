@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paperfeed.store.common.accounts import Accounts
-from paperfeed.store.common.catalogue import CatalogueDays
+from paperfeed.store.common.catalogue import CatalogueReads
 from paperfeed.store.common.harvest import Harvest
 from paperfeed.store.common.housekeeping import Housekeeping
 from paperfeed.store.common.jobs import Jobs
@@ -17,7 +17,7 @@ from paperfeed.store.sqlite.library import SqliteLibrary
 
 class SqliteStore(
     SqliteCatalogue,
-    CatalogueDays,
+    CatalogueReads,
     Accounts,
     Subscriptions,
     Harvest,

@@ -167,6 +167,9 @@ class SqliteConn:
         row: Row | None = self.conn.execute(sql, params).fetchone()
         return row
 
+    def tuples(self, sql: str, params: Params = ()) -> list[Any]:
+        return self.conn.execute(sql, params).fetchall()
+
     def value(self, sql: str, params: Params = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return None if row is None else row[0]

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from paperfeed.models import Collection, Follow, Note, ReaderSignals, StoredPaper
-from paperfeed.store.sqlite.catalogue import SELECT_PAPER, row_stored
+from paperfeed.store.common.catalogue import SELECT_PAPER, row_stored
 from paperfeed.store.sqlite.db import Database
 
 _COLLECTION = """
