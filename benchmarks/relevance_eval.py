@@ -12,12 +12,16 @@ the older 20 held-out queries, each reported once, never used to pick anything.
 
 What "meaning" searches: the embedded papers (all targets, all keyword candidates, then K
 random papers of the corpus, ``random.Random(13)``); the output states the counts. Because
-the K random papers are a uniform sample of the papers not yet embedded, each ranking is
-also given an *estimated whole-corpus* rank: papers of the candidate part that outrank the
-target (exact) + random papers that outrank it x (unembedded rest / K). With the whole
-corpus embedded both are the same.
+the K random papers are a uniform sample of all papers outside the candidate part, each
+ranking also gets a *whole-corpus estimate*: the candidate-part papers above the target are
+counted exactly, the sampled papers above it are counted, and the unembedded papers above it
+are Poisson with the mean that the sample's upper tail implies (an exponential fitted to the
+query's top 400 random-sample cosines); the expected RR@10 and P(top 10) per query are
+averaged (`whole_corpus`). A paper outside the
+candidate part has no keyword score, so it outranks the target in a hybrid ranking when
+w x cos exceeds the target's fused score. With the whole corpus embedded both agree.
 
-Fusions (paperfeed.search.fusion; each ranks the union of keyword top-k and dense top-20):
+Fusions (paperfeed.search.fusion; each ranks the union of keyword top-k and dense top-50):
   ideal   k + w x cos, k = bm25 / max(best hit, ideal score of the query)   (the old one)
   cover   c x k + w x cos, c = best hit / max(best hit, ideal) = how much of the query the
           best keyword hit covers: when no paper matches most of the query's terms, keyword
@@ -31,6 +35,7 @@ validation (folds stratified by set, 4 shuffles). Intervals: 95% bootstrap over 
 from __future__ import annotations
 
 import argparse
+import math
 import pickle
 import random
 import sys
@@ -45,6 +50,7 @@ from corpus import load_corpus, load_queries  # noqa: E402
 from eval_vectors import QUERY_SETS, TIERS  # noqa: E402
 from relevance import keyword_index, make_embedder  # noqa: E402
 
+from paperfeed.search.dense import DENSE_CANDIDATES  # noqa: E402
 from paperfeed.search.fusion import fuse  # noqa: E402
 from paperfeed.search.keyword import parse_query  # noqa: E402
 
@@ -53,7 +59,7 @@ FINAL_SETS = ("heldout150", "paraphrase", "heldout20")
 WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 GATES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)  # min_cover
 POWERS = (1.0, 2.0, 4.0)  # cover: keyword x cover**power
-DENSE_EXTRA = 20  # the product's DENSE_CANDIDATES
+DENSE_EXTRA = DENSE_CANDIDATES  # nearest papers added to the keyword candidates (50)
 RANDOM_KEEP = 400  # highest random-part cosines kept per query (counts above a score)
 
 
@@ -131,33 +137,68 @@ def fused_score(q: QueryData, method: str, w: float, t: float, depth: int) -> fl
     return k + w * q.cos_t
 
 
-def whole_corpus_rank(
-    q: QueryData, ranked: list[int], target_score: float, w: float, scale: float
-) -> float:
-    """Estimated rank among all papers: candidate-part papers above the target (exact) +
-    random-part papers whose score (w x cos, no keyword part) is above it x `scale`."""
+def above_target(
+    q: QueryData, ranked: list[int], target_score: float, w: float
+) -> tuple[int, int, float] | None:
+    """(candidate-part papers above the target in `ranked`, sampled random-part papers above
+    it, the cosine a random-part paper needs to outrank it), or None if it is not ranked.
+    A random-part paper has no keyword score: it outranks the target when w x cos > the
+    target's score."""
     exact = rank_of(ranked, q.target)
     if exact >= 10**6:
-        return float(exact)
+        return None
     rand = set(q.random_dense)
     above_cand = sum(1 for r in ranked[:exact] if r not in rand)
-    above_random = int((q.rand_cos * w > target_score).sum())
-    return above_cand + above_random * scale
+    need = target_score / w
+    return above_cand, int((q.rand_cos > need).sum()), need
 
 
-def collect(args: argparse.Namespace) -> tuple[dict[str, list[QueryData]], int, float, str]:
+def whole_corpus(
+    q: QueryData, above: tuple[int, int, float] | None, n_random: int, n_unseen: int
+) -> tuple[float, float]:
+    """Expected RR@10 and P(top 10) among all papers, given what the random sample shows.
+
+    Papers above the target = candidate-part ones (exact) + sampled ones (m, counted) +
+    unseen ones, Poisson with mean n_unseen x P(cos > need), where P is the sample's tail:
+    its top K cosines, above the K-th (u), fitted by an exponential, P(cos > x) =
+    K / n_random x exp(-(x - u) / mean(top K - u)).
+    """
+    if above is None:
+        return 0.0, 0.0
+    cand, m, need = above
+    base = cand + m
+    if base >= 10:
+        return 0.0, 0.0
+    if n_unseen == 0 or not n_random:  # nothing to extrapolate from: as measured
+        return 1.0 / (base + 1), 1.0
+    top = q.rand_cos
+    u = float(top[-1])
+    beta = max(float(np.mean(top - u)), 1e-6)
+    lam = n_unseen * len(top) / n_random * math.exp(-max(need - u, 0.0) / beta)
+    exp_rr = hit = 0.0
+    for y in range(10 - base):
+        p = math.exp(-lam + y * math.log(lam) - math.lgamma(y + 1)) if lam > 0 else float(y == 0)
+        hit += p
+        exp_rr += p / (base + y + 1)
+    return exp_rr, hit
+
+
+def collect(
+    args: argparse.Namespace,
+) -> tuple[dict[str, list[QueryData]], int, tuple[int, int], str]:
     """Per query: keyword top-100, ideal score, nearest embedded papers and cosines."""
     docs = load_corpus()
     idx = keyword_index(docs)
     row_of = {d.arxiv_id: i for i, d in enumerate(docs)}
     ids, vecs = load_vectors(args.vec_dir)
+    if args.limit:  # use only the first N vectors (to check the whole-corpus estimate)
+        ids, vecs = ids[: args.limit], vecs[: args.limit]
     head = (args.vec_dir / "order.txt").read_text().split("\n", 1)[0].split()
     n_targets, n_cand = int(head[0]), int(head[1])
     emb_rows = np.array([row_of[a] for a in ids])
     is_random = np.arange(len(ids)) >= n_cand
     n_random = int(is_random.sum())
     n_rest = len(docs) - n_cand  # papers outside the candidate part, sampled by the random part
-    scale = n_rest / n_random if n_random else 0.0
     random_rows = {int(r) for r in emb_rows[is_random]}
     names = [*DEV_SETS, *(FINAL_SETS if args.final else ())]
     sets = {name: load_queries(QUERY_SETS[name]) for name in names}
@@ -208,10 +249,10 @@ def collect(args: argparse.Namespace) -> tuple[dict[str, list[QueryData]], int, 
         f"corpus {len(docs)} papers; embedder {emb.name}; keyword candidates: top-{depth}; "
         f"meaning ranks among {len(ids)} embedded papers: {min(len(ids), n_cand)} of the "
         f"{n_cand} targets + keyword top-100 candidates of all query sets ({n_targets} "
-        f"targets), + {n_random} random papers (seed 13) of the {n_rest} others; whole-corpus "
-        f"estimates scale the random part x {scale:.2f} (load average {load})"
+        f"targets), + {n_random} random papers (seed 13) of the {n_rest} others "
+        f"(load average {load})"
     )
-    return data, depth, scale, header
+    return data, depth, (n_random, n_rest - n_random), header
 
 
 def main() -> None:
@@ -221,17 +262,18 @@ def main() -> None:
     ap.add_argument("--final", action="store_true", help="also report the held-out sets")
     ap.add_argument("--dump", type=Path, help="save the per-query candidates here (pickle)")
     ap.add_argument("--load", type=Path, help="read them from a --dump instead")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N vectors")
     args = ap.parse_args()
     t0 = time.perf_counter()
     if args.load:
         with args.load.open("rb") as fh:
-            data, depth, scale, header = pickle.load(fh)
+            data, depth, sample, header = pickle.load(fh)
     else:
-        data, depth, scale, header = collect(args)
+        data, depth, sample, header = collect(args)
     if args.dump:
         with args.dump.open("wb") as fh:
-            pickle.dump((data, depth, scale, header), fh)
-    n_random = scale > 0
+            pickle.dump((data, depth, sample, header), fh)
+    n_random = sample[0]
     print(header + "\n", flush=True)
 
     # per set, per method key -> per-query (measured RR, estimated whole-corpus RR)
@@ -239,34 +281,35 @@ def main() -> None:
     keys += [f"ideal:{w}" for w in WEIGHTS]
     keys += [f"cover:{w}:{g}" for w in WEIGHTS for g in POWERS]
     keys += [f"gate:{w}:{t}" for w in WEIGHTS for t in GATES]
-    res: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    # set -> method key -> per query (RR@10 measured, expected RR@10 and P(top 10) estimated
+    # for the whole corpus)
+    res: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for name, qs in data.items():
-        table: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in keys}
+        table: dict[str, tuple[list[float], list[float], list[float]]] = {
+            k: ([], [], []) for k in keys
+        }
+
+        def add(key: str, measured: int, est: tuple[float, float], table=table) -> None:  # type: ignore[no-untyped-def]
+            table[key][0].append(rr(measured))
+            table[key][1].append(est[0])
+            table[key][2].append(est[1])
+
         for q in qs:
             r_kw = rank_of(q.kw_rows, q.target)
-            table["keyword"][0].append(rr(r_kw))
-            table["keyword"][1].append(rr(r_kw))
-            r_m = rank_of(q.dense_rows, q.target)
-            table["meaning"][0].append(rr(r_m))
-            table["meaning"][1].append(rr(whole_corpus_rank(q, q.dense_rows, q.cos_t, 1.0, scale)))
+            add("keyword", r_kw, (rr(r_kw), float(r_kw < 10)))
+            above = above_target(q, q.dense_rows, q.cos_t, 1.0)
+            add("meaning", rank_of(q.dense_rows, q.target), whole_corpus(q, above, *sample))
             for key in keys[2:]:
                 parts = key.split(":")
                 method, w = parts[0], float(parts[1])
                 t = float(parts[2]) if len(parts) > 2 else 0.0
                 ranked = fused_rows(q, method, w, t, depth)
-                measured = rank_of(ranked, q.target)
-                table[key][0].append(rr(measured))
                 # a paper outside the candidate part can only come in by its vector (no
                 # keyword score): it outranks the target when w x cos > the target's score
-                est = measured
-                if measured < 10**6 and scale > 0:
-                    f_t = fused_score(q, method, w, t, depth)
-                    est = whole_corpus_rank(q, ranked, f_t, w, scale)
-                    if q.target not in q.kw_rows[:depth]:  # found by its vector alone
-                        dense_est = whole_corpus_rank(q, q.dense_rows, q.cos_t, 1.0, scale)
-                        est = est if dense_est < DENSE_EXTRA else 10**6
-                table[key][1].append(rr(est))
-        res[name] = {k: (np.array(a), np.array(b)) for k, (a, b) in table.items()}
+                f_t = fused_score(q, method, w, t, depth)
+                above = above_target(q, ranked, f_t, w)
+                add(key, rank_of(ranked, q.target), whole_corpus(q, above, *sample))
+        res[name] = {k: (np.array(a), np.array(b), np.array(c)) for k, (a, b, c) in table.items()}
 
     # choose on dev + dev paraphrases (150 queries), cross-validated
     dev_idx = {n: len(data[n]) for n in DEV_SETS}
@@ -282,10 +325,10 @@ def main() -> None:
     for fam, fkeys in families.items():
         stacks = [
             np.stack([np.concatenate([res[n][k][j] for n in DEV_SETS]) for k in fkeys])
-            for j in (0, 1)
+            for j in (0, 1, 2)
         ]
         mat = stacks[0]
-        metrics = [mat, (mat > 0) * 1.0, stacks[1], (stacks[1] > 0) * 1.0]
+        metrics = [mat, (mat > 0) * 1.0, stacks[1], stacks[2]]
         picked[fam] = fkeys[int(np.argmax(mat.mean(axis=1)))]
         cols = np.arange(mat.shape[1])
         reps = []
@@ -325,13 +368,13 @@ def main() -> None:
         rows = [("keyword", "keyword"), ("meaning", "meaning")]
         rows += [(f"hybrid/{k}", k) for k in picked.values()]
         for label, key in rows:
-            rr_m, rr_e = res[name][key]
-            hit, hit_e = (rr_m > 0) * 1.0, (rr_e > 0) * 1.0
+            rr_m, rr_e, hit_e = res[name][key]
+            hit = (rr_m > 0) * 1.0
             if name in DEV_SETS and key in picked.values():
                 rr_m, hit, rr_e, hit_e = oof[key.split(":")[0]][name]
                 label += ", 5-fold CV"
             diff = "" if key == "keyword" else fmt(rr_m - res[name]["keyword"][0])
-            est = "" if not n_random else f"{rr_e.mean():.3f} / {hit_e.mean():.3f}"
+            est = f"{fmt(rr_e)} / {fmt(hit_e)}" if n_random else ""
             print(
                 f"| {name} ({len(rr_m)}) | {label} | {fmt(rr_m)} | {fmt(hit)} | {diff} | {est} |",
                 flush=True,

@@ -4,7 +4,8 @@ Run: nice -n 10 python benchmarks/token_length.py [--tokens 64 128 256] [--distr
 
 Pool: the 100 dev targets plus `--distractors` papers drawn from the whole corpus with
 ``random.Random(13)``; every dev query is ranked against the pool by cosine (dense only), as
-in model_compare.py. Only the dev queries are used (the choice is made here). Cost: CPU
+in model_compare.py; also the 50 dev paraphrases (benchmarks/eval/dev_paraphrase.tsv). Only
+dev queries are used (the choice is made here). Cost: CPU
 seconds (process time, summed over the ONNX Runtime threads) per paper embedded, same load
 for every length; also the share of papers whose title + abstract is cut at each length.
 """
@@ -34,6 +35,7 @@ def main() -> None:
     ap.add_argument("--lengths-only", action="store_true", help="only the share of texts cut")
     args = ap.parse_args()
     queries = load_queries(DEV_QUERIES)
+    para = load_queries(Path(__file__).resolve().parent / "eval" / "dev_paraphrase.tsv")
     docs = load_corpus()
     row_of = {d.arxiv_id: i for i, d in enumerate(docs)}
     targets = list(dict.fromkeys(row_of[t] for _, t in queries))
@@ -43,8 +45,11 @@ def main() -> None:
     pos = {docs[r].arxiv_id: i for i, r in enumerate(pool)}
     gold = [pos[t] for _, t in queries]
     print(f"pool: {len(pool)} papers ({len(targets)} dev targets), {len(queries)} dev queries")
-    print("| max tokens | texts cut | CPU s / paper | papers / CPU-s | dev MRR@10 | dev R@10 |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| max tokens | texts cut | CPU s / paper | papers / CPU-s | dev MRR@10 | dev R@10 "
+        "| dev paraphrase MRR@10 | R@10 |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for n in args.tokens:
         emb = OnnxEmbedder(max_tokens=n, threads=args.threads)
         # word pieces before padding (the tokenizer pads a batch to its longest text)
@@ -58,7 +63,12 @@ def main() -> None:
         cost = (time.process_time() - t) / len(texts)
         qv = emb.embed([q for q, _ in queries])
         mrr, rec = score(qv, pv, gold)
-        print(f"| {n} | {cut:.0%} | {cost:.4f} | {1 / cost:.0f} | {mrr:.3f} | {rec:.2f} |")
+        pq = emb.embed([q for q, _ in para])
+        p_mrr, p_rec = score(pq, pv, [pos[t] for _, t in para])
+        print(
+            f"| {n} | {cut:.0%} | {cost:.4f} | {1 / cost:.0f} | {mrr:.3f} | {rec:.2f} "
+            f"| {p_mrr:.3f} | {p_rec:.2f} |"
+        )
         load = Path("/proc/loadavg").read_text().split()[0]
         print(f"  ({time.strftime('%H:%M:%S')}, load average {load})", flush=True)
 

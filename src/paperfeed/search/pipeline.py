@@ -2,9 +2,8 @@
 
     req = make_request(text, limit=10, filters=None, sort="relevance")  # validate, tokenize
     kw = keyword_stage(keyword_index, req)                  # BM25 top 100, filters in index
-    rows = dense_candidates(vectors, qvec, req, kw, allowed)  # + nearest vectors (filtered)
-    dense = vectors.scores(rows, qvec)                     # cosine of every candidate
-    fused = fuse(kw.rows, kw.scores, dense, weight=w, ideal=i, min_cover=c)  # see fusion.py
+    dense = dense_stage(...)                               # cosines + nearest rows (dense.py)
+    fused = fuse(kw.rows, kw.scores, dense.scores, weight=w, ideal=i, min_cover=c)  # fusion.py
     fused = coverage_stage(fused, req, idf, texts, weights)  # re-rank the top 20 by coverage
     ranked = top_k(fused, paper_id, limit)                 # -> [Ranked], best first
 
@@ -32,12 +31,10 @@ from paperfeed.search.keyword import (
     analyze,
     parse_query,
 )
-from paperfeed.search.vectors import VectorStore
 
 Sort = Literal["relevance", "date", "upvotes"]
 SORTS: tuple[str, ...] = ("relevance", "date", "upvotes")
 KEYWORD_CANDIDATES = 100
-DENSE_CANDIDATES = 20
 COVERAGE_TOP = 20  # the fused top N that the coverage stage re-ranks
 MAX_LIMIT = 1000
 
@@ -84,27 +81,6 @@ def make_request(
 def keyword_stage(index: KeywordIndex, req: SearchRequest) -> KeywordHits:
     """BM25 candidates (at least `KEYWORD_CANDIDATES`), filters applied in the index."""
     return index.search(req.parsed, limit=max(KEYWORD_CANDIDATES, req.limit), filters=req.filters)
-
-
-def dense_candidates(
-    vectors: VectorStore,
-    qvec: np.ndarray,
-    req: SearchRequest,
-    kw: KeywordHits,
-    allowed: Callable[[list[int]], set[int]] | None = None,
-) -> list[int]:
-    """Keyword candidates plus the nearest vectors (those passing `allowed`, the filters).
-
-    A quoted phrase must match, so then only keyword candidates are scored.
-    """
-    if req.parsed.phrases:
-        return list(kw.rows)
-    k = DENSE_CANDIDATES if req.parsed else max(req.limit, DENSE_CANDIDATES)
-    extra = [r for r, _ in vectors.top(qvec, k)]
-    if allowed is not None and extra:
-        ok = allowed(extra)
-        extra = [r for r in extra if r in ok]
-    return list(dict.fromkeys([*kw.rows, *extra]))
 
 
 def coverage_stage(
