@@ -264,3 +264,32 @@ def test_for_you_page_says_it_is_updating(web_server: LiveServer) -> None:
     recommendations(alice, limit=5)  # wait until retrained
     page = alice.get("/for-you")
     assert 'id="updating"' not in page.text and "which you kept" in page.text
+
+
+def test_more_like_collection_is_kept_until_the_collection_changes(
+    fresh_store,  # noqa: ANN001
+    fixtures_dir,  # noqa: ANN001
+    tmp_path,  # noqa: ANN001
+) -> None:
+    from paperfeed import library as lib
+    from paperfeed.accounts import add_user
+    from paperfeed.ingest import ingest_sources
+    from paperfeed.recommend import Recommender
+
+    ingest_sources(fresh_store, [str(fixtures_dir / "web_papers.jsonl")])
+    me = add_user(
+        fresh_store, email="sim@example.org", password="correct horse battery", role="user"
+    )
+    c = lib.create_collection(fresh_store, me, "robots")
+    for item in fresh_store.list_papers(limit=3):
+        lib.save_paper(fresh_store, me, c.id, item.paper.id)
+    c = fresh_store.get_collection(c.id)
+    rec = Recommender(fresh_store)
+    try:
+        first = rec.more_like_collection(c, limit=5)
+        assert first and rec.more_like_collection(c, limit=5) is first  # kept, not recomputed
+        lib.save_paper(fresh_store, me, c.id, first[0].paper.id)
+        changed = fresh_store.get_collection(c.id)
+        assert first[0].paper.id not in [i.paper.id for i in rec.more_like_collection(changed)]
+    finally:
+        rec.close()

@@ -82,6 +82,7 @@ class Recommender:
         self._lock = threading.Lock()
         self._cache: OrderedDict[int, _Trained] = OrderedDict()
         self._terms: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self._similar: OrderedDict[tuple[Any, ...], list[StoredPaper]] = OrderedDict()
         self.trainings = 0  # how many models were trained (tests check reuse)
         self._since: tuple[tuple[int, date], date] | None = None
         # one background trainer: trainings queue rather than compete for the CPU
@@ -363,8 +364,27 @@ class Recommender:
         return self.store.get_papers(ids)
 
     def more_like_collection(self, collection: Collection, *, limit: int = 6) -> list[StoredPaper]:
+        """`more_like` the collection's newest saves; kept until the collection, the catalogue
+        or the search index changes (a 10k-paper collection's page reads it on every view)."""
+        key = (
+            collection.id,
+            collection.paper_count,
+            collection.updated_at,
+            limit,
+            self.store.last_seq(),
+            self.search.generation() if self.search is not None else None,
+        )
+        with self._lock:
+            found = self._similar.get(key)
+        if found is not None:
+            return found
         items = self.store.collection_papers(collection.id, limit=MORE_LIKE_FROM)
-        return self.more_like(items, limit=limit)
+        found = self.more_like(items, limit=limit)
+        with self._lock:
+            self._similar[key] = found
+            while len(self._similar) > CACHE_READERS:
+                self._similar.popitem(last=False)
+        return found
 
 
 def _short(title: str) -> str:
