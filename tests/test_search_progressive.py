@@ -123,35 +123,36 @@ def test_mixed_state_scores_filled_papers_by_the_transformer(twenty_four) -> Non
         service.close()
 
 
+def todays_paper(pid: str, title: str):  # noqa: ANN201
+    return paper(
+        pid,
+        title,
+        f"{title}: a marsupial approach to generating videos with diffusion models.",
+        published=datetime.now(UTC),
+    )
+
+
 def test_a_new_paper_is_embedded_by_the_transformer_before_older_ones(twenty_four) -> None:  # noqa: ANN001
-    """The background worker of `serve`: a paper ingested mid-backfill is filled within
-    a minute, ahead of the older papers still waiting."""
+    """A paper ingested mid-backfill is the next one the transformer takes, ahead of the
+    older papers still waiting; in `serve` (the background worker) within a minute."""
     settings, store = twenty_four
-    service = SearchService(store, settings, background=True, poll_seconds=0.2)
+    service = SearchService(store, settings, background=False)
     try:
-        ix = service.indexer
-        deadline = time.monotonic() + 60
-        while ix.transformer_progress().done < 4 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        today = datetime.now(UTC)
-        store.upsert_papers(
-            [
-                paper(
-                    "2612.00001",
-                    "Quokka video diffusion",
-                    "A marsupial approach to generating videos with diffusion models.",
-                    published=today,
-                )
-            ]
-        )
+        assert service.sync_transformer(max_papers=4) == 4
+        store.upsert_papers([todays_paper("2612.00001", "Quokka video diffusion")])
         sync_keyword_index(store, settings)  # what `paperfeed ingest` does
+        assert service.sync_transformer(max_papers=1) == 1  # the next step takes it first
+        assert "2612.00001" in filled_ids(service) and len(filled_ids(service)) == 5
+
+        service.indexer.poll_seconds = 0.2
+        service.start_worker()  # as `serve` runs it, with 19 older papers still waiting
+        store.upsert_papers([todays_paper("2612.00002", "Wombat video diffusion")])
+        sync_keyword_index(store, settings)
         ingested = time.monotonic()
-        while "2612.00001" not in filled_ids(service):
+        while "2612.00002" not in filled_ids(service):
             assert time.monotonic() - ingested < 60, "not embedded within a minute"
             time.sleep(0.1)
-        progress = ix.transformer_progress()
-        assert progress.pending > 0  # older papers were still waiting behind it
-        assert service.search("quokka", limit=1).hits[0].paper_id == "2612.00001"
+        assert service.search("wombat", limit=1).hits[0].paper_id == "2612.00002"
     finally:
         service.close()
 
