@@ -444,3 +444,32 @@ def test_a_killed_test_session_leaves_a_database_the_next_session_drops(pg_url):
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             for name in (dead, alive):
                 conn.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+def test_data_version_moves_with_every_commit_of_any_process(tmp_path, database_url):
+    """What the anonymous page cache keys on: a commit through this store or another one on
+    the same database (another app process) always moves it, whatever it changed (a vote
+    moves no change sequence); on SQLite reads leave it alone (PostgreSQL's moves with any
+    write transaction on the server, and other tests share this one)."""
+    a, b = _same_store_twice(tmp_path, database_url)
+    try:
+        a.upsert_papers([paper("1")])
+        user = a.create_user(email="v@example.org", name="v", password_hash="h")
+        seen = [a.data_version()]
+        a.get_paper("1")
+        a.stats()
+        if database_url is None:
+            assert a.data_version() == seen[-1]  # reads change nothing
+        for write in (
+            lambda: b.add_vote(user_id=user.id, paper_id="1"),  # another process
+            lambda: a.add_comment(user_id=user.id, paper_id="1", body="hi"),  # this one
+            lambda: b.remove_vote(user_id=user.id, paper_id="1"),
+            lambda: a.upsert_papers([paper("1", version=2)]),
+        ):
+            write()
+            now = a.data_version()
+            assert now != seen[-1] and now not in seen
+            seen.append(now)
+    finally:
+        a.close()
+        b.close()

@@ -171,6 +171,14 @@ class Settings(BaseSettings):
         description="After each scheduled harvest, put the top N of the curation queue on the "
         "daily list (as 'auto-curation'); 0 turns it off.",
     )
+    page_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        le=4096,
+        description="Memory (MiB per app process) for rendered public pages served to visitors "
+        "without a session; a page is re-rendered after any change to the store or the search "
+        "indexes. 0 turns the cache off.",
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark session cookies Secure (set when serving behind TLS).",

@@ -508,6 +508,10 @@ class Store(
     def hold_lock(self, name: str) -> HeldLock | None:
         """Take the lock `name`, shared by every process on this database, without waiting;
         None while another process holds it. Elects one instance for a periodic job."""
+
+    def data_version(self) -> object:
+        """A value that changes whenever anything is committed to the store, by this process
+        or any other (caches of rendered pages are valid while it stays the same)."""
         ...
 
     def close(self) -> None: ...

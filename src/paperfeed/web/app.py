@@ -30,6 +30,7 @@ from paperfeed.store import Store, open_store
 from paperfeed.store.failures import storage_error
 from paperfeed.web.bodies import errors_message
 from paperfeed.web.headers import SecurityHeaders
+from paperfeed.web.pagecache import PageCache
 from paperfeed.web.routes import (
     accounts,
     admin,
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = Fals
     app.state.settings = settings
     app.openapi = lambda: truthful_openapi(app)  # type: ignore[method-assign]
     app.state.jinja = make_env()
+    app.add_middleware(PageCache, settings=settings)  # inner: cached pages get the headers too
     app.add_middleware(SecurityHeaders)
     # Swagger UI's files ship in the fastapi-offline wheel: /docs loads nothing from a CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_STATIC), name="swagger")

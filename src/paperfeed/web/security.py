@@ -60,6 +60,30 @@ def csrf_token(request: Request) -> str:
     return _signer(request).dumps([value, _binding(_session_cookie(request))])
 
 
+def anonymous_csrf(request: Request) -> tuple[str, str | None]:
+    """For a visitor without a session: the token for this page's forms, and the new
+    `pf_csrf` cookie value to send when the visitor has none yet (else None)."""
+    value = request.cookies.get(CSRF_COOKIE)
+    new = None
+    if not value:
+        value = new = secrets.token_urlsafe(24)
+    return _signer(request).dumps([value, _binding(None)]), new
+
+
+def csrf_cookie_header(settings: Settings, value: str) -> tuple[bytes, bytes]:
+    """The raw `Set-Cookie` header `set_csrf_cookie` sends for `value`."""
+    response = Response()
+    response.set_cookie(
+        CSRF_COOKIE,
+        value,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=SESSION_MAX_AGE,
+    )
+    return response.raw_headers[-1]
+
+
 def rotate_csrf(request: Request) -> None:
     """A new CSRF cookie value for this response (at sign-in): older tokens stop working."""
     request.state.new_csrf = secrets.token_urlsafe(24)
@@ -70,14 +94,7 @@ def set_csrf_cookie(request: Request, response: Response) -> None:
     value = getattr(request.state, "new_csrf", None)
     if value:
         settings: Settings = request.app.state.settings
-        response.set_cookie(
-            CSRF_COOKIE,
-            value,
-            httponly=True,
-            samesite="lax",
-            secure=settings.secure_cookies,
-            max_age=SESSION_MAX_AGE,
-        )
+        response.raw_headers.append(csrf_cookie_header(settings, value))
 
 
 async def verify_csrf(request: Request) -> None:

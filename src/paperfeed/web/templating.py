@@ -18,6 +18,7 @@ from paperfeed.clock import CatalogueClock
 from paperfeed.export import arxiv_abs_url, arxiv_pdf_url
 from paperfeed.models import StoredPaper
 from paperfeed.search.snippets import marks, to_html
+from paperfeed.web import pagecache
 from paperfeed.web.security import csrf_token, set_csrf_cookie
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -124,13 +125,23 @@ def render(
     context: dict[str, Any] | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    *,
+    public: bool = False,
 ) -> HTMLResponse:
-    """Render a page; adds the user, CSRF token and site name every template needs."""
+    """Render a page; adds the user, CSRF token and site name every template needs.
+
+    `public`: the page is the same for every visitor without a session, so the anonymous
+    page cache (`paperfeed.web.pagecache`) may keep it. Under that cache the CSRF token is
+    a placeholder that the cache replaces with each visitor's own.
+    """
     env: jinja2.Environment = request.app.state.jinja
+    state = request.state._state
+    user = state.get("user")
+    cached = user is None and state.get(pagecache.RENDERING, False)
     ctx = {
         "request": request,
-        "user": request.state._state.get("user"),
-        "csrf": csrf_token(request),
+        "user": user,
+        "csrf": pagecache.PLACEHOLDER if cached else csrf_token(request),
         "site_name": request.app.state.settings.site_name,
         **(context or {}),
     }
@@ -140,5 +151,8 @@ def render(
     finally:
         _rendering.reset(token)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
-    set_csrf_cookie(request, response)
+    if cached:
+        state[pagecache.KEEP] = public
+    else:
+        set_csrf_cookie(request, response)
     return response

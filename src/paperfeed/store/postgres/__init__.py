@@ -29,6 +29,9 @@ class PostgresStore(
     def hold_lock(self, name: str) -> SessionLock | None:
         return self.db.hold_lock(name)
 
+    def data_version(self) -> str:
+        return self.db.data_version()
+
     def close(self) -> None:
         self.db.close()
 

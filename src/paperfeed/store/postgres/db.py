@@ -166,6 +166,14 @@ class Database:
                 except Exception:  # broken: the pool discards it
                     log.debug("could not reset autocommit", exc_info=True)
 
+    def data_version(self) -> str:
+        """The server's snapshot (xmin:xmax:in-progress xids): it moves when any write
+        transaction starts or ends, so every commit changes it; reads never do. (It is the
+        whole server's: other databases' writes move it too.)"""
+        with self.read() as conn:
+            (value,) = conn.execute("SELECT pg_current_snapshot()::text").fetchone()
+        return str(value)
+
     @contextmanager
     def reading(self) -> Iterator[PgConn]:
         with self.read() as conn:

@@ -40,6 +40,9 @@ class SqliteStore(
     def hold_lock(self, name: str) -> FileLock | None:
         return self.db.hold_lock(name)
 
+    def data_version(self) -> int:
+        return self.db.data_version()
+
     def close(self) -> None:
         self.db.close()
 

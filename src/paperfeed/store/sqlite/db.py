@@ -44,6 +44,8 @@ class Database:
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self._version_lock = threading.Lock()
+        self._version_conn: sqlite3.Connection | None = None
         with self.disk_errors():
             path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = _connect(path)
@@ -112,6 +114,19 @@ class Database:
         """An exclusive lock on `<database>.<name>.lock` beside the file (processes sharing
         the file share the folder); the OS drops it when the process dies."""
         return FileLock.take(self.path.with_name(f"{self.path.name}.{name}.lock"))
+
+    def data_version(self) -> int:
+        """A number that changes whenever any connection, of this process or another,
+        commits to the file (`PRAGMA data_version` on a connection that never writes)."""
+        with self._version_lock:
+            if self._version_conn is None:
+                with self.disk_errors():
+                    conn = _connect(self.path)
+                    conn.execute("PRAGMA query_only=ON")
+                self._version_conn = conn
+                self._readers.append(conn)
+            (value,) = self._version_conn.execute("PRAGMA data_version").fetchone()
+            return int(value)
 
     def close(self) -> None:
         for conn in [self._writer, *self._readers]:

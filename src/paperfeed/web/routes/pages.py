@@ -70,6 +70,7 @@ def home(
             "link": period_link,
             "voted": voted_ids(store, user, items),
         },
+        public=True,
     )
 
 
@@ -94,6 +95,7 @@ def trending_page(request: Request, store: StoreDep, user: OptionalUser) -> Resp
             "gravity": GRAVITY,
             "voted": voted_ids(store, user, [t.item for t in ranked]),
         },
+        public=True,
     )
 
 
@@ -146,6 +148,7 @@ def search_page(
             "filtered_out": filtered_out,
             "voted": voted_ids(store, user, [r.item for r in results]),
         },
+        public=True,
     )
 
 
@@ -246,6 +249,7 @@ def paper_page(
             "bibtex": export.bibtex(item),
             **library.reader_state(store, user, item.paper.id),
         },
+        public=True,
     )
 
 
