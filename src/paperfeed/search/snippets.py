@@ -28,11 +28,34 @@ def _terms_of(word: str) -> frozenset[str]:
     return frozenset(analyze(word))
 
 
+@lru_cache(maxsize=4096)
+def _starting_with(firsts: frozenset[str]) -> re.Pattern[str]:
+    return re.compile(r"\b[" + "".join(re.escape(c) for c in sorted(firsts)) + r"]\w*", re.I)
+
+
+def _matches(text: str, wanted: set[str]) -> list[re.Match[str]]:
+    """The words of `text` whose index terms meet `wanted`, in order.
+
+    The analyzer lower-cases a plain ASCII word whole and the English stemmer only rewrites
+    its ending, so such a word can only yield terms with its own first letter: in a text of
+    ASCII words (no underscore, which splits a word in several tokens) only the words
+    starting with a wanted term's first letter need the analyzer, a tenth of an abstract's
+    words. Other texts go word by word. Results are identical (tested against the
+    word-by-word reference).
+    """
+    if not wanted:
+        return []
+    if text.isascii() and "_" not in text:
+        firsts = frozenset(t[0] for t in wanted if t)
+        words = _starting_with(firsts).finditer(text) if firsts else iter(())
+    else:
+        words = _WORD.finditer(text)
+    return [m for m in words if _terms_of(m.group(0)) & wanted]
+
+
 def spans(text: str, terms: Iterable[str], *, width: int = 240) -> list[Span]:
     """A window of about `width` characters around the densest cluster of matched words."""
-    wanted = set(terms)
-    words = list(_WORD.finditer(text))
-    hits = [m for m in words if wanted and _terms_of(m.group(0)) & wanted]
+    hits = _matches(text, set(terms))
     start, end = 0, min(len(text), width)
     if hits and len(text) > width:
         best, best_count = hits[0].start(), 0
@@ -72,16 +95,13 @@ def marks(text: str, terms: Iterable[str]) -> list[Span]:
     is marked: "bandits" marks "Bandit" (both stem to "bandit") and "bound" does not mark
     "boundaries" (stem "boundari").
     """
-    wanted = set(terms)
     out: list[Span] = []
     pos = 0
-    if wanted:
-        for m in _WORD.finditer(text):
-            if _terms_of(m.group(0)) & wanted:
-                if m.start() > pos:
-                    out.append(Span(text[pos : m.start()], False))
-                out.append(Span(m.group(0), True))
-                pos = m.end()
+    for m in _matches(text, set(terms)):
+        if m.start() > pos:
+            out.append(Span(text[pos : m.start()], False))
+        out.append(Span(m.group(0), True))
+        pos = m.end()
     if pos < len(text):
         out.append(Span(text[pos:], False))
     return out
