@@ -71,7 +71,9 @@ def test_docs_load_nothing_from_another_origin(site) -> None:  # noqa: ANN001
     page = httpx.get(site.url + "/docs").text
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert sources and all(urlsplit(s).netloc == "" for s in sources), sources
-    assert "<script>" not in page and "cdn" not in page.lower()
+    assert "<script>" not in page
+    # (CSRF tokens are random: one may spell "cdn")
+    assert "cdn" not in re.sub(r'name="csrf_token" value="[^"]*"', "", page).lower()
     for src in sources:
         if src.startswith("/static/"):
             assert httpx.get(site.url + src).status_code == 200, src
