@@ -1,13 +1,26 @@
 """Loopback load test of the web app: home, search and paper pages mixed, against /healthz.
 
-    python benchmarks/load.py [--data-dir DIR] [--workers 2] [--duration 20] [--connections 16]
+    python benchmarks/load.py [--cold] [--connections 8] [--duration 15] [--workers 2]
+                              [--baseline-src DIR] [--rounds 2] [--pg postgresql://...]
+                              [--py-spy PREFIX]
 
-Loads the real HF daily-papers corpus (~9.8k papers) into a data directory (once), starts
-`uvicorn --factory paperfeed.web.app:create_app` as its own process on 127.0.0.1, and drives
-it with `wrk` (Debian package) for a fixed time: first the static `/healthz` route as the
-baseline, then the mix (1/3 daily pages, 1/3 searches, 1/3 paper pages, rotating through many
-days, queries and papers). Prints requests/s, p50/p99 latency and errors, and the ratio of
-the mix to the baseline measured in the same run.
+Loads the real HF daily-papers corpus (~9.8k papers) into a data directory and builds every
+search index before any server starts (`paperfeed ingest` + `paperfeed index --sync`, once per
+data directory), starts `uvicorn --factory paperfeed.web.app:create_app --workers N` on
+127.0.0.1 and drives it with `wrk` (Debian package, 1 thread) for a fixed time: first the
+static `/healthz` route as the baseline, then the mix (1/3 daily pages, 1/3 searches, 1/3 paper
+pages, rotating through many days, queries and papers). Prints requests/s, p50/p99 latency,
+errors, the load average around each run, and the ratio of the mix to /healthz.
+
+`--cold`: every search of the run is distinct (12,000 two-word queries from real titles), so
+no search is ever answered from a cache; home and paper pages repeat as real traffic does.
+`--baseline-src DIR`: a second code tree (e.g. a `git worktree` of main's `src/`) is timed in
+the same run, with its own data directory, rounds interleaved (baseline, this, baseline, ...);
+the ratio this/baseline per round is printed. `--pg URL`: the store is PostgreSQL (a database
+`pf_load_<label>` made on that server once and kept for reuse) instead of SQLite; the N
+uvicorn workers are N app processes on one database. `--py-spy PREFIX`: samples every server
+process during each mixed run (`py-spy record --subprocesses`, collapsed stacks in
+PREFIX-<label>-<round>.txt); `benchmarks/profile_summary.py` groups them by stage.
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -49,33 +63,60 @@ QUERIES = [
     "benchmark for reasoning",
     "image editing",
 ]
+PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+COLD_SEARCHES = 12_000  # more than any run issues: 15 s x 2,400 req/s / 3
 
 
-def prepare(data_dir: Path) -> None:
-    from paperfeed.ingest import ingest_sources
-    from paperfeed.search import sync_keyword_index
-    from paperfeed.settings import load_settings
-    from paperfeed.store import open_store
+@dataclass
+class Target:
+    """One code tree under test, with its own data directory (and database)."""
 
-    settings = load_settings(data_dir=data_dir)
-    store = open_store(settings)
-    try:
-        if store.stats().papers == 0:
-            print(f"loading {CORPUS.name} into {data_dir} ...", flush=True)
-            ingest_sources(store, [str(CORPUS)])
-        sync_keyword_index(store, settings)
-    finally:
-        store.close()
+    label: str
+    src: Path | None  # PYTHONPATH for that tree; None: the installed paperfeed
+    data_dir: Path
+    database_url: str | None = None
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "PAPERFEED_DATA_DIR": str(self.data_dir)}
+        if self.src is not None:
+            env["PYTHONPATH"] = str(self.src)
+        if self.database_url:
+            env["PAPERFEED_DATABASE_URL"] = self.database_url
+        return env
+
+
+def make_database(admin_url: str, name: str) -> str:
+    """`name` on the PostgreSQL server of `admin_url` (made when missing); its URL."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f"CREATE DATABASE {name}")
+    return f"{admin_url.rpartition('/')[0]}/{name}"
+
+
+def prepare(target: Target) -> None:
+    """Ingest the corpus and build every index (blocking) unless this data dir has them."""
+    ready = target.data_dir / ".load-ready"
+    if ready.exists() and ready.read_text() == (target.database_url or ""):
+        return
+    target.data_dir.mkdir(parents=True, exist_ok=True)
+    cli = [sys.executable, "-m", "paperfeed"]
+    print(f"[{target.label}] loading {CORPUS.name} into {target.data_dir} ...", flush=True)
+    subprocess.run([*cli, "ingest", str(CORPUS)], env=target.env(), check=True)
+    print(f"[{target.label}] building every search index (blocks until done) ...", flush=True)
+    subprocess.run([*cli, "index", "--sync"], env=target.env(), check=True)
+    ready.write_text(target.database_url or "")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "PAPERFEED_DATA_DIR": str(data_dir)}
+def start_server(target: Target, port: int, workers: int) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -92,8 +133,8 @@ def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 180
+    proc = subprocess.Popen(cmd, env=target.env(), start_new_session=True)
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
@@ -103,38 +144,64 @@ def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
                 return proc
         except httpx.HTTPError:
             pass
+        if proc.poll() is not None:
+            raise SystemExit(f"[{target.label}] server exited with {proc.returncode}")
         time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("server did not start")
+    stop_server(proc)
+    raise SystemExit(f"[{target.label}] server did not start")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Stop uvicorn and its worker processes (its own process group)."""
+    try:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, 9)
+        proc.wait(timeout=30)
 
 
 def mixed_paths(base: str, cold: bool) -> list[str]:
     """A shuffled rotation of daily pages, searches and paper pages from the live instance.
 
-    `cold`: 900 distinct searches (two title words of real papers), more than the web app's
-    result cache holds, so that every search in the rotation runs the search engine.
+    `cold`: COLD_SEARCHES distinct searches (two title words of real papers), so that no
+    search of a run repeats and every one runs the search engine.
     """
     rng = random.Random(7)
     days = httpx.get(f"{base}/api/daily_papers", params={"month": "2026-08", "limit": 100}).json()
     ids = [d["paper"]["id"] for d in days]
     dates = sorted({d["date"] for d in days})
     home = ["/"] + [f"/?date={d}" for d in dates]
-    queries = QUERIES
-    if cold:
-        titles = httpx.get(f"{base}/api/papers", params={"limit": 100}).json()
-        words = sorted({w.lower() for t in titles for w in re.findall(r"[A-Za-z]{5,}", t["title"])})
-        firsts, seconds = rng.sample(words, 30) * 30, rng.sample(words * 30, 900)
-        queries = [f"{a} {b}" for a, b in zip(firsts, seconds, strict=True)]
-    search = [f"/search?q={q.replace(' ', '+')}" for q in queries]
     papers = [f"/papers/{i}" for i in ids]
-    paths = []
-    for i in range(300 if not cold else 900):
-        paths += [rng.choice(home), search[i] if cold else rng.choice(search), rng.choice(papers)]
-    warm = [p for p in sorted(set(paths)) if not (cold and p.startswith("/search"))]
-    for p in warm * 3:  # every path answers 200 (on each worker) before timing
+    if not cold:
+        search = [f"/search?q={q.replace(' ', '+')}" for q in QUERIES]
+        return [
+            p
+            for _ in range(300)
+            for p in (rng.choice(home), rng.choice(search), rng.choice(papers))
+        ]
+    titles = httpx.get(f"{base}/api/papers", params={"limit": 100}).json()
+    words = sorted({w.lower() for t in titles for w in re.findall(r"[A-Za-z]{5,}", t["title"])})
+    pairs: set[tuple[str, str]] = set()
+    while len(pairs) < COLD_SEARCHES:
+        a, b = rng.sample(words, 2)
+        pairs.add((a, b))
+    queries = sorted(pairs)
+    rng.shuffle(queries)
+    return [
+        p for a, b in queries for p in (rng.choice(home), f"/search?q={a}+{b}", rng.choice(papers))
+    ]
+
+
+def check_paths(base: str, paths: list[str]) -> None:
+    """Every non-search path answers 200 (on each worker) before timing."""
+    warm = sorted({p for p in paths if not p.startswith("/search")})
+    for p in warm * 3:
         status = httpx.get(base + p, timeout=60).status_code
         assert status == 200, (p, status)
-    return paths
+    for p in [p for p in paths if p.startswith("/search")][:3]:  # 3 searches: they answer
+        status = httpx.get(base + p + "+check", timeout=60).status_code
+        assert status == 200, (p, status)
 
 
 def lua_script(paths: list[str]) -> str:
@@ -144,30 +211,23 @@ def lua_script(paths: list[str]) -> str:
         "local i = 0\n"
         "request = function()\n"
         "  i = i + 1\n"
-        "  return wrk.format('GET', paths[(i % #paths) + 1])\n"
+        "  return wrk.format('GET', paths[((i - 1) % #paths) + 1])\n"
         "end\n"
     )
 
 
 def run_wrk(url: str, *, duration: int, connections: int, script: Path | None) -> dict:
-    cmd = [
-        "wrk",
-        "-t",
-        "1",
-        "-c",
-        str(connections),
-        "-d",
-        f"{duration}s",
-        "--latency",
-        "--timeout",
-        "5s",
-    ]
+    cmd = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "--latency"]
+    cmd += ["--timeout", "5s"]
     if script:
         cmd += ["-s", str(script)]
+    load_before = os.getloadavg()[0]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    load_after = os.getloadavg()[0]
 
     def latency(label: str) -> float:
         m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert m, out
         value, unit = float(m.group(1)), m.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
@@ -176,54 +236,124 @@ def run_wrk(url: str, *, duration: int, connections: int, script: Path | None) -
     errors += int(m.group(1)) if m else 0
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors += sum(int(x) for x in m.groups()) if m else 0
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    done = re.search(r"(\d+) requests in", out)
+    assert rps and done, out
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "rps": float(rps.group(1)),
+        "requests": int(done.group(1)),
         "p50_ms": latency("50"),
         "p99_ms": latency("99"),
         "errors": errors,
+        "load": f"{load_before:.1f}-{load_after:.1f}",
     }
+
+
+def server_pids(proc: subprocess.Popen[bytes]) -> list[int]:
+    out = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def measure(target: Target, args: argparse.Namespace, paths: list[str] | None, tag: str) -> tuple:
+    """Start a fresh server for `target`, time /healthz and the mix; (paths, healthz, mixed)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_server(target, port, args.workers)
+    spy = None
+    try:
+        paths = paths or mixed_paths(base, args.cold)
+        check_paths(base, paths)
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+            fh.write(lua_script(paths))
+        healthz = run_wrk(
+            base + "/healthz", duration=args.duration, connections=args.connections, script=None
+        )
+        if args.py_spy:
+            out = f"{args.py_spy}-{tag}.txt"
+            spy = subprocess.Popen(
+                [PY_SPY, "record", "--pid", str(proc.pid), "--subprocesses", "--format", "raw"]
+                + ["--rate", "200", "--duration", str(args.duration), "--nonblocking", "-o", out],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        mixed = run_wrk(
+            base, duration=args.duration, connections=args.connections, script=Path(fh.name)
+        )
+        if spy is not None:
+            spy.wait(timeout=60)
+        mixed["rss_mib"] = rss_mib(server_pids(proc))
+    finally:
+        stop_server(proc)
+    return paths, healthz, mixed
+
+
+def rss_mib(pids: list[int]) -> str:
+    """Resident memory of each server process (MiB), largest first."""
+    sizes = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        m = re.search(r"VmRSS:\s+(\d+) kB", status)
+        if m:
+            sizes.append(int(m.group(1)) // 1024)
+    return "/".join(str(s) for s in sorted(sizes, reverse=True))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "pf-load")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
+    ap.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--cold", action="store_true", help="900 distinct searches (cache misses)")
+    ap.add_argument("--cold", action="store_true", help="every search distinct (cache misses)")
+    ap.add_argument("--baseline-src", type=Path, help="an older tree's src/ to time alongside")
+    ap.add_argument("--baseline-data-dir", type=Path, help="its data dir (default DATA_DIR-base)")
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds per tree")
+    ap.add_argument("--pg", help="PostgreSQL admin URL: use PostgreSQL stores on that server")
+    ap.add_argument("--py-spy", help="sample the servers with py-spy (output prefix)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("needs wrk: apt-get install wrk")
-    prepare(args.data_dir)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = start_server(args.data_dir, port, args.workers)
-    try:
-        paths = mixed_paths(base, args.cold)
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-            fh.write(lua_script(paths))
-        baseline = run_wrk(
-            base + "/healthz", duration=args.duration, connections=args.connections, script=None
+    suffix = "-pg" if args.pg else ""
+    this = Target("this", None, Path(f"{args.data_dir}{suffix}"))
+    targets = [this]
+    if args.baseline_src:
+        base_dir = args.baseline_data_dir or Path(f"{args.data_dir}-base")
+        targets.insert(
+            0, Target("baseline", args.baseline_src.resolve(), Path(f"{base_dir}{suffix}"))
         )
-        mixed = run_wrk(
-            base, duration=args.duration, connections=args.connections, script=Path(fh.name)
-        )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    cores = os.cpu_count()
+    for t in targets:
+        if args.pg:
+            t.database_url = make_database(args.pg, f"pf_load_{t.label}")
+        prepare(t)
+    rows: list[tuple[str, dict, dict]] = []
+    paths: list[str] | None = None
+    for r in range(1, args.rounds + 1):
+        for t in targets:
+            paths, healthz, mixed = measure(t, args, paths, f"{t.label}-{r}")
+            rows.append((f"{t.label} r{r}", healthz, mixed))
+            print(f"{t.label} round {r}: healthz {healthz}, mixed {mixed}", flush=True)
+    store = "PostgreSQL" if args.pg else "SQLite"
     print(
-        f"cores {cores}, uvicorn workers {args.workers}, wrk 1 thread x {args.connections} "
-        f"connections, {args.duration} s per run, corpus {CORPUS.name}"
-        + (", cold searches" if args.cold else "")
+        f"\ncores {os.cpu_count()}, store {store}, uvicorn workers {args.workers}, wrk 1 thread "
+        f"x {args.connections} connections, {args.duration} s per run, corpus {CORPUS.name}"
+        + (f", cold: {COLD_SEARCHES:,} distinct searches" if args.cold else ", warm: 20 queries")
     )
-    print(f"{'run':<28}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for name, r in (("baseline /healthz", baseline), ("mixed home/search/paper", mixed)):
-        print(f"{name:<28}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")
-    print(f"mixed / baseline throughput: {mixed['rps'] / baseline['rps']:.2f}")
-    ok = mixed["rps"] >= 200 and mixed["p99_ms"] <= 100 and mixed["errors"] == 0
-    print("target (>= 200 req/s, p99 <= 100 ms, no errors):", "met" if ok else "NOT met")
+    head = f"{'run':<14}{'healthz/s':>10}{'mixed/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+    print(head + f"{'mix/hz':>8}{'load avg':>11}  RSS MiB")
+    for name, hz, mx in rows:
+        print(
+            f"{name:<14}{hz['rps']:>10.0f}{mx['rps']:>9.1f}{mx['p50_ms']:>8.1f}{mx['p99_ms']:>8.1f}"
+            f"{mx['errors']:>7}{mx['rps'] / hz['rps']:>8.3f}{mx['load']:>11}  {mx['rss_mib']}"
+        )
+    if args.baseline_src:
+        for r in range(args.rounds):
+            before, after = rows[2 * r][2], rows[2 * r + 1][2]
+            print(
+                f"round {r + 1}: this / baseline mixed req/s = {after['rps'] / before['rps']:.2f}"
+            )
 
 
 if __name__ == "__main__":
