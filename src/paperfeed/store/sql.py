@@ -5,8 +5,9 @@ out) live in `store/common/` and speak portable SQL through a `Conn`: `?` placeh
 standard upserts (`ON CONFLICT ... DO ...`), `RETURNING`. Each backend's `Database` hands
 one out for reading (`reading()`) or for one write transaction (`writing()`), and fills in
 what differs: the driver, id lists (`in_list`), row locks (`for_update`, `skip_locked`),
-advisory locks (`lock`) and case-insensitive matching (`ci`). SQLite runs one writer at a
-time, so its locks are no-ops; PostgreSQL serves many processes, so they are real.
+advisory locks (`lock`), case-insensitive matching (`ci`) and JSON arrays (`json_values`).
+SQLite runs one writer at a time, so its locks are no-ops; PostgreSQL serves many
+processes, so they are real.
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class Conn(Protocol):
 
     def ci(self, expr: str) -> str:
         """`expr` as compared case-insensitively (for e-mail addresses)."""
+        ...
+
+    def json_values(self, expr: str) -> str:
+        """A FROM item `j` whose rows' `j.value` are the strings of the JSON array `expr`."""
         ...
 
 

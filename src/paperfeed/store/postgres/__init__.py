@@ -7,14 +7,14 @@ from paperfeed.store.common.catalogue import CatalogueReads
 from paperfeed.store.common.harvest import Harvest
 from paperfeed.store.common.housekeeping import Housekeeping
 from paperfeed.store.common.jobs import Jobs
+from paperfeed.store.common.library import Library
 from paperfeed.store.common.subscriptions import Subscriptions
 from paperfeed.store.postgres.catalogue import PgCatalogue
 from paperfeed.store.postgres.db import Database, SessionLock, migration_scripts
-from paperfeed.store.postgres.library import PgLibrary
 
 
 class PostgresStore(
-    PgCatalogue, CatalogueReads, Accounts, Subscriptions, Harvest, Jobs, PgLibrary, Housekeeping
+    PgCatalogue, CatalogueReads, Accounts, Subscriptions, Harvest, Jobs, Library, Housekeeping
 ):
     """All of paperfeed's records in one PostgreSQL database (psycopg 3 connection pool)."""
 

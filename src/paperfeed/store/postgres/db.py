@@ -344,6 +344,9 @@ class PgConn:
     def ci(self, expr: str) -> str:
         return f"lower({expr})"  # unique indexes on lower(email) back these lookups
 
+    def json_values(self, expr: str) -> str:
+        return f"jsonb_array_elements_text({expr}::jsonb) AS j(value)"
+
 
 def _read_results(pg: Any, timeout: float = 30.0) -> str | None:
     """Consume every pending result on `pg`; the first error message, if any."""

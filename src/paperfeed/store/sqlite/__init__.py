@@ -9,10 +9,10 @@ from paperfeed.store.common.catalogue import CatalogueReads
 from paperfeed.store.common.harvest import Harvest
 from paperfeed.store.common.housekeeping import Housekeeping
 from paperfeed.store.common.jobs import Jobs
+from paperfeed.store.common.library import Library
 from paperfeed.store.common.subscriptions import Subscriptions
 from paperfeed.store.sqlite.catalogue import SqliteCatalogue
 from paperfeed.store.sqlite.db import Database, FileLock
-from paperfeed.store.sqlite.library import SqliteLibrary
 
 
 class SqliteStore(
@@ -22,7 +22,7 @@ class SqliteStore(
     Subscriptions,
     Harvest,
     Jobs,
-    SqliteLibrary,
+    Library,
     Housekeeping,
 ):
     """All of paperfeed's records in one SQLite file (WAL mode, one writer).

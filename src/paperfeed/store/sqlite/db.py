@@ -208,6 +208,9 @@ class SqliteConn:
     def ci(self, expr: str) -> str:
         return expr  # the e-mail columns are COLLATE NOCASE
 
+    def json_values(self, expr: str) -> str:
+        return f"json_each({expr}) j"
+
 
 def _split_sql(sql: str) -> list[str]:
     """Statements of a migration script (executed one by one inside our transaction)."""
