@@ -232,10 +232,11 @@ class DigestJob:
         """Compose and deliver every digest of `due`; returns those to retry.
 
         One thread keeps every connection busy: each line takes its next step in turn (send
-        the envelope; read its replies, send the message, commit the outbox row, send the
-        dot; read the final reply), so a line waits for its server only after the others
-        have had their turn, and composing the next digest overlaps the server's work. The
-        outbox commit and the dot follow each other directly, as with one connection.
+        the envelope, one command per turn if the server does not pipeline; read its
+        replies, send the message, commit the outbox row, send the dot; read the final
+        reply), so a line waits for its server only after the others have had their turn,
+        and composing the next digest overlaps the server's work. The outbox commit and the
+        dot follow each other directly, as with one connection.
         """
         retry: list[tuple[Subscriber, str]] = []
         slots: list[Line | None] = [*lines] or [None]  # None: a dry run, nothing to deliver
@@ -324,6 +325,8 @@ class DigestJob:
 
         try:
             if not line.handed:
+                if not line.smtp.envelope_ready():
+                    return  # a server without PIPELINING: one command per turn
                 if not line.smtp.hand_over(out.data, claim):
                     line.out = None  # "taken": another run holds this period
                     return

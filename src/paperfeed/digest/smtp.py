@@ -23,6 +23,7 @@ from paperfeed.errors import BadRequest
 _TRUE = {"1", "true", "yes", "on"}
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
+_EXPECTED = ((250,), (250, 251), (354,))  # replies to MAIL, RCPT, DATA
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,8 @@ class SmtpSender:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self._conn: smtplib.SMTP | None = None
-        self._envelope_replies = 0  # replies to a pipelined envelope not read yet
+        self._envelope: list[str] = []  # MAIL, RCPT, DATA of the transaction begun
+        self._sent = self._read = 0  # envelope commands sent / their replies read
 
     def __enter__(self) -> SmtpSender:
         return self
@@ -147,17 +149,19 @@ class SmtpSender:
 
         Raises `SmtpRefused` when the server refuses, `OSError`/`SMTPException` when the
         connection fails before the message was committed, `DeliveryInDoubt` after.
-        The three steps below, called apart, let one thread keep several connections busy.
+        The steps below, called apart, let one thread keep several connections busy.
         """
         self.begin(sender=sender, recipient=recipient)
+        while not self.envelope_ready():
+            pass
         if not self.hand_over(message, before_commit):
             return False
         self.accepted()
         return True
 
     def begin(self, *, sender: str, recipient: str) -> None:
-        """Open a mail transaction: MAIL, RCPT and DATA. With PIPELINING they go out in one
-        write and their replies are read by `hand_over`, so other work can happen meanwhile."""
+        """Open a mail transaction: MAIL, RCPT and DATA go out in one write with PIPELINING,
+        else MAIL alone; `envelope_ready` reads the replies (and sends the next command)."""
         for address in (sender, recipient):
             if (
                 not address.isascii()
@@ -169,44 +173,57 @@ class SmtpSender:
         if self._conn is None:
             self._conn = self._connect()
         conn = self._conn
+        self._envelope = [f"MAIL FROM:<{sender}>\r\n", f"RCPT TO:<{recipient}>\r\n", "DATA\r\n"]
+        self._sent = 3 if conn.has_extn("pipelining") else 1  # RFC 2920: one round trip
+        self._read = 0
         try:
-            if conn.has_extn("pipelining"):  # RFC 2920: one round trip for the envelope
-                conn.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
-                self._envelope_replies = 3
-            else:
-                self._expect(conn.mail(sender), 250)
-                self._expect(conn.rcpt(recipient), 250, 251)
-                conn.putcmd("data")
-                self._expect(conn.getreply(), 354)
-                self._envelope_replies = 0
+            conn.send("".join(self._envelope[: self._sent]).encode())
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+            raise
+
+    def envelope_ready(self) -> bool:
+        """Read the replies to the envelope commands sent so far; without PIPELINING send
+        the next command. True once DATA is answered 354 (the message can be handed over)."""
+        conn = self._conn
+        if conn is None:
+            raise smtplib.SMTPServerDisconnected("no transaction begun")
+        try:
+            while self._read < self._sent:
+                reply = conn.getreply()
+                expected = _EXPECTED[self._read]
+                self._read += 1
+                if reply[0] not in expected:
+                    while self._read < self._sent:  # the pipelined replies still due
+                        conn.getreply()
+                        self._read += 1
+                    self._expect(reply, *expected)
+            if self._sent < 3:
+                conn.send(self._envelope[self._sent].encode())
+                self._sent += 1
+                return False
         except SmtpRefused:
             self._reset()
             raise
         except (smtplib.SMTPException, OSError):
             self._drop()
             raise
+        return True
 
     def hand_over(self, message: bytes, before_commit: Callable[[], bool]) -> bool:
-        """After `begin`: the whole message but the final dot, then `before_commit()` (the
-        outbox commit), then the dot. False, with the transaction abandoned, if it declined."""
+        """After `envelope_ready`: the whole message but the final dot, then
+        `before_commit()` (the outbox commit), then the dot. False, with the transaction
+        abandoned, if it declined."""
         conn = self._conn
         if conn is None:
             raise smtplib.SMTPServerDisconnected("no transaction begun")
         try:
-            if self._envelope_replies:
-                replies = [conn.getreply() for _ in range(self._envelope_replies)]
-                self._expect(replies[0], 250)
-                self._expect(replies[1], 250, 251)
-                self._expect(replies[2], 354)
             if b"\n" in message.replace(b"\r\n", b""):
                 message = _BARE_LF.sub(b"\r\n", message)
             body = _LEADING_DOT.sub(b"..", message)
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"
             conn.send(body)
-        except SmtpRefused:
-            self._reset()
-            raise
         except (smtplib.SMTPException, OSError):
             self._drop()
             raise
