@@ -2,14 +2,14 @@
 
     python benchmarks/memory.py [--data-dir DIR] [--requests 300]
 
-1. Builds a data directory once: every file of `../shared/data` imported (`paperfeed ingest`),
-   then the keyword index and the static vectors with their ANN (`paperfeed index --sync`
-   with the transformer off).
-2. Fills the transformer's vector store (the second vector index, `search/backfill.py`) for
-   every paper through the real backfill code (`Indexer.sync_transformer`: vectors file, ANN,
-   done flags, state), with an embedder that returns random unit vectors under the real
-   model's name and size (384): embedding 218k abstracts with MiniLM takes an hour of both
-   cores, and memory does not depend on what the vectors say. Stated as such in RESULTS.
+1. Builds a data directory once: every file of `../shared/data` imported (`paperfeed ingest`)
+   and its keyword index.
+2. Fills both vector stores (static, and the transformer's, `search/backfill.py`) for every
+   paper through the real indexing code (`Indexer.sync_vectors`, `Indexer.sync_transformer`:
+   vector files, ANN indexes, done flags, state) with an embedder that returns random unit
+   vectors under the real model's name and size (256 and 384): embedding 218k abstracts
+   takes minutes (static) to an hour (MiniLM) of both cores, and memory does not depend on
+   what the vectors say. Stated as such in RESULTS.
 3. Starts the app (`uvicorn --factory paperfeed.web.app:create_app`, 1 process, the real ONNX
    transformer for queries), checks `paperfeed index` reports nothing pending, sends
    `--requests` requests (distinct searches, paper pages, home pages: every index is read)
@@ -53,37 +53,42 @@ class RandomUnitEmbedder:
 
 def build(data_dir: Path) -> None:
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(data_dir), "PAPERFEED_TRANSFORMER": "off"}
-    cli = [sys.executable, "-m", "paperfeed"]
-    ready = data_dir / ".memory-base-ready"
+    ready = data_dir / ".memory-store-ready"
     if not ready.exists():
         files = sorted(str(p) for p in DATA.glob("*.jsonl.gz"))
-        subprocess.run([*cli, "ingest", *files], env=env, check=True)
-        subprocess.run([*cli, "index", "--sync"], env=env, check=True)
+        cli = [sys.executable, "-m", "paperfeed"]
+        subprocess.run([*cli, "ingest", "--no-index", *files], env=env, check=True)
         ready.write_text("")
-    done = data_dir / ".memory-transformer-ready"
+    done = data_dir / ".memory-indexes-ready"
     if not done.exists():
-        fill_transformer(data_dir)
+        fill_indexes(data_dir)
         done.write_text("")
 
 
-def fill_transformer(data_dir: Path) -> None:
+def fill_indexes(data_dir: Path) -> None:
+    """Keyword index for real; both vector stores through the real indexing code, with
+    random unit vectors under the real models' names and sizes."""
     from paperfeed.search import SearchService
-    from paperfeed.search.embed import make_transformer
+    from paperfeed.search.embed import make_embedder, make_transformer
     from paperfeed.settings import load_settings
     from paperfeed.store import open_store
 
     settings = load_settings(data_dir=data_dir, transformer="onnx")
-    real = make_transformer("onnx")
+    static, real = make_embedder("static"), make_transformer("onnx")
     assert real is not None
     store = open_store(settings)
-    service = SearchService(store, settings, background=False)
+    fake_static = RandomUnitEmbedder(static.name, static.dim)
+    service = SearchService(store, settings, embedder=fake_static, background=False, repair=False)  # type: ignore[arg-type]
     try:
         ix = service.indexer
+        t0 = time.monotonic()
+        print(f"keyword index: {ix.sync_keyword()} papers in {time.monotonic() - t0:.0f} s")
+        t0 = time.monotonic()
+        print(f"static vectors: {ix.sync_vectors()} (random) in {time.monotonic() - t0:.0f} s")
         ix._transformer = RandomUnitEmbedder(real.name, real.dim)  # type: ignore[assignment]
         t0 = time.monotonic()
         n = ix.sync_transformer()
-        took = time.monotonic() - t0
-        print(f"transformer store filled with {n} random unit vectors in {took:.0f} s")
+        print(f"transformer vectors: {n} (random) in {time.monotonic() - t0:.0f} s", flush=True)
     finally:
         service.close()
         store.close()

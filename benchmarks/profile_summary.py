@@ -20,6 +20,7 @@ from pathlib import Path
 STAGES: list[tuple[str, re.Pattern[str]]] = [
     (stage, re.compile(pattern))
     for stage, pattern in [
+        ("tokenization (analyzer: coverage terms, highlighting)", r"^analyze \(|_terms_of"),
         (
             "query embedding (ONNX/static model)",
             r"onnxruntime|tokenizers|model2vec|search/embed\.py",
