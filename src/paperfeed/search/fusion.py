@@ -44,7 +44,7 @@ class FusionParams(NamedTuple):
 
 
 # all-MiniLM-L6-v2 cosines (ONNX int8, 128 word pieces): 5-fold CV on dev + dev paraphrases
-TRANSFORMER_FUSION = FusionParams(weight=0.25, min_cover=0.65)
+TRANSFORMER_FUSION = FusionParams(weight=0.5, min_cover=0.6)
 
 
 class Fused(NamedTuple):
