@@ -28,6 +28,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paperfeed.errors import ServiceUnavailable
 from paperfeed.settings import Settings
 from paperfeed.web.security import SESSION_COOKIE, anonymous_csrf, csrf_cookie_header
 
@@ -92,8 +93,14 @@ class PageCache:
         ):
             await self.app(scope, receive, send)
             return
+        try:
+            version = data_version(scope["app"])  # before rendering: never newer than the page
+        except ServiceUnavailable:
+            # the database is gone: let the app answer its 503 (this middleware runs
+            # outside FastAPI's error handlers, so raising here would be a bare 500)
+            await self.app(scope, receive, send)
+            return
         request = Request(scope)
-        version = data_version(scope["app"])  # before rendering: never newer than the page
         token, new_cookie = anonymous_csrf(request)
         key = (scope["path"], scope["query_string"])
         entry = self.entries.get(key)
