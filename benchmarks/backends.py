@@ -194,6 +194,24 @@ async def drive(
     }
 
 
+def mixed_requests(
+    rng: random.Random, ids: list[str], users: list[dict[str, str]], n: int = 2000
+) -> list[tuple[str, str, dict[str, str]]]:
+    """The mixed load: home, search page, paper page and upvote in equal shares."""
+    mix: list[tuple[str, str, dict[str, str]]] = []
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:
+            mix.append(("GET", "/", {}))
+        elif kind == 1:
+            mix.append(("GET", f"/search?q={rng.choice(QUERIES).replace(' ', '+')}", {}))
+        elif kind == 2:
+            mix.append(("GET", f"/papers/{rng.choice(ids)}", {}))
+        else:
+            mix.append(("POST", f"/api/papers/{rng.choice(ids)}/upvote", rng.choice(users)))
+    return mix
+
+
 def serving(name: str, data: Path, url: str | None, processes: int, args) -> dict:  # noqa: ANN001
     # SQLite: the one process serves the database in the data directory itself.
     procs = [start(data / f"inst{i}" if url else data, url) for i in range(processes)]
@@ -211,17 +229,7 @@ def serving(name: str, data: Path, url: str | None, processes: int, args) -> dic
         # p95 over exactly the 400 distinct searches, 4 at a time
         search_stats = asyncio.run(drive_n(bases, search, 4))
         users = tokens(data, url, 50, prefix=f"p{processes}{'pg' if url else 'sq'}")
-        mix = []
-        for i in range(2000):
-            kind = i % 4
-            if kind == 0:
-                mix.append(("GET", "/", {}))
-            elif kind == 1:
-                mix.append(("GET", f"/search?q={rng.choice(QUERIES).replace(' ', '+')}", {}))
-            elif kind == 2:
-                mix.append(("GET", f"/papers/{rng.choice(ids)}", {}))
-            else:
-                mix.append(("POST", f"/api/papers/{rng.choice(ids)}/upvote", rng.choice(users)))
+        mix = mixed_requests(rng, ids, users)
         for m, p, h in mix[:40]:  # warm every process
             for b in bases:
                 httpx.request(m, b + p, headers=h, timeout=60)

@@ -60,17 +60,7 @@ def measure(name: str, data: Path, url: str | None, processes: int, args) -> Non
         api = httpx.get(bases[0] + "/api/papers", params={"limit": 100}, timeout=60).json()
         ids = [p["id"] for p in api]
         users = b.tokens(data, url, 50, prefix=f"c{processes}{'pg' if url else 'sq'}")
-        mix = []
-        for i in range(2000):
-            kind = i % 4
-            if kind == 0:
-                mix.append(("GET", "/", {}))
-            elif kind == 1:
-                mix.append(("GET", f"/search?q={rng.choice(b.QUERIES).replace(' ', '+')}", {}))
-            elif kind == 2:
-                mix.append(("GET", f"/papers/{rng.choice(ids)}", {}))
-            else:
-                mix.append(("POST", f"/api/papers/{rng.choice(ids)}/upvote", rng.choice(users)))
+        mix = b.mixed_requests(rng, ids, users)
         for m, p, h in mix[:80]:  # warm every process (caches, pools, prepared statements)
             for base in bases:
                 httpx.request(m, base + p, headers=h, timeout=60)
