@@ -47,9 +47,13 @@ def _comment(client: TestClient, auth: dict[str, str], i: int) -> int:
 
 def _refused(r: object) -> None:
     assert r.status_code == 429, r.text  # type: ignore[attr-defined]
-    assert r.headers["Retry-After"] == str(accounts.THROTTLE_WINDOW_S)  # type: ignore[attr-defined]
+    # the time left in the window that was just opened: at most the window, and within the
+    # few seconds this test has run
+    wait = int(r.headers["Retry-After"])  # type: ignore[attr-defined]
+    assert accounts.THROTTLE_WINDOW_S - 120 <= wait <= accounts.THROTTLE_WINDOW_S
     body = r.json()  # type: ignore[attr-defined]
-    assert body["status"] == 429 and "try again in 15 minutes" in body["error"]
+    minutes = -(-wait // 60)
+    assert body["status"] == 429 and f"try again in {minutes} minutes" in body["error"]
 
 
 def test_comments_are_limited_per_account_then_per_client(client: TestClient) -> None:

@@ -44,6 +44,19 @@ def test_throttle_take_is_all_or_nothing(fresh_store) -> None:  # noqa: ANN001
     assert take([("b", 1)], window_s=60, now=now + 5)
 
 
+def test_throttle_wait_is_the_time_left_in_the_refusing_window(fresh_store) -> None:  # noqa: ANN001
+    now = 2_000_000.0
+    take, wait = fresh_store.throttle_take, fresh_store.throttle_wait
+    assert take([("a", 1)], window_s=60, now=now)
+    assert take([("b", 1)], window_s=60, now=now + 20)
+    assert take([("c", 5)], window_s=60, now=now + 25)
+    assert wait([("c", 5)], window_s=60, now=now + 30) == 0.0  # room left: no wait
+    assert wait([("a", 1)], window_s=60, now=now + 30) == 30.0
+    # several spent keys: the request has room only when the latest window ends
+    assert wait([("a", 1), ("b", 1), ("c", 5)], window_s=60, now=now + 30) == 50.0
+    assert wait([("nobody", 1)], window_s=60, now=now) == 0.0
+
+
 def test_throttle_rows_are_capped(fresh_store) -> None:  # noqa: ANN001
     for i in range(30):
         fresh_store.throttle_take([(f"k{i}", 5)], window_s=60, now=5e6 + i, max_rows=10)

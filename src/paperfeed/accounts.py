@@ -7,8 +7,10 @@ carry a random token; the store keeps only its SHA-256, so a copied database ope
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -58,28 +60,34 @@ def check_password(password: str) -> None:
         raise BadRequest(f"the password needs at least {MIN_PASSWORD} characters")
 
 
+def too_many(
+    store: Store,
+    limits: Sequence[tuple[str, int]],
+    what: str,
+    *,
+    window_s: float = THROTTLE_WINDOW_S,
+) -> TooManyRequests:
+    """The 429 for a refused throttle: `Retry-After` and the message say how long is left
+    until the refusing window ends, not the whole window."""
+    wait = max(1, math.ceil(store.throttle_wait(limits, window_s=window_s, now=time.time())))
+    minutes = math.ceil(wait / 60)
+    when = f"{minutes} minutes" if minutes > 1 else "a minute"
+    return TooManyRequests(f"too many {what}; try again in {when}", retry_after=wait)
+
+
 def throttle(store: Store, key: str, *, limit: int) -> None:
     """Raise 429 once `key` has made more than `limit` attempts in the current window."""
     if not store.throttle_hit(key, limit=limit, window_s=THROTTLE_WINDOW_S, now=time.time()):
-        raise TooManyRequests(
-            "too many attempts; try again in a few minutes", retry_after=THROTTLE_WINDOW_S
-        )
+        raise too_many(store, [(key, limit)], "attempts")
 
 
 def rate_limit(store: Store, action: str, *, user: User, client: str) -> None:
     """Count one `action` (comment, upvote, submit) for `user` and for `client`; 429 past
     either limit of `ACTION_LIMITS`. Refused attempts are not counted."""
     per_user, per_client = ACTION_LIMITS[action]
-    allowed = store.throttle_take(
-        [(f"{action}:user:{user.id}", per_user), (f"{action}:client:{client}", per_client)],
-        window_s=THROTTLE_WINDOW_S,
-        now=time.time(),
-    )
-    if not allowed:
-        raise TooManyRequests(
-            f"too many {action}s in a short time; try again in {THROTTLE_WINDOW_S // 60} minutes",
-            retry_after=THROTTLE_WINDOW_S,
-        )
+    limits = [(f"{action}:user:{user.id}", per_user), (f"{action}:client:{client}", per_client)]
+    if not store.throttle_take(limits, window_s=THROTTLE_WINDOW_S, now=time.time()):
+        raise too_many(store, limits, f"{action}s in a short time")
 
 
 def sign_up(
@@ -202,19 +210,13 @@ def sign_in(store: Store, *, email: str, password: str, client: str = "") -> Use
     email = email.strip()
     address = email.lower()[:320]
     pair = f"signin:pair:{client}|{address}"
-    allowed = store.throttle_take(
-        [
-            (pair, SIGN_IN_LIMIT),
-            (f"signin:email:{address}", SIGN_IN_ADDRESS_LIMIT),
-            (f"signin:client:{client}", SIGN_IN_CLIENT_LIMIT),
-        ],
-        window_s=THROTTLE_WINDOW_S,
-        now=time.time(),
-    )
-    if not allowed:
-        raise TooManyRequests(
-            "too many attempts; try again in a few minutes", retry_after=THROTTLE_WINDOW_S
-        )
+    limits = [
+        (pair, SIGN_IN_LIMIT),
+        (f"signin:email:{address}", SIGN_IN_ADDRESS_LIMIT),
+        (f"signin:client:{client}", SIGN_IN_CLIENT_LIMIT),
+    ]
+    if not store.throttle_take(limits, window_s=THROTTLE_WINDOW_S, now=time.time()):
+        raise too_many(store, limits, "attempts")
     found = store.user_credentials(email)
     try:
         _hasher.verify(found[1] if found else _DUMMY_HASH, password)

@@ -198,6 +198,12 @@ class AccountStore(Protocol):
         """`throttle_take` for one key."""
         ...
 
+    def throttle_wait(
+        self, limits: Sequence[tuple[str, int]], *, window_s: float, now: float
+    ) -> float:
+        """Seconds until every `(key, limit)` has room again (0.0 when all have now)."""
+        ...
+
     def throttle_clear(self, key: str) -> None:
         """Forget `key`'s attempts."""
         ...

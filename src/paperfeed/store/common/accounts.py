@@ -317,6 +317,19 @@ class Accounts(HasDb):
         """Count one attempt for `key`; False (nothing counted) once it has used `limit`."""
         return self.throttle_take([(key, limit)], window_s=window_s, now=now)
 
+    def throttle_wait(
+        self, limits: Sequence[tuple[str, int]], *, window_s: float, now: float
+    ) -> float:
+        """Seconds until every `(key, limit)` has room again: the latest end among the
+        current windows of keys that have used their limit (0.0 when none has)."""
+        wait = 0.0
+        with self.db.reading() as conn:
+            for key, limit in limits:
+                row = conn.one("SELECT window_start, hits FROM throttle WHERE key = ?", (key,))
+                if row is not None and row["hits"] >= limit:
+                    wait = max(wait, row["window_start"] + window_s - now)
+        return wait
+
     def throttle_clear(self, key: str) -> None:
         """Forget `key`'s attempts (e.g. after a successful sign-in)."""
         with self.db.writing() as conn:

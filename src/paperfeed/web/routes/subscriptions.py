@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from paperfeed import accounts
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.send import preview_digest
 from paperfeed.email_address import normalize_email
@@ -50,15 +51,9 @@ Token = Annotated[str | None, Query(max_length=1000)]
 
 def _subscribe(request: Request, store: Store, settings: Any, **fields: Any) -> None:
     """Throttle per client, then subscribe (the per-address mail limit is in the service)."""
-    if not store.throttle_hit(
-        f"subscribe:client:{client_address(request)}",
-        limit=SUBSCRIBE_LIMIT_PER_CLIENT,
-        window_s=WINDOW_S,
-        now=time.time(),
-    ):
-        raise TooManyRequests(
-            "too many subscriptions from here; try again in an hour", retry_after=int(WINDOW_S)
-        )
+    limit = [(f"subscribe:client:{client_address(request)}", SUBSCRIBE_LIMIT_PER_CLIENT)]
+    if not store.throttle_take(limit, window_s=WINDOW_S, now=time.time()):
+        raise accounts.too_many(store, limit, "subscriptions from here", window_s=WINDOW_S)
     subs.subscribe(settings, store, **fields)
 
 
