@@ -167,3 +167,49 @@ def test_paper_page_survives_similar_papers_failing(tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_status_page_compares_sizes_and_counts_without_reading_vector_files(
+    tmp_path: Path,
+) -> None:
+    """/admin/search reloads itself every 15 s while the backfill runs, so it reads counts and
+    file sizes only (a truncated file is still reported); checksums of whole vector files
+    are for `paperfeed index`, the doctor and start-up repair."""
+    import re
+
+    from conftest import Visitor, _start_server
+
+    servers = _start_server(tmp_path / "data")
+    server = next(servers)
+    admin = Visitor(server)
+    static_row = re.compile(
+        r'data-index="static"><td>Static vectors.*?<td>(\d+)</td><td>(\d+)</td>'
+    )
+    try:
+        admin.sign_up("admin@example.org")  # the first account is the admin
+        deadline = time.monotonic() + 60
+        while True:  # the server's worker embeds the static vectors after start-up
+            page = admin.http.get("/admin/search")
+            assert page.status_code == 200
+            row = static_row.search(page.text)
+            assert row, page.text[-3000:]
+            if (int(row.group(1)) > 0 and row.group(2) == "0") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert row.group(2) == "0" and "Damaged" not in page.text
+        flat = server.settings.index_dir / "vectors.f16"
+        with open(flat, "r+b") as fh:  # same size, other bytes: only a checksum finds it
+            fh.seek(1000)
+            fh.write(os.urandom(4000))
+        page = admin.http.get("/admin/search")
+        assert page.status_code == 200 and "Damaged" not in page.text
+        status = cli(server.settings, "index", "--json")
+        assert status.returncode == 0, status.stderr
+        assert "checksum" in json.loads(status.stdout)["damaged"]["vectors"]
+        with open(flat, "r+b") as fh:
+            fh.truncate(flat.stat().st_size // 2)
+        page = admin.http.get("/admin/search")
+        assert "Damaged: vectors index: vectors.f16 has" in page.text
+    finally:
+        admin.close()
+        servers.close()

@@ -87,7 +87,7 @@ def _indexes(settings: Settings, store: Store) -> Iterator[Check]:
         return
     indexer = Indexer(store, settings)
     try:
-        status = indexer.status()
+        status = indexer.status(checksums=True)
     except Exception as exc:  # a damaged index: say so, do not crash the doctor
         yield Check("FAIL", "indexes", f"unreadable ({exc}): run `paperfeed index --rebuild`")
         return

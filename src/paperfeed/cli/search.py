@@ -183,7 +183,7 @@ def index(
                 service.sync_vectors(progress=progress.phase)
                 service.sync_transformer(progress=progress.phase)
             progress.finish()
-            status = service.status()
+            status = service.status(checksums=True)
         finally:
             service.close()
     if as_json:

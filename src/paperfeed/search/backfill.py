@@ -25,7 +25,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 
@@ -33,6 +33,7 @@ import numpy as np
 
 from paperfeed.search.dense import Calibration, calibration_sums
 from paperfeed.search.results import BackfillProgress
+from paperfeed.search.statefile import Stamp, StateFile
 from paperfeed.search.vectors import EXACT_BELOW, VectorStore
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,6 @@ class BackfillState:
             return cls()
         return state
 
-    def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self)))
-        os.replace(tmp, path)
-
 
 def day_number(day: date | None) -> int:
     return day.toordinal() if day else 0
@@ -86,21 +82,17 @@ class TransformerStore:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.state = BackfillState.read(self.state_path)
-        self._state_mtime = self._mtime()
+        self._state_file = StateFile(self.dir / "state.json", BackfillState.read)
+        self.state = self._state_file.load()
         self._vectors: VectorStore | None = None
         self._done: np.ndarray | None = None  # read-only map of done.u8
         self._done_size = -1
         self._last_ann_save = time.monotonic()
         self.unsaved = False  # vectors added to the in-memory ANN since its file was saved
         self._exact: tuple[np.ndarray, np.ndarray] | None = None  # see `top`
-        self._exact_key: tuple[float, int, float] = (0.0, 0, 0.0)
+        self._exact_key: tuple[Stamp, int, float] = ((0, 0, 0), 0, 0.0)
 
     # --- files -------------------------------------------------------------------------
-
-    @property
-    def state_path(self) -> Path:
-        return self.dir / "state.json"
 
     @property
     def done_path(self) -> Path:
@@ -110,22 +102,13 @@ class TransformerStore:
     def day_path(self) -> Path:
         return self.dir / "day.i32"
 
-    def _mtime(self) -> float:
-        try:
-            return self.state_path.stat().st_mtime
-        except OSError:
-            return 0.0
-
     def save_state(self) -> None:
-        self.state.write(self.state_path)
-        self._state_mtime = self._mtime()
+        self._state_file.save(self.state)
 
     def refresh(self) -> None:
         """Follow a backfill run by another process (its state, its saved ANN file)."""
-        mtime = self._mtime()
-        if mtime != self._state_mtime:
-            self._state_mtime = mtime
-            self.state = BackfillState.read(self.state_path)
+        if self._state_file.changed():
+            self.state = self._state_file.load()
         if self._vectors is not None and not self.unsaved and self._vectors.changed_on_disk():
             self._vectors = None
 
@@ -390,7 +373,7 @@ class TransformerStore:
 
     def _filled_matrix(self, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The filled rows and their vectors as float32, kept until a step changes them."""
-        key = (self._state_mtime, self._filled_count(flags), self.state.updated)
+        key = (self._state_file.stamp, self._filled_count(flags), self.state.updated)
         if self._exact is None or self._exact_key != key:
             m = self.vectors.matrix()
             rows = np.flatnonzero(flags == DONE)

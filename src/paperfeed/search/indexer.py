@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,7 @@ from paperfeed.search.embed import (
 )
 from paperfeed.search.keyword import IndexDoc, KeywordIndex
 from paperfeed.search.results import BackfillProgress, IndexStatus
+from paperfeed.search.statefile import StateFile, write_state
 from paperfeed.search.vectors import RowMap, VectorStore, file_crc
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -96,11 +97,6 @@ class IndexState:
             return cls()
         return state
 
-    def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self)))
-        os.replace(tmp, path)
-
 
 def index_doc(row: int, item: PaperText, *, new: bool = False) -> IndexDoc:
     return IndexDoc(
@@ -141,8 +137,8 @@ class Indexer:
         self.poll_seconds = poll_seconds
         self.progress: tuple[int, int] = (0, 0)  # vectors embedded / to embed in the current pass
         self._unsaved_vectors = False  # ANN rows added in memory, not yet saved
-        self.state = IndexState.read(self.state_path)
-        self._state_mtime = self._mtime()
+        self._state_file = StateFile(self.dir / "state.json", IndexState.read)
+        self.state = self._state_file.load()
         self._keyword: KeywordIndex | None = None
         self.rowmap = RowMap(self.dir / "rows.txt")
         self._vectors: VectorStore | None = None
@@ -153,22 +149,10 @@ class Indexer:
 
     # --- files -------------------------------------------------------------------------
 
-    @property
-    def state_path(self) -> Path:
-        return self.dir / "state.json"
-
-    def _mtime(self) -> float:
-        try:
-            return self.state_path.stat().st_mtime
-        except OSError:
-            return 0.0
-
     def refresh(self) -> None:
         """Follow index writes made by another process (e.g. `paperfeed ingest`)."""
-        mtime = self._mtime()
-        if mtime != self._state_mtime:
-            self._state_mtime = mtime
-            self.state = IndexState.read(self.state_path)
+        if self._state_file.changed():
+            self.state = self._state_file.load()
             self.rowmap.refresh()
             if self._keyword is not None:
                 self._keyword._searcher = None
@@ -183,7 +167,9 @@ class Indexer:
         with self._lock, open(self.dir / ".lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
-                self.state = IndexState.read(self.state_path)
+                # the state as written, without taking its stamp: `refresh` still sees that
+                # another process wrote and reloads what it changed (searcher, vectors)
+                self.state = IndexState.read(self._state_file.path)
                 self.rowmap.refresh()
                 yield
             finally:
@@ -197,8 +183,7 @@ class Indexer:
         return False
 
     def _save_state(self) -> None:
-        self.state.write(self.state_path)
-        self._state_mtime = self._mtime()
+        self._state_file.save(self.state)
 
     @property
     def embedder(self) -> Embedder:
@@ -285,9 +270,10 @@ class Indexer:
 
     # --- checks --------------------------------------------------------------------------
 
-    def check(self) -> dict[str, str]:
+    def check(self, *, checksums: bool = True) -> dict[str, str]:
         """What is wrong with each index file, compared with `state.json` and the store
-        (index name -> reason; empty when all is well). Reads only."""
+        (index name -> reason; empty when all is well). Reads only. Without `checksums`,
+        compares counts and sizes only and reads no vector file's contents."""
         st, problems = self.state, {}
         if st.rows is not None and len(self.rowmap) < st.rows:
             problems["rows"] = f"rows.txt has {len(self.rowmap)} rows, {st.rows} expected"
@@ -308,14 +294,18 @@ class Indexer:
             size = flat.stat().st_size if flat.exists() else 0
             if size < need:
                 problems["vectors"] = f"vectors.f16 has {size} bytes, {need} expected"
-            elif st.vectors_crc is not None and file_crc(flat, need) != st.vectors_crc:
+            elif (
+                checksums and st.vectors_crc is not None and file_crc(flat, need) != st.vectors_crc
+            ):
                 problems["vectors"] = "vectors.f16 checksum does not match"
         ann = self.dir / "ann.usearch"
         if st.ann_size is not None:
             if not ann.exists():
                 problems["ann"] = "ann.usearch is missing"
-            elif ann.stat().st_size != st.ann_size or file_crc(ann) != st.ann_crc:
-                problems["ann"] = "ann.usearch size or checksum does not match"
+            elif ann.stat().st_size != st.ann_size:
+                problems["ann"] = "ann.usearch size does not match"
+            elif checksums and file_crc(ann) != st.ann_crc:
+                problems["ann"] = "ann.usearch checksum does not match"
         return problems
 
     def _record_vectors(self) -> None:
@@ -442,8 +432,7 @@ class Indexer:
     def sync_keyword(self, *, batch: int = 20_000, progress: Progress | None = None) -> int:
         """Catch the keyword index up with the store; returns how many papers were indexed."""
         n = sync_keyword(self.store, self.dir, progress=progress, batch=batch, lock=self.writing)
-        self.state = IndexState.read(self.state_path)
-        self._state_mtime = self._mtime()
+        self.state = self._state_file.load()
         self.rowmap.refresh()
         if self._keyword is not None:
             self._keyword._searcher = None
@@ -626,10 +615,14 @@ class Indexer:
         self.sync_transformer(progress=progress)
         return self.status()
 
-    def status(self) -> IndexStatus:
+    def status(self, *, checksums: bool = False) -> IndexStatus:
+        """What each index has done and has left (counts from the state files and the
+        transformer's done bytes). `checksums` also reads the vector files whole to compare
+        them with `state.json` (`paperfeed index`, the doctor); without it the status costs a
+        few stats and counts, for the admin page that reloads every 15 s."""
         self.refresh()
         st = self.state
-        problems = self.check()
+        problems = self.check(checksums=checksums)
         try:
             docs = self.keyword.num_docs() if "keyword" not in problems else 0
         except IndexDamaged as exc:
@@ -750,7 +743,7 @@ def sync_keyword(
             state.keyword_seq = changes[-1].seq
             state.keyword_docs = keyword.num_docs()
             state.rows = len(rowmap)
-            state.write(index_dir / "state.json")
+            write_state(index_dir / "state.json", state)
             done += len(changes)
             if progress:
                 progress("keyword", done, max(total, done))

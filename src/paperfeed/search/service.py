@@ -117,8 +117,9 @@ class SearchService:
         self.cache.clear()
         return status
 
-    def status(self) -> IndexStatus:
-        return self.indexer.status()
+    def status(self, *, checksums: bool = False) -> IndexStatus:
+        """The indexes' progress; `checksums` also verifies the vector files (`Indexer.status`)."""
+        return self.indexer.status(checksums=checksums)
 
     def start_worker(self) -> None:
         self.indexer.start_worker()
