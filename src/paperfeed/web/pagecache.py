@@ -9,6 +9,12 @@ catch up), both read before the page is rendered, so a cached page is never olde
 data it was rendered from and the next request after a change renders afresh. The TTL bounds
 what depends on the clock alone ("new" badges, "5m ago").
 
+The version is a database read, so it is read off the event loop (`VersionReader`): on a
+thread of its own, one read shared by every request that arrived before it started (a
+request never uses a read that began before it arrived, so "the next request after a change"
+still holds). A read that does not answer within `VERSION_WAIT_S` (a database that went
+away) is not waited for: the request goes to the app uncached, which answers the 503.
+
 Signed-in readers are never served from the cache and their pages are never kept. A page is
 kept only when its route asks for it (`render(..., public=True)`) and it answered 200 without
 setting cookies. Forms on public pages carry a CSRF token bound to each visitor's `pf_csrf`
@@ -18,10 +24,12 @@ cached, gets this visitor's own token (and the cookie when the visitor has none 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +41,7 @@ from paperfeed.settings import Settings
 from paperfeed.web.security import SESSION_COOKIE, anonymous_csrf, csrf_cookie_header
 
 TTL_S = 30.0
+VERSION_WAIT_S = 0.5  # longer than this for the data version: pass the request through
 PLACEHOLDER = f"pf-csrf-{secrets.token_hex(16)}"  # per process: nobody can write it in a page
 RENDERING = "page_cache"  # request.state key: this anonymous response goes through the cache
 KEEP = "page_cache_keep"  # request.state key set by render(public=True)
@@ -66,6 +75,49 @@ def data_version(app: Any) -> object:
     return (app.state.store.data_version(), search.generation() if search is not None else None)
 
 
+class VersionReader:
+    """`data_version(app)` read on a thread of its own, shared by the requests waiting for it.
+
+    One read at a time: requests that arrive while a read is running wait for the next one,
+    which starts when it ends and answers all of them (under load one read serves a batch;
+    alone, a request costs one thread hand-off). Runs on the event loop: no locks.
+    """
+
+    def __init__(self) -> None:
+        self._executor: ThreadPoolExecutor | None = None
+        self._waiting: asyncio.Future[tuple[bool, object]] | None = None  # the next read's
+        self._reading: asyncio.Task[None] | None = None  # the task running reads
+
+    async def read(self, app: Any) -> object:
+        """The data version as of a read started after this call; raises what the read
+        raised (ServiceUnavailable) or TimeoutError after `VERSION_WAIT_S`."""
+        if self._waiting is None:
+            self._waiting = asyncio.get_running_loop().create_future()
+            if self._reading is None:
+                self._reading = asyncio.get_running_loop().create_task(self._run(app))
+        ok, value = await asyncio.wait_for(asyncio.shield(self._waiting), VERSION_WAIT_S)
+        if not ok:
+            assert isinstance(value, BaseException)
+            raise value
+        return value
+
+    async def _run(self, app: Any) -> None:
+        loop = asyncio.get_running_loop()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="page-cache-version")
+        try:
+            while self._waiting is not None:
+                answer, self._waiting = self._waiting, None
+                try:
+                    value = await loop.run_in_executor(self._executor, data_version, app)
+                except Exception as exc:  # handed to each waiting request
+                    answer.set_result((False, exc))
+                else:
+                    answer.set_result((True, value))
+        finally:
+            self._reading = None
+
+
 class PageCache:
     """ASGI middleware: anonymous GETs of public pages, answered from memory when current.
 
@@ -81,6 +133,7 @@ class PageCache:
         self.size = 0
         self.hits = 0
         self.misses = 0
+        self.versions = VersionReader()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -94,10 +147,12 @@ class PageCache:
             await self.app(scope, receive, send)
             return
         try:
-            version = data_version(scope["app"])  # before rendering: never newer than the page
-        except ServiceUnavailable:
-            # the database is gone: let the app answer its 503 (this middleware runs
-            # outside FastAPI's error handlers, so raising here would be a bare 500)
+            # read before rendering: never newer than the page
+            version = await self.versions.read(scope["app"])
+        except (ServiceUnavailable, TimeoutError):
+            # the database is gone or slow to answer: let the app answer (its 503; this
+            # middleware runs outside FastAPI's error handlers, so raising here would be a
+            # bare 500), uncached
             await self.app(scope, receive, send)
             return
         request = Request(scope)
