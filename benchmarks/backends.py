@@ -19,6 +19,20 @@ Same machine, same data, one run:
    The load generator is Python (httpx, asyncio) on the same 2 cores: it costs CPU the
    servers would otherwise have, equally in every configuration.
 
+   Beside the rate: the page cache's hit rate (its `x-page-cache` header), and the CPU
+   seconds (user + system, from /proc) that the app processes and the PostgreSQL backends
+   serving them spent per request: a cost that the machine's load does not move (on N idle
+   cores, N / CPU per request is the rate they could serve).
+
+Every configuration runs with the same settings: `PAPERFEED_TRANSFORMER` from
+`--transformer` (default `off`: a fresh instance's transformer backfill takes minutes of CPU
+per process and would run during the measurement, twice with 2 processes; search is then
+keyword + static vectors everywhere), the default page cache, and the upvote throttle of the
+load generator's address cleared before each mixed run (the PostgreSQL configurations share
+one database; the limit is per client address, and every client here is 127.0.0.1).
+`--configs` runs a subset; `--py-spy PREFIX` samples every app process during each mixed
+run (`py-spy record --format raw`, read by `benchmarks/profile_summary.py`).
+
 Creates and drops its own PostgreSQL databases (`pf_bench_<random>`).
 """
 
@@ -32,6 +46,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -54,6 +69,11 @@ QUERIES = [
     "3D reconstruction", "tokenizer", "benchmark for reasoning", "image editing",
 ]  # fmt: skip
 SECRET = "benchmark-secret"
+CONFIGS = {"sqlite1": (None, 1), "pg1": ("pg", 1), "pg2": ("pg", 2)}
+NAMES = {"sqlite1": "SQLite, 1 process", "pg1": "PostgreSQL, 1 process",
+         "pg2": "PostgreSQL, 2 processes"}  # fmt: skip
+TICK = os.sysconf("SC_CLK_TCK")
+PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 
 
 class PgBench:
@@ -111,13 +131,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(data: Path, url: str | None) -> tuple[subprocess.Popen, str]:
+def start(data: Path, url: str | None, transformer: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **os.environ,
         "PAPERFEED_DATABASE_URL": url or "",
         "PAPERFEED_SECRET_KEY": SECRET,
         "PAPERFEED_DIGEST_TIME": "",
+        "PAPERFEED_TRANSFORMER": transformer,
     }
     cmd = [sys.executable, "-m", "paperfeed", "--data-dir", str(data), "serve", "--no-sample"]
     proc = subprocess.Popen(
@@ -161,11 +182,12 @@ async def drive(
 ) -> dict:
     latencies: list[float] = []
     errors = 0
+    hits = misses = 0
     stop = time.monotonic() + seconds
     counter = itertools.count()
 
     async def client(k: int) -> None:
-        nonlocal errors
+        nonlocal errors, hits, misses
         async with httpx.AsyncClient(timeout=30) as http:
             while time.monotonic() < stop:
                 i = next(counter)
@@ -176,6 +198,9 @@ async def drive(
                     r = await http.request(method, base + path, headers=headers)
                     if r.status_code >= 400:
                         errors += 1
+                    cache = r.headers.get("x-page-cache")
+                    hits += cache == "hit"
+                    misses += cache == "miss"
                 except httpx.HTTPError:
                     errors += 1
                 latencies.append(time.perf_counter() - t0)
@@ -191,6 +216,7 @@ async def drive(
         "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
         "errors": errors,
         "requests": len(latencies),
+        "cache_hits": hits / max(1, hits + misses),
     }
 
 
@@ -212,10 +238,45 @@ def mixed_requests(
     return mix
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (all its threads); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def pg_backends(admin: str, url: str | None) -> list[int]:
+    """The PostgreSQL server processes connected to the database of `url`."""
+    if url is None:
+        return []
+    db = url.rsplit("/", 1)[1].split("?")[0]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (db,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def clear_upvote_throttle(data: Path, url: str | None) -> None:
+    """Every configuration starts its mixed run with the same room under the per-client
+    upvote limit (all clients here are 127.0.0.1)."""
+    store = open_store_at(data, url)
+    try:
+        store.throttle_clear("upvote:client:127.0.0.1")  # accounts.rate_limit's key
+    finally:
+        store.close()
+
+
 def serving(name: str, data: Path, url: str | None, processes: int, args) -> dict:  # noqa: ANN001
     # SQLite: the one process serves the database in the data directory itself.
-    procs = [start(data / f"inst{i}" if url else data, url) for i in range(processes)]
+    procs = [
+        start(data / f"inst{i}" if url else data, url, args.transformer) for i in range(processes)
+    ]
     bases = [b for _, b in procs]
+    spies: list[subprocess.Popen] = []
     try:
         rng = random.Random(11)
         api = httpx.get(bases[0] + "/api/papers", params={"limit": 100}, timeout=60).json()
@@ -233,16 +294,43 @@ def serving(name: str, data: Path, url: str | None, processes: int, args) -> dic
         for m, p, h in mix[:40]:  # warm every process
             for b in bases:
                 httpx.request(m, b + p, headers=h, timeout=60)
+        clear_upvote_throttle(data, url)
+        app_pids = [proc.pid for proc, _ in procs]
+        db_pids = pg_backends(args.pg, url)
+        if args.py_spy:
+            for k, pid in enumerate(app_pids):
+                out = f"{args.py_spy}-{args.tag}-{name.split(',')[0].lower()}{processes}-{k}.txt"
+                spies.append(
+                    subprocess.Popen(
+                        [PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--rate", "100"]
+                        + ["--duration", str(int(args.duration)), "--nonblocking", "-o", out],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+        app0 = sum(cpu_s(p) for p in app_pids)
+        db0 = {p: cpu_s(p) for p in db_pids}
+        load = os.getloadavg()[0]
         mixed = asyncio.run(drive(bases, mix, args.connections, args.duration))
+        app = sum(cpu_s(p) for p in app_pids) - app0
+        db = sum(cpu_s(p) - db0[p] for p in db_pids if cpu_s(p))  # backends open throughout
+        for spy in spies:
+            spy.wait(timeout=60)
     finally:
         for proc, _ in procs:
             proc.terminate()
         for proc, _ in procs:
             proc.wait(timeout=30)
+    n = mixed["requests"]
+    mixed["app_cpu_ms"] = 1000 * app / n
+    mixed["db_cpu_ms"] = 1000 * db / n
+    mixed["load"] = load
     print(
-        f"{name:<28} search p95 {search_stats['p95_ms']:7.1f} ms (p50 "
-        f"{search_stats['p50_ms']:.1f})   mixed {mixed['rps']:7.1f} req/s  p50 "
-        f"{mixed['p50_ms']:.1f} ms  p99 {mixed['p99_ms']:.1f} ms  errors {mixed['errors']}",
+        f"{name:<24} search p95 {search_stats['p95_ms']:6.1f} ms (p50 "
+        f"{search_stats['p50_ms']:.1f})  mixed {mixed['rps']:6.1f} req/s  p50 "
+        f"{mixed['p50_ms']:.1f} ms  p99 {mixed['p99_ms']:.1f} ms  errors {mixed['errors']}  "
+        f"page cache hits {mixed['cache_hits']:.0%}  CPU/request app {mixed['app_cpu_ms']:.1f}"
+        f" + PostgreSQL {mixed['db_cpu_ms']:.1f} ms  (load {load:.1f})",
         flush=True,
     )
     return {"search": search_stats, "mixed": mixed}
@@ -290,6 +378,10 @@ def main() -> None:
     ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/test")
     ap.add_argument("--skip-serving", action="store_true")
     ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--configs", default="sqlite1,pg1,pg2", help="which of sqlite1,pg1,pg2")
+    ap.add_argument("--transformer", default="off", help="PAPERFEED_TRANSFORMER for every server")
+    ap.add_argument("--py-spy", help="sample the app processes during the mixed runs (prefix)")
+    ap.add_argument("--tag", default="run", help="part of the py-spy file names")
     args = ap.parse_args()
     pg = PgBench(args.pg)
     tmp = Path(tempfile.mkdtemp(prefix="pf-bench-"))
@@ -320,12 +412,17 @@ def main() -> None:
 
 
 def serve_all(args: argparse.Namespace, pg: PgBench, tmp: Path) -> None:
-    load_corpus(tmp / "sqlite", None)
-    pg_url = pg.new()
-    load_corpus(tmp / "pg-seed", pg_url)
-    serving("SQLite, 1 process", tmp / "sqlite", None, 1, args)
-    serving("PostgreSQL, 1 process", tmp / "pg", pg_url, 1, args)
-    serving("PostgreSQL, 2 processes", tmp / "pg2", pg_url, 2, args)
+    chosen = args.configs.split(",")
+    if "sqlite1" in chosen:
+        load_corpus(tmp / "sqlite", None)
+    pg_url = None
+    if any(CONFIGS[c][0] for c in chosen):
+        pg_url = pg.new()
+        load_corpus(tmp / "pg-seed", pg_url)
+    for key in chosen:
+        kind, processes = CONFIGS[key]
+        data = tmp / ("sqlite" if kind is None else f"pg{processes}")
+        serving(NAMES[key], data, pg_url if kind else None, processes, args)
 
 
 if __name__ == "__main__":
