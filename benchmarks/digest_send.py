@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import smtplib
 import socket
+import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -145,6 +147,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def process_cpu(pid: int | None = None) -> float:
+    """CPU seconds (user + system) of this process (every thread), or of process `pid`."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_profiles(folder: Path, pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """py-spy (raw collapsed stacks, 100 Hz, idle frames left out) on each named process."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "100",
+                "--nonblocking",
+                "-o",
+                str(folder / f"{name}.txt"),
+                "-p",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+
+
 def baseline(port: int, n: int) -> float:
     """messages/s of raw smtplib sending one fixed message over one connection."""
     msg = EmailMessage(policy=SMTP)
@@ -169,6 +205,9 @@ def main() -> None:
     parser.add_argument("--sink", choices=("fast", "aiosmtpd"), default="fast")
     parser.add_argument(
         "--connections", type=int, default=None, help="PAPERFEED_SMTP_CONNECTIONS (default: 4)"
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy the job and the sink into this folder"
     )
     args = parser.parse_args()
 
@@ -217,7 +256,17 @@ def main() -> None:
     print(f"load average before the send: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"baseline: raw smtplib, fixed 6 KB message, one connection: {base:.0f} msg/s")
     before = count.value
+    profilers = (
+        start_profiles(args.profile, {"job": os.getpid(), "sink": sink.pid or 0})
+        if args.profile
+        else []
+    )
+    cpu_job, cpu_sink = process_cpu(), process_cpu(sink.pid)
     report = send_digests(settings, store, progress=False, retry_delays=())
+    cpu_job, cpu_sink = process_cpu() - cpu_job, process_cpu(sink.pid) - cpu_sink
+    for p in profilers:
+        p.send_signal(2)  # SIGINT: py-spy writes its file and exits
+        p.wait(60)
     received = count.value - before
     rate = report.sent / report.seconds
     print(report.summary().splitlines()[0])
@@ -226,6 +275,12 @@ def main() -> None:
         f"{received} received by the sink, in {report.seconds:.1f} s = {rate:.0f} msg/s"
     )
     print(f"ratio digest/baseline: {rate / base:.3f}")
+    per = max(report.sent, 1)
+    print(
+        f"CPU per message: job {1000 * cpu_job / per:.2f} ms, sink {1000 * cpu_sink / per:.2f} ms "
+        f"(job {cpu_job:.1f} CPU s, sink {cpu_sink:.1f} CPU s); with a core each, the busier "
+        f"one allows {per / max(cpu_job, cpu_sink):.0f} msg/s"
+    )
     print(f"100k projection: {100_000 / rate / 60:.1f} min (target <= 2 min)")
     print(f"load average after the send: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     store.close()

@@ -13,7 +13,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -403,6 +403,7 @@ class ReceivedMail:
     recipient: str
     raw: bytes
     peer: object = None  # the client's (host, port): one per connection
+    mail_options: list[str] = field(default_factory=list)  # e.g. BODY=8BITMIME
 
     @property
     def message(self):  # noqa: ANN201
@@ -423,8 +424,15 @@ class SmtpSink:
         self.reject = set()  # recipients answered 550 at RCPT
         self.delay = 0.0  # seconds per message, half at RCPT, half before the final 250
         self.rcpt_seen: list[str] = []
+        self.offer_8bitmime = True  # False: the EHLO reply leaves 8BITMIME out
         self._lock = threading.Lock()
         self.url = ""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: ANN001, ANN201
+        session.host_name = hostname  # what aiosmtpd does itself without this hook
+        if self.offer_8bitmime:
+            return responses
+        return [r for r in responses if "8BITMIME" not in r.upper()]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201
         import asyncio
@@ -446,7 +454,11 @@ class SmtpSink:
                 self.tempfail_data -= 1
                 return "451 4.3.0 temporary failure, try again later"
             for rcpt in envelope.rcpt_tos:
-                self.received.append(ReceivedMail(rcpt, bytes(envelope.content), session.peer))
+                self.received.append(
+                    ReceivedMail(
+                        rcpt, bytes(envelope.content), session.peer, list(envelope.mail_options)
+                    )
+                )
         if self.delay:
             await asyncio.sleep(self.delay / 2)  # e.g. the queue file's fsync before the reply
         return "250 OK"

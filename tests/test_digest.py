@@ -362,6 +362,62 @@ def test_digests_go_out_over_the_configured_number_of_connections(
     assert send_digests(settings, store, now=NOW, progress=False).sent == 0  # once per period
 
 
+@pytest.mark.parametrize("offered", [True, False])
+def test_bodies_go_8bit_where_the_server_offers_8bitmime(
+    store, settings, smtp_sink, offered: bool
+) -> None:  # noqa: ANN001
+    from paperfeed.models import DailyEntry, Paper
+
+    smtp_sink.offer_8bitmime = offered
+    paper = Paper(
+        id="2611.88888",
+        title="Ünïcode ε-greedy bandits — a survey",
+        abstract="Regret bounds for ε-greedy exploration “in the wild”.",
+        authors=["Zoë Ångström"],
+        listing_date=NOW.date(),
+    )
+    store.upsert_papers([paper])
+    store.upsert_daily([DailyEntry(paper_id=paper.id, day=NOW.date(), upvotes=10_000)])
+    add(store, "eight@example.org")
+    assert send_digests(settings, store, now=NOW, progress=False).sent == 1
+    [mail] = smtp_sink.to("eight@example.org")
+    parts = [p for p in mail.message.walk() if not p.is_multipart()]
+    encodings = {str(p["Content-Transfer-Encoding"]) for p in parts}
+    assert encodings == ({"8bit"} if offered else {"base64"})
+    assert ("BODY=8BITMIME" in mail.mail_options) == offered
+    assert all(len(line) <= 998 for line in mail.raw.split(b"\r\n"))
+    assert "* Ünïcode ε-greedy bandits — a survey" in text_part(mail)
+    assert "Zoë Ångström" in text_part(mail) and "Ünïcode ε-greedy bandits" in html_part(mail)
+
+
+def test_8bit_bodies_arrive_as_written(settings, smtp_sink) -> None:  # noqa: ANN001
+    """Leading dots, CRLF and non-ASCII survive 8bit; a line over 998 octets, a NUL or a
+    lone CR sends that part base64 instead."""
+    from paperfeed.digest.render import RenderedEmail, Renderer
+    from paperfeed.digest.smtp import SmtpSender
+
+    text = "Ünïcode line\n.a leading dot\n..two dots\n.\nthe end\n"
+    cases = {
+        "plain@example.org": (text, "<p>ε&gt;0</p>\r\n<p>second</p>\n", {"8bit"}),
+        "long@example.org": (text, "<p>" + "é" * 600 + "</p>\n", {"8bit", "base64"}),
+        "nul@example.org": ("a\0b\n", "<p>lone\rCR</p>", {"base64"}),
+    }
+    renderer = Renderer(settings)
+    with SmtpSender(parse_smtp_url(settings.smtp_url)) as smtp:
+        assert smtp.offers_8bitmime()
+        for to, (plain, html, _) in cases.items():
+            data = renderer.message(
+                RenderedEmail("8bit", plain, html), to=to, message_id="<x@y>", eight_bit=True
+            )
+            assert smtp.send(data, sender="a@example.org", recipient=to, eight_bit=True)
+    for to, (plain, html, expected) in cases.items():
+        [mail] = smtp_sink.to(to)
+        parts = [p for p in mail.message.walk() if not p.is_multipart()]
+        assert {str(p["Content-Transfer-Encoding"]) for p in parts} == expected
+        assert text_part(mail).replace("\r\n", "\n") == plain.replace("\r\n", "\n")
+        assert html_part(mail).replace("\r\n", "\n") == html.replace("\r\n", "\n")
+
+
 # --- exactly once across a killed run ---------------------------------------------------------
 
 

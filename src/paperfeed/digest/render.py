@@ -184,12 +184,15 @@ class Renderer:
         to: str,
         message_id: str,
         now: datetime | None = None,
+        eight_bit: bool = False,
     ) -> bytes:
         """The MIME message (text + HTML alternatives) with RFC 8058 one-click headers.
 
         Subject, From and Date go through `EmailMessage` (RFC 2047 encoding, CR/LF refused)
         once per distinct subject; the per-recipient headers are plain ASCII values checked
         here. This keeps 100k messages cheap (EmailMessage costs ~1.5 ms per message).
+        `eight_bit` (for a server that offers 8BITMIME, RFC 6152): the bodies go as UTF-8
+        lines as they are, half the lines and 30% fewer bytes than base64, where they can.
         """
         date = format_datetime(now or datetime.now(UTC))
         key = (rendered.subject, date)
@@ -215,13 +218,19 @@ class Renderer:
             f'Content-Type: multipart/alternative; boundary="{boundary}"',
             "",
             f"--{boundary}",
-            _part("text/plain", rendered.text),
-            f"--{boundary}",
-            _part("text/html", rendered.html),
-            f"--{boundary}--",
             "",
         ]
-        return head + "\r\n".join(lines).encode("ascii")
+        delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
+        return b"".join(
+            (
+                head,
+                "\r\n".join(lines).encode("ascii"),
+                _part("text/plain", rendered.text, eight_bit),
+                delimiter,
+                _part("text/html", rendered.html, eight_bit),
+                f"\r\n--{boundary}--\r\n".encode("ascii"),
+            )
+        )
 
 
 def _header_value(value: str) -> str:
@@ -231,12 +240,24 @@ def _header_value(value: str) -> str:
     return value
 
 
-def _part(content_type: str, text: str) -> str:
-    encoded = base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+def _part(content_type: str, text: str, eight_bit: bool = False) -> bytes:
+    """One body part: 8bit (UTF-8 lines as they are) when allowed and every line fits the
+    998-octet limit of RFC 5322 without NUL or a lone CR, else base64."""
+    data = text.encode("utf-8")
+    if eight_bit and b"\0" not in data:
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        if b"\r" not in data and max(map(len, data.split(b"\n"))) <= 998:
+            # The CRLF before the next boundary is the boundary's: the text keeps its own.
+            return (
+                f"Content-Type: {content_type}; charset=utf-8\r\n"
+                "Content-Transfer-Encoding: 8bit\r\n\r\n"
+            ).encode("ascii") + data.replace(b"\n", b"\r\n")
+        data = text.encode("utf-8")
+    encoded = base64.encodebytes(data).replace(b"\n", b"\r\n").removesuffix(b"\r\n")
     return (
-        f"Content-Type: {content_type}; charset=utf-8\r\n"
-        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}".removesuffix("\r\n")
-    )
+        f"Content-Type: {content_type}; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ).encode("ascii") + encoded
 
 
 def _period_label(period: str) -> str:

@@ -102,11 +102,13 @@ def open_sender(settings: Settings) -> SmtpSender:
 
 @dataclass(slots=True)
 class Outgoing:
-    """A rendered digest on its way: the MIME bytes and the Message-ID the outbox records."""
+    """A rendered digest on its way: the Message-ID the outbox records and, once its
+    connection is known (8bit bodies where the server takes them), the MIME bytes."""
 
     digest: Digest
     message_id: str
-    data: bytes
+    rendered: RenderedEmail
+    data: bytes = b""
 
 
 @dataclass(slots=True)
@@ -297,13 +299,22 @@ class DigestJob:
             return None
         rendered = self.renderer.digest(digest, now=self.now)
         message_id = self.renderer.message_id(f"digest.{period.replace(':', '-')}.{sub.id}")
-        data = self.renderer.message(rendered, to=sub.email, message_id=message_id, now=self.now)
-        return Outgoing(digest, message_id, data)
+        return Outgoing(digest, message_id, rendered)
 
     def _start(self, line: Line, out: Outgoing, retry: list[tuple[Subscriber, str]]) -> None:
         line.out, line.handed = out, False
         try:
-            line.smtp.begin(sender=self.sender, recipient=out.digest.subscriber.email)
+            eight_bit = line.smtp.offers_8bitmime()
+            out.data = self.renderer.message(
+                out.rendered,
+                to=out.digest.subscriber.email,
+                message_id=out.message_id,
+                now=self.now,
+                eight_bit=eight_bit,
+            )
+            line.smtp.begin(
+                sender=self.sender, recipient=out.digest.subscriber.email, eight_bit=eight_bit
+            )
         except Exception as exc:  # noqa: BLE001 - sorted out by _settle, like every step
             self._settle(line, exc, retry)
 

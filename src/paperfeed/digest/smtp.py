@@ -144,6 +144,7 @@ class SmtpSender:
         sender: str,
         recipient: str,
         before_commit: Callable[[], bool] = lambda: True,
+        eight_bit: bool = False,
     ) -> bool:
         """Deliver one message; False if `before_commit` declined (nothing delivered).
 
@@ -151,7 +152,7 @@ class SmtpSender:
         connection fails before the message was committed, `DeliveryInDoubt` after.
         The steps below, called apart, let one thread keep several connections busy.
         """
-        self.begin(sender=sender, recipient=recipient)
+        self.begin(sender=sender, recipient=recipient, eight_bit=eight_bit)
         while not self.envelope_ready():
             pass
         if not self.hand_over(message, before_commit):
@@ -159,9 +160,16 @@ class SmtpSender:
         self.accepted()
         return True
 
-    def begin(self, *, sender: str, recipient: str) -> None:
+    def offers_8bitmime(self) -> bool:
+        """Whether the server takes 8-bit message bodies (RFC 6152); connects if need be."""
+        if self._conn is None:
+            self._conn = self._connect()
+        return bool(self._conn.has_extn("8bitmime"))
+
+    def begin(self, *, sender: str, recipient: str, eight_bit: bool = False) -> None:
         """Open a mail transaction: MAIL, RCPT and DATA go out in one write with PIPELINING,
-        else MAIL alone; `envelope_ready` reads the replies (and sends the next command)."""
+        else MAIL alone; `envelope_ready` reads the replies (and sends the next command).
+        `eight_bit`: the message has 8bit parts (only after `offers_8bitmime()` said yes)."""
         for address in (sender, recipient):
             if (
                 not address.isascii()
@@ -173,7 +181,12 @@ class SmtpSender:
         if self._conn is None:
             self._conn = self._connect()
         conn = self._conn
-        self._envelope = [f"MAIL FROM:<{sender}>\r\n", f"RCPT TO:<{recipient}>\r\n", "DATA\r\n"]
+        body = " BODY=8BITMIME" if eight_bit else ""
+        self._envelope = [
+            f"MAIL FROM:<{sender}>{body}\r\n",
+            f"RCPT TO:<{recipient}>\r\n",
+            "DATA\r\n",
+        ]
         self._sent = 3 if conn.has_extn("pipelining") else 1  # RFC 2920: one round trip
         self._read = 0
         try:
