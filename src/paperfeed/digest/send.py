@@ -24,6 +24,7 @@ counted as delivered. Rows still 'sending' at the start of a run are reported th
 from __future__ import annotations
 
 import logging
+import select
 import smtplib
 import time
 from collections.abc import Iterator, Sequence
@@ -233,11 +234,11 @@ class DigestJob:
     ) -> list[tuple[Subscriber, str]]:
         """Compose and deliver every digest of `due`; returns those to retry.
 
-        One thread keeps every connection busy: each line takes its next step in turn (send
-        the envelope, one command per turn if the server does not pipeline; read its
-        replies, send the message, commit the outbox row, send the dot; read the final
-        reply), so a line waits for its server only after the others have had their turn,
-        and composing the next digest overlaps the server's work. The outbox commit and the
+        One thread keeps every connection busy: each line whose server has answered takes
+        its next step (send the envelope, one command per turn if the server does not
+        pipeline; read its replies, send the message, commit the outbox row, send the dot;
+        read the final reply), so the job waits only when no server has answered yet, and
+        composing the next digest overlaps the servers' work. The outbox commit and the
         dot follow each other directly, as with one connection.
         """
         retry: list[tuple[Subscriber, str]] = []
@@ -245,8 +246,9 @@ class DigestJob:
         exhausted = False
         while True:
             busy = False
+            answered = {id(line) for line in _answered(slots)}
             for line in slots:
-                if line is not None and line.out is not None:
+                if line is not None and line.out is not None and id(line) in answered:
                     self._step(line, retry)
                 while not exhausted and (line is None or line.out is None):
                     item = next(due, None)
@@ -400,6 +402,29 @@ class DigestJob:
 
     def _remember(self, sub: Subscriber, error: str) -> None:
         self._errors[sub.id] = error
+
+
+def _answered(slots: Sequence[Line | None]) -> list[Line]:
+    """The lines, of those awaiting a reply, whose server has sent something (waits for the
+    first); all of them if none answers within the SMTP timeout (their reads then fail)."""
+    waiting = [line for line in slots if line is not None and line.out is not None]
+    if len(waiting) <= 1:
+        return waiting
+    fds: dict[int, Line] = {}
+    for line in waiting:
+        fd = line.smtp.waiting_socket()
+        if fd is None:
+            return waiting  # a reply is readable at once, or the read fails at once
+        fds[fd] = line
+    timeout = waiting[0].smtp.config.timeout
+    if hasattr(select, "poll"):
+        poll = select.poll()
+        for fd in fds:
+            poll.register(fd, select.POLLIN | select.POLLPRI)
+        ready = [fds[fd] for fd, _ in poll.poll(timeout * 1000)]
+    else:  # Windows
+        ready = [fds[fd] for fd in select.select(list(fds), [], [], timeout)[0]]
+    return ready or waiting
 
 
 def send_digests(

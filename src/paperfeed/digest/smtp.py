@@ -166,6 +166,14 @@ class SmtpSender:
             self._conn = self._connect()
         return bool(self._conn.has_extn("8bitmime"))
 
+    def waiting_socket(self) -> int | None:
+        """The file descriptor to wait on for the server's next reply, or None when the reply
+        can be read at once (TLS bytes already decrypted) or there is no connection."""
+        sock = self._conn.sock if self._conn is not None else None
+        if sock is None or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            return None
+        return sock.fileno()
+
     def begin(self, *, sender: str, recipient: str, eight_bit: bool = False) -> None:
         """Open a mail transaction: MAIL, RCPT and DATA go out in one write with PIPELINING,
         else MAIL alone; `envelope_ready` reads the replies (and sends the next command).
@@ -231,9 +239,13 @@ class SmtpSender:
         if conn is None:
             raise smtplib.SMTPServerDisconnected("no transaction begun")
         try:
-            if b"\n" in message.replace(b"\r\n", b""):
+            if message.count(b"\n") != message.count(b"\r\n"):
                 message = _BARE_LF.sub(b"\r\n", message)
-            body = _LEADING_DOT.sub(b"..", message)
+            body = (
+                _LEADING_DOT.sub(b"..", message)
+                if b"\n." in message or message.startswith(b".")
+                else message
+            )
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"
             conn.send(body)
