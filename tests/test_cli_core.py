@@ -99,3 +99,9 @@ def test_serve_loads_the_sample_into_an_empty_data_dir_and_answers(tmp_path):
         output = proc.communicate(timeout=30)[0]
     assert "loading the bundled sample" in output
     assert "added 9774" in output
+    # The sample was indexed beside its import (search/follow.py), complete before serving.
+    from paperfeed.search.keyword import KeywordIndex
+
+    index = tmp_path / "data" / "index"
+    assert json.loads((index / "state.json").read_text())["keyword_docs"] == 9774
+    assert KeywordIndex(index / "keyword").num_docs() == 9774

@@ -4,6 +4,7 @@ responses (`harvest_upstream.py`): a full harvest, a second run that finds nothi
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from harvest_upstream import Upstream, oai_records, record_categories, record_id
 
+from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import load_settings
 from paperfeed.store import open_store
 
@@ -119,6 +121,11 @@ def test_harvest_then_a_second_run_finds_nothing_new(cli, data_dir, upstream, on
         rss_paper = store.get_paper("2403.15527")
         assert rss_paper.paper.listing_date.isoformat() == "2024-03-26"
         assert store.get_checkpoint("oai:cs").state == {"from": "2015-01-16", "token": None}
+        # The keyword index followed the harvest (search/follow.py): complete when it returned.
+        index = load_settings(data_dir=data_dir).index_dir
+        state = json.loads((index / "state.json").read_text())
+        assert state["keyword_seq"] == store.last_seq()
+        assert KeywordIndex(index / "keyword").num_docs() == len(ids)
     finally:
         store.close()
 

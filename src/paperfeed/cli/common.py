@@ -21,7 +21,6 @@ import typer
 from typer.core import TyperGroup
 
 from paperfeed.errors import PaperfeedError
-from paperfeed.search import sync_keyword_index
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 from paperfeed.store.failures import storage_error
@@ -117,8 +116,3 @@ def show_progress_lines() -> None:
 def echo_json(value: Any) -> None:
     """`value` as one line of JSON (non-ASCII kept readable, controls escaped)."""
     say(json.dumps(value, ensure_ascii=False))
-
-
-def after_ingest(store: Store) -> None:
-    """Make new papers findable by keyword at once."""
-    sync_keyword_index(store, state.settings)

@@ -3,13 +3,15 @@ what is new since the last run."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any
 
 import typer
 
-from paperfeed.cli.common import after_ingest, echo_json, opened_store, say, state
+from paperfeed.cli.common import echo_json, opened_store, say, state
 from paperfeed.dates import parse_day
 from paperfeed.ingest import harvest as harvesting
+from paperfeed.search.follow import following_imports
 
 sources_app = typer.Typer(
     help="Followed sources: arXiv categories (arxiv:cs.CL) and Hugging Face's daily list "
@@ -97,21 +99,25 @@ def harvest(
 ) -> None:
     """Fetch what is new from the followed sources since the last run (resumable)."""
     with opened_store() as store:
-        report = harvesting.harvest(
-            store,
-            state.settings,
-            source=source,
-            since=parse_day(since) if since else None,
-            until=parse_day(until) if until else None,
-            dry_run=dry_run,
-            progress=lambda message: say(message, err=True),
+        # As `paperfeed ingest`: the keyword index follows the harvest's writes (new papers
+        # and updated ones) and is complete when it returns.
+        indexing: AbstractContextManager[None] = (
+            nullcontext() if dry_run else following_imports(store, state.settings)
         )
+        with indexing:
+            report = harvesting.harvest(
+                store,
+                state.settings,
+                source=source,
+                since=parse_day(since) if since else None,
+                until=parse_day(until) if until else None,
+                dry_run=dry_run,
+                progress=lambda message: say(message, err=True),
+            )
         if not report.feeds:
             say("no followed sources (add one: paperfeed sources add arxiv:cs.CL)")
             return
         say(report.summary())
-        if report.added and not dry_run:
-            after_ingest(store)
     if report.failed:
         raise typer.Exit(1)
 

@@ -13,10 +13,11 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from paperfeed.cli.common import after_ingest, opened_store, say, state
+from paperfeed.cli.common import opened_store, say, state
 from paperfeed.errors import ServiceUnavailable
 from paperfeed.progress import Progress
 from paperfeed.sample import load_sample
+from paperfeed.search.follow import following_imports
 from paperfeed.search.indexer import sync_keyword
 from paperfeed.store import Store
 from paperfeed.store.failures import check_writable
@@ -64,9 +65,9 @@ def serve(
         papers = store.stats().papers
         if not no_sample and papers == 0:
             say(f"Empty catalogue in {settings.data_dir}: loading the bundled sample…")
-            report = load_sample(store)
+            with following_imports(store, settings):  # indexed beside the import
+                report = load_sample(store)
             say(report.summary())
-            after_ingest(store)
         build_keyword_index(store)
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
