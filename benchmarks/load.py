@@ -26,10 +26,12 @@ PREFIX-<label>-<round>.txt); `benchmarks/profile_summary.py` groups them by stag
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -65,6 +67,31 @@ QUERIES = [
 ]
 PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
 COLD_SEARCHES = 12_000  # more than any run issues: 15 s x 2,400 req/s / 3
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: SIGTERM when this script ends, even by SIGKILL (Linux)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def own_group_dying_with_parent() -> None:
+    """A server: its own process group (stopped as a whole), SIGTERM when this script ends."""
+    os.setsid()
+    die_with_parent()
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP end this script through its `finally` blocks, which stop the
+    servers (as Ctrl-C does), instead of leaving them running."""
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(f"stopped by signal {signum}")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, leave)
 
 
 @dataclass
@@ -104,9 +131,13 @@ def prepare(target: Target) -> None:
     target.data_dir.mkdir(parents=True, exist_ok=True)
     cli = [sys.executable, "-m", "paperfeed"]
     print(f"[{target.label}] loading {CORPUS.name} into {target.data_dir} ...", flush=True)
-    subprocess.run([*cli, "ingest", str(CORPUS)], env=target.env(), check=True)
+    subprocess.run(
+        [*cli, "ingest", str(CORPUS)], env=target.env(), check=True, preexec_fn=die_with_parent
+    )
     print(f"[{target.label}] building every search index (blocks until done) ...", flush=True)
-    subprocess.run([*cli, "index", "--sync"], env=target.env(), check=True)
+    subprocess.run(
+        [*cli, "index", "--sync"], env=target.env(), check=True, preexec_fn=die_with_parent
+    )
     ready.write_text(target.database_url or "")
 
 
@@ -133,7 +164,16 @@ def start_server(target: Target, port: int, workers: int) -> subprocess.Popen[by
         "warning",
         "--no-access-log",
     ]
-    proc = subprocess.Popen(cmd, env=target.env(), start_new_session=True)
+    proc = subprocess.Popen(cmd, env=target.env(), preexec_fn=own_group_dying_with_parent)
+    try:
+        wait_started(target, proc, port, workers)
+    except BaseException:
+        stop_server(proc)
+        raise
+    return proc
+
+
+def wait_started(target: Target, proc: subprocess.Popen[bytes], port: int, workers: int) -> None:
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         try:
@@ -141,23 +181,24 @@ def start_server(target: Target, port: int, workers: int) -> subprocess.Popen[by
                 # every worker must have finished its start-up: warm them all
                 for _ in range(workers * 8):
                     httpx.get(f"http://127.0.0.1:{port}/search?q=warm+up", timeout=60)
-                return proc
+                return
         except httpx.HTTPError:
             pass
         if proc.poll() is not None:
             raise SystemExit(f"[{target.label}] server exited with {proc.returncode}")
         time.sleep(0.5)
-    stop_server(proc)
     raise SystemExit(f"[{target.label}] server did not start")
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
     """Stop uvicorn and its worker processes (its own process group)."""
     try:
-        os.killpg(proc.pid, 15)
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, 9)
+    except ProcessLookupError:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
 
@@ -222,7 +263,9 @@ def run_wrk(url: str, *, duration: int, connections: int, script: Path | None) -
     if script:
         cmd += ["-s", str(script)]
     load_before = os.getloadavg()[0]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [*cmd, url], capture_output=True, text=True, check=True, preexec_fn=die_with_parent
+    ).stdout
     load_after = os.getloadavg()[0]
 
     def latency(label: str) -> float:
@@ -275,6 +318,7 @@ def measure(target: Target, args: argparse.Namespace, paths: list[str] | None, t
                 + ["--rate", "200", "--duration", str(args.duration), "--nonblocking", "-o", out],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
             )
         mixed = run_wrk(
             base, duration=args.duration, connections=args.connections, script=Path(fh.name)
@@ -283,6 +327,8 @@ def measure(target: Target, args: argparse.Namespace, paths: list[str] | None, t
             spy.wait(timeout=60)
         mixed["rss_mib"] = rss_mib(server_pids(proc))
     finally:
+        if spy is not None and spy.poll() is None:
+            spy.terminate()
         stop_server(proc)
     return paths, healthz, mixed
 
@@ -314,6 +360,7 @@ def main() -> None:
     ap.add_argument("--pg", help="PostgreSQL admin URL: use PostgreSQL stores on that server")
     ap.add_argument("--py-spy", help="sample the servers with py-spy (output prefix)")
     args = ap.parse_args()
+    stop_on_signals()
     if not shutil.which("wrk"):
         raise SystemExit("needs wrk: apt-get install wrk")
     suffix = "-pg" if args.pg else ""

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Path, Request
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from paperfeed import accounts
 from paperfeed.errors import NotFound, ServiceUnavailable, Unauthorized
@@ -29,25 +30,29 @@ from paperfeed.web.security import SESSION_COOKIE, verify_csrf
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def get_store(request: Request) -> Store:
-    """The store opened by the app's lifespan."""
+async def get_store(request: Request) -> Store:
+    """The store opened by the app's lifespan.
+
+    This and the other dependencies that only read `app.state` are `async`: FastAPI runs a
+    plain `def` dependency on a worker thread, a thread hand-off per dependency per request.
+    """
     store: Store = request.app.state.store
     return store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_optional_search(request: Request) -> SearchService | None:
+async def get_optional_search(request: Request) -> SearchService | None:
     """The search service, or None where it could not open (pages degrade without it)."""
     search: SearchService | None = request.app.state.search
     return search
 
 
-def get_search(
+async def get_search(
     search: Annotated[SearchService | None, Depends(get_optional_search)],
 ) -> SearchService:
     """The search service (paperfeed.search), opened once per app; 503 where it is missing."""
@@ -84,7 +89,8 @@ async def optional_user(request: Request, store: StoreDep) -> User | None:
         return known
     bearer = _bearer(request)
     token = bearer or request.cookies.get(SESSION_COOKIE)
-    user = accounts.session_user(store, token)
+    # a database read: on a worker thread, never on the event loop (anonymous: none)
+    user = await run_in_threadpool(accounts.session_user, store, token) if token else None
     if user is not None and bearer is None and request.method in UNSAFE_METHODS:
         await verify_csrf(request)
     request.state.user = user
