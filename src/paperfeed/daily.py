@@ -112,8 +112,9 @@ def period_or_latest(store: Store, period: Period | None, kind: PeriodKind = "da
 
 def neighbours(store: Store, period: Period) -> tuple[Period | None, Period | None]:
     """The nearest earlier and later periods of the same kind that have papers."""
-    before, _ = store.adjacent_daily_days(period.start)
-    _, after = store.adjacent_daily_days(period.end)
+    before, after = store.adjacent_daily_days(period.start)
+    if period.end != period.start:  # a day asks once (a round trip on PostgreSQL)
+        _, after = store.adjacent_daily_days(period.end)
     make = {"day": day_period, "week": week_period, "month": month_period}[period.kind]
     return (make(before) if before else None), (make(after) if after else None)
 
