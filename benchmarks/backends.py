@@ -1,7 +1,7 @@
 """SQLite with 1 app process vs PostgreSQL with 1 and 2: ingest rate, search p95, mixed load.
 
-    python benchmarks/backends.py [--papers 100000] [--duration 15] [--connections 8]
-                                  [--pg postgresql://127.0.0.1:5432/test]
+    python benchmarks/backends.py [--papers 100000] [--duration 15] [--rounds 3]
+                                  [--connections 8] [--pg postgresql://127.0.0.1:5432/test]
 
 Same machine, same data, one run:
 
@@ -10,12 +10,16 @@ Same machine, same data, one run:
    a fresh SQLite file and a fresh PostgreSQL database (parse time excluded; the catalogue
    write path only). Papers/s for each, and PostgreSQL / SQLite.
 2. **Serving**: the real HF daily-papers corpus (9,774 papers) loaded into a fresh store per
-   backend; `paperfeed serve` processes started on it (SQLite: 1; PostgreSQL: 1, then 2
-   on one database with the load spread over both, as behind a load balancer). For each:
+   backend; `paperfeed serve` processes started on it (SQLite: 1; PostgreSQL: 1, and 2
+   on the same database with the load spread over both, as behind a load balancer), all
+   configurations' processes at once. For each:
    - search p95: 400 distinct two-word searches (`/api/papers/search`, 4 at a time);
    - mixed rate: `--connections` clients for `--duration` s, each request one of home page,
      search page (20 popular queries), paper page, or an upvote (POST, 50 signed-in users),
-     in equal shares; requests/s, p50/p99 and errors.
+     in equal shares; requests/s, p50/p99 and errors. Measured in `--rounds` interleaved
+     rounds (SQLite-1, PG-1, PG-2, then PG-1, PG-2, SQLite-1, ...), each configuration
+     continuing its own copy of the same request sequence, so that the machine's changing
+     load (it is shared) falls on every configuration alike; req/s over all rounds.
    The load generator is Python (httpx, asyncio) on the same 2 cores: it costs CPU the
    servers would otherwise have, equally in every configuration.
 
@@ -27,9 +31,10 @@ Same machine, same data, one run:
 Every configuration runs with the same settings: `PAPERFEED_TRANSFORMER` from
 `--transformer` (default `off`: a fresh instance's transformer backfill takes minutes of CPU
 per process and would run during the measurement, twice with 2 processes; search is then
-keyword + static vectors everywhere), the default page cache, and the upvote throttle of the
-load generator's address cleared before each mixed run (the PostgreSQL configurations share
-one database; the limit is per client address, and every client here is 127.0.0.1).
+keyword + static vectors everywhere) and the default page cache. Each signed-in reader sends
+its own address (`X-Forwarded-For`, trusted from 127.0.0.1), as behind a load balancer: with
+every upvote from one address the per-address limit (900 per 15 minutes) refused upvotes past
+~240 req/s.
 `--configs` runs a subset; `--py-spy PREFIX` samples every app process during each mixed
 run (`py-spy record --format raw`, read by `benchmarks/profile_summary.py`).
 
@@ -47,6 +52,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -158,7 +164,8 @@ def start(data: Path, url: str | None, transformer: str) -> tuple[subprocess.Pop
 
 
 def tokens(data: Path, url: str | None, n: int, prefix: str) -> list[dict[str, str]]:
-    """Bearer tokens of `n` readers, made in the store (sign-up over HTTP is throttled)."""
+    """Request headers of `n` signed-in readers (bearer tokens made in the store: sign-up over
+    HTTP is throttled)."""
     from paperfeed import accounts
 
     store = open_store_at(data, url)
@@ -171,20 +178,29 @@ def tokens(data: Path, url: str | None, n: int, prefix: str) -> list[dict[str, s
                 password="correct horse battery",
                 client=f"{prefix}{i}",
             )
-            out.append({"Authorization": f"Bearer {accounts.start_session(store, user)}"})
+            # each reader from an address of their own, as behind a load balancer (uvicorn
+            # trusts X-Forwarded-For from 127.0.0.1): the per-address upvote limit is then
+            # one reader's, not the whole load generator's
+            token = accounts.start_session(store, user)
+            out.append({"Authorization": f"Bearer {token}", "X-Forwarded-For": f"10.1.0.{i + 1}"})
     finally:
         store.close()
     return out
 
 
 async def drive(
-    bases: list[str], requests: list[tuple[str, str, dict]], connections: int, seconds: float
+    bases: list[str],
+    requests: list[tuple[str, str, dict]],
+    connections: int,
+    seconds: float,
+    start: int = 0,
 ) -> dict:
+    """`connections` clients sending `requests` (from index `start` on) for `seconds`."""
     latencies: list[float] = []
     errors = 0
     hits = misses = 0
     stop = time.monotonic() + seconds
-    counter = itertools.count()
+    counter = itertools.count(start)
 
     async def client(k: int) -> None:
         nonlocal errors, hits, misses
@@ -208,20 +224,25 @@ async def drive(
     t0 = time.monotonic()
     await asyncio.gather(*(client(k) for k in range(connections)))
     elapsed = time.monotonic() - t0
-    latencies.sort()
+    out = summary(latencies, elapsed)
+    out.update(errors=errors, hits=hits, misses=misses, latencies=latencies, elapsed=elapsed)
+    out["next"] = next(counter)
+    return out
+
+
+def summary(latencies: list[float], elapsed: float) -> dict:
+    ordered = sorted(latencies)
     return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": 1000 * latencies[len(latencies) // 2],
-        "p95_ms": 1000 * latencies[int(len(latencies) * 0.95)],
-        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
-        "errors": errors,
-        "requests": len(latencies),
-        "cache_hits": hits / max(1, hits + misses),
+        "rps": len(ordered) / elapsed,
+        "p50_ms": 1000 * ordered[len(ordered) // 2],
+        "p95_ms": 1000 * ordered[int(len(ordered) * 0.95)],
+        "p99_ms": 1000 * ordered[int(len(ordered) * 0.99)],
+        "requests": len(ordered),
     }
 
 
 def mixed_requests(
-    rng: random.Random, ids: list[str], users: list[dict[str, str]], n: int = 2000
+    rng: random.Random, ids: list[str], users: list[dict[str, str]], n: int = 20_000
 ) -> list[tuple[str, str, dict[str, str]]]:
     """The mixed load: home, search page, paper page and upvote in equal shares."""
     mix: list[tuple[str, str, dict[str, str]]] = []
@@ -260,26 +281,28 @@ def pg_backends(admin: str, url: str | None) -> list[int]:
     return [r[0] for r in rows]
 
 
-def clear_upvote_throttle(data: Path, url: str | None) -> None:
-    """Every configuration starts its mixed run with the same room under the per-client
-    upvote limit (all clients here are 127.0.0.1)."""
-    store = open_store_at(data, url)
-    try:
-        store.throttle_clear("upvote:client:127.0.0.1")  # accounts.rate_limit's key
-    finally:
-        store.close()
+class Served:
+    """One configuration's running app processes and what was measured on them."""
 
+    def __init__(self, key: str, data: Path, url: str | None, args: argparse.Namespace) -> None:
+        _, processes = CONFIGS[key]
+        self.key, self.name, self.data, self.url = key, NAMES[key], data, url
+        # SQLite: the one process serves the database in the data directory itself
+        dirs = [data / f"inst{i}" if url else data for i in range(processes)]
+        self.procs = [start(d, url, args.transformer) for d in dirs]
+        self.bases = [b for _, b in self.procs]
+        self.app_pids = [proc.pid for proc, _ in self.procs]
+        self.next = 0  # where in the mix the next round starts
+        self.latencies: list[float] = []
+        self.elapsed = 0.0
+        self.rounds: list[tuple[float, float]] = []  # (req/s, load average) per round
+        self.errors = self.hits = self.misses = 0
+        self.app_cpu = self.db_cpu = 0.0
 
-def serving(name: str, data: Path, url: str | None, processes: int, args) -> dict:  # noqa: ANN001
-    # SQLite: the one process serves the database in the data directory itself.
-    procs = [
-        start(data / f"inst{i}" if url else data, url, args.transformer) for i in range(processes)
-    ]
-    bases = [b for _, b in procs]
-    spies: list[subprocess.Popen] = []
-    try:
-        rng = random.Random(11)
-        api = httpx.get(bases[0] + "/api/papers", params={"limit": 100}, timeout=60).json()
+    def prepare(self, args: argparse.Namespace) -> None:
+        """Search p95, then the mixed load's readers and requests, and a warm-up."""
+        rng = random.Random(11)  # the same searches and mix for every configuration
+        api = httpx.get(self.bases[0] + "/api/papers", params={"limit": 100}, timeout=60).json()
         ids = [p["id"] for p in api]
         words = sorted({w.lower() for p in api for w in re.findall(r"[A-Za-z]{5,}", p["title"])})
         cold = [
@@ -288,52 +311,56 @@ def serving(name: str, data: Path, url: str | None, processes: int, args) -> dic
         ]
         search = [("GET", f"/api/papers/search?q={q.replace(' ', '+')}&limit=10", {}) for q in cold]
         # p95 over exactly the 400 distinct searches, 4 at a time
-        search_stats = asyncio.run(drive_n(bases, search, 4))
-        users = tokens(data, url, 50, prefix=f"p{processes}{'pg' if url else 'sq'}")
-        mix = mixed_requests(rng, ids, users)
-        for m, p, h in mix[:40]:  # warm every process
-            for b in bases:
+        self.search = asyncio.run(drive_n(self.bases, search, 4))
+        users = tokens(self.data, self.url, 50, prefix=f"{self.key}-")
+        self.mix = mixed_requests(rng, ids, users)
+        for m, p, h in self.mix[-40:]:  # warm every process (not the measured requests)
+            for b in self.bases:
                 httpx.request(m, b + p, headers=h, timeout=60)
-        clear_upvote_throttle(data, url)
-        app_pids = [proc.pid for proc, _ in procs]
-        db_pids = pg_backends(args.pg, url)
-        if args.py_spy:
-            for k, pid in enumerate(app_pids):
-                out = f"{args.py_spy}-{args.tag}-{name.split(',')[0].lower()}{processes}-{k}.txt"
-                spies.append(
-                    subprocess.Popen(
-                        [PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--rate", "100"]
-                        + ["--duration", str(int(args.duration)), "--nonblocking", "-o", out],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
-        app0 = sum(cpu_s(p) for p in app_pids)
+
+    def measure(self, args: argparse.Namespace) -> None:
+        """One round of the mixed load, continuing the mix where the last round stopped."""
+        db_pids = pg_backends(args.pg, self.url)
+        app0 = sum(cpu_s(p) for p in self.app_pids)
         db0 = {p: cpu_s(p) for p in db_pids}
         load = os.getloadavg()[0]
-        mixed = asyncio.run(drive(bases, mix, args.connections, args.duration))
-        app = sum(cpu_s(p) for p in app_pids) - app0
-        db = sum(cpu_s(p) - db0[p] for p in db_pids if cpu_s(p))  # backends open throughout
-        for spy in spies:
-            spy.wait(timeout=60)
-    finally:
-        for proc, _ in procs:
+        r = asyncio.run(drive(self.bases, self.mix, args.connections, args.duration, self.next))
+        self.app_cpu += sum(cpu_s(p) for p in self.app_pids) - app0
+        self.db_cpu += sum(cpu_s(p) - db0[p] for p in db_pids if cpu_s(p))
+        self.next = r["next"]
+        self.latencies += r["latencies"]
+        self.elapsed += r["elapsed"]
+        self.errors += r["errors"]
+        self.hits += r["hits"]
+        self.misses += r["misses"]
+        self.rounds.append((r["rps"], load))
+
+    def report(self) -> dict:
+        mixed = summary(self.latencies, self.elapsed)
+        n = mixed["requests"]
+        mixed.update(
+            errors=self.errors,
+            cache_hits=self.hits / max(1, self.hits + self.misses),
+            app_cpu_ms=1000 * self.app_cpu / n,
+            db_cpu_ms=1000 * self.db_cpu / n,
+        )
+        rounds = "  ".join(f"{rps:.0f} (load {load:.1f})" for rps, load in self.rounds)
+        print(
+            f"{self.name:<24} search p95 {self.search['p95_ms']:6.1f} ms (p50 "
+            f"{self.search['p50_ms']:.1f})  mixed {mixed['rps']:6.1f} req/s  p50 "
+            f"{mixed['p50_ms']:.1f} ms  p99 {mixed['p99_ms']:.1f} ms  errors {mixed['errors']}  "
+            f"page cache hits {mixed['cache_hits']:.0%}  CPU/request app "
+            f"{mixed['app_cpu_ms']:.1f} + PostgreSQL {mixed['db_cpu_ms']:.1f} ms\n"
+            f"{'':<24} rounds: {rounds}",
+            flush=True,
+        )
+        return {"search": self.search, "mixed": mixed}
+
+    def stop(self) -> None:
+        for proc, _ in self.procs:
             proc.terminate()
-        for proc, _ in procs:
+        for proc, _ in self.procs:
             proc.wait(timeout=30)
-    n = mixed["requests"]
-    mixed["app_cpu_ms"] = 1000 * app / n
-    mixed["db_cpu_ms"] = 1000 * db / n
-    mixed["load"] = load
-    print(
-        f"{name:<24} search p95 {search_stats['p95_ms']:6.1f} ms (p50 "
-        f"{search_stats['p50_ms']:.1f})  mixed {mixed['rps']:6.1f} req/s  p50 "
-        f"{mixed['p50_ms']:.1f} ms  p99 {mixed['p99_ms']:.1f} ms  errors {mixed['errors']}  "
-        f"page cache hits {mixed['cache_hits']:.0%}  CPU/request app {mixed['app_cpu_ms']:.1f}"
-        f" + PostgreSQL {mixed['db_cpu_ms']:.1f} ms  (load {load:.1f})",
-        flush=True,
-    )
-    return {"search": search_stats, "mixed": mixed}
 
 
 async def drive_n(bases: list[str], requests: list[tuple[str, str, dict]], parallel: int) -> dict:
@@ -382,6 +409,7 @@ def main() -> None:
     ap.add_argument("--transformer", default="off", help="PAPERFEED_TRANSFORMER for every server")
     ap.add_argument("--py-spy", help="sample the app processes during the mixed runs (prefix)")
     ap.add_argument("--tag", default="run", help="part of the py-spy file names")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved mixed-load rounds")
     args = ap.parse_args()
     pg = PgBench(args.pg)
     tmp = Path(tempfile.mkdtemp(prefix="pf-bench-"))
@@ -412,6 +440,9 @@ def main() -> None:
 
 
 def serve_all(args: argparse.Namespace, pg: PgBench, tmp: Path) -> None:
+    """Every configuration's servers up at once, then the mixed load in interleaved rounds
+    (`--rounds`; each round visits the configurations in turn, starting one further along
+    each time), so that a change in the machine's load falls on all of them alike."""
     chosen = args.configs.split(",")
     if "sqlite1" in chosen:
         load_corpus(tmp / "sqlite", None)
@@ -419,10 +450,42 @@ def serve_all(args: argparse.Namespace, pg: PgBench, tmp: Path) -> None:
     if any(CONFIGS[c][0] for c in chosen):
         pg_url = pg.new()
         load_corpus(tmp / "pg-seed", pg_url)
-    for key in chosen:
-        kind, processes = CONFIGS[key]
-        data = tmp / ("sqlite" if kind is None else f"pg{processes}")
-        serving(NAMES[key], data, pg_url if kind else None, processes, args)
+    served: list[Served] = []
+    spies: list[subprocess.Popen] = []
+    try:
+        for key in chosen:
+            kind, processes = CONFIGS[key]
+            data = tmp / ("sqlite" if kind is None else f"pg{processes}")
+            served.append(Served(key, data, pg_url if kind else None, args))
+        for s in served:
+            s.prepare(args)
+        if args.py_spy:  # every app process, for the whole mixed phase (idle time not sampled)
+            seconds = int(args.duration * args.rounds * len(served) + 30)
+            for s in served:
+                for k, pid in enumerate(s.app_pids):
+                    out = f"{args.py_spy}-{args.tag}-{s.key}-{k}.txt"
+                    spies.append(
+                        subprocess.Popen(
+                            [PY_SPY, "record", "--pid", str(pid), "--format", "raw"]
+                            + ["--rate", "100", "--duration", str(seconds), "--nonblocking"]
+                            + ["-o", out],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                        )
+                    )
+        for r in range(args.rounds):
+            for s in served[r % len(served) :] + served[: r % len(served)]:
+                s.measure(args)
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its profile on Ctrl-C
+        for spy in spies:
+            spy.wait(timeout=60)
+        print(f"mixed load: {args.rounds} rounds of {args.duration:g} s per configuration")
+        for s in served:
+            s.report()
+    finally:
+        for s in served:
+            s.stop()
 
 
 if __name__ == "__main__":
