@@ -27,6 +27,9 @@ Fusions (paperfeed.search.fusion; each ranks the union of keyword top-k and dens
           best keyword hit covers: when no paper matches most of the query's terms, keyword
           evidence counts little and meaning decides (the shipped one)
   gate    like ideal while c >= t, meaning alone (k ignored) when c < t
+  gatecov gate, then (while c >= t: keyword evidence trusted) the fused top 20 re-ranked by
+          + v x cover + v/3 x bigram (`fusion.rerank_coverage`, the static model's second
+          stage, with its cover:bigram ratio 1.5:0.5); v in COVERS
 Weights are picked on dev + dev paraphrases together (150 queries) by 5-fold cross-
 validation (folds stratified by set, 4 shuffles). Intervals: 95% bootstrap over queries
 (2,000 resamples); "vs keyword" is the paired difference of per-query reciprocal ranks.
@@ -51,14 +54,16 @@ from eval_vectors import QUERY_SETS, TIERS  # noqa: E402
 from relevance import keyword_index, make_embedder  # noqa: E402
 
 from paperfeed.search.dense import DENSE_CANDIDATES  # noqa: E402
-from paperfeed.search.fusion import fuse  # noqa: E402
-from paperfeed.search.keyword import parse_query  # noqa: E402
+from paperfeed.search.fusion import Fused, coverage_features, fuse, rerank_coverage  # noqa: E402
+from paperfeed.search.keyword import analyze, parse_query  # noqa: E402
+from paperfeed.search.pipeline import COVERAGE_TOP, idf_of  # noqa: E402
 
 DEV_SETS = ("dev", "devpara")
 FINAL_SETS = ("heldout150", "paraphrase", "heldout20")
 WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 GATES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)  # min_cover
 POWERS = (1.0, 2.0, 4.0)  # cover: keyword x cover**power
+COVERS = (0.5, 1.0, 1.5)  # gatecov: weight of the coverage re-ranking (bigram: a third of it)
 DENSE_EXTRA = DENSE_CANDIDATES  # nearest papers added to the keyword candidates (50)
 RANDOM_KEEP = 400  # highest random-part cosines kept per query (counts above a score)
 
@@ -74,6 +79,7 @@ class QueryData:
     cos_t: float
     rand_cos: np.ndarray  # highest cosines among the random part, descending
     random_dense: list[int]  # the random-part papers among dense_rows
+    feats: dict[int, tuple[float, float]]  # (cover, bigram) of every candidate (coverage_features)
 
 
 def load_vectors(d: Path) -> tuple[list[str], np.ndarray]:
@@ -104,7 +110,9 @@ def rr(rank: float) -> float:
     return 1.0 / (round(rank) + 1) if rank < 9.5 else 0.0
 
 
-def fused_rows(q: QueryData, method: str, w: float, t: float, depth: int) -> list[int]:
+def fused_rows(
+    q: QueryData, method: str, w: float, t: float, depth: int, v: float = 0.0
+) -> list[int]:
     """The hybrid ranking of one query under one fusion (product code: `fuse`)."""
     kw_rows, kw_scores = q.kw_rows[:depth], q.kw_scores[:depth]
     pool = list(dict.fromkeys([*kw_rows, *q.dense_rows[:DENSE_EXTRA]]))
@@ -116,7 +124,21 @@ def fused_rows(q: QueryData, method: str, w: float, t: float, depth: int) -> lis
     if method == "cover":  # keyword scores x cover (a soft gate), for comparison only
         c, top = cover_of(q, depth), max(max(kw_scores, default=0.0), q.ideal)
         return fuse(kw_rows, [c**t * x for x in kw_scores], dense, weight=w, ideal=top).rows
+    if method == "gatecov":
+        return gatecov(q, w, t, v, depth).rows
     raise ValueError(method)
+
+
+def gatecov(q: QueryData, w: float, t: float, v: float, depth: int) -> Fused:
+    """`gate`, then the coverage re-ranking of the top 20 while keyword evidence is trusted."""
+    kw_rows, kw_scores = q.kw_rows[:depth], q.kw_scores[:depth]
+    pool = list(dict.fromkeys([*kw_rows, *q.dense_rows[:DENSE_EXTRA]]))
+    dense = {r: q.cos[r] for r in pool if r in q.cos}
+    fused = fuse(kw_rows, kw_scores, dense, weight=w, ideal=q.ideal, min_cover=t)
+    if cover_of(q, depth) < t:
+        return fused
+    feats = {r: q.feats[r] for r in fused.rows[:COVERAGE_TOP] if r in q.feats}
+    return rerank_coverage(fused, feats, cover_weight=v, bigram_weight=v / 3)
 
 
 def cover_of(q: QueryData, depth: int) -> float:
@@ -124,8 +146,15 @@ def cover_of(q: QueryData, depth: int) -> float:
     return best / max(best, q.ideal) if best else 0.0
 
 
-def fused_score(q: QueryData, method: str, w: float, t: float, depth: int) -> float:
-    """The target's own fused score under `method` (for the whole-corpus estimate)."""
+def fused_score(q: QueryData, method: str, w: float, t: float, depth: int, v: float = 0.0) -> float:
+    """The target's own fused score under `method` (for the whole-corpus estimate). With
+    `gatecov`, its coverage bonus when it is in the re-ranked top 20; an unembedded paper is
+    given none (it is outside the keyword top 100: it holds few of the query's terms)."""
+    if method == "gatecov":
+        fused = gatecov(q, w, t, v, depth)
+        if q.target in fused.rows:
+            return fused.scores[fused.rows.index(q.target)]
+        method = "gate"
     kw = dict(zip(q.kw_rows[:depth], q.kw_scores[:depth], strict=False))
     top = max(max(q.kw_scores[:depth], default=0.0), q.ideal) or 1.0
     k = kw.get(q.target, 0.0) / top
@@ -220,6 +249,18 @@ def collect(
     emb = make_embedder(args.embedder)
     pos_of = {int(r): i for i, r in enumerate(emb_rows)}
     data: dict[str, list[QueryData]] = {}
+    analyzed: dict[int, list[str]] = {}
+
+    def features(q: str, rows: set[int]) -> dict[int, tuple[float, float]]:
+        terms = parse_query(q).terms
+        idf = idf_of(idx, terms)
+        out = {}
+        for r in rows:
+            if r not in analyzed:
+                analyzed[r] = analyze(f"{docs[r].title}\n{docs[r].abstract}")
+            out[r] = coverage_features(terms, idf, analyzed[r])
+        return out
+
     for name, qs in sets.items():
         qv = np.stack([emb.embed([q])[0] for q, _ in qs])  # one at a time, as the product
         sims = qv @ vecs.T
@@ -241,6 +282,7 @@ def collect(
                     float(sims[i, pos_of[row_of[t]]]),
                     rand,
                     [r for r in dense_rows if r in random_rows],
+                    features(q, rows),
                 )
             )
         data[name] = out
@@ -281,6 +323,7 @@ def main() -> None:
     keys += [f"ideal:{w}" for w in WEIGHTS]
     keys += [f"cover:{w}:{g}" for w in WEIGHTS for g in POWERS]
     keys += [f"gate:{w}:{t}" for w in WEIGHTS for t in GATES]
+    keys += [f"gatecov:{w}:{t}:{v}" for w in WEIGHTS for t in GATES for v in COVERS]
     # set -> method key -> per query (RR@10 measured, expected RR@10 and P(top 10) estimated
     # for the whole corpus)
     res: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
@@ -303,10 +346,11 @@ def main() -> None:
                 parts = key.split(":")
                 method, w = parts[0], float(parts[1])
                 t = float(parts[2]) if len(parts) > 2 else 0.0
-                ranked = fused_rows(q, method, w, t, depth)
+                v = float(parts[3]) if len(parts) > 3 else 0.0
+                ranked = fused_rows(q, method, w, t, depth, v)
                 # a paper outside the candidate part can only come in by its vector (no
                 # keyword score): it outranks the target when w x cos > the target's score
-                f_t = fused_score(q, method, w, t, depth)
+                f_t = fused_score(q, method, w, t, depth, v)
                 above = above_target(q, ranked, f_t, w)
                 add(key, rank_of(ranked, q.target), whole_corpus(q, above, *sample))
         res[name] = {k: (np.array(a), np.array(b), np.array(c)) for k, (a, b, c) in table.items()}
@@ -317,6 +361,7 @@ def main() -> None:
         "ideal": [f"ideal:{w}" for w in WEIGHTS],
         "cover": [f"cover:{w}:{g}" for w in WEIGHTS for g in POWERS],
         "gate": [f"gate:{w}:{t}" for w in WEIGHTS for t in GATES],
+        "gatecov": [f"gatecov:{w}:{t}:{v}" for w in WEIGHTS for t in GATES for v in COVERS],
     }
     picked: dict[str, str] = {}
     # family -> set -> (measured RR, measured hit, estimated RR, estimated hit), out of fold

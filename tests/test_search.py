@@ -13,7 +13,14 @@ from search_helpers import WEB_PAPERS, make_env, paper
 
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.search import Filters, SearchService, parse_query
-from paperfeed.search.fusion import coverage_features, fuse, reciprocal_rank, rerank_coverage
+from paperfeed.search.fusion import (
+    TRANSFORMER_FUSION,
+    coverage_features,
+    fuse,
+    keyword_trusted,
+    reciprocal_rank,
+    rerank_coverage,
+)
 from paperfeed.search.snippets import spans, to_html
 
 NASTY_QUERIES = [
@@ -141,6 +148,18 @@ def test_fuse_drops_keyword_evidence_when_the_best_hit_covers_too_little() -> No
     assert fuse([1], [3.0], {7: 0.45}, weight=1.0, min_cover=0.9).rows == [1, 7]
     # no keyword hit at all: by meaning
     assert fuse([], [], {4: 0.2, 5: 0.7}, ideal=10.0, min_cover=0.5).rows == [5, 4]
+
+
+def test_keyword_trust_is_what_fuse_uses_and_gates_the_coverage_stage() -> None:
+    # the same rule as in `fuse` above: the service re-ranks by coverage (a keyword signal)
+    # only while it holds
+    assert not keyword_trusted([3.0, 2.0], ideal=10.0, min_cover=0.5)
+    assert keyword_trusted([6.0, 2.0], ideal=10.0, min_cover=0.5)
+    assert keyword_trusted([3.0], ideal=0.0, min_cover=0.9)  # no ideal: always
+    assert not keyword_trusted([], ideal=10.0, min_cover=0.5)
+    assert TRANSFORMER_FUSION.coverage_weights == pytest.approx(
+        (TRANSFORMER_FUSION.cover, TRANSFORMER_FUSION.cover / 3)
+    )
 
 
 def test_coverage_features_weight_terms_by_idf_and_count_adjacent_pairs() -> None:

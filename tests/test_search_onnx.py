@@ -19,6 +19,7 @@ from search_helpers import WEB_PAPERS, make_env
 from paperfeed.errors import BadRequest
 from paperfeed.search import SearchService
 from paperfeed.search.embed import OnnxEmbedder, make_embedder, onnx_available
+from paperfeed.search.fusion import TRANSFORMER_FUSION
 from paperfeed.search.keyword import analyze
 from paperfeed.settings import load_settings
 
@@ -101,6 +102,22 @@ def test_keyword_matches_still_lead_with_the_onnx_embedder(onnx_env: SearchServi
     results = onnx_env.search("Unified Image Restoration via Pixel Diffusion Transformer", limit=3)
     assert results.mode == "hybrid"
     assert results.hits[0].paper_id == TARGET
+
+
+def test_coverage_re_ranks_only_while_keyword_evidence_is_trusted(onnx_env: SearchService) -> None:
+    """The second stage (a bonus for covering the query's terms) runs on the fused top 20 of
+    a query that names its paper; a query in other words gets none: its score is the cosine
+    part alone (paperfeed.search.fusion)."""
+    service = onnx_env
+    service.cache.clear()
+    w = TRANSFORMER_FUSION.weight
+    named = service.search("Unified Image Restoration via Pixel Diffusion Transformer", limit=20)
+    assert named.hits[0].paper_id == TARGET
+    bonus = [h.score - (h.keyword + w * h.dense) for h in named.hits]
+    assert bonus[0] > 0 and min(bonus) >= -1e-9  # the target holds every term: a bonus
+    para = service.search(PARAPHRASE, limit=20)
+    assert all(h.keyword == 0 for h in para.hits)  # keyword evidence dropped ...
+    assert [h.score for h in para.hits] == pytest.approx([w * h.dense for h in para.hits])
 
 
 def test_auto_picks_onnx_where_onnxruntime_is_installed() -> None:

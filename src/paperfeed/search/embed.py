@@ -191,6 +191,7 @@ class OnnxEmbedder:
         # best hit covers too little of the query (paperfeed.search.fusion)
         self.fusion_weight = TRANSFORMER_FUSION.weight
         self.fusion_scale = "ideal"
+        self.coverage_weights = TRANSFORMER_FUSION.coverage_weights  # while keyword is trusted
         self.backfill_chunk = 128
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:

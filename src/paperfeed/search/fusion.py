@@ -21,11 +21,18 @@ by its vector gets 0 for the keyword part. Why:
   scaled, keeps every paper with a few common words above a paper found only by meaning
   (0 of 50 paraphrase targets in the top 10, benchmarks/RESULTS.md).
 
-Two tuned numbers per embedder, `weight` and `min_cover`, chosen by cross-validation on the
-dev queries and dev paraphrases (benchmarks/relevance_eval.py). Reciprocal-rank fusion was
-measured worse (a weak ranker's ranks pull a strong one down). The optional second stage
-(`coverage_features`, `rerank_coverage`) re-ranks the fused top N by how much of the query
-a paper covers; weights chosen by cross-validation (benchmarks/fusion_cv.py).
+Reciprocal-rank fusion was measured worse (a weak ranker's ranks pull a strong one down).
+
+The second stage (`coverage_features`, `rerank_coverage`) re-ranks the fused top N by how
+much of the query a paper covers: BM25 sums per-term scores, so a paper repeating two of the
+query's rarer terms can outrank one that holds them all, and neither cosine nor BM25 counts
+coordination. It is a keyword signal, so it runs only while keyword evidence is trusted
+(`keyword_trusted`): on a query in other words every candidate covers ~nothing of it.
+
+Tuned numbers: for the static model the cosine weight and the two coverage weights
+(benchmarks/fusion_cv.py); for the transformer `weight`, `min_cover` and one coverage weight
+(`cover`; the bigram weight is a third of it, the static model's ratio), chosen by 5-fold
+cross-validation on the dev queries and dev paraphrases (benchmarks/relevance_eval.py).
 """
 
 from __future__ import annotations
@@ -41,10 +48,22 @@ class FusionParams(NamedTuple):
 
     weight: float  # of the cosine
     min_cover: float  # below it keyword evidence is dropped (used with an ideal score)
+    cover: float  # coverage re-ranking of the top N: cover x this + bigram x this / 3
+
+    @property
+    def coverage_weights(self) -> tuple[float, float]:
+        return (self.cover, self.cover / 3)
 
 
 # all-MiniLM-L6-v2 cosines (ONNX int8, 128 word pieces): 5-fold CV on dev + dev paraphrases
-TRANSFORMER_FUSION = FusionParams(weight=0.5, min_cover=0.6)
+TRANSFORMER_FUSION = FusionParams(weight=1.0, min_cover=0.65, cover=1.5)
+
+
+def keyword_trusted(keyword_scores: Sequence[float], *, ideal: float, min_cover: float) -> bool:
+    """Whether the best keyword hit covers at least `min_cover` of the query's ideal score
+    (always, without an ideal score): if not, keyword evidence is dropped (module doc)."""
+    best = max(keyword_scores, default=0.0)
+    return ideal <= 0 or best / max(best, ideal) >= min_cover
 
 
 class Fused(NamedTuple):
@@ -70,9 +89,8 @@ def fuse(
     `ideal` is the query's ideal keyword score (0: scale by the best hit alone; then
     `min_cover` has no effect). A row absent from `dense` gets cosine 0.
     """
-    best = max(keyword_scores, default=0.0)
-    top = max(best, ideal) or 1.0
-    trust = 1.0 if ideal <= 0 or best / top >= min_cover else 0.0
+    top = max(max(keyword_scores, default=0.0), ideal) or 1.0
+    trust = 1.0 if keyword_trusted(keyword_scores, ideal=ideal, min_cover=min_cover) else 0.0
     kw = {r: trust * s / top for r, s in zip(keyword_rows, keyword_scores, strict=False)}
     rows = list(dict.fromkeys([*keyword_rows, *dense]))
     parts = [(kw.get(r, 0.0), dense.get(r, 0.0)) for r in rows]

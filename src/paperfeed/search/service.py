@@ -26,7 +26,7 @@ from paperfeed.search import pipeline
 from paperfeed.search.cache import ResultCache
 from paperfeed.search.dense import DENSE_CANDIDATES, DenseScores, dense_stage
 from paperfeed.search.embed import Embedder, make_embedder, paper_text
-from paperfeed.search.fusion import DENSE_WEIGHT, TRANSFORMER_FUSION, fuse
+from paperfeed.search.fusion import DENSE_WEIGHT, TRANSFORMER_FUSION, fuse, keyword_trusted
 from paperfeed.search.indexer import (
     IndexDamaged,
     Indexer,
@@ -210,7 +210,8 @@ class SearchService:
         )
         mode = "hybrid" if dense.scores and kw.rows else ("meaning" if dense.scores else "keyword")
         weights = getattr(emb, "coverage_weights", (0.0, 0.0))
-        if dense.scores and req.parsed.terms and any(weights):
+        trusted = keyword_trusted(kw.scores, ideal=ideal, min_cover=min_cover)
+        if dense.scores and req.parsed.terms and any(weights) and trusted:
             top = {r: ix.paper_id(r) for r in fused.rows[: pipeline.COVERAGE_TOP]}
             papers = {p.paper.id: p for p in self.store.get_papers([i for i in top.values() if i])}
             texts = {
