@@ -63,7 +63,7 @@ FINAL_SETS = ("heldout150", "paraphrase", "heldout20")
 WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 GATES = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75)  # min_cover
 POWERS = (1.0, 2.0, 4.0)  # cover: keyword x cover**power
-COVERS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # gatecov: weight of the coverage re-ranking (bigram: a third of it)
+COVERS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)  # gatecov: coverage weight (bigram: a third)
 DENSE_EXTRA = DENSE_CANDIDATES  # nearest papers added to the keyword candidates (50)
 RANDOM_KEEP = 400  # highest random-part cosines kept per query (counts above a score)
 
