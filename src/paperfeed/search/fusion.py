@@ -56,7 +56,7 @@ class FusionParams(NamedTuple):
 
 
 # all-MiniLM-L6-v2 cosines (ONNX int8, 128 word pieces): 5-fold CV on dev + dev paraphrases
-TRANSFORMER_FUSION = FusionParams(weight=1.0, min_cover=0.65, cover=1.5)
+TRANSFORMER_FUSION = FusionParams(weight=1.5, min_cover=0.6, cover=3.0)
 
 
 def keyword_trusted(keyword_scores: Sequence[float], *, ideal: float, min_cover: float) -> bool:
