@@ -9,12 +9,21 @@ from paperfeed.store.common.housekeeping import Housekeeping
 from paperfeed.store.common.jobs import Jobs
 from paperfeed.store.common.library import Library
 from paperfeed.store.common.subscriptions import Subscriptions
+from paperfeed.store.postgres.accounts import PgVotes
 from paperfeed.store.postgres.catalogue import PgCatalogue
 from paperfeed.store.postgres.db import Database, SessionLock, migration_scripts
 
 
 class PostgresStore(
-    PgCatalogue, CatalogueReads, Accounts, Subscriptions, Harvest, Jobs, Library, Housekeeping
+    PgCatalogue,
+    PgVotes,
+    CatalogueReads,
+    Accounts,
+    Subscriptions,
+    Harvest,
+    Jobs,
+    Library,
+    Housekeeping,
 ):
     """All of paperfeed's records in one PostgreSQL database (psycopg 3 connection pool)."""
 

@@ -166,6 +166,13 @@ class Database:
                 except Exception:  # broken: the pool discards it
                     log.debug("could not reset autocommit", exc_info=True)
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Any]:
+        """`read()`'s connection for a write that is one statement: in autocommit mode the
+        statement is its own transaction (all or nothing), without BEGIN and COMMIT."""
+        with self.read() as conn:
+            yield conn
+
     def data_version(self) -> str:
         """The server's snapshot (xmin:xmax:in-progress xids): it moves when any write
         transaction starts or ends, so every commit changes it; reads never do. (It is the
