@@ -137,10 +137,15 @@ def main() -> None:
         if report.failed_sources or report.rejected:
             print(f"  problems: {report.problems[:5]}")
         if args.index == "after":
+            cpu_import = cpu_seconds() - cpu
             started = time.perf_counter()
             sync_keyword_index(store, settings)
             t_index = time.perf_counter() - started
-            print(f"keyword index sync       : {t_index:.1f}s = {papers / t_index:,.0f} papers/s")
+            cpu_index = cpu_seconds() - cpu - cpu_import
+            print(
+                f"keyword index sync       : {t_index:.1f}s = {papers / t_index:,.0f} papers/s "
+                f"(import {cpu_import:.1f} CPU s, index {cpu_index:.1f} CPU s)"
+            )
             t_import += t_index
         cpu = cpu_seconds() - cpu
         if args.index != "none":

@@ -9,7 +9,9 @@ Exactly-once protocol, per subscriber and period (daily: the UTC date; weekly: t
 3. `begin_send` commits, in one transaction: the outbox row as 'sending' (claimed with an
    upsert that fails if another run took the period), the papers in `sent_papers`, and
    `last_digest_at`.
-4. The final "<CRLF>.<CRLF>" is sent; on 250 the row becomes 'sent'. On a 4xx/5xx reply the
+4. The final "<CRLF>.<CRLF>" is sent; on 250 the row becomes 'sent' (the replies that one
+   round over the connections read are marked in one commit, before that connection's next
+   claim, so each connection still has at most one row 'sending'). On a 4xx/5xx reply the
    store undoes step 3 (papers unsent again) and the row becomes 'pending' (retried with
    backoff) or 'failed' (5xx: the address is marked bounced and gets no more mail).
 
@@ -146,6 +148,7 @@ class DigestJob:
         self.sender = sender_address(settings)
         self.report = SendReport(dry_run=dry_run)
         self._errors: dict[int, str] = {}  # last temporary error per subscriber
+        self._delivered: list[tuple[int, str]] = []  # answered 250, not yet marked 'sent'
         self._ids: tuple[int, int | None] = (0, None)  # the block of subscriber ids to serve
 
     def run(
@@ -261,6 +264,10 @@ class DigestJob:
                     if out is not None and line is not None:
                         self._start(line, out, retry)
                 busy = busy or (line is not None and line.out is not None)
+            # One commit marks this round's deliveries 'sent', before any line's next claim
+            # (a claim needs the server's replies of a later round): a connection never has
+            # more than one row 'sending', as when each was marked at once.
+            self._mark_delivered()
             if exhausted and not busy:
                 return retry
 
@@ -350,8 +357,13 @@ class DigestJob:
             self._settle(line, exc, retry)
             return
         line.out = None
-        self.store.finish_sends([(digest.subscriber.id, digest.period)])
+        self._delivered.append((digest.subscriber.id, digest.period))
         self.report.sent += 1
+
+    def _mark_delivered(self) -> None:
+        if self._delivered:
+            self.store.finish_sends(self._delivered)
+            self._delivered = []
 
     def _settle(self, line: Line, exc: Exception, retry: list[tuple[Subscriber, str]]) -> None:
         """Record a failed step of the message on `line` (re-raises what is not SMTP's)."""
@@ -399,6 +411,7 @@ class DigestJob:
                 except Exception:  # already failing: the row stays 'sending' (in doubt)
                     log.warning("digest: could not confirm the message to %s", email)
             line.smtp.close()
+        self._mark_delivered()
 
     def _remember(self, sub: Subscriber, error: str) -> None:
         self._errors[sub.id] = error
