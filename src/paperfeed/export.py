@@ -66,27 +66,37 @@ def arxiv_pdf_url(paper_id: str) -> str:
     return f"https://arxiv.org/pdf/{paper_id}"
 
 
+_SPECIAL = re.compile(r"(?<!\\)[&%$#_~^]")  # a special character not after a backslash
+_AND = re.compile(r"\sand\s", re.IGNORECASE)
+
+
 def _escape_text(text: str) -> str:
     """Escape TeX's special characters in running text; LaTeX commands already there stay."""
-    out = []
-    for i, char in enumerate(text):
-        escaped = i > 0 and text[i - 1] == "\\"
-        out.append(char if escaped else _TEXT_ESCAPES.get(char, char))
-    return "".join(out)
+    return _SPECIAL.sub(lambda m: _TEXT_ESCAPES[m[0]], text)
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
 
 
 def bib_text(text: str) -> str:
     """Text for a braced BibTeX field: one line, specials escaped, inline math kept, braces
     balanced (BibTeX counts every brace, so an unbalanced one is dropped)."""
     text = " ".join(text.split())
-    depth = 0
-    for char in text:
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if depth < 0:
-            break
-    if depth != 0:
+    if ("{" in text or "}" in text) and not _balanced(text):
         text = text.replace("{", "").replace("}", "")
-    text = _DANGEROUS_TEX.sub(r"\\textbackslash{}", text)
+    if "\\" in text:
+        text = _DANGEROUS_TEX.sub(r"\\textbackslash{}", text)
+    if "$" not in text:
+        return _escape_text(text)
     parts, last = [], 0
     for m in _MATH.finditer(text):
         parts.append(_escape_text(text[last : m.start()]))
@@ -99,11 +109,13 @@ def bib_text(text: str) -> str:
 def bib_name(name: str) -> str:
     """An author for BibTeX's `author` list: a name holding " and " is braced whole."""
     value = bib_text(name)
-    return f"{{{value}}}" if re.search(r"\sand\s", value, re.IGNORECASE) else value
+    return f"{{{value}}}" if _AND.search(value) else value
 
 
 def ascii_letters(text: str) -> str:
     """`text` without accents, special letters spelled out ("Marjanović" -> "Marjanovic")."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -128,8 +140,8 @@ def citation_key(item: StoredPaper) -> str:
     return f"{surname}{year}{word}"
 
 
-def bibtex(item: StoredPaper) -> str:
-    """An @misc entry in the form arXiv itself offers."""
+def bibtex(item: StoredPaper, key: str | None = None) -> str:
+    """An @misc entry in the form arXiv itself offers (under `key`, else `citation_key`)."""
     p = item.paper
     fields = [
         ("title", bib_text(p.title)),
@@ -143,7 +155,7 @@ def bibtex(item: StoredPaper) -> str:
     if p.doi:
         fields.append(("doi", p.doi))  # verbatim field for biber: no escaping
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
-    return f"@misc{{{citation_key(item)},\n{body}\n}}\n"
+    return f"@misc{{{key or citation_key(item)},\n{body}\n}}\n"
 
 
 # Markdown: every character that can start inline markup (links, images, raw HTML,
@@ -245,11 +257,7 @@ def bibtex_file(items: Sequence[StoredPaper]) -> str:
         key = citation_key(item)
         n = seen.get(key, 0)
         seen[key] = n + 1
-        entry = bibtex(item)
-        if n:
-            suffix = "" if n == 0 else _key_suffix(n)
-            entry = entry.replace("{" + key + ",", "{" + key + suffix + ",", 1)
-        entries.append(entry)
+        entries.append(bibtex(item, key + _key_suffix(n) if n else key))
     return "\n".join(entries)
 
 
