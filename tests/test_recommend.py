@@ -133,6 +133,31 @@ def test_more_like_this_collection(web_server: LiveServer) -> None:
     assert "More like this collection" in page.text
 
 
+def test_more_like_this_collection_leaves_out_every_saved_paper(
+    web_server: LiveServer,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """The centroid is of the newest saves only; the papers left out are all of them."""
+    from paperfeed.recommend import service
+
+    monkeypatch.setattr(service, "MORE_LIKE_FROM", 3)
+    alice = reader(web_server)
+    found = ids(
+        httpx.get(
+            web_server.url + "/api/papers/search", params={"q": "language model", "limit": 25}
+        ).json()
+    )
+    assert len(found) >= 15
+    c = alice.post("/api/collections", json={"name": "many", "public": True}).json()
+    for pid in found:
+        alice.post(f"/api/collections/{c['id']}/papers", json={"arxivId": pid})
+    similar = alice.get(f"/api/collections/{c['id']}/similar", params={"limit": 10}).json()
+    assert len(similar) == 10 and not set(ids(similar)) & set(found)
+    page = alice.get(f"/collections/{c['id']}")
+    shown = page.text.split('id="more-like-this"')[1]
+    assert not [pid for pid in found if f"/papers/{pid}" in shown]
+
+
 def test_model_is_retrained_only_when_signals_change(fresh_store, fixtures_dir) -> None:  # noqa: ANN001
     from paperfeed.accounts import add_user
     from paperfeed.ingest import ingest_sources

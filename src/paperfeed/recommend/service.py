@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 WINDOW = timedelta(days=30)  # "recent": listed in the catalogue's last 30 active days
 MAX_CANDIDATES = 3000
 MAX_KEPT = 500  # the newest kept papers train the model (a 10k-paper library stays fast)
-MORE_LIKE_FROM = 200  # "more like this collection": its most recently saved papers
+MORE_LIKE_FROM = 200  # "more like this collection": its centroid is of its newest saves
 MAX_LIMIT = 100
 CACHE_READERS = 256
 
@@ -331,9 +331,15 @@ class Recommender:
     # -- more like this --------------------------------------------------------------------
 
     def more_like(
-        self, items: Sequence[StoredPaper], *, limit: int = 6, since: date | None = None
+        self,
+        items: Sequence[StoredPaper],
+        *,
+        limit: int = 6,
+        since: date | None = None,
+        exclude: set[str] | frozenset[str] = frozenset(),
     ) -> list[StoredPaper]:
-        """Papers closest to the centroid of `items` (a collection), not among them."""
+        """Papers closest to the centroid of `items` (a collection), not among them nor in
+        `exclude` (the rest of the collection)."""
         if not items:
             return []
         centroid = self.vectors(items).mean(axis=0)
@@ -341,14 +347,11 @@ class Recommender:
         if norm == 0:
             return []
         centroid /= norm
-        members = {i.paper.id for i in items}
+        members = {i.paper.id for i in items} | exclude
         ids: list[str] = []
         if self.search is not None:
             try:
-                ix = self.search.indexer
-                ix.refresh()
-                near = ix.vectors.top(centroid, limit + len(members) + 5)
-                ids = [pid for r, _ in near if (pid := ix.paper_id(r))]
+                ids = self._nearest_outside(centroid, members, limit)
             except Exception:
                 log.exception("recommend: nearest-neighbour search failed")
         if not ids:  # no vector index yet: rank the recent papers instead
@@ -360,12 +363,26 @@ class Recommender:
                 return []
             sims = self.vectors(pool) @ centroid
             return [pool[i] for i in np.argsort(-sims)[:limit]]
-        ids = [i for i in ids if i not in members][:limit]
         return self.store.get_papers(ids)
 
+    def _nearest_outside(self, centroid: np.ndarray, members: set[str], limit: int) -> list[str]:
+        """Ids of the `limit` indexed papers nearest `centroid` that are not `members`: asks
+        the vector index for more neighbours until enough of them are outside (a collection
+        near its own centroid fills the first ones)."""
+        ix = self.search.indexer
+        ix.refresh()
+        k = 4 * (limit + 5)
+        while True:
+            near = ix.vectors.top(centroid, k)
+            ids = [pid for r, _ in near if (pid := ix.paper_id(r)) and pid not in members]
+            if len(ids) >= limit or len(near) < k:
+                return ids[:limit]
+            k *= 4
+
     def more_like_collection(self, collection: Collection, *, limit: int = 6) -> list[StoredPaper]:
-        """`more_like` the collection's newest saves; kept until the collection, the catalogue
-        or the search index changes (a 10k-paper collection's page reads it on every view)."""
+        """`more_like` the collection's newest saves, leaving out every paper it holds; kept
+        until the collection, the catalogue or the search index changes (a 10k-paper
+        collection's page reads it on every view)."""
         key = (
             collection.id,
             collection.paper_count,
@@ -379,7 +396,8 @@ class Recommender:
         if found is not None:
             return found
         items = self.store.collection_papers(collection.id, limit=MORE_LIKE_FROM)
-        found = self.more_like(items, limit=limit)
+        exclude = self.store.collection_paper_ids(collection.id) if items else set()
+        found = self.more_like(items, limit=limit, exclude=exclude)
         with self._lock:
             self._similar[key] = found
             while len(self._similar) > CACHE_READERS:

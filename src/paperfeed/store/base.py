@@ -437,6 +437,10 @@ class LibraryStore(Protocol):
         """The collection's papers, most recently saved first."""
         ...
 
+    def collection_paper_ids(self, collection_id: int) -> set[str]:
+        """Ids of every paper in the collection."""
+        ...
+
     def collections_with_paper(self, user_id: int, paper_id: str) -> list[int]: ...
 
     def set_read(self, *, user_id: int, paper_id: str, read: bool) -> bool:
