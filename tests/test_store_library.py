@@ -148,3 +148,60 @@ def test_follows_and_followed_papers(store) -> None:  # noqa: ANN001
     assert [p.paper.id for p in store.followed_papers(alice.id, since=date(2026, 1, 1))] == [
         "2401.00001"
     ]
+
+
+def test_collection_pages_read_from_either_end(store, monkeypatch) -> None:  # noqa: ANN001
+    """Deep pages are read from the oldest end of the index: the same papers, same order."""
+    from paperfeed.store.common import library
+
+    store.upsert_papers(
+        [Paper(id=f"2402.{i:05d}", title=f"P{i}", abstract="x", authors=["A"]) for i in range(23)]
+    )
+    c = store.create_collection(user_id=user(store).id, name="many", public=False)
+    for i in [5, 3, 22, 0, 9, *range(23)]:  # some saved in the same instant: ties by id
+        store.add_to_collection(c.id, f"2402.{i:05d}")
+    everything = [p.paper.id for p in store.collection_papers(c.id, limit=100)]
+    assert len(everything) == 23
+    monkeypatch.setattr(library, "DEEP_OFFSET", 0)
+    for limit in (1, 4, 10, 23, 30):
+        for offset in range(26):
+            page = store.collection_papers(c.id, limit=limit, offset=offset)
+            assert [p.paper.id for p in page] == everything[offset : offset + limit]
+
+
+def test_followed_papers_window(store) -> None:  # noqa: ANN001
+    """A paper's day is its daily-list day, else its listing date, else its publication."""
+    from datetime import UTC, datetime
+
+    store.upsert_papers(
+        [
+            Paper(
+                id="2403.00001",
+                title="Published only",
+                abstract="a",
+                authors=["Ada"],
+                published=datetime(2026, 8, 22, 17, 0, tzinfo=UTC),
+            ),
+            Paper(
+                id="2403.00002",
+                title="Listed late, on an old daily list",
+                abstract="b",
+                authors=["Ada"],
+                listing_date=date(2026, 8, 23),
+            ),
+            Paper(
+                id="2403.00003",
+                title="Published the day before",
+                abstract="c",
+                authors=["Ada"],
+                published=datetime(2026, 8, 21, 23, 59, tzinfo=UTC),
+            ),
+        ]
+    )
+    store.upsert_daily([DailyEntry("2403.00002", date(2026, 8, 1), upvotes=1)])
+    alice = user(store)
+    store.add_follow(user_id=alice.id, kind="author", value="Ada")
+    found = store.followed_papers(alice.id, since=date(2026, 8, 22))
+    assert [p.paper.id for p in found] == ["2403.00001"]
+    found = store.followed_papers(alice.id, since=date(2026, 8, 1))
+    assert [p.paper.id for p in found] == ["2403.00001", "2403.00003", "2403.00002"]

@@ -10,6 +10,7 @@ from paperfeed.models import Collection, Follow, Note, ReaderSignals, StoredPape
 from paperfeed.store.common.catalogue import SELECT_PAPER, row_stored
 from paperfeed.store.sql import Conn, HasDb, Row, each_in
 
+DEEP_OFFSET = 1000  # pages past this many papers may be read from the collection's other end
 _COLLECTION = """
 SELECT c.id, c.user_id, u.name AS owner, c.name, c.public, c.created_at, c.updated_at,
        (SELECT count(*) FROM collection_papers cp WHERE cp.collection_id = c.id) AS n
@@ -136,12 +137,37 @@ class Library(HasDb):
     ) -> list[StoredPaper]:
         """The collection's papers, most recently saved first."""
         with self.db.reading() as conn:  # ids first: only the page's papers are read and sorted
+            if offset > DEEP_OFFSET:
+                # A page in the older half is read from the oldest end of the index, so no
+                # page skips more than half the collection (PostgreSQL would sort it all).
+                (total,) = conn.tuples(
+                    "SELECT count(*) FROM collection_papers WHERE collection_id = ?",
+                    (collection_id,),
+                )[0]
+                if offset >= total:
+                    return []
+                if offset > total // 2:
+                    back = total - offset - limit
+                    page = conn.tuples(
+                        "SELECT paper_id FROM collection_papers WHERE collection_id = ? "
+                        "ORDER BY added_at, paper_id DESC LIMIT ? OFFSET ?",
+                        (collection_id, limit + min(back, 0), max(back, 0)),
+                    )
+                    return self.get_papers([r[0] for r in reversed(page)])
             page = conn.tuples(
                 "SELECT paper_id FROM collection_papers WHERE collection_id = ? "
                 "ORDER BY added_at DESC, paper_id LIMIT ? OFFSET ?",
                 (collection_id, limit, offset),
             )
         return self.get_papers([r[0] for r in page])
+
+    def collection_paper_ids(self, collection_id: int) -> set[str]:
+        """Ids of every paper in the collection."""
+        with self.db.reading() as conn:
+            rows = conn.tuples(
+                "SELECT paper_id FROM collection_papers WHERE collection_id = ?", (collection_id,)
+            )
+        return {r[0] for r in rows}
 
     def collections_with_paper(self, user_id: int, paper_id: str) -> list[int]:
         """Ids of this reader's collections that hold `paper_id`."""
@@ -257,17 +283,23 @@ class Library(HasDb):
 
     def followed_papers(self, user_id: int, *, since: date, limit: int = 200) -> list[StoredPaper]:
         """Papers listed on or after `since` by a followed author or in a followed category."""
+        day = since.isoformat()
         with self.db.reading() as conn:
+            # The papers of the window first, each through an index (daily day, listing date,
+            # publication time; `published >= day` is `substr(published, 1, 10) >= day` for
+            # ISO text): only they are matched against the follows, not the whole catalogue.
             rows = conn.tuples(
-                SELECT_PAPER
-                + " WHERE coalesce(d.day, p.listing_date, substr(p.published, 1, 10)) >= ?"
+                SELECT_PAPER + " WHERE p.id IN (SELECT paper_id FROM daily_entries WHERE day >= ?"
+                " UNION SELECT id FROM papers WHERE listing_date >= ?"
+                " UNION SELECT id FROM papers WHERE published >= ?)"
+                " AND coalesce(d.day, p.listing_date, substr(p.published, 1, 10)) >= ?"
                 f" AND (EXISTS (SELECT 1 FROM follows f, {conn.json_values('p.categories')}"
                 "   WHERE f.user_id = ? AND f.kind = 'category' AND j.value = f.value)"
                 f" OR EXISTS (SELECT 1 FROM follows f, {conn.json_values('p.authors')}"
                 "   WHERE f.user_id = ? AND f.kind = 'author' AND j.value = f.value))"
                 " ORDER BY coalesce(d.day, p.listing_date, p.published) DESC,"
                 " p.imported_upvotes + p.vote_count DESC, p.id LIMIT ?",
-                (since.isoformat(), user_id, user_id, limit),
+                (day, day, day, day, user_id, user_id, limit),
             )
         return [row_stored(r) for r in rows]
 
