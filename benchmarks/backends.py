@@ -208,7 +208,10 @@ async def drive(
             while time.monotonic() < stop:
                 i = next(counter)
                 method, path, headers = requests[i % len(requests)]
-                base = bases[i % len(bases)]
+                # round robin that moves on by one every cycle of the 4 request kinds, so
+                # with 2 processes each serves every kind (i % 2 alone sent all the home and
+                # paper pages to one process, all the searches and upvotes to the other)
+                base = bases[(i + i // 4) % len(bases)]
                 t0 = time.perf_counter()
                 try:
                     r = await http.request(method, base + path, headers=headers)
