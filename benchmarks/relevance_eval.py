@@ -38,7 +38,7 @@ validation (folds stratified by set, 4 shuffles). The objective (`--objective`, 
 queries: the product searches the whole corpus once the transformer backfill is done, and
 among the embedded papers only meaning faces ~3x fewer distractors than it will, so that
 objective over-rewards letting meaning decide. `--objective embedded` picks, as before
-2026-12-01 05:00, by RR@10 among the embedded papers. Intervals: 95% bootstrap over queries
+2026-12-01 04:30, by RR@10 among the embedded papers. Intervals: 95% bootstrap over queries
 (2,000 resamples); "vs keyword" is the paired difference of per-query reciprocal ranks.
 
 `--dump F --collect-only` saves the candidates (add `--final` to include the held-out sets)
@@ -330,7 +330,7 @@ def main() -> None:
         choices=sorted(OBJECTIVES),
         default="whole",
         help="what weights are picked by: the whole-corpus estimate (default) or the "
-        "measured RR@10 among the embedded papers (the objective before 2026-12-01 05:00)",
+        "measured RR@10 among the embedded papers (the objective before 2026-12-01 04:30)",
     )
     ap.add_argument(
         "--collect-only",
