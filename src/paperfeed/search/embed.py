@@ -162,7 +162,7 @@ class OnnxEmbedder:
         threads: int | None = None,
     ) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401 (a missing extra is said here, at once)
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise MissingExtraError(
@@ -173,14 +173,15 @@ class OnnxEmbedder:
             model = path / "model.onnx"
         if not model.exists() or not (path / "tokenizer.json").exists():
             raise MissingExtraError(f"no ONNX model in {path} (model.onnx + tokenizer.json)")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
-        opts.inter_op_num_threads = 1
-        # idle worker threads sleep instead of spinning: on a shared or busy machine spinning
-        # burnt 50% more CPU for 35% less throughput (2 threads, load average 18)
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path, self.max_tokens = path, max_tokens
-        self._session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self._model_file = model
+        self._threads = threads or (os.cpu_count() or 1)
+        self._session = self._new_session(self._threads)
+        # one text (a search query) runs on a session with one thread, made on first use: a
+        # few milliseconds of work gains nothing from a second thread, and on a busy machine
+        # waiting for it cost more (benchmarks/search_latency.py, RESULTS.md); same vectors
+        self._one: Any = self._session if self._threads == 1 else None
+        self._one_lock = threading.Lock()
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=max_tokens)
         tokenizer.enable_padding()
@@ -194,10 +195,31 @@ class OnnxEmbedder:
         self.coverage_weights = TRANSFORMER_FUSION.coverage_weights  # while keyword is trusted
         self.backfill_chunk = 128
 
+    def _new_session(self, threads: int) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        # idle worker threads sleep instead of spinning: on a shared or busy machine spinning
+        # burnt 50% more CPU for 35% less throughput (2 threads, load average 18)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(str(self._model_file), opts, providers=["CPUExecutionProvider"])
+
+    def _session_for(self, n: int) -> Any:
+        if n != 1:
+            return self._session
+        if self._one is None:
+            with self._one_lock:
+                if self._one is None:
+                    self._one = self._new_session(1)
+        return self._one
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        session = self._session_for(len(texts))
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.BATCH):
@@ -205,7 +227,7 @@ class OnnxEmbedder:
             enc = self._tokenizer.encode_batch([texts[i] for i in part])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            hidden = self._session.run(
+            hidden = session.run(
                 None,
                 {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             )[0]
