@@ -31,6 +31,7 @@ ABSTRACT_CHARS = 300
 # (at 78 the folder would RFC 2047-encode it, which mail clients do not follow).
 POLICY = SMTP.clone(max_line_length=998)
 AUTHORS_SHOWN = 4
+HEADS_KEPT = 64  # encoded Subject/From/Date heads per renderer (a few subjects per run)
 
 
 def shorten(text: str, limit: int = ABSTRACT_CHARS) -> str:
@@ -82,7 +83,7 @@ class Renderer:
         self._signup_html = html_env.get_template("signup.html")
         self._signup_text = text_env.get_template("signup.txt")
         self._cards: dict[str, tuple[Markup, str]] = {}
-        self._heads: dict[tuple[str, str], bytes] = {}
+        self._heads: dict[tuple[str, datetime], bytes] = {}
         self.sender = settings.mail_from
         self.msgid_domain = urlsplit(settings.base_url).hostname or "localhost"
 
@@ -194,16 +195,18 @@ class Renderer:
         `eight_bit` (for a server that offers 8BITMIME, RFC 6152): the bodies go as UTF-8
         lines as they are, half the lines and 30% fewer bytes than base64, where they can.
         """
-        date = format_datetime(now or datetime.now(UTC))
-        key = (rendered.subject, date)
+        when = (now or datetime.now(UTC)).replace(microsecond=0)
+        key = (rendered.subject, when)
         head = self._heads.get(key)
         if head is None:
             msg = EmailMessage(policy=POLICY)
             msg["Subject"] = rendered.subject
             msg["From"] = self.sender
-            msg["Date"] = date
+            msg["Date"] = format_datetime(when)
             head = msg.as_bytes().removesuffix(b"\r\n")  # drop the blank line ending the head
-            self._heads = {key: head}  # one subject/date at a time is the common case
+            if len(self._heads) >= HEADS_KEPT:
+                self._heads.clear()
+            self._heads[key] = head  # daily and weekly subjects alternate within a run
         lines = [
             f"To: {_header_value(to)}",
             f"Message-ID: {_header_value(message_id)}",
