@@ -116,9 +116,10 @@ def build(data_dir: Path, n: int, transformer: bool = False) -> None:
     print(json.dumps(timings))
 
 
-def rss_mib() -> float:
+def rss_mib(field: str = "VmRSS") -> float:
+    """VmRSS (or RssAnon: private memory; RssFile: pages of mapped files) in MiB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -163,6 +164,29 @@ def measure(data_dir: Path, transformer: bool = False) -> dict[str, object]:
     service = SearchService(store, settings, background=False)
     open_s = time.perf_counter() - t
     queries = [q for q, _ in load_queries()]
+    breakdown: dict[str, object] = {}
+    if transformer:  # what each part adds to the RSS, loaded one by one before any query
+        ix, r0 = service.indexer, rss_mib()
+        ix.keyword  # noqa: B018
+        ix.vectors  # noqa: B018
+        r1 = rss_mib()
+        model = ix.transformer
+        assert model is not None
+        model.embed(["warm up", "both sessions"])
+        model.embed(["warm up one session"])
+        r2 = rss_mib()
+        tstore = ix.tstore
+        assert tstore is not None
+        tstore.vectors  # noqa: B018 (loads the transformer's HNSW file)
+        tstore.done_flags()
+        r3 = rss_mib()
+        breakdown = {
+            "rss_mib_opened": round(r0, 1),
+            "rss_mib_keyword_static": round(r1 - r0, 1),
+            "rss_mib_onnx_model": round(r2 - r1, 1),
+            "rss_mib_transformer_store": round(r3 - r2, 1),
+            "transformer_ann_file_mib": round(tstore.vectors.ann_path.stat().st_size / 2**20, 1),
+        }
     for q in queries[:20]:
         service.search(q, limit=10)
     runs = queries * 3
@@ -261,6 +285,9 @@ def measure(data_dir: Path, transformer: bool = False) -> dict[str, object]:
         "brute_dense_p50_ms": pct(brute, 50),
         "brute_dense_p95_ms": pct(brute, 95),
         "rss_mib_after_queries": round(rss, 1),
+        "rss_anon_mib": round(rss_mib("RssAnon"), 1),
+        "rss_file_mib": round(rss_mib("RssFile"), 1),
+        **breakdown,
         "maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }

@@ -310,13 +310,22 @@ class TransformerStore:
         if not len(done_rows):
             return 0
         vs = self.vectors
-        m = vs.matrix()
+        # a map of its own, unmapped after the check: read through the store's long-lived
+        # map (`vs.matrix()`), every page of the file stayed resident in this process (its
+        # RSS) for as long as it served, though queries read a few rows each
+        n = vs.rows_stored()
+        m = (
+            np.memmap(vs.flat, dtype=np.float16, mode="r", shape=(n, vs.dim))
+            if n
+            else np.zeros((0, vs.dim), dtype=np.float16)
+        )
         inside = done_rows[done_rows < len(m)]
         bad = [int(r) for r in done_rows[done_rows >= len(m)]]
         for start in range(0, len(inside), 50_000):
             block = inside[start : start + 50_000]
             norms = np.linalg.norm(np.asarray(m[block], dtype=np.float32), axis=1)
             bad += [int(r) for r in block[~(np.abs(norms - 1.0) < 0.01)]]
+        del m
         if bad:
             log.warning("search: %d transformer vectors damaged or missing: re-embedding", len(bad))
             done, _ = self._flags_rw(len(flags))
