@@ -440,6 +440,7 @@ def main() -> None:
             serve_all(args, pg, tmp)
     finally:
         pg.drop()
+        shutil.rmtree(tmp, ignore_errors=True)  # the stores and indexes made for the run
 
 
 def serve_all(args: argparse.Namespace, pg: PgBench, tmp: Path) -> None:

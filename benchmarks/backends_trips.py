@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 from collections import Counter, defaultdict
@@ -174,6 +175,7 @@ def main() -> None:
                 print(f"    {c / requests[kind]:5.1f}  {name}")
     finally:
         pg.drop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
