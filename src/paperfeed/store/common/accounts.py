@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from paperfeed.models import ROLES, Comment, PendingSignup, User
 from paperfeed.store.base import MAX_PENDING_SIGNUPS, MAX_THROTTLE_ROWS
-from paperfeed.store.sql import HasDb, Row, each_in, found
+from paperfeed.store.sql import Conn, HasDb, Row, each_in, found
 
 FIRST_USER_LOCK = 0x70667375  # lock key around "the first account is admin"
 _USER_COLUMNS = "id, email, name, role, created_at"
@@ -29,6 +29,18 @@ class _Refused(Exception):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _cap_rows(conn: Conn, table: str, key: str, oldest_first: str, max_rows: int) -> None:
+    """Keep `table` at most `max_rows` rows, deleting by `oldest_first` order (names are
+    this module's constants, never input)."""
+    count = conn.value(f"SELECT count(*) FROM {table}")
+    if count > max_rows:
+        conn.run(
+            f"DELETE FROM {table} WHERE {key} IN "
+            f"(SELECT {key} FROM {table} ORDER BY {oldest_first} LIMIT ?)",
+            (count - max_rows,),
+        )
 
 
 def _user(row: Row) -> User:
@@ -98,13 +110,7 @@ class Accounts(HasDb):
                     signup.expires_at.isoformat(),
                 ),
             )
-            count = conn.value("SELECT count(*) FROM pending_signups")
-            if count > max_rows:
-                conn.run(
-                    "DELETE FROM pending_signups WHERE token_hash IN (SELECT token_hash "
-                    "FROM pending_signups ORDER BY created_at LIMIT ?)",
-                    (count - max_rows,),
-                )
+            _cap_rows(conn, "pending_signups", "token_hash", "created_at", max_rows)
 
     def take_pending_signup(self, token_hash: str) -> PendingSignup | None:
         with self.db.writing() as conn:
@@ -315,13 +321,7 @@ class Accounts(HasDb):
                     raise _Refused
                 if any(hits == 1 for _, hits in rows):  # a new key or a new window
                     conn.run("DELETE FROM throttle WHERE window_start < ?", (now - 86400,))
-                    count = conn.value("SELECT count(*) FROM throttle")
-                    if count > max_rows:
-                        conn.run(
-                            "DELETE FROM throttle WHERE key IN (SELECT key FROM throttle "
-                            "ORDER BY window_start LIMIT ?)",
-                            (count - max_rows,),
-                        )
+                    _cap_rows(conn, "throttle", "key", "window_start", max_rows)
         except _Refused:  # rolled back: refused attempts neither count nor add rows
             return False
         return True
