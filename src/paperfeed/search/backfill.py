@@ -20,12 +20,11 @@ done rows whose vector is not a unit vector (a damaged file) are marked to embed
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import numpy as np
 
 from paperfeed.search.dense import Calibration, calibration_sums
 from paperfeed.search.results import BackfillProgress
-from paperfeed.search.statefile import Stamp, StateFile
+from paperfeed.search.statefile import Stamp, StateFile, read_state
 from paperfeed.search.vectors import EXACT_BELOW, VectorStore
 
 log = logging.getLogger(__name__)
@@ -60,13 +59,13 @@ class BackfillState:
 
     @classmethod
     def read(cls, path: Path) -> BackfillState:
-        try:
-            data = json.loads(path.read_text())
-            known = {f.name for f in fields(cls)}
-            state = cls(**{k: v for k, v in data.items() if k in known})
-        except (OSError, ValueError, TypeError, AttributeError):
-            return cls()
-        if not isinstance(state.seq, int) or not isinstance(state.cal, list) or len(state.cal) != 5:
+        state = read_state(path, cls)
+        if (
+            state is None
+            or not isinstance(state.seq, int)
+            or not isinstance(state.cal, list)
+            or len(state.cal) != 5
+        ):
             return cls()
         return state
 

@@ -20,7 +20,6 @@ first) within a slice of their ingest.
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -29,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +49,7 @@ from paperfeed.search.embed import (
 )
 from paperfeed.search.keyword import IndexDoc, KeywordIndex
 from paperfeed.search.results import BackfillProgress, IndexStatus
-from paperfeed.search.statefile import StateFile, write_state
+from paperfeed.search.statefile import StateFile, read_state, write_state
 from paperfeed.search.vectors import RowMap, VectorStore, file_crc
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -87,13 +86,10 @@ class IndexState:
 
     @classmethod
     def read(cls, path: Path) -> IndexState:
-        try:
-            data = json.loads(path.read_text())
-            known = {f.name for f in fields(cls)}
-            state = cls(**{k: v for k, v in data.items() if k in known})
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return cls()
-        if not all(isinstance(getattr(state, k), int) for k in ("keyword_seq", "vector_seq")):
+        state = read_state(path, cls)
+        if state is None or not all(
+            isinstance(getattr(state, k), int) for k in ("keyword_seq", "vector_seq")
+        ):
             return cls()
         return state
 

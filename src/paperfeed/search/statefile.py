@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 S = TypeVar("S")
+D = TypeVar("D")
 Stamp = tuple[int, int, int]  # (inode, mtime in ns, size); zeros when the file is missing
 
 
@@ -26,6 +27,17 @@ def write_state(path: Path, state: Any) -> None:  # noqa: ANN401 (any dataclass 
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(state)))
     os.replace(tmp, path)
+
+
+def read_state(path: Path, cls: type[D]) -> D | None:
+    """The dataclass `cls` from its JSON file, keys it does not know ignored; None when the
+    file is missing or unreadable (each state class decides what that and bad values mean)."""
+    try:
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def file_stamp(path: Path) -> Stamp:
