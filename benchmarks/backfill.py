@@ -1,7 +1,7 @@
 """Transformer backfill speed: papers/s of `paperfeed index --sync`'s transformer phase.
 
 Run: nice -n 10 python benchmarks/backfill.py [--papers 3000] [--batch 0] [--tokens 128 256]
-         [--random]
+         [--random] [--keep DIR]
 
 Loads the first N papers of ../shared/data into a fresh SQLite instance, builds the keyword
 and static indexes, then times the transformer backfill (newest papers first, progress kept
@@ -90,13 +90,20 @@ def main() -> None:
         "--tokens", type=int, nargs="+", default=[128], help="PAPERFEED_TRANSFORMER_TOKENS"
     )
     ap.add_argument("--random", action="store_true", help="a random sample of the corpus")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="build the data directories here and keep them (default: a temp dir)",
+    )
     args = ap.parse_args()
     if args.random:
         docs = load_corpus()
         docs = random.Random(13).sample(docs, args.papers)
     else:
         docs = load_corpus(limit=args.papers)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
         src = Path(tmp) / "papers.jsonl"
         with open(src, "w", encoding="utf-8") as fh:
             for d in docs:
