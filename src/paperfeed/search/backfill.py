@@ -90,6 +90,8 @@ class TransformerStore:
         self.unsaved = False  # vectors added to the in-memory ANN since its file was saved
         self._exact: tuple[np.ndarray, np.ndarray] | None = None  # see `top`
         self._exact_key: tuple[Stamp, int, float] = ((0, 0, 0), 0, 0.0)
+        self._waiting: tuple[np.ndarray, np.ndarray | None] | None = None  # see `waiting`
+        self._waiting_key: tuple[object, ...] = ()
 
     # --- files -------------------------------------------------------------------------
 
@@ -142,7 +144,7 @@ class TransformerStore:
         self.state = BackfillState(model=model, dim=dim)
         self.save_state()
         self._vectors, self._done, self._done_size = None, None, -1
-        self._exact = None
+        self._exact = self._waiting = None
         self.unsaved = False
 
     @property
@@ -339,14 +341,15 @@ class TransformerStore:
         if vs is None:
             return
         rows = np.flatnonzero(self.done_flags() == DONE)
-        m = vs.matrix()
-        rows = rows[rows < len(m)]
+        rows = rows[rows < vs.rows_stored()]
         if not len(rows):
             return
         present = np.asarray(vs.ann.contains(rows.astype(np.uint64)), dtype=bool)
         missing = rows[~present]
+        for start in range(0, len(missing), 50_000):
+            block = missing[start : start + 50_000]
+            vs.ann.add(block.astype(np.uint64), vs.read_rows(block).astype(np.float16))
         if len(missing):
-            vs.ann.add(missing.astype(np.uint64), np.asarray(m[missing]))
             self.unsaved = True
             if save:
                 self.save_ann(force=True)
@@ -383,12 +386,34 @@ class TransformerStore:
         """The filled rows and their vectors as float32, kept until a step changes them."""
         key = (self._state_file.stamp, self._filled_count(flags), self.state.updated)
         if self._exact is None or self._exact_key != key:
-            m = self.vectors.matrix()
             rows = np.flatnonzero(flags == DONE)
-            rows = rows[rows < len(m)]
-            self._exact = (rows, np.asarray(m[rows], dtype=np.float32))
+            rows = rows[rows < self.vectors.rows_stored()]
+            self._exact = (rows, self.vectors.read_rows(rows))
             self._exact_key = key
         return self._exact
+
+    def waiting(
+        self, static: VectorStore, *, with_vectors: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The rows that have a static vector but no transformer vector yet (to embed, or
+        past the end of `done.u8`: not marked yet), and (`with_vectors`, callers keep them
+        few) their static vectors as float32; kept until either store changes."""
+        flags = self.done_flags()
+        try:
+            st = static.flat.stat()
+            static_key: tuple[int, int] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            static_key = (0, 0)
+        key = (self._state_file.stamp, len(flags), self.state.updated, static_key)
+        cached = self._waiting
+        if cached is None or self._waiting_key != key or (with_vectors and cached[1] is None):
+            n = static_key[0] // (2 * static.dim)
+            rows = np.flatnonzero(np.asarray(flags[:n]) == TODO)
+            if n > len(flags):
+                rows = np.concatenate([rows, np.arange(len(flags), n)])
+            cached = (rows, static.read_rows(rows) if with_vectors else None)
+            self._waiting, self._waiting_key = cached, key
+        return cached
 
     def vector(self, row: int) -> np.ndarray | None:
         flags = self.done_flags()

@@ -15,6 +15,16 @@ on this query's candidates that have both vectors (the same query, so the same s
 gives the expected transformer cosine of a paper from its static one; with too few such
 candidates (early in the backfill), the line measured on pairs of papers during the backfill
 (`calibration_sums`); with neither, the raw static cosine.
+
+Nearest rows. Each vector index gives its `k` nearest rows. Once at most `EXACT_BELOW` papers
+wait for their transformer vector (the usual state of a running service: only the newest
+papers, for seconds to minutes), the static model's ANN index is neither searched nor loaded:
+the papers that have a transformer vector come from the transformer's index, and the waiting
+papers from an exact static-cosine scan of just their rows. The static ANN's neighbours of a
+filled paper would only be rescored by the transformer cosine, from a model that ranks worse
+(static MRR@10 0.24 alone), at the cost of its index in memory (~630 MiB at 1M papers) and a
+second search per query. With no paper waiting, no static vector (not even the query's) is
+needed at all.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+
+from paperfeed.search.vectors import EXACT_BELOW
 
 if TYPE_CHECKING:
     from paperfeed.search.backfill import TransformerStore
@@ -96,7 +108,7 @@ def calibration_sums(static: np.ndarray, transformer: np.ndarray) -> list[float]
 
 def dense_stage(
     static: VectorStore,
-    qs: np.ndarray,
+    qs: np.ndarray | Callable[[], np.ndarray],
     transformer: TransformerStore | None,
     qt: np.ndarray | None,
     keyword_rows: Sequence[int],
@@ -107,26 +119,40 @@ def dense_stage(
 ) -> DenseScores:
     """Score the keyword candidates and the nearest rows of both vector indexes.
 
-    `qs`/`qt` are the query's static/transformer vectors; `transformer` is None (or `qt`
-    None) while no paper has a transformer vector. `allowed` keeps the nearest rows that pass
-    the query's filters; `nearest=False` (a quoted phrase must match) scores only the keyword
+    `qs`/`qt` are the query's static/transformer vectors (`qs` may be a function that makes
+    it: with the transformer complete it is not needed); `transformer` is None (or `qt` None)
+    while no paper has a transformer vector. `allowed` keeps the nearest rows that pass the
+    query's filters; `nearest=False` (a quoted phrase must match) scores only the keyword
     candidates.
     """
-    use_t = transformer is not None and qt is not None
+    static_q: list[np.ndarray] = []
+
+    def query_static() -> np.ndarray:
+        if not static_q:
+            static_q.append(qs() if callable(qs) else qs)
+        return static_q[0]
+
+    if transformer is None or qt is None:
+        return _static_only(static, query_static(), keyword_rows, allowed, nearest=nearest, k=k)
+    waiting, _ = transformer.waiting(static, with_vectors=False)
+    static_ann = len(waiting) > EXACT_BELOW  # too many to scan: the static ANN (see above)
     near: list[int] = []
     if nearest:
-        near = [r for r, _ in static.top(qs, k)]
-        if use_t and transformer is not None and qt is not None:
-            near += [r for r, _ in transformer.top(qt, k)]
-        near = list(dict.fromkeys(near))
-        if allowed is not None and near:
-            ok = allowed(near)
-            near = [r for r in near if r in ok]
+        if static_ann:
+            near = [r for r, _ in static.top(query_static(), k)]
+        elif len(waiting):
+            waiting, matrix = transformer.waiting(static, with_vectors=True)
+            assert matrix is not None
+            sims = matrix @ query_static()
+            best = np.argsort(-sims)[:k]
+            near = [int(waiting[i]) for i in best if sims[i] != 0]
+        near += [r for r, _ in transformer.top(qt, k)]
+        near = _allowed(list(dict.fromkeys(near)), allowed)
     rows = list(dict.fromkeys([*keyword_rows, *near]))
-    static_cos = {r: c for r, c in static.scores(rows, qs).items() if c != 0.0}
-    if not use_t or transformer is None or qt is None:
-        return DenseScores(static_cos, _best(near, static_cos), "static", 0.0)
     t_cos = transformer.scores(rows, qt)
+    if len(t_cos) == len(rows):  # every candidate has its transformer vector
+        return DenseScores(t_cos, _best(near, t_cos), "transformer", 1.0 if rows else 0.0)
+    static_cos = {r: c for r, c in static.scores(rows, query_static()).items() if c != 0.0}
     both = [r for r in t_cos if r in static_cos]
     cal = (
         Calibration.fit([static_cos[r] for r in both], [t_cos[r] for r in both])
@@ -137,6 +163,29 @@ def dense_stage(
     scores = {r: v for r, v in scores.items() if r in t_cos or r in static_cos}
     filled = len(t_cos) / len(scores) if scores else 0.0
     return DenseScores(scores, _best(near, scores), "transformer", filled)
+
+
+def _static_only(
+    static: VectorStore,
+    qs: np.ndarray,
+    keyword_rows: Sequence[int],
+    allowed: Callable[[list[int]], set[int]] | None,
+    *,
+    nearest: bool,
+    k: int,
+) -> DenseScores:
+    """No transformer vector yet: the static cosines and the static index's nearest rows."""
+    near = _allowed([r for r, _ in static.top(qs, k)], allowed) if nearest else []
+    rows = list(dict.fromkeys([*keyword_rows, *near]))
+    static_cos = {r: c for r, c in static.scores(rows, qs).items() if c != 0.0}
+    return DenseScores(static_cos, _best(near, static_cos), "static", 0.0)
+
+
+def _allowed(near: list[int], allowed: Callable[[list[int]], set[int]] | None) -> list[int]:
+    if allowed is None or not near:
+        return near
+    ok = allowed(near)
+    return [r for r in near if r in ok]
 
 
 def _best(near: list[int], scores: dict[int, float]) -> list[int]:

@@ -31,8 +31,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from paperfeed.errors import ServiceUnavailable
 from paperfeed.models import PaperText
 from paperfeed.progress import Progress as ProgressReporter
@@ -50,7 +48,7 @@ from paperfeed.search.embed import (
 from paperfeed.search.keyword import IndexDoc, KeywordIndex
 from paperfeed.search.results import BackfillProgress, IndexStatus
 from paperfeed.search.statefile import StateFile, read_state, write_state
-from paperfeed.search.vectors import RowMap, VectorStore, file_crc
+from paperfeed.search.vectors import EXACT_BELOW, AnnUnreadable, RowMap, VectorStore, file_crc
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
@@ -203,7 +201,11 @@ class Indexer:
         """The vector index; IndexDamaged when its ANN file cannot be read."""
         if self._vectors is None:
             try:
-                self._vectors = VectorStore(self.dir, self.state.dim or self.embedder.dim)
+                self._vectors = VectorStore(
+                    self.dir,
+                    self.state.dim or self.embedder.dim,
+                    lazy_ann=self.transformer_on,  # queries may never need it: see dense.py
+                )
             except (RuntimeError, ValueError, OSError) as exc:
                 raise IndexDamaged(f"the vector index cannot be read: {exc}") from exc
         return self._vectors
@@ -485,7 +487,25 @@ class Indexer:
                 if self._vectors is not None and not self._vectors.changed_on_disk():
                     self._save_vectors(max(self.state.vector_seq, unsaved))
         self._unsaved_vectors = False
+        self.release_static_ann()
         return done
+
+    def release_static_ann(self) -> bool:
+        """Drop the static model's in-memory ANN index (saved) when queries do not need it:
+        the transformer store is open and at most `EXACT_BELOW` papers wait for their
+        transformer vector (`paperfeed.search.dense`). Writing static vectors (new papers)
+        loads it again for as long as the write takes. Returns whether it was dropped."""
+        ts, vs = self._tstore, self._vectors
+        if ts is None or vs is None or not vs.ann_loaded or self._unsaved_vectors:
+            return False
+        with self.writing():
+            if self._unsaved_vectors or self._vectors is not vs:
+                return False
+            waiting, _ = ts.waiting(vs, with_vectors=False)
+            if len(waiting) > EXACT_BELOW:
+                return False
+            vs.release_ann()
+        return True
 
     def _save_vectors(self, seq: int) -> None:
         self.vectors.save()
@@ -560,11 +580,7 @@ class Indexer:
         vecs = emb.embed([paper_text(p.title, p.abstract) for _, p in have])
         static = None
         if self.state.dim:  # the same papers' static vectors, for the global calibration
-            m = self.vectors.matrix()
-            static = np.zeros((len(keep), m.shape[1]), dtype=np.float32)
-            inside = [i for i, r in enumerate(keep) if r < len(m)]
-            if inside:
-                static[inside] = m[[keep[i] for i in inside]]
+            static = self.vectors.read_rows(keep)  # rows past the file's end: zeros
         ts.fill(keep, vecs, static)
 
     def _backfill_embedder(self) -> Embedder | None:
@@ -624,7 +640,7 @@ class Indexer:
         except IndexDamaged as exc:
             docs, problems["keyword"] = 0, str(exc)
         try:
-            vectors = len(self.vectors.ann) if "ann" not in problems else 0
+            vectors = self.vectors.ann_size() if "ann" not in problems else 0
         except IndexDamaged as exc:
             vectors, problems["ann"] = 0, str(exc)
         return IndexStatus(
@@ -654,6 +670,7 @@ class Indexer:
         while not self._stop.is_set():
             try:
                 self.refresh()
+                self.release_static_ann()  # once the transformer covers the catalogue
                 if self.store.count_changes_since(self.state.keyword_seq):
                     self.sync_keyword()
                 if self.store.count_changes_since(self.state.vector_seq):
@@ -664,7 +681,7 @@ class Indexer:
                     n = self.sync_transformer(progress=reporter, max_seconds=TRANSFORMER_SLICE)
                     if n:  # more to do: look at the store again, then go on at once
                         continue
-            except IndexDamaged as exc:  # damaged under a running service: repair, go on
+            except (IndexDamaged, AnnUnreadable) as exc:  # damaged under a running service
                 log.warning("search: %s; repairing", exc)
                 try:
                     self.repair()

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from paperfeed.errors import NotFound
 from paperfeed.search import pipeline
 from paperfeed.search.cache import ResultCache
@@ -37,6 +39,7 @@ from paperfeed.search.indexer import (
 from paperfeed.search.keyword import Filters
 from paperfeed.search.results import Hit, IndexStatus, SearchResults
 from paperfeed.search.snippets import spans
+from paperfeed.search.vectors import AnnUnreadable
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
@@ -191,12 +194,12 @@ class SearchService:
         kw = pipeline.keyword_stage(ix.keyword, req)
         dense = DenseScores({}, [], "static", 0.0)
         try:
-            has_vectors = len(ix.vectors.ann) > 0
-        except IndexDamaged as exc:  # keyword results still stand; the worker repairs
-            log.warning("search: %s; answering by keyword only", exc)
+            has_vectors = ix.vectors.ann_size() > 0
+            if has_vectors and req.wants_meaning:
+                dense = self._dense(req, kw.rows)
+        except (IndexDamaged, AnnUnreadable) as exc:  # keyword results still stand
+            log.warning("search: %s; answering by keyword only", exc)  # the worker repairs
             has_vectors = False
-        if has_vectors and req.wants_meaning:
-            dense = self._dense(req, kw.rows)
         # the dense scores are on the transformer's scale when any paper has a transformer
         # vector: then the transformer's fusion settings apply, else the static model's
         emb = ix.transformer if dense.scale == "transformer" else ix.embedder
@@ -237,8 +240,11 @@ class SearchService:
         """The dense stage: cosines on the transformer's scale (`paperfeed.search.dense`)."""
         ix = self.indexer
         ts = ix.query_transformer()
-        qs = ix.embedder.embed([req.text])[0]
         qt = ix.transformer.embed([req.text])[0] if ts is not None and ix.transformer else None
+
+        def qs() -> np.ndarray:  # needed only while some paper waits for its transformer vector
+            return np.asarray(ix.embedder.embed([req.text])[0], dtype=np.float32)
+
         wanted = req.filters
         allowed = (lambda rows: ix.keyword.rows_matching(rows, wanted)) if wanted else None
         k = DENSE_CANDIDATES if req.parsed else max(req.limit, DENSE_CANDIDATES)

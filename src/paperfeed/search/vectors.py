@@ -2,6 +2,13 @@
 
 Rows are the same numbers the keyword index uses (`RowMap`), so fusion can score any keyword
 candidate by reading its row. A row of zeros means "not embedded yet" (cosine 0).
+
+Queries read the rows they score with `pread` (`read_rows`), not through a memory map: a
+query reads a few hundred rows spread over the whole file, and through a map each of them
+faults in its neighbours too (the kernel maps up to 16 cached pages around a fault), so
+after a few hundred queries the whole file (732 MiB for 1M transformer vectors) counted in
+the serving process's RSS. Read with `pread`, the pages stay in the page cache, shared and
+reclaimable, outside every process's RSS.
 """
 
 from __future__ import annotations
@@ -17,6 +24,10 @@ import numpy as np
 from paperfeed.search.native import Index
 
 EXACT_BELOW = 20_000  # below this many vectors, nearest neighbours are computed exactly
+
+
+class AnnUnreadable(RuntimeError):
+    """An ANN file that could not be loaded when it was first needed (see `lazy_ann`)."""
 
 
 def file_crc(path: Path, length: int | None = None) -> int:
@@ -79,10 +90,25 @@ class RowMap:
         return len(self.ids)
 
 
-class VectorStore:
-    """Unit vectors (float16) by row in `vectors.f16`, and an ANN index over them."""
+def new_index(dim: int) -> Index:
+    # expansion_add 64 instead of 128 halves insert time (measured ~1.9k vs ~0.9k/s on a
+    # loaded 2-core box); ANN hits only add candidates, the fused ranking is exact cosine.
+    return Index(
+        ndim=dim, metric="ip", dtype="f16", connectivity=16, expansion_add=64, expansion_search=64
+    )
 
-    def __init__(self, directory: Path, dim: int) -> None:
+
+class VectorStore:
+    """Unit vectors (float16) by row in `vectors.f16`, and an ANN index over them.
+
+    With `lazy_ann`, the ANN file is loaded on first use (a search or a write), not when
+    the store is opened: the static model's index (~630 MiB at 1M papers) is not needed by
+    queries once the transformer's vectors cover the catalogue (`paperfeed.search.dense`).
+    Opening still reads the file's header (a file that is not an index raises ValueError,
+    as a failed load does); a body that fails to load later raises `AnnUnreadable`.
+    """
+
+    def __init__(self, directory: Path, dim: int, *, lazy_ann: bool = False) -> None:
         self.dir = directory
         self.dim = dim
         self.flat = directory / "vectors.f16"
@@ -91,20 +117,58 @@ class VectorStore:
         self._matrix_rows = 0
         self._matrix32: np.ndarray | None = None
         self._matrix32_key: tuple[int, int] = (0, 0)  # (rows, file mtime_ns) it was made from
-        # expansion_add 64 instead of 128 halves insert time (measured ~1.9k vs ~0.9k/s on a
-        # loaded 2-core box); ANN hits only add candidates, the fused ranking is exact cosine.
-        self.ann = Index(
-            ndim=dim,
-            metric="ip",
-            dtype="f16",
-            connectivity=16,
-            expansion_add=64,
-            expansion_search=64,
-        )
+        self._ann: Index | None = None
+        self._ann_count = 0  # vectors in the ANN file (its header) while it is not loaded
+        self._ann_lock = threading.Lock()
         self._ann_mtime = 0.0
         if self.ann_path.exists():
             self._ann_mtime = self.ann_path.stat().st_mtime
-            self.ann.load(str(self.ann_path))  # RuntimeError/ValueError on a damaged file
+            if lazy_ann:
+                meta = Index.metadata(str(self.ann_path))  # ValueError: not an index
+                if not meta or meta["dimensions"] != dim:
+                    raise ValueError(f"{self.ann_path} is not an index of {dim}-d vectors")
+                self._ann_count = int(meta["count_present"])
+            else:
+                self._ann = self._load()  # RuntimeError/ValueError on a damaged file
+        elif not lazy_ann:
+            self._ann = new_index(dim)
+
+    def _load(self) -> Index:
+        index = new_index(self.dim)
+        if self.ann_path.exists():
+            index.load(str(self.ann_path))
+        return index
+
+    @property
+    def ann(self) -> Index:
+        """The ANN index (loaded from its file on first use)."""
+        ann = self._ann
+        if ann is None:
+            with self._ann_lock:
+                if self._ann is None:
+                    try:
+                        self._ann = self._load()
+                    except (RuntimeError, ValueError, OSError) as exc:
+                        raise AnnUnreadable(f"{self.ann_path}: {exc}") from exc
+                ann = self._ann
+        return ann
+
+    @property
+    def ann_loaded(self) -> bool:
+        return self._ann is not None
+
+    def ann_size(self) -> int:
+        """Vectors in the ANN index, without loading it."""
+        ann = self._ann
+        return len(ann) if ann is not None else self._ann_count
+
+    def release_ann(self) -> None:
+        """Drop the in-memory ANN index (saved first by the caller); the next use loads it.
+        A search running in another thread keeps its reference until it returns."""
+        with self._ann_lock:
+            if self._ann is not None:
+                self._ann_count = len(self._ann)
+                self._ann = None
 
     def changed_on_disk(self) -> bool:
         """Whether another writer saved the ANN file since this object read or wrote it."""
@@ -163,31 +227,27 @@ class VectorStore:
         del mm
         self._matrix = None
         self._matrix32 = None
+        ann = self.ann
         keys = np.asarray(rows, dtype=np.uint64)
-        present = [k for k in keys if self.ann.contains(int(k))]
+        present = [k for k in keys if ann.contains(int(k))]
         for k in present:
-            self.ann.remove(int(k))
-        self.ann.add(keys, data)
+            ann.remove(int(k))
+        ann.add(keys, data)
 
     def rebuild_ann(self, rows: int) -> int:
         """A new ANN index from the first `rows` rows of the vector file (no re-embedding);
         rows of zeros (not embedded) are left out. Returns how many were added."""
-        self.ann = Index(
-            ndim=self.dim,
-            metric="ip",
-            dtype="f16",
-            connectivity=16,
-            expansion_add=64,
-            expansion_search=64,
-        )
+        ann = new_index(self.dim)
         m = self.matrix()
         added = 0
         for start in range(0, min(rows, len(m)), 20_000):
             block = np.asarray(m[start : min(rows, start + 20_000)])
             keep = np.flatnonzero(np.any(block != 0, axis=1))
             if len(keep):
-                self.ann.add((keep + start).astype(np.uint64), block[keep])
+                ann.add((keep + start).astype(np.uint64), block[keep])
                 added += len(keep)
+        with self._ann_lock:
+            self._ann = ann
         return added
 
     def checksum(self, rows: int) -> int:
@@ -195,32 +255,53 @@ class VectorStore:
         return file_crc(self.flat, rows * 2 * self.dim) if self.flat.exists() else 0
 
     def save(self) -> None:
+        if self._ann is None:  # never loaded, or released after saving: the file is current
+            return
         tmp = self.ann_path.with_suffix(".tmp")
-        self.ann.save(str(tmp))
+        self._ann.save(str(tmp))
         os.replace(tmp, self.ann_path)
         self._ann_mtime = self.ann_path.stat().st_mtime
+
+    def read_rows(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """These rows as float32, read with `pread` (see the module docstring); rows past
+        the end of the file read as zeros."""
+        width = 2 * self.dim
+        out = np.zeros((len(rows), self.dim), dtype=np.float32)
+        if not len(rows) or not self.flat.exists():
+            return out
+        fd = os.open(self.flat, os.O_RDONLY)
+        try:
+            raw = bytearray(len(rows) * width)
+            view = memoryview(raw)
+            for i, r in enumerate(rows):
+                got = os.pread(fd, width, int(r) * width)
+                view[i * width : i * width + len(got)] = got
+        finally:
+            os.close(fd)
+        out[:] = np.frombuffer(raw, dtype=np.float16).reshape(len(rows), self.dim)
+        return out
 
     def scores(self, rows: Sequence[int], query: np.ndarray) -> dict[int, float]:
         """Cosine of the query with each row (0 for rows not embedded yet)."""
         if not len(rows):
             return {}
-        m = self.matrix()
-        inside = [r for r in rows if r < len(m)]
-        sims = (m[inside].astype(np.float32) @ query) if inside else np.zeros(0)
+        n = self.rows_stored()
+        inside = [r for r in rows if r < n]
+        sims = (self.read_rows(inside) @ query) if inside else np.zeros(0)
         out = dict.fromkeys(rows, 0.0)
         out.update(zip(inside, (float(s) for s in sims), strict=False))
         return out
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """ANN top-k rows by cosine."""
-        if len(self.ann) == 0 or k <= 0:
+        if self.ann_size() == 0 or k <= 0:
             return []
         res = self.ann.search(query.astype(np.float16), k)
         return [(int(key), 1.0 - float(d)) for key, d in zip(res.keys, res.distances, strict=False)]
 
     def top(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k rows nearest `query`: an exact scan for small indexes, else the ANN."""
-        if len(self.ann) <= EXACT_BELOW:
+        if self.ann_size() <= EXACT_BELOW:
             m = self.matrix32()  # cached float32 copy (at most EXACT_BELOW x dim)
             if not len(m):
                 return []
@@ -230,8 +311,7 @@ class VectorStore:
         return self.nearest(query, k)
 
     def vector(self, row: int) -> np.ndarray | None:
-        m = self.matrix()
-        if row >= len(m):
+        if row >= self.rows_stored():
             return None
-        v = np.asarray(m[row], dtype=np.float32)
+        v = self.read_rows([row])[0]
         return v if np.any(v) else None
