@@ -157,6 +157,79 @@ def test_a_new_paper_is_embedded_by_the_transformer_before_older_ones(twenty_fou
         service.close()
 
 
+def small_exact_scans(monkeypatch: pytest.MonkeyPatch, below: int) -> None:
+    """Make a few papers count as 'many': the ANN indexes (not exact scans) answer, and more
+    than `below` papers waiting for the transformer bring the static ANN back."""
+    for module in ("vectors", "dense", "backfill", "indexer"):
+        monkeypatch.setattr(f"paperfeed.search.{module}.EXACT_BELOW", below)
+
+
+def test_a_complete_transformer_store_needs_no_static_ann(
+    twenty_four,  # noqa: ANN001
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With every paper's transformer vector, search neither loads nor searches the static
+    model's ANN index and embeds no static query (memory at 1M papers); a paper waiting for
+    its transformer vector is still found by meaning, through an exact static scan of the
+    waiting papers; with many waiting, the static ANN answers again."""
+    settings, store = twenty_four
+    small_exact_scans(monkeypatch, 4)
+    SearchService(store, settings, background=False).close()  # keyword + static vectors
+    service = SearchService(store, settings, background=False)
+    try:
+        ix = service.indexer
+        assert service.sync_transformer(max_papers=12) == 12  # 12 of 24 wait: more than 4
+        service.search(QUERY, limit=5)
+        assert ix.vectors.ann_loaded  # many papers wait: the static ANN finds them
+        assert service.sync_transformer() == 12
+    finally:
+        service.close()
+
+    service = SearchService(store, settings, background=False)  # as a fresh web process
+    try:
+        ix = service.indexer
+        static_queries: list[str] = []
+        embed = ix.embedder.embed
+        monkeypatch.setattr(
+            ix.embedder, "embed", lambda texts: static_queries.extend(texts) or embed(texts)
+        )
+        hits = service.search(QUERY, limit=10).hits
+        assert not ix.vectors.ann_loaded and static_queries == []
+        papers = {p.paper.id: p.paper for p in store.get_papers(list(ix.rowmap.ids))}
+        onnx = OnnxEmbedder()
+        q = onnx.embed([QUERY])[0]
+        exact = {
+            i: float(onnx.embed([paper_text(p.title, p.abstract)])[0] @ q)
+            for i, p in papers.items()
+        }
+        for hit in hits:  # every score is the transformer's own cosine
+            assert abs(hit.dense - exact[hit.paper_id]) < 0.02, hit
+        nearest = sorted(exact, key=lambda i: -exact[i])[:3]
+        assert set(nearest) <= set(service.search(QUERY, limit=24).ids)
+
+        # a new paper: static vector at once, transformer vector still to come
+        store.upsert_papers(
+            [
+                paper(
+                    "2612.00003",
+                    "Quokkas hopping through synthesised clips",
+                    "A denoising generative model renders short films of marsupials.",
+                    published=datetime.now(UTC),
+                )
+            ]
+        )
+        sync_keyword_index(store, settings)
+        assert service.sync_vectors() == 1
+        assert not ix.vectors.ann_loaded  # written, then dropped: one paper waits
+        found = service.search("animated footage made by diffusion", limit=25)
+        assert not ix.vectors.ann_loaded
+        new = [h for h in found.hits if h.paper_id == "2612.00003"]
+        assert new and new[0].keyword == 0.0  # no shared word: found by its static cosine
+        assert static_queries[-1] == "animated footage made by diffusion"
+    finally:
+        service.close()
+
+
 def test_a_killed_backfill_resumes_without_losing_or_corrupting_vectors(
     tmp_path: Path,
     cli,  # noqa: ANN001
