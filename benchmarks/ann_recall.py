@@ -23,8 +23,8 @@ the vector indexes: the `DENSE_CANDIDATES` = 50 nearest rows) is scored by
 
 Ways: the store's f16 HNSW (as shipped); an i8 HNSW built here from the same vectors (same
 settings, metric cos); the f16 HNSW plus the static model's f16 HNSW nearest 50 (the
-candidates before this change: static vectors are computed here with the bundled static
-model and cached under --cache).
+candidates before this change: the data directory's static HNSW when it has one, else static
+vectors computed here with the bundled static model, cached under --cache).
 """
 
 from __future__ import annotations
@@ -142,12 +142,15 @@ def main() -> None:
     info["i8_search_ms"] = round((time.perf_counter() - t) / len(queries) * 1000, 3)
     del i8
 
-    svec, semb = static_vectors(args.data_dir / "paperfeed.sqlite3", ids, args.cache)
-    static_path = args.cache / f"static-{len(ids)}.usearch"
+    semb = StaticEmbedder()
+    own = args.data_dir / "index" / "ann.usearch"  # the data directory's static index, if any
+    static_path = own if own.exists() else args.cache / f"static-{len(ids)}.usearch"
     sidx = hnsw(semb.dim, "f16")
     if static_path.exists():
         sidx.load(str(static_path))
+        print(f"static HNSW: {static_path} ({len(sidx)} vectors)", flush=True)
     else:
+        svec, semb = static_vectors(args.data_dir / "paperfeed.sqlite3", ids, args.cache)
         t = time.perf_counter()
         for start in range(0, len(ids), 20_000):
             block = np.arange(start, min(len(ids), start + 20_000))
