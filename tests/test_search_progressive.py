@@ -230,6 +230,35 @@ def test_a_complete_transformer_store_needs_no_static_ann(
         service.close()
 
 
+def test_damaged_transformer_vectors_are_embedded_again(tmp_path: Path) -> None:
+    """At open, a filled row whose vector is not a unit vector, or lies past the end of a
+    truncated vector file, is put back to embed (read in blocks, not through a map)."""
+    settings, store = make(tmp_path, 12, batch=4)
+    service = SearchService(store, settings, background=False)
+    try:
+        assert service.sync_transformer() == 12
+    finally:
+        service.close()
+    flat = settings.index_dir / "transformer" / "vectors.f16"
+    width = 2 * 384
+    data = bytearray(flat.read_bytes())
+    data[3 * width : 4 * width] = np.full(384, 0.5, dtype=np.float16).tobytes()  # norm ~9.8
+    flat.write_bytes(bytes(data[: 11 * width]))  # and the last row is gone
+    service = SearchService(store, settings, background=False)
+    try:
+        t = service.status().transformer
+        assert t is not None and (t.done, t.total) == (10, 12)
+        assert service.sync_transformer() == 2
+        ts = service.indexer.tstore
+        assert ts is not None
+        for row in range(12):
+            vec = ts.vector(row)
+            assert vec is not None and abs(float(np.linalg.norm(vec)) - 1.0) < 0.01
+    finally:
+        service.close()
+        store.close()
+
+
 def test_a_killed_backfill_resumes_without_losing_or_corrupting_vectors(
     tmp_path: Path,
     cli,  # noqa: ANN001

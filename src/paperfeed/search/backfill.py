@@ -318,22 +318,23 @@ class TransformerStore:
         if not len(done_rows):
             return 0
         vs = self.vectors
-        # a map of its own, unmapped after the check: read through the store's long-lived
-        # map (`vs.matrix()`), every page of the file stayed resident in this process (its
-        # RSS) for as long as it served, though queries read a few rows each
+        # read in blocks (not through a memory map: a map of the whole file, even one of its
+        # own unmapped after the check, put every page of it in this process's RSS at once)
         n = vs.rows_stored()
-        m = (
-            np.memmap(vs.flat, dtype=np.float16, mode="r", shape=(n, vs.dim))
-            if n
-            else np.zeros((0, vs.dim), dtype=np.float16)
-        )
-        inside = done_rows[done_rows < len(m)]
-        bad = [int(r) for r in done_rows[done_rows >= len(m)]]
-        for start in range(0, len(inside), 50_000):
-            block = inside[start : start + 50_000]
-            norms = np.linalg.norm(np.asarray(m[block], dtype=np.float32), axis=1)
-            bad += [int(r) for r in block[~(np.abs(norms - 1.0) < 0.01)]]
-        del m
+        bad = [int(r) for r in done_rows[done_rows >= n]]
+        block_rows = 50_000
+        with open(vs.flat, "rb") if n else open(os.devnull, "rb") as fh:
+            for start in range(0, n, block_rows):
+                count = min(block_rows, n - start)
+                block = np.fromfile(fh, dtype=np.float16, count=count * vs.dim)
+                block = block[: len(block) // vs.dim * vs.dim].reshape(-1, vs.dim)
+                lo, hi = np.searchsorted(done_rows, [start, start + len(block)])
+                rows = done_rows[lo:hi]
+                norms = np.linalg.norm(block[rows - start].astype(np.float32), axis=1)
+                bad += [int(r) for r in rows[~(np.abs(norms - 1.0) < 0.01)]]
+                if len(block) < count:  # the file shrank meanwhile: the rest is missing
+                    bad += [int(r) for r in done_rows[hi:] if r < n]
+                    break
         if bad:
             log.warning("search: %d transformer vectors damaged or missing: re-embedding", len(bad))
             done, _ = self._flags_rw(len(flags))
