@@ -85,10 +85,30 @@ def static_vectors(db: Path, ids: list[str], cache: Path) -> tuple[np.ndarray, S
     return out, emb
 
 
+def static_from(data_dir: Path, ids: list[str], dim: int) -> np.ndarray:
+    """The static vectors of `ids` from another data directory's index (zeros if missing)."""
+    rows = {pid: r for r, pid in enumerate((data_dir / "index" / "rows.txt").read_text().split())}
+    flat = data_dir / "index" / "vectors.f16"
+    m = np.memmap(flat, dtype=np.float16, mode="r", shape=(flat.stat().st_size // (2 * dim), dim))
+    out = np.zeros((len(ids), dim), dtype=np.float32)
+    have = [(i, rows[pid]) for i, pid in enumerate(ids) if rows.get(pid, len(m)) < len(m)]
+    idx = np.asarray([i for i, _ in have], dtype=np.int64)
+    out[idx] = m[np.asarray([r for _, r in have], dtype=np.int64)]
+    print(f"static vectors of {len(have)} papers from {data_dir}", flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("data_dir", type=Path)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/ann_recall"))
+    ap.add_argument(
+        "--static-from",
+        type=Path,
+        default=None,
+        help="a data directory whose static vectors (index/vectors.f16, rows.txt) cover these "
+        "papers: read instead of embedding them again",
+    )
     args = ap.parse_args()
     tdir = args.data_dir / "index" / "transformer"
     state = json.loads((tdir / "state.json").read_text())
@@ -153,7 +173,10 @@ def main() -> None:
         static_near = [[int(r) for r in sidx.search(q, K).keys] for q in qs]
         label = "f16 HNSW + static HNSW top 50 (before)"
     else:  # no static index: the exact static top 50 (what a perfect static HNSW returns)
-        svec, semb = static_vectors(args.data_dir / "paperfeed.sqlite3", ids, args.cache)
+        if args.static_from:
+            svec = static_from(args.static_from, ids, semb.dim)
+        else:
+            svec, semb = static_vectors(args.data_dir / "paperfeed.sqlite3", ids, args.cache)
         qs32 = np.stack([semb.embed([q])[0] for q in queries]).astype(np.float32)
         smat = np.asarray(svec, dtype=np.float32)
         static_near = [list(map(int, np.argsort(-(smat @ q))[:K])) for q in qs32]
