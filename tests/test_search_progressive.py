@@ -28,6 +28,7 @@ from search_helpers import WEB_PAPERS, paper
 
 from paperfeed.ingest import ingest_sources
 from paperfeed.search import SearchService, sync_keyword_index
+from paperfeed.search.backfill import EXPANSION_SEARCH
 from paperfeed.search.dense import Calibration
 from paperfeed.search.embed import OnnxEmbedder, StaticEmbedder, onnx_available, paper_text
 from paperfeed.search.indexer import Indexer
@@ -195,6 +196,8 @@ def test_a_complete_transformer_store_needs_no_static_ann(
         )
         hits = service.search(QUERY, limit=10).hits
         assert not ix.vectors.ann_loaded and static_queries == []
+        ts = ix.tstore
+        assert ts is not None and ts.vectors.ann.expansion_search == EXPANSION_SEARCH
         papers = {p.paper.id: p.paper for p in store.get_papers(list(ix.rowmap.ids))}
         onnx = OnnxEmbedder()
         q = onnx.embed([QUERY])[0]
