@@ -3,7 +3,8 @@
 Run: python benchmarks/eval_vectors.py OUT_DIR [--embedder onnx:DIR:256] [--limit N]
 
 Order (deterministic): (1) the targets of every query set (dev, the 50 dev paraphrases, the
-20 old held-out, the 150 held-out, the 50 paraphrase), (2) the papers in the keyword top-10
+20 old held-out, the 150 held-out, the 50 paraphrase, dev_b and heldout_b; a directory made
+before the B sets existed does not match this order: make a new one), (2) the papers in the keyword top-10
 of any of those queries, then the top-20, top-30, top-50 and top-100 (what hybrid fusion
 scores), (3) all other papers of the corpus in ``random.Random(13)`` order, as distractors.
 A prefix of this order is therefore "all targets + all keyword top-k candidates + the first K random
@@ -37,6 +38,8 @@ QUERY_SETS = {
     "heldout20": HERE / "heldout_queries.tsv",
     "heldout150": HERE / "eval" / "heldout150.tsv",
     "paraphrase": HERE / "eval" / "paraphrase.tsv",
+    "dev_b": HERE / "eval" / "dev_b.tsv",
+    "heldout_b": HERE / "eval" / "heldout_b.tsv",
 }
 CHUNK = 1024
 TIERS = (10, 20, 30, 50, 100)
