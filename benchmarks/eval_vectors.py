@@ -2,15 +2,15 @@
 
 Run: python benchmarks/eval_vectors.py OUT_DIR [--embedder onnx:DIR:256] [--limit N]
 
-Order (deterministic): (1) the targets of every query set (dev, the 50 dev paraphrases, the
-20 old held-out, the 150 held-out, the 50 paraphrase, dev_b and heldout_b; a directory made
+Order (deterministic): (1) the targets of every query set (dev, the 50 dev paraphrases, the 20
+old held-out, the 150 held-out, the 50 paraphrase, dev_b and heldout_b; a directory made
 before the B sets existed does not match this order: make a new one), (2) the papers in the
 keyword top-10 of any of those queries, then the top-20, top-30, top-50 and top-100 (what
-hybrid fusion
-scores), (3) all other papers of the corpus in ``random.Random(13)`` order, as distractors.
-A prefix of this order is therefore "all targets + all keyword top-k candidates + the first K random
-distractors"; `relevance_eval.py` reports k and K. Vectors go to OUT_DIR/ids.txt and
-OUT_DIR/vecs-*.npy (1,024 rows each, float32); a killed run resumes where it stopped.
+hybrid fusion scores), (3) all other papers of the corpus in ``random.Random(13)`` order, as
+distractors. A prefix of this order is therefore "all targets + all keyword top-k candidates +
+the first K random distractors"; `relevance_eval.py` reports k and K. Vectors go to
+OUT_DIR/ids.txt and OUT_DIR/vecs-*.npy (1,024 rows each, float32); a killed run resumes where
+it stopped.
 Progress and papers/s are logged. --start lets a second process take a later part.
 """
 
