@@ -150,6 +150,35 @@ def test_fuse_drops_keyword_evidence_when_the_best_hit_covers_too_little() -> No
     assert fuse([], [], {4: 0.2, 5: 0.7}, ideal=10.0, min_cover=0.5).rows == [5, 4]
 
 
+def test_fuse_soft_scales_keyword_evidence_by_the_cover_below_min_cover() -> None:
+    # cover 0.3 < min_cover 0.5, soft: keyword parts 0.3 x (3/10, 2/10) = 0.09, 0.06, kept
+    # in the sum (a known-item query whose words the paper holds only in part keeps its
+    # keyword evidence, weighted by how much of the query the best hit covers)
+    fused = fuse(
+        [1, 2],
+        [3.0, 2.0],
+        {1: 0.2, 2: 0.2, 7: 0.25},
+        weight=1.0,
+        ideal=10.0,
+        min_cover=0.5,
+        soft=True,
+    )
+    assert dict(zip(fused.rows, fused.keyword, strict=False)) == pytest.approx(
+        {1: 0.09, 2: 0.06, 7: 0.0}
+    )
+    assert fused.rows == [1, 2, 7]  # 0.29, 0.26, 0.25; dropped (not soft) it is 7, 1, 2
+    hard = fuse(
+        [1, 2], [3.0, 2.0], {1: 0.2, 2: 0.2, 7: 0.25}, weight=1.0, ideal=10.0, min_cover=0.5
+    )
+    assert hard.rows == [7, 1, 2]
+    # at or above min_cover soft changes nothing
+    args = ([1, 2], [6.0, 2.0], {1: 0.2, 2: 0.3, 7: 0.45})
+    assert fuse(*args, weight=1.0, ideal=10.0, min_cover=0.5, soft=True) == fuse(
+        *args, weight=1.0, ideal=10.0, min_cover=0.5
+    )
+    assert TRANSFORMER_FUSION.soft  # the transformer's setting (benchmarks/RESULTS.md)
+
+
 def test_keyword_trust_is_what_fuse_uses_and_gates_the_coverage_stage() -> None:
     # the same rule as in `fuse` above: the service re-ranks by coverage (a keyword signal)
     # only while it holds

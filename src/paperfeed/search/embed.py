@@ -188,8 +188,8 @@ class OnnxEmbedder:
         self._tokenizer: Any = LockedTokenizer(tokenizer)  # thread-safe, see LockedTokenizer
         self.name = f"onnx:{path.name}-{model.stem}:{max_tokens}"
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
-        # fused as keyword / max(best hit, ideal score) + w x cosine, keyword dropped when the
-        # best hit covers too little of the query (paperfeed.search.fusion)
+        # fused as keyword / max(best hit, ideal score) + w x cosine, keyword scaled by the
+        # cover when the best hit covers too little of the query (paperfeed.search.fusion)
         self.fusion_weight = TRANSFORMER_FUSION.weight
         self.fusion_scale = "ideal"
         self.coverage_weights = TRANSFORMER_FUSION.coverage_weights  # while keyword is trusted

@@ -3,7 +3,7 @@
     req = make_request(text, limit=10, filters=None, sort="relevance")  # validate, tokenize
     kw = keyword_stage(keyword_index, req)                  # BM25 top 100, filters in index
     dense = dense_stage(...)                               # cosines + nearest rows (dense.py)
-    fused = fuse(kw.rows, kw.scores, dense.scores, weight=w, ideal=i, min_cover=c)  # fusion.py
+    fused = fuse(kw.rows, kw.scores, dense.scores, weight=w, ideal=i, min_cover=c, soft=s)
     fused = coverage_stage(fused, req, idf, texts, weights)  # re-rank the top 20 by coverage
     ranked = top_k(fused, paper_id, limit)                 # -> [Ranked], best first
 

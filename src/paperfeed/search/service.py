@@ -205,11 +205,18 @@ class SearchService:
         emb = ix.transformer if dense.scale == "transformer" else ix.embedder
         weight = getattr(emb, "fusion_weight", DENSE_WEIGHT) if dense.scores else DENSE_WEIGHT
         ideal = min_cover = 0.0
+        soft = False
         if dense.scores and getattr(emb, "fusion_scale", "top") == "ideal":
             ideal = ix.keyword.ideal_score(req.parsed)  # see paperfeed.search.fusion
-            min_cover = TRANSFORMER_FUSION.min_cover
+            min_cover, soft = TRANSFORMER_FUSION.min_cover, TRANSFORMER_FUSION.soft
         fused = fuse(
-            kw.rows, kw.scores, dense.scores, weight=weight, ideal=ideal, min_cover=min_cover
+            kw.rows,
+            kw.scores,
+            dense.scores,
+            weight=weight,
+            ideal=ideal,
+            min_cover=min_cover,
+            soft=soft,
         )
         mode = "hybrid" if dense.scores and kw.rows else ("meaning" if dense.scores else "keyword")
         weights = getattr(emb, "coverage_weights", (0.0, 0.0))
