@@ -223,9 +223,10 @@ def measure(data_dir: Path, transformer: bool = False, fts5: bool = True) -> dic
         t = time.perf_counter()
         service.search(q, limit=10)
         cached.append(time.perf_counter() - t)
-    rss = rss_mib()
-    # with the transformer store complete the static model's HNSW is not needed (dense.py)
-    static_ann_loaded = service.indexer.vectors.ann_loaded
+    rss, rss_anon, rss_file = rss_mib(), rss_mib("RssAnon"), rss_mib("RssFile")  # at once
+    # with the transformer store complete the static model's HNSW is not needed (dense.py);
+    # (code before that change has no such attribute: it always loaded the index)
+    static_ann_loaded = getattr(service.indexer.vectors, "ann_loaded", True)
     extra: dict[str, object] = {}
     ts = service.indexer.query_transformer()
     if transformer:
@@ -293,8 +294,8 @@ def measure(data_dir: Path, transformer: bool = False, fts5: bool = True) -> dic
         "brute_dense_p50_ms": pct(brute, 50),
         "brute_dense_p95_ms": pct(brute, 95),
         "rss_mib_after_queries": round(rss, 1),
-        "rss_anon_mib": round(rss_mib("RssAnon"), 1),
-        "rss_file_mib": round(rss_mib("RssFile"), 1),
+        "rss_anon_mib": round(rss_anon, 1),
+        "rss_file_mib": round(rss_file, 1),
         "static_ann_loaded": static_ann_loaded,
         **breakdown,
         "maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
