@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import sys
 import time
@@ -43,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import load_queries  # noqa: E402
 from eval_vectors import QUERY_SETS  # noqa: E402
+from store_vectors import DONE, read_store  # noqa: E402
 
 from paperfeed.search.embed import StaticEmbedder, make_transformer, paper_text  # noqa: E402
 from paperfeed.search.native import Index  # noqa: E402
@@ -118,15 +118,11 @@ def main() -> None:
     ap.add_argument("--no-i8", action="store_true", help="skip building the i8 index")
     args = ap.parse_args()
     tdir = args.data_dir / "index" / "transformer"
-    state = json.loads((tdir / "state.json").read_text())
-    dim = int(state["dim"])
-    ids = (args.data_dir / "index" / "rows.txt").read_text().splitlines()
-    done = np.fromfile(tdir / "done.u8", dtype=np.uint8)
-    n = os.path.getsize(tdir / "vectors.f16") // (2 * dim)
+    ids, f16, done, state = read_store(args.data_dir)
+    n, dim = f16.shape
     ok = np.zeros(max(n, len(done)) + 1, dtype=bool)
-    ok[: len(done)] = done == 1
+    ok[: len(done)] = done == DONE
     ok[n:] = False
-    f16 = np.memmap(tdir / "vectors.f16", dtype=np.float16, mode="r", shape=(n, dim))
     matrix = np.asarray(f16, dtype=np.float32)
     matrix[~ok[:n]] = 0.0
     print(f"{int(ok.sum())} transformer vectors of {len(ids)} papers ({state['model']})")
