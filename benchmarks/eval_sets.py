@@ -26,6 +26,14 @@ content words from the title. The first ``N_HELDOUT_B`` get ``heldout_b.tsv`` (n
 pick anything), the next ``N_DEV_B`` ``dev_b.tsv`` (tuning, like dev). Each was written from
 the printed title and abstract alone, before any search was run on it, by two writers who
 saw only their own part of the draw.
+
+Third draw, "C" (2026-12-01; `draw-c 1|2`, checked by `check`). heldout_b was scored once
+in a final run that also showed another fusion family's score, so it can no longer judge a
+new choice: it joined the tuning sets. ``heldout_c.tsv`` takes its place: ``N_HELDOUT_C``
+more records of the same HF daily-papers population, by the same recipe, drawn with
+``random.Random(SEED_C)`` excluding every earlier target, written by two writers (first
+half, second half) from the title and abstract alone, before any search; never used to pick
+anything.
 """
 
 from __future__ import annotations
@@ -53,6 +61,9 @@ N_DEV_B = 100
 HF_DAILY = "hf_daily_papers_2404589803_2024-2026.jsonl.gz"
 HELDOUT_B_TSV = HERE / "eval" / "heldout_b.tsv"
 DEV_B_TSV = HERE / "eval" / "dev_b.tsv"
+SEED_C = 97
+N_HELDOUT_C = 150
+HELDOUT_C_TSV = HERE / "eval" / "heldout_c.tsv"
 
 
 def draw(docs: list[Doc]) -> list[Doc]:
@@ -92,6 +103,15 @@ def draw_b(docs: list[Doc]) -> list[Doc]:
     return random.Random(SEED_B).sample(pool, N_HELDOUT_B + N_DEV_B)
 
 
+def draw_c(docs: list[Doc]) -> list[Doc]:
+    """The N_HELDOUT_C papers of the third draw, in draw order (deterministic)."""
+    excluded = {t for _, t in load_queries(DEV_QUERIES)} | {t for _, t in load_queries(OLD_HELDOUT)}
+    excluded |= {d.arxiv_id for d in draw(docs)} | {d.arxiv_id for d in draw_b(docs)}
+    pool = [d for d in hf_daily_records() if len(d.abstract) >= MIN_ABSTRACT]
+    pool = [d for d in dict((d.arxiv_id, d) for d in pool).values() if d.arxiv_id not in excluded]
+    return random.Random(SEED_C).sample(pool, N_HELDOUT_C)
+
+
 def title_share(query: str, doc: Doc) -> float:
     """Share of the query's content terms that occur in the title (the dev recipe: <= 0.5)."""
     terms = set(analyze(query))
@@ -99,12 +119,14 @@ def title_share(query: str, doc: Doc) -> float:
 
 
 def check_b(docs: list[Doc]) -> int:
-    picked = draw_b(docs)
-    by_id = {d.arxiv_id: d for d in picked}
+    """Check the B and C sets: targets in draw order, at most half the terms in the title."""
+    picked, picked_c = draw_b(docs), draw_c(docs)
+    by_id = {d.arxiv_id: d for d in picked + picked_c}
     errors = 0
     for path, want in (
         (HELDOUT_B_TSV, picked[:N_HELDOUT_B]),
         (DEV_B_TSV, picked[N_HELDOUT_B:]),
+        (HELDOUT_C_TSV, picked_c),
     ):
         if not path.exists():
             print(f"{path.name}: missing")
@@ -172,6 +194,12 @@ def main() -> None:
             print(
                 f"### {i} {part.upper()}_B {d.arxiv_id}\nTITLE: {d.title}\nABSTRACT: {d.abstract}\n"
             )
+    elif cmd == "draw-c":  # draw-c 1 | draw-c 2: one writer's half only
+        half = N_HELDOUT_C // 2
+        picked_c = draw_c(docs)
+        part_docs = picked_c[:half] if sys.argv[2] == "1" else picked_c[half:]
+        for i, d in enumerate(part_docs):
+            print(f"### {i} HELDOUT_C {d.arxiv_id}\nTITLE: {d.title}\nABSTRACT: {d.abstract}\n")
     else:
         raise SystemExit(1 if check(docs) + check_b(docs) else 0)
 
