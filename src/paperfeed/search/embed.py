@@ -22,6 +22,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -176,12 +177,13 @@ class OnnxEmbedder:
         self.path, self.max_tokens = path, max_tokens
         self._model_file = model
         self._threads = threads or (os.cpu_count() or 1)
-        self._session = self._new_session(self._threads)
-        # one text (a search query) runs on a session with one thread, made on first use: a
-        # few milliseconds of work gains nothing from a second thread, and on a busy machine
-        # waiting for it cost more (benchmarks/search_latency.py, RESULTS.md); same vectors
-        self._one: Any = self._session if self._threads == 1 else None
-        self._one_lock = threading.Lock()
+        # one session, one intra-op thread; a call's batches run side by side from `threads`
+        # Python threads (ONNX Runtime runs concurrent calls of one session; the GIL is
+        # released while it works). 1.16x the papers/s of one session with 2 intra-op threads
+        # for 10% less CPU per paper (no hand-off between an operator's threads;
+        # benchmarks/onnx_threads.py, RESULTS.md), and a query's one text never waits for
+        # a second thread (a few ms of work gains nothing from one)
+        self._session = self._new_session()
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=max_tokens)
         tokenizer.enable_padding()
@@ -195,44 +197,42 @@ class OnnxEmbedder:
         self.coverage_weights = TRANSFORMER_FUSION.coverage_weights  # while keyword is trusted
         self.backfill_chunk = 128
 
-    def _new_session(self, threads: int) -> Any:
+    def _new_session(self) -> Any:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
-        # idle worker threads sleep instead of spinning: on a shared or busy machine spinning
-        # burnt 50% more CPU for 35% less throughput (2 threads, load average 18)
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(self._model_file), opts, providers=["CPUExecutionProvider"])
 
-    def _session_for(self, n: int) -> Any:
-        if n != 1:
-            return self._session
-        if self._one is None:
-            with self._one_lock:
-                if self._one is None:
-                    self._one = self._new_session(1)
-        return self._one
+    def _embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        enc = self._tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        m = mask[:, :, None].astype(np.float32)
+        pooled: np.ndarray = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        return pooled
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        session = self._session_for(len(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches pad little
+        lanes = min(self._threads, len(texts))
+        size = min(self.BATCH, -(-len(texts) // lanes))  # every lane gets work
+        parts = [order[i : i + size] for i in range(0, len(order), size)]
+        batches = [[texts[i] for i in part] for part in parts]
+        if lanes == 1:
+            pooled = [self._embed_batch(b) for b in batches]
+        else:
+            with ThreadPoolExecutor(lanes, thread_name_prefix="onnx-embed") as pool:
+                pooled = list(pool.map(self._embed_batch, batches))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.BATCH):
-            part = order[start : start + self.BATCH]
-            enc = self._tokenizer.encode_batch([texts[i] for i in part])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            hidden = session.run(
-                None,
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )[0]
-            m = mask[:, :, None].astype(np.float32)
-            out[part] = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        for part, vecs in zip(parts, pooled, strict=True):
+            out[part] = vecs
         return _normalize(out)
 
 
