@@ -41,6 +41,7 @@ QUERY_SETS = {
     "paraphrase": HERE / "eval" / "paraphrase.tsv",
     "dev_b": HERE / "eval" / "dev_b.tsv",
     "heldout_b": HERE / "eval" / "heldout_b.tsv",
+    "heldout_c": HERE / "eval" / "heldout_c.tsv",
 }
 CHUNK = 1024
 TIERS = (10, 20, 30, 50, 100)

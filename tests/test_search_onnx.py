@@ -62,6 +62,17 @@ def test_onnx_embedder_is_a_real_sentence_model() -> None:
     assert emb.embed([]).shape == (0, 384)
 
 
+def test_batches_run_side_by_side_give_the_vectors_of_one_thread() -> None:
+    texts = [f"paper {i}: {'sparse attention for long inputs ' * (i % 7 + 1)}" for i in range(70)]
+    texts += ["a kitten is sleeping on the sofa", "interest rates rise"]
+    one = OnnxEmbedder(threads=1).embed(texts)
+    three = OnnxEmbedder(threads=3).embed(texts)  # batches of 32, 32 and 8 side by side
+    assert one.shape == three.shape == (72, 384)
+    # the same batches, so the same per-batch quantization: equal up to float summation order
+    assert np.abs(one - three).max() < 1e-5
+    assert float(three[70] @ three[71]) < 0.5 < float(three[0] @ three[7])
+
+
 def test_search_by_meaning_with_the_onnx_embedder(onnx_env: SearchService) -> None:
     service = onnx_env
     status = service.status()

@@ -221,9 +221,10 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches pad little
-        lanes = min(self._threads, len(texts))
-        size = min(self.BATCH, -(-len(texts) // lanes))  # every lane gets work
-        parts = [order[i : i + size] for i in range(0, len(order), size)]
+        # batches do not depend on the lanes: int8 activations are quantized per batch, so
+        # the vectors are the same for any number of threads
+        parts = [order[i : i + self.BATCH] for i in range(0, len(order), self.BATCH)]
+        lanes = min(self._threads, len(parts))
         batches = [[texts[i] for i in part] for part in parts]
         if lanes == 1:
             pooled = [self._embed_batch(b) for b in batches]
