@@ -18,6 +18,8 @@ Model choice, relevance and cost: README "Search" and benchmarks/RESULTS.md.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 import os
 import threading
@@ -136,6 +138,13 @@ class StaticEmbedder:
         )
 
 
+@functools.cache
+def _digest(path: Path) -> str:
+    """The first 8 hex digits of a model file's sha256 (~20 ms for the 23 MB model)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()[:8]
+
+
 def onnx_available() -> bool:
     """Whether the ONNX transformer embedder can run here (onnxruntime installed)."""
     return importlib.util.find_spec("onnxruntime") is not None
@@ -188,7 +197,9 @@ class OnnxEmbedder:
         tokenizer.enable_truncation(max_length=max_tokens)
         tokenizer.enable_padding()
         self._tokenizer: Any = LockedTokenizer(tokenizer)  # thread-safe, see LockedTokenizer
-        self.name = f"onnx:{path.name}-{model.stem}:{max_tokens}"
+        # the name says which weights made a vector: another export (another digest)
+        # re-embeds the transformer's index instead of mixing two models' vectors
+        self.name = f"onnx:{path.name}-{model.stem}-{_digest(model)}:{max_tokens}"
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
         # fused as keyword / max(best hit, ideal score) + w x cosine, keyword scaled by the
         # cover when the best hit covers too little of the query (paperfeed.search.fusion)
