@@ -128,9 +128,10 @@ def test_coverage_re_ranks_only_while_keyword_evidence_is_trusted(onnx_env: Sear
     bonus = [h.score - (h.keyword + w * h.dense) for h in named.hits]
     assert bonus[0] > 0 and min(bonus) >= -1e-9  # the target holds every term: a bonus
     para = service.search(PARAPHRASE, limit=20)
-    # keyword evidence kept but scaled by the cover (< min_cover): the best hit counts
-    # cover x cover at most; and no coverage bonus
-    assert 0 < max(h.keyword for h in para.hits) < TRANSFORMER_FUSION.min_cover**2
+    # the best hit covers less than min_cover of the query: keyword evidence is dropped
+    # (the transformer's gate is not soft), meaning alone ranks; and no coverage bonus
+    assert not TRANSFORMER_FUSION.soft
+    assert max(h.keyword for h in para.hits) == 0
     assert [h.score for h in para.hits] == pytest.approx(
         [h.keyword + w * h.dense for h in para.hits]
     )
