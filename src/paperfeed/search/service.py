@@ -25,7 +25,6 @@ import numpy as np
 
 from paperfeed.errors import NotFound
 from paperfeed.search import pipeline
-from paperfeed.search.ahead import Ahead
 from paperfeed.search.cache import ResultCache
 from paperfeed.search.dense import DENSE_CANDIDATES, DenseScores, dense_stage
 from paperfeed.search.embed import Embedder, make_embedder, paper_text
@@ -192,13 +191,12 @@ class SearchService:
     def _rank(self, req: pipeline.SearchRequest) -> SearchResults:
         """The pipeline for one request: ids and score parts, best first (no papers)."""
         ix = self.indexer
-        query_vector = self._embed_ahead(req)  # runs while the keyword index is searched
         kw = pipeline.keyword_stage(ix.keyword, req)
         dense = DenseScores({}, [], "static", 0.0)
         try:
             has_vectors = ix.vectors.ann_size() > 0
             if has_vectors and req.wants_meaning:
-                dense = self._dense(req, kw.rows, query_vector)
+                dense = self._dense(req, kw.rows)
         except (IndexDamaged, AnnUnreadable) as exc:  # keyword results still stand
             log.warning("search: %s; answering by keyword only", exc)  # the worker repairs
             has_vectors = False
@@ -245,30 +243,11 @@ class SearchService:
             terms=frozenset(req.parsed.all_terms),
         )
 
-    def _embed_ahead(self, req: pipeline.SearchRequest) -> Ahead[np.ndarray] | None:
-        """The query's transformer vector, computed in a thread of its own from now on.
-
-        Embedding a query (~5 ms of ONNX Runtime, without the GIL) and searching the keyword
-        index are independent, so on two cores they overlap instead of adding up. None
-        when the query will not use the transformer."""
-        ix = self.indexer
-        emb = ix.transformer
-        if emb is None or not req.wants_meaning or ix.query_transformer() is None:
-            return None
-        return Ahead(lambda: emb.embed([req.text])[0])
-
-    def _dense(
-        self,
-        req: pipeline.SearchRequest,
-        keyword_rows: list[int],
-        query_vector: Ahead[np.ndarray] | None = None,
-    ) -> DenseScores:
+    def _dense(self, req: pipeline.SearchRequest, keyword_rows: list[int]) -> DenseScores:
         """The dense stage: cosines on the transformer's scale (`paperfeed.search.dense`)."""
         ix = self.indexer
         ts = ix.query_transformer()
-        qt = None
-        if ts is not None and ix.transformer is not None:
-            qt = query_vector.result() if query_vector else ix.transformer.embed([req.text])[0]
+        qt = ix.transformer.embed([req.text])[0] if ts is not None and ix.transformer else None
 
         def qs() -> np.ndarray:  # needed only while some paper waits for its transformer vector
             return np.asarray(ix.embedder.embed([req.text])[0], dtype=np.float32)
