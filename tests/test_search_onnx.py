@@ -62,6 +62,26 @@ def test_onnx_embedder_is_a_real_sentence_model() -> None:
     assert emb.embed([]).shape == (0, 384)
 
 
+def test_transformer_vectors_alone_give_a_hybrid_search(tmp_path: Path) -> None:
+    """A complete transformer index is searched even while no paper has a static vector
+    (a large catalogue whose static index the worker has not built yet, or is rebuilding)."""
+    settings, store = make_env(tmp_path, WEB_PAPERS)
+    settings = load_settings(data_dir=tmp_path, transformer="onnx")
+    service = SearchService(store, settings, background=False, repair=False)
+    try:
+        service.sync_keyword()
+        service.sync_transformer()  # no sync_vectors(): no static vectors at all
+        status = service.status()
+        assert status.vectors == 0 and status.transformer is not None
+        assert status.transformer.done == status.transformer.total > 0
+        results = service.search(PARAPHRASE, limit=5)
+        assert results.mode in ("hybrid", "meaning")
+        assert TARGET in results.ids and max(h.dense for h in results.hits) > 0
+    finally:
+        service.close()
+        store.close()
+
+
 def test_batches_run_side_by_side_give_the_vectors_of_one_thread() -> None:
     texts = [f"paper {i}: {'sparse attention for long inputs ' * (i % 7 + 1)}" for i in range(70)]
     texts += ["a kitten is sleeping on the sofa", "interest rates rise"]

@@ -194,7 +194,9 @@ class SearchService:
         kw = pipeline.keyword_stage(ix.keyword, req)
         dense = DenseScores({}, [], "static", 0.0)
         try:
-            has_vectors = ix.vectors.ann_size() > 0
+            # the static index, or the transformer's alone (complete before the static one
+            # exists: a big catalogue backfilled first, a static index being rebuilt)
+            has_vectors = ix.vectors.ann_size() > 0 or ix.query_transformer() is not None
             if has_vectors and req.wants_meaning:
                 dense = self._dense(req, kw.rows)
         except (IndexDamaged, AnnUnreadable) as exc:  # keyword results still stand
