@@ -188,8 +188,9 @@ class OnnxEmbedder:
         self._threads = threads or (os.cpu_count() or 1)
         # one session, one intra-op thread; a call's batches run side by side from `threads`
         # Python threads (ONNX Runtime runs concurrent calls of one session; the GIL is
-        # released while it works). 1.16x the papers/s of one session with 2 intra-op threads
-        # for 10% less CPU per paper (no hand-off between an operator's threads;
+        # released while it works). 1.16-1.26x the papers/s of one session with 2 intra-op
+        # threads, 13% less CPU per paper, in one call of 1,024 papers (no hand-off between
+        # an operator's threads; the whole-corpus backfill gained far less;
         # benchmarks/onnx_threads.py, RESULTS.md), and a query's one text never waits for
         # a second thread (a few ms of work gains nothing from one)
         self._session = self._new_session()
@@ -201,8 +202,8 @@ class OnnxEmbedder:
         # re-embeds the transformer's index instead of mixing two models' vectors
         self.name = f"onnx:{path.name}-{model.stem}-{_digest(model)}:{max_tokens}"
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
-        # fused as keyword / max(best hit, ideal score) + w x cosine, keyword scaled by the
-        # cover when the best hit covers too little of the query (paperfeed.search.fusion)
+        # fused as keyword / max(best hit, ideal score) + w x cosine, keyword dropped when
+        # the best hit covers too little of the query (paperfeed.search.fusion)
         self.fusion_weight = TRANSFORMER_FUSION.weight
         self.fusion_scale = "ideal"
         self.coverage_weights = TRANSFORMER_FUSION.coverage_weights  # while keyword is trusted

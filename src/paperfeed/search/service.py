@@ -25,6 +25,7 @@ import numpy as np
 
 from paperfeed.errors import NotFound
 from paperfeed.search import pipeline
+from paperfeed.search.backfill import TransformerStore
 from paperfeed.search.cache import ResultCache
 from paperfeed.search.dense import DENSE_CANDIDATES, DenseScores, dense_stage
 from paperfeed.search.embed import Embedder, make_embedder, paper_text
@@ -194,11 +195,12 @@ class SearchService:
         kw = pipeline.keyword_stage(ix.keyword, req)
         dense = DenseScores({}, [], "static", 0.0)
         try:
+            ts = ix.query_transformer()
             # the static index, or the transformer's alone (complete before the static one
             # exists: a big catalogue backfilled first, a static index being rebuilt)
-            has_vectors = ix.vectors.ann_size() > 0 or ix.query_transformer() is not None
+            has_vectors = ix.vectors.ann_size() > 0 or ts is not None
             if has_vectors and req.wants_meaning:
-                dense = self._dense(req, kw.rows)
+                dense = self._dense(req, kw.rows, ts)
         except (IndexDamaged, AnnUnreadable) as exc:  # keyword results still stand
             log.warning("search: %s; answering by keyword only", exc)  # the worker repairs
             has_vectors = False
@@ -245,10 +247,12 @@ class SearchService:
             terms=frozenset(req.parsed.all_terms),
         )
 
-    def _dense(self, req: pipeline.SearchRequest, keyword_rows: list[int]) -> DenseScores:
-        """The dense stage: cosines on the transformer's scale (`paperfeed.search.dense`)."""
+    def _dense(
+        self, req: pipeline.SearchRequest, keyword_rows: list[int], ts: TransformerStore | None
+    ) -> DenseScores:
+        """The dense stage: cosines on the transformer's scale (`paperfeed.search.dense`);
+        `ts` is `Indexer.query_transformer()`, asked once per search."""
         ix = self.indexer
-        ts = ix.query_transformer()
         qt = ix.transformer.embed([req.text])[0] if ts is not None and ix.transformer else None
 
         def qs() -> np.ndarray:  # needed only while some paper waits for its transformer vector
