@@ -94,22 +94,24 @@ def hf_daily_records() -> list[Doc]:
     return [Doc(r["arxiv_id"], r["title"], r["abstract"]) for r in recs]
 
 
+def hf_pool(earlier: list[Doc]) -> list[Doc]:
+    """HF daily-papers records (file order, deduplicated) with abstracts of at least
+    MIN_ABSTRACT characters, minus the dev targets, the older 20 and `earlier` draws."""
+    excluded = {t for _, t in load_queries(DEV_QUERIES)} | {t for _, t in load_queries(OLD_HELDOUT)}
+    excluded |= {d.arxiv_id for d in earlier}
+    pool = [d for d in hf_daily_records() if len(d.abstract) >= MIN_ABSTRACT]
+    return [d for d in dict((d.arxiv_id, d) for d in pool).values() if d.arxiv_id not in excluded]
+
+
 def draw_b(docs: list[Doc]) -> list[Doc]:
     """The N_HELDOUT_B + N_DEV_B papers of the second draw, in draw order (deterministic)."""
-    excluded = {t for _, t in load_queries(DEV_QUERIES)} | {t for _, t in load_queries(OLD_HELDOUT)}
-    excluded |= {d.arxiv_id for d in draw(docs)}
-    pool = [d for d in hf_daily_records() if len(d.abstract) >= MIN_ABSTRACT]
-    pool = [d for d in dict((d.arxiv_id, d) for d in pool).values() if d.arxiv_id not in excluded]
-    return random.Random(SEED_B).sample(pool, N_HELDOUT_B + N_DEV_B)
+    return random.Random(SEED_B).sample(hf_pool(draw(docs)), N_HELDOUT_B + N_DEV_B)
 
 
 def draw_c(docs: list[Doc]) -> list[Doc]:
     """The N_HELDOUT_C papers of the third draw, in draw order (deterministic)."""
-    excluded = {t for _, t in load_queries(DEV_QUERIES)} | {t for _, t in load_queries(OLD_HELDOUT)}
-    excluded |= {d.arxiv_id for d in draw(docs)} | {d.arxiv_id for d in draw_b(docs)}
-    pool = [d for d in hf_daily_records() if len(d.abstract) >= MIN_ABSTRACT]
-    pool = [d for d in dict((d.arxiv_id, d) for d in pool).values() if d.arxiv_id not in excluded]
-    return random.Random(SEED_C).sample(pool, N_HELDOUT_C)
+    earlier = draw(docs) + draw_b(docs)
+    return random.Random(SEED_C).sample(hf_pool(earlier), N_HELDOUT_C)
 
 
 def title_share(query: str, doc: Doc) -> float:

@@ -1,7 +1,7 @@
 """How to spend two cores on the ONNX transformer: one session with 2 intra-op threads, or
-one-thread sessions side by side (a Python thread each), with and without spinning.
+batches side by side on one one-thread session (a Python thread each); spinning or not.
 
-Run: python benchmarks/onnx_threads.py [--n 1024] [--rounds 2] [--model DIR]
+Run: python benchmarks/onnx_threads.py [--n 1024] [--rounds 2]
 
 Embeds the same N papers (drawn at random from ../shared/data, `random.Random(13)`, so text
 lengths are the corpus's) with each arrangement, alternating rounds so that a change of load
