@@ -153,3 +153,24 @@ def test_error_pages_and_other_routes_pass_through(web_server) -> None:  # noqa:
     assert "pf-csrf-" not in r.text and token_of(r.text)
     assert "x-page-cache" not in anon(web_server, "/signin").headers
     assert "x-page-cache" not in anon(web_server, "/api/papers", limit=1).headers
+
+
+def test_closed_apps_leave_no_version_thread_behind(tmp_path) -> None:  # noqa: ANN001
+    """The data version is read on a worker thread: it goes away with the app's event loop
+    (it used to be a thread per app that lived as long as the process)."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from paperfeed.settings import load_settings
+    from paperfeed.web.app import create_app
+
+    settings = load_settings(data_dir=tmp_path, secret_key="k" * 32)
+    before = {t.ident for t in threading.enumerate()}
+    for _ in range(3):
+        with TestClient(create_app(settings)) as client:
+            assert client.get("/").status_code == 200
+            r = client.get("/")
+            assert r.headers.get("x-page-cache") == "hit"  # the version was read on a thread
+    left = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+    assert not left, left

@@ -29,7 +29,6 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,11 +79,12 @@ class VersionReader:
 
     One read at a time: requests that arrive while a read is running wait for the next one,
     which starts when it ends and answers all of them (under load one read serves a batch;
-    alone, a request costs one thread hand-off). Runs on the event loop: no locks.
+    alone, a request costs one thread hand-off). Reads run on the event loop's default
+    executor (one of its threads at a time), which closes with the loop. Runs on the event
+    loop: no locks.
     """
 
     def __init__(self) -> None:
-        self._executor: ThreadPoolExecutor | None = None
         self._waiting: asyncio.Future[tuple[bool, object]] | None = None  # the next read's
         self._reading: asyncio.Task[None] | None = None  # the task running reads
 
@@ -103,13 +103,11 @@ class VersionReader:
 
     async def _run(self, app: Any) -> None:
         loop = asyncio.get_running_loop()
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="page-cache-version")
         try:
             while self._waiting is not None:
                 answer, self._waiting = self._waiting, None
                 try:
-                    value = await loop.run_in_executor(self._executor, data_version, app)
+                    value = await loop.run_in_executor(None, data_version, app)
                 except Exception as exc:  # handed to each waiting request
                     answer.set_result((False, exc))
                 else:
