@@ -5,6 +5,8 @@ every word of the text, marked when one of its index terms was asked for.
 keeps its first letter through lower-casing and stemming); this checks that they mark exactly
 what the reference marks, on real abstracts and on words made to break that rule if it did
 not hold (accents, underscores, digits, capitals, stemmer exceptions such as dying -> die).
+The coverage stage reads the same match (`Matched.terms`): checked against `analyze` of the
+whole title and abstract, and the snippet window against the window code it replaced.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import random
 import re
 from pathlib import Path
 
+from paperfeed.search.fusion import coverage_features
 from paperfeed.search.keyword import analyze, parse_query
-from paperfeed.search.snippets import Span, marks, spans
+from paperfeed.search.snippets import Span, marks, matched, spans
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WORD = re.compile(r"\w+")
@@ -37,8 +40,43 @@ def reference_marks(text: str, terms: set[str]) -> list[Span]:
     return out
 
 
-def abstracts() -> list[str]:
-    texts = []
+def reference_spans(text: str, terms: set[str], width: int = 240) -> list[Span]:
+    """The snippet window as written before `window` (counting hits pairwise), on the
+    word-by-word matches."""
+    hits = [m for m in WORD.finditer(text) if terms and set(analyze(m.group(0))) & terms]
+    start, end = 0, min(len(text), width)
+    if hits and len(text) > width:
+        best, best_count = hits[0].start(), 0
+        for i, h in enumerate(hits):
+            count = sum(1 for g in hits[i:] if g.start() < h.start() + width)
+            if count > best_count:
+                best, best_count = h.start(), count
+        start = max(0, best - width // 4)
+        space = text.rfind(" ", 0, start)
+        start = space + 1 if start and space >= 0 else start
+        end = min(len(text), start + width)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    out = [Span("… ", False)] if start > 0 else []
+    pos = start
+    for h in hits:
+        if h.start() < start or h.end() > end:
+            continue
+        if h.start() > pos:
+            out.append(Span(text[pos : h.start()], False))
+        out.append(Span(h.group(0), True))
+        pos = h.end()
+    if pos < end:
+        out.append(Span(text[pos:end], False))
+    if end < len(text):
+        out.append(Span(" …", False))
+    return out
+
+
+def papers() -> list[tuple[str, str]]:
+    """(title, abstract) of every paper in the fixtures."""
+    found = []
     for path in sorted(FIXTURES.glob("*.jsonl")) + sorted(FIXTURES.glob("*.jsonl.gz")):
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8") as fh:
@@ -48,10 +86,15 @@ def abstracts() -> list[str]:
                 except ValueError:
                     continue
                 paper = record.get("paper", record) if isinstance(record, dict) else {}
-                for key in ("title", "abstract", "summary"):
-                    if isinstance(paper.get(key), str):
-                        texts.append(paper[key])
-    return texts
+                title = paper.get("title")
+                abstract = paper.get("abstract", paper.get("summary"))
+                if isinstance(title, str) and isinstance(abstract, str):
+                    found.append((title, abstract))
+    return found
+
+
+def abstracts() -> list[str]:
+    return [text for paper in papers() for text in paper]
 
 
 TRICKY_ASCII = (  # takes the fast path: only words with a wanted first letter are analyzed
@@ -94,3 +137,68 @@ def test_marks_and_spans_equal_the_word_by_word_reference() -> None:
         assert in_window == matched, (q, text[:80])
         checked += len(matched)
     assert checked > 200  # the queries do mark words
+
+
+def test_snippet_windows_equal_the_reference_on_real_abstracts() -> None:
+    texts = [a for _, a in papers()][::5] + [TRICKY, TRICKY_ASCII, TRICKY * 3]
+    rng = random.Random(5)
+    checked = 0
+    for text in texts:
+        words = WORD.findall(text)
+        for q in [" ".join(rng.sample(words, min(3, len(words)))), "model learning data"]:
+            terms = set(parse_query(q).all_terms)
+            for width in (240, 60):
+                expected = reference_spans(text, terms, width)
+                assert spans(text, terms, width=width) == expected, (q, width, text[:80])
+                checked += any(s.matched for s in expected) and len(text) > width
+    assert checked > 500  # windows chosen among several hits
+
+
+def _wanted_sequence(terms: list[str], wanted: set[str]) -> list[str]:
+    """`terms` with every run of unwanted terms (or "") as one "" (what coverage reads)."""
+    out: list[str] = []
+    for t in terms:
+        t = t if t in wanted else ""
+        if t or not out or out[-1]:
+            out.append(t)
+    return out
+
+
+TRICKY_GAPS = (  # stop words, over-long words and underscores between wanted words
+    "upper the bound of an upper and and bound; upper "
+    + "x" * 45
+    + " bound upper_bound upper 2024 bound. The the of bound"
+)
+
+
+def test_coverage_reads_the_same_terms_from_the_match_as_from_the_analyzer() -> None:
+    """`Matched.terms` of title and abstract, joined, give the coverage features (and the
+    wanted terms, in order and adjacency) of `analyze` on the whole title and abstract, as
+    the coverage stage used to read them."""
+    rng = random.Random(11)
+    every = papers()
+    plain = [p for p in every if all(t.isascii() and "_" not in t for t in p)]
+    pairs = [p for p in every if p not in plain] + plain[::3]  # each not-plain one (~400)
+    pairs += [(TRICKY, TRICKY_ASCII), (TRICKY_ASCII, TRICKY_GAPS), ("", TRICKY_GAPS)]
+    checked = bigrams = 0
+    for title, abstract in pairs:
+        words = WORD.findall(f"{title} {abstract}")
+        at = rng.randrange(max(len(words) - 3, 1))
+        queries = [
+            " ".join(words[at : at + 3]),  # adjacent words of the paper: pairs that occur
+            " ".join(rng.sample(words, min(4, len(words)))),
+            "upper bound",
+            '"upper bound" of x',
+        ]
+        for q in queries:
+            parsed = parse_query(q)
+            wanted = set(parsed.all_terms)
+            full = analyze(f"{title}\n{abstract}")
+            joined = [*matched(title, wanted).terms, *matched(abstract, wanted).terms]
+            assert _wanted_sequence(joined, wanted) == _wanted_sequence(full, wanted), q
+            idf = {t: 1.0 + rng.random() for t in parsed.terms}
+            features = coverage_features(parsed.terms, idf, joined)
+            assert features == coverage_features(parsed.terms, idf, full), (q, title)
+            checked += 1
+            bigrams += features[1] > 0
+    assert checked > 5_000 and bigrams > 1_000

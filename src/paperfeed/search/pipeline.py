@@ -4,7 +4,7 @@
     kw = keyword_stage(keyword_index, req)                  # BM25 top 100, filters in index
     dense = dense_stage(...)                               # cosines + nearest rows (dense.py)
     fused = fuse(kw.rows, kw.scores, dense.scores, weight=w, ideal=i, min_cover=c, soft=s)
-    fused = coverage_stage(fused, req, idf, texts, weights)  # re-rank the top 20 by coverage
+    fused = coverage_stage(fused, req, idf, terms, weights)  # re-rank the top 20 by coverage
     ranked = top_k(fused, paper_id, limit)                 # -> [Ranked], best first
 
 Every stage is a function of its arguments (index readers are passed in, nothing is
@@ -28,7 +28,6 @@ from paperfeed.search.keyword import (
     KeywordHits,
     KeywordIndex,
     ParsedQuery,
-    analyze,
     parse_query,
 )
 
@@ -87,16 +86,16 @@ def coverage_stage(
     fused: Fused,
     req: SearchRequest,
     idf: Mapping[str, float],
-    texts: Mapping[int, str],
+    terms: Mapping[int, Sequence[str]],
     weights: tuple[float, float],
 ) -> Fused:
-    """Re-rank the rows in `texts` (the fused top N) by how much of the query they cover."""
+    """Re-rank the rows in `terms` (the fused top N) by how much of the query they cover;
+    `terms` are each row's index terms (title, then abstract), as `analyze` gives them or as
+    `paperfeed.search.snippets.Matched.terms`."""
     cover_w, bigram_w = weights
-    if not texts or not (cover_w or bigram_w):
+    if not terms or not (cover_w or bigram_w):
         return fused
-    features = {
-        r: coverage_features(req.parsed.terms, idf, analyze(text)) for r, text in texts.items()
-    }
+    features = {r: coverage_features(req.parsed.terms, idf, t) for r, t in terms.items()}
     return rerank_coverage(fused, features, cover_weight=cover_w, bigram_weight=bigram_w)
 
 

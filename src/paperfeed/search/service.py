@@ -39,7 +39,7 @@ from paperfeed.search.indexer import (
 )
 from paperfeed.search.keyword import Filters
 from paperfeed.search.results import Hit, IndexStatus, SearchResults
-from paperfeed.search.snippets import spans
+from paperfeed.search.snippets import Matched, Span, matched, window
 from paperfeed.search.vectors import AnnUnreadable
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -165,16 +165,22 @@ class SearchService:
         req = pipeline.make_request(query, limit=limit, filters=filters, sort=sort)
         self.indexer.refresh()
         key = self._cache_key("search", req.text, req.limit, req.filters, req.sort)
+        found: dict[str, Matched] = {}  # abstracts the ranking matched (coverage stage)
         if req.sort == "upvotes":  # votes do not move the change sequence: never cached
             ranked = self._rank_sorted(req)
         elif req.sort == "date" and req.parsed:
             ranked = self.cache.get(key, lambda: self._rank_sorted(req))
         else:  # (a query without index terms has no word matches to sort: by relevance)
-            ranked = self.cache.get(key, lambda: self._rank(req))
+            ranked = self.cache.get(key, lambda: self._rank(req, found))
         if not with_papers:
             return ranked
         papers = {p.paper.id: p for p in self.store.get_papers(ranked.ids)}
-        terms = ranked.terms
+        terms = ranked.terms  # the terms `found` was matched on
+
+        def snippet(abstract: str) -> tuple[Span, ...]:
+            hits = found[abstract] if abstract in found else matched(abstract, terms)
+            return tuple(window(abstract, hits.spans))
+
         hits = [
             Hit(
                 h.paper_id,
@@ -182,15 +188,18 @@ class SearchService:
                 h.keyword,
                 h.dense,
                 papers[h.paper_id],
-                tuple(spans(papers[h.paper_id].paper.abstract, terms)),
+                snippet(papers[h.paper_id].paper.abstract),
             )
             for h in ranked
             if h.paper_id in papers  # in the index but gone from the store: skip
         ]
         return ranked.with_hits(hits)
 
-    def _rank(self, req: pipeline.SearchRequest) -> SearchResults:
-        """The pipeline for one request: ids and score parts, best first (no papers)."""
+    def _rank(
+        self, req: pipeline.SearchRequest, found: dict[str, Matched] | None = None
+    ) -> SearchResults:
+        """The pipeline for one request: ids and score parts, best first (no papers). The
+        abstracts the coverage stage matched go into `found`, keyed by their text."""
         ix = self.indexer
         kw = pipeline.keyword_stage(ix.keyword, req)
         dense = DenseScores({}, [], "static", 0.0)
@@ -228,13 +237,17 @@ class SearchService:
         if dense.scores and req.parsed.terms and any(weights) and trusted:
             top = {r: ix.paper_id(r) for r in fused.rows[: pipeline.COVERAGE_TOP]}
             papers = {p.paper.id: p for p in self.store.get_papers([i for i in top.values() if i])}
-            texts = {
-                r: f"{papers[pid].paper.title}\n{papers[pid].paper.abstract}"
-                for r, pid in top.items()
-                if pid in papers
-            }
+            wanted = frozenset(req.parsed.all_terms)  # as for snippets: one match serves both
+            terms: dict[int, list[str]] = {}
+            for r, pid in top.items():
+                if pid in papers:
+                    paper = papers[pid].paper
+                    abstract = matched(paper.abstract, wanted)
+                    terms[r] = [*matched(paper.title, wanted).terms, *abstract.terms]
+                    if found is not None:
+                        found[paper.abstract] = abstract
             idf = pipeline.idf_of(ix.keyword, req.parsed.terms)
-            fused = pipeline.coverage_stage(fused, req, idf, texts, weights)
+            fused = pipeline.coverage_stage(fused, req, idf, terms, weights)
         ranked = pipeline.top_k(fused, ix.paper_id, req.limit)
         hits = [Hit(r.paper_id, r.score, r.keyword, r.dense) for r in ranked]
         pending = 0 if has_vectors else self.store.count_changes_since(ix.state.vector_seq)

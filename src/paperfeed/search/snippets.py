@@ -1,15 +1,18 @@
 """Snippets: the part of an abstract that best matches the query, terms marked, HTML-safe.
 
 A pure stage. Words are compared by their index terms (same analyzer as the keyword index),
-so "networks" in the text is marked for the query "network". The result is a list of
-(text, matched) spans; `to_html` escapes every span and wraps matches in <mark>.
+so "networks" in the text is marked for the query "network". `matched` finds a text's
+marked words once, with the text's index terms as the coverage stage needs them
+(`paperfeed.search.pipeline`); `window` cuts a snippet around the marked words. A snippet is
+a list of (text, matched) spans; `to_html` escapes every span and wraps matches in <mark>.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence, Set
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -23,6 +26,19 @@ class Span(NamedTuple):
     matched: bool
 
 
+class Matched(NamedTuple):
+    """What one text holds of the wanted index terms.
+
+    spans: (start, end) of each word whose index terms meet the wanted ones, in order.
+    terms: the text's index terms in order, except that a run of unwanted ones may stand as
+    one "": which wanted terms occur, and which are adjacent, as in `analyze(text)`. Two
+    texts joined by a newline have the two lists joined as their terms.
+    """
+
+    spans: list[tuple[int, int]]
+    terms: list[str]
+
+
 @lru_cache(maxsize=65536)
 def _terms_of(word: str) -> frozenset[str]:
     return frozenset(analyze(word))
@@ -33,36 +49,57 @@ def _starting_with(firsts: frozenset[str]) -> re.Pattern[str]:
     return re.compile(r"\b[" + "".join(re.escape(c) for c in sorted(firsts)) + r"]\w*", re.I)
 
 
-def _matches(text: str, wanted: set[str]) -> list[re.Match[str]]:
-    """The words of `text` whose index terms meet `wanted`, in order.
+def _has_terms(text: str, start: int, end: int) -> bool:
+    """Whether a word between `start` and `end` has an index term (is not a stop word)."""
+    word = _WORD.search(text, start, end)
+    while word is not None and not _terms_of(word.group()):
+        word = _WORD.search(text, word.end(), end)
+    return word is not None
+
+
+def matched(text: str, wanted: Set[str]) -> Matched:
+    """The words of `text` whose index terms meet `wanted`, and its terms (`Matched`).
 
     The analyzer lower-cases a plain ASCII word whole and the English stemmer only rewrites
-    its ending, so such a word can only yield terms with its own first letter: in a text of
-    ASCII words (no underscore, which splits a word in several tokens) only the words
-    starting with a wanted term's first letter need the analyzer, a tenth of an abstract's
-    words. Other texts go word by word. Results are identical (tested against the
-    word-by-word reference).
+    its ending, so such a word is one token and can only yield a term with its own first
+    letter: in a text of ASCII words (no underscore, which splits a word in several tokens)
+    only the words starting with a wanted term's first letter need the analyzer (a tenth to a
+    third of an abstract's words), and between two matched words only whether a word has a
+    term.
+    Other texts go word by word, and their terms are the analyzer's. Results are identical
+    (tested against the word-by-word reference and `analyze`).
     """
-    if not wanted:
-        return []
-    if text.isascii() and "_" not in text:
-        firsts = frozenset(t[0] for t in wanted if t)
-        words = _starting_with(firsts).finditer(text) if firsts else iter(())
-    else:
+    if not (text.isascii() and "_" not in text):
         words = _WORD.finditer(text)
-    return [m for m in words if _terms_of(m.group(0)) & wanted]
+        return Matched([m.span() for m in words if _terms_of(m.group(0)) & wanted], analyze(text))
+    firsts = frozenset(t[0] for t in wanted if t)
+    spans: list[tuple[int, int]] = []
+    terms: list[str] = []
+    pos = 0
+    for m in _starting_with(firsts).finditer(text) if firsts else ():
+        term = _terms_of(m.group(0)) & wanted  # one term at most
+        if term:
+            if _has_terms(text, pos, m.start()):
+                terms.append("")
+            terms.extend(term)
+            spans.append(m.span())
+            pos = m.end()
+    if _has_terms(text, pos, len(text)):
+        terms.append("")
+    return Matched(spans, terms)
 
 
-def spans(text: str, terms: Iterable[str], *, width: int = 240) -> list[Span]:
-    """A window of about `width` characters around the densest cluster of matched words."""
-    hits = _matches(text, set(terms))
+def window(text: str, hits: Sequence[tuple[int, int]], *, width: int = 240) -> list[Span]:
+    """A window of about `width` characters of `text` around the densest cluster of `hits`
+    (`Matched.spans`), the hits marked."""
     start, end = 0, min(len(text), width)
     if hits and len(text) > width:
-        best, best_count = hits[0].start(), 0
-        for i, h in enumerate(hits):
-            count = sum(1 for g in hits[i:] if g.start() < h.start() + width)
+        starts = [s for s, _ in hits]
+        best, best_count = starts[0], 0
+        for i, s in enumerate(starts):
+            count = bisect_left(starts, s + width, i) - i  # hits from here within `width`
             if count > best_count:
-                best, best_count = h.start(), count
+                best, best_count = s, count
         start = max(0, best - width // 4)
         space = text.rfind(" ", 0, start)
         start = space + 1 if start and space >= 0 else start
@@ -74,18 +111,23 @@ def spans(text: str, terms: Iterable[str], *, width: int = 240) -> list[Span]:
     if start > 0:
         out.append(Span("… ", False))
     pos = start
-    for h in hits:
-        if h.start() < start or h.end() > end:
+    for s, e in hits:
+        if s < start or e > end:
             continue
-        if h.start() > pos:
-            out.append(Span(text[pos : h.start()], False))
-        out.append(Span(h.group(0), True))
-        pos = h.end()
+        if s > pos:
+            out.append(Span(text[pos:s], False))
+        out.append(Span(text[s:e], True))
+        pos = e
     if pos < end:
         out.append(Span(text[pos:end], False))
     if end < len(text):
         out.append(Span(" …", False))
     return out
+
+
+def spans(text: str, terms: Iterable[str], *, width: int = 240) -> list[Span]:
+    """The snippet of `text` for the index terms `terms` (`window` of its `matched` words)."""
+    return window(text, matched(text, frozenset(terms)).spans, width=width)
 
 
 def marks(text: str, terms: Iterable[str]) -> list[Span]:
@@ -97,11 +139,11 @@ def marks(text: str, terms: Iterable[str]) -> list[Span]:
     """
     out: list[Span] = []
     pos = 0
-    for m in _matches(text, set(terms)):
-        if m.start() > pos:
-            out.append(Span(text[pos : m.start()], False))
-        out.append(Span(m.group(0), True))
-        pos = m.end()
+    for s, e in matched(text, frozenset(terms)).spans:
+        if s > pos:
+            out.append(Span(text[pos:s], False))
+        out.append(Span(text[s:e], True))
+        pos = e
     if pos < len(text):
         out.append(Span(text[pos:], False))
     return out
