@@ -396,6 +396,21 @@ def test_snippet_marks_terms_and_escapes_html(env) -> None:
     assert "<mark>markup</mark>" in html
 
 
+def test_a_ranked_and_a_cached_answer_attach_the_same_papers_and_snippets(env) -> None:
+    """Ranking a query reads its top papers and matches their abstracts (coverage stage);
+    the same call attaches those. A cached ranking reads and matches them again: same hits."""
+    service, _ = env
+    for query in ["regret upper bound bandits", "script markup", "diffusion models video"]:
+        service.cache.clear()
+        ranked = service.search(query, limit=10)
+        cached = service.search(query, limit=10)
+        assert ranked.hits == cached.hits and ranked.hits
+        for h in ranked:
+            assert h.paper is not None
+            assert h.snippet == tuple(spans(h.paper.paper.abstract, ranked.terms))
+        assert any(p.matched for h in ranked for p in h.snippet)
+
+
 def test_snippet_window_and_stemming() -> None:
     text = "Intro words. " * 40 + "Training deep networks is hard. " + "Tail words. " * 40
     parts = spans(text, parse_query("network train").all_terms, width=120)

@@ -20,10 +20,12 @@ digests that ask the same question share one answer.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from paperfeed.errors import NotFound
+from paperfeed.models import StoredPaper
 from paperfeed.search import pipeline
 from paperfeed.search.backfill import TransformerStore
 from paperfeed.search.cache import ResultCache
@@ -56,6 +58,15 @@ __all__ = [
     "remove_index",
     "sync_keyword_index",
 ]
+
+
+@dataclass
+class _Read:
+    """What ranking one query read (the coverage stage's papers, their abstracts' matches by
+    text): the same call attaches its papers and snippets from them instead of again."""
+
+    papers: dict[str, StoredPaper] = field(default_factory=dict)
+    matches: dict[str, Matched] = field(default_factory=dict)
 
 
 class SearchService:
@@ -165,20 +176,22 @@ class SearchService:
         req = pipeline.make_request(query, limit=limit, filters=filters, sort=sort)
         self.indexer.refresh()
         key = self._cache_key("search", req.text, req.limit, req.filters, req.sort)
-        found: dict[str, Matched] = {}  # abstracts the ranking matched (coverage stage)
+        read = _Read()  # filled only when this call ranks (no cached ranking)
         if req.sort == "upvotes":  # votes do not move the change sequence: never cached
             ranked = self._rank_sorted(req)
         elif req.sort == "date" and req.parsed:
             ranked = self.cache.get(key, lambda: self._rank_sorted(req))
         else:  # (a query without index terms has no word matches to sort: by relevance)
-            ranked = self.cache.get(key, lambda: self._rank(req, found))
+            ranked = self.cache.get(key, lambda: self._rank(req, read))
         if not with_papers:
             return ranked
-        papers = {p.paper.id: p for p in self.store.get_papers(ranked.ids)}
-        terms = ranked.terms  # the terms `found` was matched on
+        papers = {i: read.papers[i] for i in ranked.ids if i in read.papers}
+        if missing := [i for i in ranked.ids if i not in papers]:
+            papers |= {p.paper.id: p for p in self.store.get_papers(missing)}
+        terms = ranked.terms  # the terms `read.matches` were matched on
 
         def snippet(abstract: str) -> tuple[Span, ...]:
-            hits = found[abstract] if abstract in found else matched(abstract, terms)
+            hits = read.matches.get(abstract) or matched(abstract, terms)
             return tuple(window(abstract, hits.spans))
 
         hits = [
@@ -195,11 +208,9 @@ class SearchService:
         ]
         return ranked.with_hits(hits)
 
-    def _rank(
-        self, req: pipeline.SearchRequest, found: dict[str, Matched] | None = None
-    ) -> SearchResults:
-        """The pipeline for one request: ids and score parts, best first (no papers). The
-        abstracts the coverage stage matched go into `found`, keyed by their text."""
+    def _rank(self, req: pipeline.SearchRequest, read: _Read | None = None) -> SearchResults:
+        """The pipeline for one request: ids and score parts, best first (no papers); what
+        the coverage stage reads goes into `read`."""
         ix = self.indexer
         kw = pipeline.keyword_stage(ix.keyword, req)
         dense = DenseScores({}, [], "static", 0.0)
@@ -244,8 +255,9 @@ class SearchService:
                     paper = papers[pid].paper
                     abstract = matched(paper.abstract, wanted)
                     terms[r] = [*matched(paper.title, wanted).terms, *abstract.terms]
-                    if found is not None:
-                        found[paper.abstract] = abstract
+                    if read is not None:
+                        read.papers[pid] = papers[pid]
+                        read.matches[paper.abstract] = abstract
             idf = pipeline.idf_of(ix.keyword, req.parsed.terms)
             fused = pipeline.coverage_stage(fused, req, idf, terms, weights)
         ranked = pipeline.top_k(fused, ix.paper_id, req.limit)
