@@ -91,6 +91,17 @@ def test_batches_run_side_by_side_give_the_vectors_of_one_thread() -> None:
     # the same batches, so the same per-batch quantization: equal up to float summation order
     assert np.abs(one - three).max() < 1e-5
     assert float(three[70] @ three[71]) < 0.5 < float(three[0] @ three[7])
+    # a call of one batch (a query) runs on a session of its own with the operators split
+    # over the threads: the same vectors as one thread gives
+    two = OnnxEmbedder(threads=2)
+    for i in (0, 7, 70, 71):
+        assert (
+            np.abs(two.embed([texts[i]])[0] - OnnxEmbedder(threads=1).embed([texts[i]])[0]).max()
+            < 1e-5
+        )
+    assert two._one_batch is not None  # the query session served them
+    one_batch = OnnxEmbedder(threads=1).embed(texts[:20])  # one batch of 20 texts
+    assert np.abs(two.embed(texts[:20]) - one_batch).max() < 1e-5
 
 
 def test_search_by_meaning_with_the_onnx_embedder(onnx_env: SearchService) -> None:

@@ -191,9 +191,12 @@ class OnnxEmbedder:
         # released while it works). 1.16-1.26x the papers/s of one session with 2 intra-op
         # threads, 13% less CPU per paper, in one call of 1,024 papers (no hand-off between
         # an operator's threads; the whole-corpus backfill gained far less;
-        # benchmarks/onnx_threads.py, RESULTS.md), and a query's one text never waits for
-        # a second thread (a few ms of work gains nothing from one)
-        self._session = self._new_session()
+        # benchmarks/onnx_threads.py, RESULTS.md)
+        self._session = self._new_session(1)
+        # a call of one batch (a query) has nothing to run side by side: a second session
+        # splits each operator over the cores instead (a query's vector in 3.3-4.2 ms p50
+        # instead of 5.0-5.6 on 2 quiet cores; same vectors; RESULTS.md), made when first used
+        self._one_batch: Any = None
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=max_tokens)
         tokenizer.enable_padding()
@@ -209,19 +212,19 @@ class OnnxEmbedder:
         self.coverage_weights = TRANSFORMER_FUSION.coverage_weights  # while keyword is trusted
         self.backfill_chunk = 128
 
-    def _new_session(self) -> Any:
+    def _new_session(self, threads: int) -> Any:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
+        opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         return ort.InferenceSession(str(self._model_file), opts, providers=["CPUExecutionProvider"])
 
-    def _embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed_batch(self, texts: Sequence[str], session: Any = None) -> np.ndarray:
         enc = self._tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-        hidden = self._session.run(
+        hidden = (session or self._session).run(
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )[0]
         m = mask[:, :, None].astype(np.float32)
@@ -238,7 +241,11 @@ class OnnxEmbedder:
         parts = [order[i : i + self.BATCH] for i in range(0, len(order), self.BATCH)]
         lanes = min(self._threads, len(parts))
         batches = [[texts[i] for i in part] for part in parts]
-        if lanes == 1:
+        if len(batches) == 1 and self._threads > 1:
+            if self._one_batch is None:  # (two made at once by two threads: one is kept)
+                self._one_batch = self._new_session(self._threads)
+            pooled = [self._embed_batch(batches[0], self._one_batch)]
+        elif lanes == 1:
             pooled = [self._embed_batch(b) for b in batches]
         else:
             with ThreadPoolExecutor(lanes, thread_name_prefix="onnx-embed") as pool:
