@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from paperfeed.digest.compose import period_key
 from paperfeed.ingest import ingest_sources
 from paperfeed.settings import load_settings
 from paperfeed.store import open_store
@@ -149,10 +150,22 @@ def test_three_workers_one_killed_send_each_subscriber_exactly_one_digest(
     assert all(p.returncode == 0 for p in survivors), outputs
     time.sleep(0.2)
     counts = Counter(m.recipient for m in smtp_sink.received)
-    assert counts == {email: 1 for email in emails}, (
-        f"duplicates: {[e for e, n in counts.items() if n > 1][:5]}, "
-        f"missed: {len([e for e in emails if e not in counts])}"
-    )
+    duplicates = [e for e, n in counts.items() if n > 1]
+    missed = {e for e in emails if e not in counts}
+    assert not duplicates, duplicates[:5]
+    # Never silently lost. The one documented loss (digest/send.py): the victim committed a
+    # row 'sending' and died before that message's final dot left the socket, at most one
+    # row per connection of its own; the row stays 'sending' and a survivor reports it in
+    # doubt instead of sending it twice. Anyone else missing is a bug.
+    period = period_key("daily", datetime.now(UTC))
+    in_doubt = {
+        sub.email
+        for entry in store.outbox_entries(period, state="sending")
+        if (sub := store.get_subscriber(entry.subscriber_id)) is not None
+    }
+    assert missed <= in_doubt and len(in_doubt) <= settings.smtp_connections, (missed, in_doubt)
+    if missed:  # the survivor that took the victim's job said so
+        assert any("in doubt (not resent" in out and e in out for out in outputs for e in missed)
     jobs = {j.id: j for j in store.list_jobs(kind="digest")}
     assert all(j.state == "done" for j in jobs.values())
     for orphan in orphans:  # taken over by a survivor once the lease expired
