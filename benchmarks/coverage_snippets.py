@@ -1,7 +1,8 @@
 """Coverage features and snippets of one query's top papers: the code before and after one
 shared match per text, timed in the same process on the same texts, interleaved.
 
-Run: python benchmarks/coverage_snippets.py [--papers 20000] [--rounds 5]
+Run: git archive 58e57ed src | tar -x -C /tmp/old        (the code before `snippets.matched`)
+     python benchmarks/coverage_snippets.py --old /tmp/old/src [--papers 20000] [--rounds 5]
 
 For each dev query: a keyword index over the first `--papers` papers of the shared corpus
 gives the BM25 top 20 (standing in for the fused top 20 that the coverage stage re-ranks);
@@ -9,7 +10,7 @@ the first 10 of them get snippets of their abstracts, as `SearchService.search` 
 
 - before: `analyze(title + "\\n" + abstract)` per paper for `coverage_features`, then
   `spans(abstract, terms)` per snippet (each abstract matched again, hits counted pairwise),
-  as the code was before `snippets.matched` (copied below);
+  as the code was before `snippets.matched` (loaded from `--old`, as in search_ab.py);
 - after: `matched(title)` and `matched(abstract)` per paper, their terms for the coverage
   features and the abstract's spans reused for the snippet (`window`), as the service does now.
 
@@ -20,73 +21,24 @@ per-query median of each and the ratio of total times.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
-import re
 import statistics
 import sys
 import tempfile
 import time
-from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import load_corpus, load_queries  # noqa: E402
+from search_ab import old_package  # noqa: E402
 
 from paperfeed.search.fusion import coverage_features  # noqa: E402
-from paperfeed.search.keyword import IndexDoc, KeywordIndex, analyze, parse_query  # noqa: E402
+from paperfeed.search.keyword import IndexDoc, KeywordIndex, parse_query  # noqa: E402
 from paperfeed.search.snippets import Matched, Span, matched, window  # noqa: E402
 
-_WORD = re.compile(r"\w+")
-
-
-@lru_cache(maxsize=65536)
-def _terms_of(word: str) -> frozenset[str]:
-    return frozenset(analyze(word))
-
-
-@lru_cache(maxsize=4096)
-def _starting_with(firsts: frozenset[str]) -> re.Pattern[str]:
-    return re.compile(r"\b[" + "".join(re.escape(c) for c in sorted(firsts)) + r"]\w*", re.I)
-
-
-def old_spans(text: str, terms: frozenset[str], width: int = 240) -> list[Span]:
-    """`snippets.spans` before `matched` (its `_matches` fast path and pairwise counting)."""
-    if not terms:
-        hits: list[re.Match[str]] = []
-    elif text.isascii() and "_" not in text:
-        firsts = frozenset(t[0] for t in terms if t)
-        words = _starting_with(firsts).finditer(text) if firsts else iter(())
-        hits = [m for m in words if _terms_of(m.group(0)) & terms]
-    else:
-        hits = [m for m in _WORD.finditer(text) if _terms_of(m.group(0)) & terms]
-    start, end = 0, min(len(text), width)
-    if hits and len(text) > width:
-        best, best_count = hits[0].start(), 0
-        for i, h in enumerate(hits):
-            count = sum(1 for g in hits[i:] if g.start() < h.start() + width)
-            if count > best_count:
-                best, best_count = h.start(), count
-        start = max(0, best - width // 4)
-        space = text.rfind(" ", 0, start)
-        start = space + 1 if start and space >= 0 else start
-        end = min(len(text), start + width)
-    if end < len(text):
-        space = text.rfind(" ", start, end)
-        end = space if space > start else end
-    out = [Span("… ", False)] if start > 0 else []
-    pos = start
-    for h in hits:
-        if h.start() < start or h.end() > end:
-            continue
-        if h.start() > pos:
-            out.append(Span(text[pos : h.start()], False))
-        out.append(Span(h.group(0), True))
-        pos = h.end()
-    if pos < end:
-        out.append(Span(text[pos:end], False))
-    if end < len(text):
-        out.append(Span(" …", False))
-    return out
+OLD: dict[str, Any] = {}  # the older checkout's `analyze` and `spans` (`--old`)
 
 
 Case = tuple[tuple[str, ...], frozenset[str], dict[str, float], list[tuple[str, str]]]
@@ -95,8 +47,9 @@ Out = tuple[list[tuple[float, float]], list[list[Span]]]
 
 def before(case: Case) -> Out:
     terms, wanted, idf, top = case
-    features = [coverage_features(terms, idf, analyze(f"{t}\n{a}")) for t, a in top]
-    return features, [old_spans(a, wanted) for _, a in top[:10]]
+    analyze_old, spans_old = OLD["analyze"], OLD["spans"]
+    features = [coverage_features(terms, idf, analyze_old(f"{t}\n{a}")) for t, a in top]
+    return features, [spans_old(a, wanted) for _, a in top[:10]]
 
 
 def after(case: Case) -> Out:
@@ -113,7 +66,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--papers", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--old", type=Path, required=True, help="the older checkout's src/")
     args = ap.parse_args()
+    old_dir = tempfile.TemporaryDirectory()
+    old_package(args.old, Path(old_dir.name))
+    OLD["analyze"] = importlib.import_module("paperfeed_old.search.keyword").analyze
+    OLD["spans"] = importlib.import_module("paperfeed_old.search.snippets").spans
     docs = load_corpus(limit=args.papers)
     with tempfile.TemporaryDirectory() as tmp:
         index = KeywordIndex(Path(tmp))
