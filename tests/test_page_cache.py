@@ -5,9 +5,14 @@ CSRF token."""
 from __future__ import annotations
 
 import re
+import threading
 
 import httpx
 from conftest import Visitor
+from fastapi.testclient import TestClient
+
+from paperfeed.settings import load_settings
+from paperfeed.web.app import create_app
 
 PAPER = "/papers/2608.17253"
 
@@ -158,13 +163,6 @@ def test_error_pages_and_other_routes_pass_through(web_server) -> None:  # noqa:
 def test_closed_apps_leave_no_version_thread_behind(tmp_path) -> None:  # noqa: ANN001
     """The data version is read on a worker thread: it goes away with the app's event loop
     (it used to be a thread per app that lived as long as the process)."""
-    import threading
-
-    from fastapi.testclient import TestClient
-
-    from paperfeed.settings import load_settings
-    from paperfeed.web.app import create_app
-
     settings = load_settings(data_dir=tmp_path, secret_key="k" * 32)
     before = {t.ident for t in threading.enumerate()}
     for _ in range(3):

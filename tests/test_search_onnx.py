@@ -85,7 +85,8 @@ def test_transformer_vectors_alone_give_a_hybrid_search(tmp_path: Path) -> None:
 def test_batches_run_side_by_side_give_the_vectors_of_one_thread() -> None:
     texts = [f"paper {i}: {'sparse attention for long inputs ' * (i % 7 + 1)}" for i in range(70)]
     texts += ["a kitten is sleeping on the sofa", "interest rates rise"]
-    one = OnnxEmbedder(threads=1).embed(texts)
+    single = OnnxEmbedder(threads=1)
+    one = single.embed(texts)
     three = OnnxEmbedder(threads=3).embed(texts)  # batches of 32, 32 and 8 side by side
     assert one.shape == three.shape == (72, 384)
     # the same batches, so the same per-batch quantization: equal up to float summation order
@@ -95,12 +96,9 @@ def test_batches_run_side_by_side_give_the_vectors_of_one_thread() -> None:
     # over the threads: the same vectors as one thread gives
     two = OnnxEmbedder(threads=2)
     for i in (0, 7, 70, 71):
-        assert (
-            np.abs(two.embed([texts[i]])[0] - OnnxEmbedder(threads=1).embed([texts[i]])[0]).max()
-            < 1e-5
-        )
+        assert np.abs(two.embed([texts[i]])[0] - single.embed([texts[i]])[0]).max() < 1e-5
     assert two._one_batch is not None  # the query session served them
-    one_batch = OnnxEmbedder(threads=1).embed(texts[:20])  # one batch of 20 texts
+    one_batch = single.embed(texts[:20])  # one batch of 20 texts
     assert np.abs(two.embed(texts[:20]) - one_batch).max() < 1e-5
 
 
