@@ -9,6 +9,7 @@ seconds of embedding on a loaded 2-core machine.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ from search_helpers import WEB_PAPERS, paper
 
 from paperfeed.ingest import ingest_sources
 from paperfeed.search import SearchService, sync_keyword_index
+from paperfeed.search import indexer as indexer_module
 from paperfeed.search.backfill import EXPANSION_SEARCH
 from paperfeed.search.dense import Calibration
 from paperfeed.search.embed import OnnxEmbedder, StaticEmbedder, onnx_available, paper_text
@@ -122,6 +124,33 @@ def test_mixed_state_scores_filled_papers_by_the_transformer(twenty_four) -> Non
                 assert abs(hit.dense - s_cos[hit.paper_id]) > 0.02, hit
     finally:
         service.close()
+
+
+def test_the_background_backfill_logs_its_progress_once_per_pass(
+    twenty_four, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
+    """`serve`'s worker fills the transformer in slices (one step of 4 papers each here): its
+    log says when the backfill starts and ends, not "started" again at every slice."""
+    settings, store = twenty_four
+    monkeypatch.setattr(indexer_module, "TRANSFORMER_SLICE", 0.0)  # every step is a slice
+    caplog.set_level(logging.INFO, logger="paperfeed.progress")
+    service = SearchService(store, settings, background=False)
+    try:
+        service.indexer.poll_seconds = 0.05
+        service.start_worker()
+        waited = time.monotonic()
+        while len(filled_ids(service)) < 24:
+            assert time.monotonic() - waited < 120, "the backfill did not finish"
+            time.sleep(0.1)
+        while not any("(done)" in r.message for r in caplog.records):
+            assert time.monotonic() - waited < 120, "no line for the end of the backfill"
+            time.sleep(0.05)
+    finally:
+        service.close()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("transformer")]
+    assert lines[0] == "transformer: started"
+    assert lines[-1] == "transformer: 24/24 (100%) (done)"
+    assert lines.count("transformer: started") == 1, lines
 
 
 def todays_paper(pid: str, title: str):  # noqa: ANN201

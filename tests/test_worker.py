@@ -243,6 +243,9 @@ def test_worker_backfills_transformer_vectors(tmp_path: Path, database_url) -> N
         run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
         assert run.returncode == 0, run.stderr[-2000:]
         assert "(10 by the transformer)" in run.stdout
+        progress = [ln for ln in run.stderr.splitlines() if "transformer: " in ln]
+        assert "transformer: started" in progress[0] and len(progress) == 2, progress  # once
+        assert progress[-1].endswith("transformer: 10/10 (100%) (done)"), progress
         ix = Indexer(store, settings)
         status = ix.status()
         assert status.papers_indexed == status.vectors == 10

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from paperfeed.models import Job
+from paperfeed.progress import Progress
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
@@ -114,6 +115,7 @@ class Worker:
         }
         self._indexer: Any = None
         self._embed = embed
+        self._backfill = Progress(bar=False, every=60.0)  # the transformer's, across slices
         self._last_plan = float("-inf")
         self._stop = threading.Event()
 
@@ -282,7 +284,9 @@ class Worker:
         if self.store.count_changes_since(ix.state.vector_seq):
             n = int(ix.sync_vectors(max_papers=EMBED_STEP))
         else:
-            n = int(ix.sync_transformer(max_seconds=TRANSFORMER_SLICE))
+            n = int(
+                ix.sync_transformer(progress=self._backfill.phase, max_seconds=TRANSFORMER_SLICE)
+            )
             self.report.transformer += n
         self.report.embedded += n
         return n

@@ -667,6 +667,9 @@ class Indexer:
 
     def _work(self) -> None:
         lower_thread_priority(BACKGROUND_NICE)
+        # one reporter for the whole backfill, across its slices: it logs when the backfill
+        # starts, a line a minute while it runs and one when it is complete
+        backfill = ProgressReporter(bar=False, every=60.0)
         while not self._stop.is_set():
             try:
                 self.refresh()
@@ -677,8 +680,9 @@ class Indexer:
                     n = self.sync_vectors(progress=ProgressReporter(bar=False).phase)
                     log.info("search: embedded %d papers", n)
                 if self._transformer_pending():
-                    reporter = ProgressReporter(bar=False, every=60.0).phase
-                    n = self.sync_transformer(progress=reporter, max_seconds=TRANSFORMER_SLICE)
+                    n = self.sync_transformer(
+                        progress=backfill.phase, max_seconds=TRANSFORMER_SLICE
+                    )
                     if n:  # more to do: look at the store again, then go on at once
                         continue
             except (IndexDamaged, AnnUnreadable) as exc:  # damaged under a running service
