@@ -3,12 +3,24 @@ follows and their feed, retraining only when signals change, more like this coll
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
+from contextlib import closing
+from pathlib import Path
 
 import httpx
+import numpy as np
+import pytest
 from conftest import LiveServer
 from test_library import Reader, reader
+from test_search_progressive import filled_ids, make, small_exact_scans
+
+from paperfeed.search import SearchService
+from paperfeed.search.dense import Calibration
+from paperfeed.search.embed import OnnxEmbedder, StaticEmbedder, onnx_available, paper_text
+
+needs_onnx = pytest.mark.skipif(not onnx_available(), reason="onnxruntime is not installed")
 
 
 def ids(items: list[dict]) -> list[str]:
@@ -318,3 +330,109 @@ def test_more_like_collection_is_kept_until_the_collection_changes(
         assert first[0].paper.id not in [i.paper.id for i in rec.more_like_collection(changed)]
     finally:
         rec.close()
+
+
+def holding(store, paper_ids: list[str]):  # noqa: ANN001, ANN201
+    """A reader's collection holding these papers (saved in this order)."""
+    from paperfeed import library as lib
+    from paperfeed.accounts import add_user
+
+    me = add_user(store, email="near@example.org", password="correct horse battery", role="user")
+    c = lib.create_collection(store, me, "near")
+    for pid in paper_ids:
+        lib.save_paper(store, me, c.id, pid)
+    return store.get_collection(c.id)
+
+
+def as_ranked(shown: list[str], score: dict[str, float], limit: int) -> None:
+    """`shown` are the `limit` best papers by `score` in its order, give or take near ties
+    (0.02, as test_search_progressive allows: a stored vector's cosines differ from a fresh
+    one's by up to about 0.01)."""
+    best = sorted(score, key=lambda i: -score[i])
+    assert len(shown) == limit
+    assert all(score[i] >= score[best[limit - 1]] - 0.02 for i in shown), (shown, best)
+    assert all(score[a] >= score[b] - 0.02 for a, b in itertools.pairwise(shown)), shown
+
+
+@needs_onnx
+def test_more_like_this_collection_is_by_the_transformer_without_the_static_ann(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every paper's transformer vector, "more like this collection" is the nearest
+    papers by transformer cosine to the mean of its papers' transformer vectors (the model
+    "similar papers" uses), and the static model's ANN index (~630 MiB at 1M papers) is
+    neither loaded nor searched."""
+    from paperfeed.recommend import Recommender
+
+    settings, store = make(tmp_path, 24, batch=8)
+    small_exact_scans(monkeypatch, 4)  # 24 papers count as many: the static ANN, not a scan
+    with closing(SearchService(store, settings, background=False)) as filling:
+        assert filling.sync_transformer() == 24
+    service = SearchService(store, settings, background=False)  # as a fresh web process
+    rec = Recommender(store, service)
+    try:
+        members = service.search("video generation with diffusion models", limit=3).ids
+        shown = [i.paper.id for i in rec.more_like_collection(holding(store, members), limit=5)]
+        assert not service.indexer.vectors.ann_loaded
+
+        papers = {p.paper.id: p.paper for p in store.list_papers(limit=100)}
+        onnx = OnnxEmbedder()
+        ids = sorted(papers)
+        vecs = dict(
+            zip(
+                ids,
+                onnx.embed([paper_text(papers[i].title, papers[i].abstract) for i in ids]),
+                strict=True,
+            )
+        )
+        centroid = np.mean([vecs[m] for m in members], axis=0)
+        centroid /= np.linalg.norm(centroid)
+        as_ranked(shown, {i: float(vecs[i] @ centroid) for i in ids if i not in members}, 5)
+    finally:
+        rec.close()
+        service.close()
+        store.close()
+
+
+@needs_onnx
+def test_more_like_this_collection_while_the_transformer_fills_in(tmp_path: Path) -> None:
+    """Half the papers have their transformer vector: papers with one are ranked by their
+    transformer cosine to the members' transformer centroid, papers still waiting by their
+    static cosine to the members' static centroid, put on the transformer's scale (as search
+    and "similar papers" do, `paperfeed.search.dense`)."""
+    from paperfeed.recommend import Recommender
+
+    settings, store = make(tmp_path, 24, batch=4)
+    service = SearchService(store, settings, background=False)
+    rec = Recommender(store, service)
+    try:
+        assert service.sync_transformer(max_papers=12) == 12
+        filled = filled_ids(service)
+        papers = {p.paper.id: p.paper for p in store.list_papers(limit=100)}
+        ids = sorted(papers)
+        members = [*sorted(filled)[:2], *sorted(set(ids) - filled)[:2]]
+        # limit 10: every paper is a candidate, so the line is fitted on all 12 filled ones
+        shown = [i.paper.id for i in rec.more_like_collection(holding(store, members), limit=10)]
+
+        texts = [paper_text(papers[i].title, papers[i].abstract) for i in ids]
+        t_vec = dict(zip(ids, OnnxEmbedder().embed(texts), strict=True))
+        s_vec = dict(zip(ids, StaticEmbedder().embed(texts), strict=True))
+        qt = np.mean([t_vec[m] for m in members if m in filled], axis=0)
+        qs = np.mean([s_vec[m] for m in members], axis=0)
+        qt, qs = qt / np.linalg.norm(qt), qs / np.linalg.norm(qs)
+        line = Calibration.fit(
+            [float(s_vec[i] @ qs) for i in sorted(filled)],
+            [float(t_vec[i] @ qt) for i in sorted(filled)],
+        )
+        assert line is not None
+        score = {
+            i: float(t_vec[i] @ qt) if i in filled else line(float(s_vec[i] @ qs))
+            for i in ids
+            if i not in members
+        }
+        as_ranked(shown, score, 10)
+        assert set(shown) & filled and set(shown) - filled  # both kinds are found
+    finally:
+        rec.close()
+        service.close()
+        store.close()

@@ -338,46 +338,33 @@ class Recommender:
         since: date | None = None,
         exclude: set[str] | frozenset[str] = frozenset(),
     ) -> list[StoredPaper]:
-        """Papers closest to the centroid of `items` (a collection), not among them nor in
-        `exclude` (the rest of the collection)."""
+        """Papers closest to `items` taken together (a collection), not among them nor in
+        `exclude` (the rest of the collection): the search index's nearest papers to their
+        mean vector (`SearchService.nearest`, the vectors "similar papers" use)."""
         if not items:
             return []
+        if self.search is not None:
+            try:
+                found = self.search.nearest(items, limit=limit, exclude=exclude)
+                if found.hits:
+                    return [h.paper for h in found.hits if h.paper is not None]
+            except Exception:
+                log.exception("recommend: nearest-neighbour search failed")
+        # no vector index yet: rank the recent papers by the static model instead
         centroid = self.vectors(items).mean(axis=0)
         norm = float(np.linalg.norm(centroid))
         if norm == 0:
             return []
         centroid /= norm
         members = {i.paper.id for i in items} | exclude
-        ids: list[str] = []
-        if self.search is not None:
-            try:
-                ids = self._nearest_outside(centroid, members, limit)
-            except Exception:
-                log.exception("recommend: nearest-neighbour search failed")
-        if not ids:  # no vector index yet: rank the recent papers instead
-            pool = self.store.recent_daily(
-                since=since or default_since(self.store), limit=MAX_CANDIDATES
-            )
-            pool = [p for p in pool if p.paper.id not in members]
-            if not pool:
-                return []
-            sims = self.vectors(pool) @ centroid
-            return [pool[i] for i in np.argsort(-sims)[:limit]]
-        return self.store.get_papers(ids)
-
-    def _nearest_outside(self, centroid: np.ndarray, members: set[str], limit: int) -> list[str]:
-        """Ids of the `limit` indexed papers nearest `centroid` that are not `members`: asks
-        the vector index for more neighbours until enough of them are outside (a collection
-        near its own centroid fills the first ones)."""
-        ix = self.search.indexer
-        ix.refresh()
-        k = 4 * (limit + 5)
-        while True:
-            near = ix.vectors.top(centroid, k)
-            ids = [pid for r, _ in near if (pid := ix.paper_id(r)) and pid not in members]
-            if len(ids) >= limit or len(near) < k:
-                return ids[:limit]
-            k *= 4
+        pool = self.store.recent_daily(
+            since=since or default_since(self.store), limit=MAX_CANDIDATES
+        )
+        pool = [p for p in pool if p.paper.id not in members]
+        if not pool:
+            return []
+        sims = self.vectors(pool) @ centroid
+        return [pool[i] for i in np.argsort(-sims)[:limit]]
 
     def more_like_collection(self, collection: Collection, *, limit: int = 6) -> list[StoredPaper]:
         """`more_like` the collection's newest saves, leaving out every paper it holds; kept

@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -447,6 +448,12 @@ class TransformerStore:
         if row >= len(flags) or flags[row] != DONE:
             return None
         return self.vectors.vector(row)
+
+    def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
+        """The vectors of those of `rows` that have one, as float32 rows (read with `pread`)."""
+        flags = self.done_flags()
+        have = [r for r in rows if r < len(flags) and flags[r] == DONE]
+        return self.vectors.read_rows(have)
 
     def calibration(self) -> Calibration | None:
         """The global calibration measured so far (None before enough papers)."""

@@ -25,11 +25,16 @@ filled paper would only be rescored by the transformer cosine, from a model that
 (static MRR@10 0.24 alone), at the cost of its index in memory (~630 MiB at 1M papers) and a
 second search per query. With no paper waiting, no static vector (not even the query's) is
 needed at all.
+
+Nearest papers to a vector (`nearest_papers`): the same stage without keyword candidates, for
+"similar papers" (one paper's vectors) and "more like this collection" (the mean of its
+papers' vectors), asking both indexes for more rows until enough lie outside the papers the
+caller leaves out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -163,6 +168,49 @@ def dense_stage(
     scores = {r: v for r, v in scores.items() if r in t_cos or r in static_cos}
     filled = len(t_cos) / len(scores) if scores else 0.0
     return DenseScores(scores, _best(near, scores), "transformer", filled)
+
+
+def nearest_papers(
+    static: VectorStore,
+    qs: np.ndarray | Callable[[], np.ndarray],
+    transformer: TransformerStore | None,
+    qt: np.ndarray | None,
+    paper_id: Callable[[int], str],
+    *,
+    limit: int,
+    leave_out: Set[str] = frozenset(),
+) -> list[tuple[str, float]]:
+    """The `limit` papers nearest the query vectors (as `dense_stage` scores them), best
+    first, none of them in `leave_out`; rows `paper_id` does not know ('') are skipped.
+
+    Starts by asking for `limit` rows plus one per paper left out, at most `3 * limit + 20`
+    more (papers left out, a collection, crowd its own centroid), and asks four times as many
+    until enough are outside or the indexes have no more."""
+    k = limit + min(len(leave_out), 3 * limit + 20)
+    while True:
+        dense = dense_stage(static, qs, transformer, qt, [], k=k)
+        near = [
+            (pid, dense.scores[r])
+            for r in dense.rows
+            if (pid := paper_id(r)) and pid not in leave_out
+        ]
+        if len(near) >= limit or len(dense.rows) < k:
+            return near[:limit]
+        k *= 4
+
+
+def unit_mean(vectors: np.ndarray) -> np.ndarray | None:
+    """The normalised mean of these rows, leaving out rows of zeros (no vector); None when
+    none is left or they cancel out."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2:
+        return None
+    vectors = vectors[np.any(vectors != 0, axis=1)]
+    if not len(vectors):
+        return None
+    mean = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else None
 
 
 def _static_only(

@@ -4,6 +4,7 @@
     results = service.search("upper bound", limit=10, filters=Filters(has_code=True),
                              sort="relevance")       # -> SearchResults (iterable of Hit)
     service.similar("2509.17971", limit=6)           # -> SearchResults
+    service.nearest(papers, limit=6, exclude=ids)     # -> SearchResults (more like these)
     service.status()                                  # -> IndexStatus (what is pending,
                                                       #    the transformer's progress)
     service.sync_transformer(max_seconds=10)          # fill transformer vectors, newest first
@@ -20,6 +21,7 @@ digests that ask the same question share one answer.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +31,13 @@ from paperfeed.models import StoredPaper
 from paperfeed.search import pipeline
 from paperfeed.search.backfill import TransformerStore
 from paperfeed.search.cache import ResultCache
-from paperfeed.search.dense import DENSE_CANDIDATES, DenseScores, dense_stage
+from paperfeed.search.dense import (
+    DENSE_CANDIDATES,
+    DenseScores,
+    dense_stage,
+    nearest_papers,
+    unit_mean,
+)
 from paperfeed.search.embed import Embedder, make_embedder, paper_text
 from paperfeed.search.fusion import DENSE_WEIGHT, TRANSFORMER_FUSION, fuse, keyword_trusted
 from paperfeed.search.indexer import (
@@ -47,6 +55,8 @@ from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
+
+CENTROID_EMBEDS = 8  # papers embedded by the transformer for a centroid when none has a vector
 
 __all__ = [
     "Hit",
@@ -336,37 +346,78 @@ class SearchService:
 
     def similar(self, paper_id: str, *, limit: int = 10) -> SearchResults:
         """Papers closest in meaning to `paper_id` (not including it)."""
-        ix = self.indexer
-        ix.refresh()
+        self.indexer.refresh()
         item = self.store.get_paper(paper_id)
         if item is None:
             raise NotFound(f"no paper {paper_id!r} in the catalogue")
+        key = self._cache_key("similar", paper_id, limit)
+        return self._with_papers(self.cache.get(key, lambda: self._nearest([item], limit=limit)))
 
-        def compute() -> SearchResults:
-            row = ix.rowmap.rows.get(paper_id)
-            text = paper_text(item.paper.title, item.paper.abstract)
-            qs = ix.vectors.vector(row) if row is not None else None
-            if qs is None:
-                qs = ix.embedder.embed([text])[0]
-            ts, qt = ix.query_transformer(), None
-            if ts is not None and ix.transformer is not None:
-                qt = ts.vector(row) if row is not None else None
-                if qt is None:
-                    qt = ix.transformer.embed([text])[0]
-            dense = dense_stage(ix.vectors, qs, ts, qt, [], k=limit + 1)
-            near = [(r, dense.scores[r]) for r in dense.rows if r != row][:limit]
-            hits = [Hit(pid, s, 0.0, s) for r, s in near if (pid := ix.paper_id(r))]
-            return SearchResults(item.paper.title, hits, "meaning")
+    def nearest(
+        self,
+        items: Sequence[StoredPaper],
+        *,
+        limit: int = 10,
+        exclude: Set[str] = frozenset(),
+    ) -> SearchResults:
+        """Papers closest in meaning to `items` taken together (the mean of their vectors),
+        none of them nor in `exclude`: "more like this collection". Not cached: callers key
+        their own cache on `generation()`."""
+        self.indexer.refresh()
+        return self._with_papers(self._nearest(items, limit=limit, exclude=exclude))
 
-        found = self.cache.get(self._cache_key("similar", paper_id, limit), compute)
+    def _nearest(
+        self,
+        items: Sequence[StoredPaper],
+        *,
+        limit: int,
+        exclude: Set[str] = frozenset(),
+    ) -> SearchResults:
+        """The ranking of `similar` and `nearest` (ids and scores, no papers).
+
+        The query vectors are the normalised means of the items' vectors: the transformer's
+        where they have one (with none, the first `CENTROID_EMBEDS` items are embedded), the
+        static model's only while some paper waits for its transformer vector
+        (`paperfeed.search.dense`)."""
+        ix = self.indexer
+        if not items:
+            return SearchResults("", [], "meaning")
+        rows = [ix.rowmap.rows.get(i.paper.id) for i in items]
+        indexed = [r for r in rows if r is not None]
+        ts, qt = ix.query_transformer(), None
+        if ts is not None and ix.transformer is not None:
+            qt = unit_mean(ts.vectors_of(indexed))
+            if qt is None:
+                qt = unit_mean(ix.transformer.embed([_text(i) for i in items[:CENTROID_EMBEDS]]))
+
+        def qs() -> np.ndarray:  # needed only while some paper waits for its transformer vector
+            vecs = np.zeros((len(items), ix.vectors.dim), dtype=np.float32)
+            at = [n for n, r in enumerate(rows) if r is not None]
+            vecs[at] = ix.vectors.read_rows(indexed)
+            if missing := [n for n in range(len(items)) if not vecs[n].any()]:
+                vecs[missing] = ix.embedder.embed([_text(items[n]) for n in missing])
+            q = unit_mean(vecs)
+            return q if q is not None else vecs[0]
+
+        leave_out = {i.paper.id for i in items} | exclude
+        near = nearest_papers(ix.vectors, qs, ts, qt, ix.paper_id, limit=limit, leave_out=leave_out)
+        title = items[0].paper.title if len(items) == 1 else ""
+        return SearchResults(title, [Hit(pid, s, 0.0, s) for pid, s in near], "meaning")
+
+    def _with_papers(self, found: SearchResults) -> SearchResults:
+        """`found` with each hit's paper (a paper gone from the store is left out)."""
         papers = {p.paper.id: p for p in self.store.get_papers(found.ids)}
         return found.with_hits(
             [
                 Hit(h.paper_id, h.score, h.keyword, h.dense, papers[h.paper_id])
                 for h in found
-                if h.paper_id in papers and h.paper_id != paper_id
+                if h.paper_id in papers
             ]
         )
+
+
+def _text(item: StoredPaper) -> str:
+    return paper_text(item.paper.title, item.paper.abstract)
 
 
 def open_search(settings: Settings, store: Store, *, background: bool = True) -> SearchService:
