@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from paperfeed.accounts import add_user
 from paperfeed.digest.compose import period_key
 from paperfeed.digest.send import send_digests
 from paperfeed.digest.smtp import parse_smtp_url
@@ -23,6 +24,7 @@ from paperfeed.ingest import ingest_sources
 from paperfeed.search import sync_keyword_index
 from paperfeed.settings import load_settings
 from paperfeed.store import Store, open_store
+from paperfeed.store.sqlite import SqliteStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAPERS = FIXTURES / "web_papers.jsonl"  # 90 real HF daily papers
@@ -239,6 +241,35 @@ def test_dry_run_and_limit(store, settings, smtp_sink) -> None:  # noqa: ANN001
     assert Counter(m.recipient for m in smtp_sink.received) == {
         f"u{i}@example.org": 1 for i in range(5)
     }
+
+
+def test_a_subscriber_costs_one_store_read(store, settings) -> None:  # noqa: ANN001
+    """What a run shares is read once (trending, the catalogue's clock, which of a batch of
+    subscribers have an account); beyond it, a subscriber costs one read: the papers of its
+    digest already sent to it. Counted as the SQL statements SQLite runs."""
+    if not isinstance(store, SqliteStore):
+        pytest.skip("counts the statements of SQLite's read connection")
+    add_user(store, email="Reader@Example.org", password="correct horse battery", role="user")
+    add(store, "reader@example.org")  # a reader: also "for you" and followed papers
+
+    def reads() -> Counter[str]:
+        statements: list[str] = []
+        store.db.read.set_trace_callback(statements.append)
+        try:
+            report = send_digests(settings, store, now=NOW, dry_run=True, progress=False)
+        finally:
+            store.db.read.set_trace_callback(None)
+        assert report.would_send == len(store.list_subscribers())
+        tables = ("users", "daily_entries", "sent_papers")
+        return Counter(t for s in statements for t in tables if f" {t} " in f" {s} ")
+
+    for i in range(10):
+        add(store, f"few{i}@example.org")
+    few = reads()
+    for i in range(30):
+        add(store, f"more{i}@example.org")
+    more = reads()
+    assert {t: more[t] - few[t] for t in few} == {"users": 0, "daily_entries": 0, "sent_papers": 30}
 
 
 def test_saved_search_alerts(store, settings, smtp_sink) -> None:  # noqa: ANN001

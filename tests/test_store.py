@@ -473,3 +473,25 @@ def test_data_version_moves_with_every_commit_of_any_process(tmp_path, database_
     finally:
         a.close()
         b.close()
+
+
+def test_accounts_by_email_match_as_sign_in_does(store) -> None:  # noqa: ANN001
+    """`users_by_email` (the digest, a batch of subscribers at once) finds the account of an
+    address exactly when `user_credentials` (sign-in, one address) does, any case and
+    non-ASCII letters included, keyed by the address as asked."""
+    for email in ("Alice@Example.org", "bob@example.org", "Zoë@example.org"):
+        assert store.create_user(email=email, name=email[:3], password_hash="h") is not None
+    asked = [
+        "alice@example.org",
+        "ALICE@EXAMPLE.ORG",
+        "bob@example.org",
+        "Bob@Example.Org",
+        "zoë@example.org",
+        "ZOË@example.org",
+        "carol@example.org",
+        "",
+    ]
+    expected = {e: found[0] for e in asked if (found := store.user_credentials(e)) is not None}
+    assert len(expected) >= 5  # the ASCII cases at least
+    assert store.users_by_email(asked) == expected
+    assert store.users_by_email([]) == {}

@@ -1,15 +1,18 @@
 """What goes into one subscriber's digest: trending papers plus saved-search matches, and
 for subscribers who have an account, "for you" and new papers from what they follow.
 
-A `Composer` lives for one run: the trending candidates are ranked once per frequency and
-each saved search runs once per (query, filters, since), so 100k subscribers cost a few
-queries plus one `sent_paper_ids` lookup each. Papers already mailed to a subscriber are
-left out (the store's `sent_papers` primary key backs this up).
+A `Composer` lives for one run: the trending candidates are ranked once per frequency, the
+catalogue's clock is read once per window, each saved search runs once per (query, filters,
+since), and which subscribers have an account is looked up a batch at a time
+(`know_accounts`), so 100k subscribers cost a few queries plus one `sent_paper_ids` lookup
+each. Papers already mailed to a subscriber are left out (the store's `sent_papers` primary
+key backs this up).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,7 +20,7 @@ from typing import Any
 import orjson
 
 from paperfeed.clock import CatalogueClock
-from paperfeed.models import Frequency, SavedSearch, StoredPaper, Subscriber
+from paperfeed.models import Frequency, SavedSearch, StoredPaper, Subscriber, User
 from paperfeed.search import Filters, SearchService, open_search
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -106,6 +109,8 @@ class Composer:
         self.now = now or datetime.now(UTC)
         self._trending: dict[str, list[StoredPaper]] = {}
         self._matches: dict[tuple[str, str, date], list[StoredPaper]] = {}
+        self._clocks: dict[int, CatalogueClock] = {}  # by window days
+        self._accounts: dict[str, User | None] = {}  # by subscriber address
         self._search: SearchService | None = None
         self._recommender: Any = None
 
@@ -133,9 +138,10 @@ class Composer:
 
     def since(self, subscriber: Subscriber) -> date:
         """Saved searches report papers listed since the last digest (or the last window)."""
-        window = WINDOWS[subscriber.frequency]
-        clock = CatalogueClock.load(self.store, days=max(window.days, 1), now=self.now)
-        start = clock.window_start_time()
+        days = max(WINDOWS[subscriber.frequency].days, 1)
+        if days not in self._clocks:
+            self._clocks[days] = CatalogueClock.load(self.store, days=days, now=self.now)
+        start = self._clocks[days].window_start_time()
         if subscriber.last_digest_at and subscriber.last_digest_at < start:
             start = subscriber.last_digest_at
         return start.date()
@@ -157,14 +163,22 @@ class Composer:
             )
         return self._matches[key]
 
+    def know_accounts(self, subscribers: Sequence[Subscriber]) -> None:
+        """Look up in one query which of these subscribers are readers with an account (the
+        send job, a batch of due subscribers at a time); `compose` looks up any other."""
+        emails = [s.email for s in subscribers if s.email not in self._accounts]
+        found = self.store.users_by_email(emails)
+        self._accounts.update({email: found.get(email) for email in emails})
+
     def reader_lists(
         self, subscriber: Subscriber, since: date
     ) -> tuple[list[StoredPaper], list[StoredPaper]]:
         """("for you", followed) for a subscriber who is also a reader with an account."""
-        found = self.store.user_credentials(subscriber.email)
-        if found is None:
+        if subscriber.email not in self._accounts:
+            self.know_accounts([subscriber])
+        user = self._accounts[subscriber.email]
+        if user is None:
             return [], []
-        user = found[0]
         if self._recommender is None:
             from paperfeed.recommend import Recommender
 

@@ -226,6 +226,7 @@ class DigestJob:
                 )
                 if not batch:
                     break
+                self.composer.know_accounts(batch)
                 for sub in batch:
                     after_id = sub.id
                     if budget is not None:

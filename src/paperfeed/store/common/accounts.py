@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import orjson
+
 from paperfeed.models import ROLES, Comment, PendingSignup, User
 from paperfeed.store.base import MAX_PENDING_SIGNUPS, MAX_THROTTLE_ROWS
 from paperfeed.store.sql import Conn, HasDb, Row, each_in, found
@@ -146,6 +148,21 @@ class Accounts(HasDb):
                 (email,),
             )
         return (_user(row), row["password_hash"]) if row else None
+
+    def users_by_email(self, emails: Sequence[str]) -> dict[str, User]:
+        """The accounts of these addresses, by the address as given (compared as
+        `user_credentials` compares them); addresses without an account are left out."""
+        if not emails:
+            return {}
+        columns = ", ".join(f"u.{c}" for c in _USER_COLUMNS.split(", "))
+        with self.db.reading() as conn:
+            rows = conn.rows(
+                f"SELECT j.value AS asked, {columns} "
+                f"FROM {conn.json_values('?')} JOIN users u "
+                f"ON {conn.ci('u.email')} = {conn.ci('j.value')}",
+                (orjson.dumps(list(emails)).decode(),),
+            )
+        return {row["asked"]: _user(row) for row in rows}
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         with self.db.writing() as conn:
