@@ -111,14 +111,16 @@ class Recommender:
             try:
                 ix = self.search.indexer
                 ix.refresh()
-                matrix = ix.vectors.matrix()
                 rows = ix.rowmap.rows
-                if matrix.shape[1] == dim:
-                    found = [(i, rows.get(it.paper.id)) for i, it in enumerate(items)]
-                    found = [(i, r) for i, r in found if r is not None and r < len(matrix)]
+                if ix.vectors.dim == dim:  # read with `pread`: no file pages left in RSS
+                    found = [
+                        (i, r)
+                        for i, it in enumerate(items)
+                        if (r := rows.get(it.paper.id)) is not None
+                    ]
                     if found:
                         idx = np.array([i for i, _ in found])
-                        out[idx] = np.asarray(matrix[[r for _, r in found]], dtype=np.float32)
+                        out[idx] = ix.vectors.read_rows([r for _, r in found])
                     missing = [i for i in range(len(items)) if not out[i].any()]
             except Exception:  # a damaged or missing index: embed everything instead
                 log.exception("recommend: reading search vectors failed")
