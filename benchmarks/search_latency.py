@@ -194,28 +194,16 @@ def measure(data_dir: Path, transformer: bool = False, fts5: bool = True) -> dic
         service.search(q, limit=10)
     runs = queries * 3
     emb = service.transformer if transformer else None
-    one = getattr(emb, "_one", None)  # the query session (one thread), see OnnxEmbedder
-    # A/B in the same process: each query also runs with the query embedded on the
-    # all-threads session (as before the one-thread query session); same vectors, same ranking
-    ab = emb is not None and one is not None and one is not getattr(emb, "_session", None)
-    full, bare, full_ab, bare_ab = [], [], [], []
-    for i, q in enumerate(runs):
-        # the variant that runs second finds warmer caches: each goes first half the time
-        order = ("one", "all") if i % 2 == 0 else ("all", "one")
-        for variant in order if ab else ("one",):
-            if ab:
-                emb._one = one if variant == "one" else emb._session  # type: ignore[union-attr]
-            f, b = (full, bare) if variant == "one" else (full_ab, bare_ab)
-            service.cache.clear()  # rank every time: a cached ranking skips the whole pipeline
-            t = time.perf_counter()
-            service.search(q, limit=10)
-            f.append(time.perf_counter() - t)
-            service.cache.clear()
-            t = time.perf_counter()
-            service.search(q, limit=10, with_papers=False)
-            b.append(time.perf_counter() - t)
-    if ab:
-        emb._one = one  # type: ignore[union-attr]
+    full, bare = [], []
+    for q in runs:
+        service.cache.clear()  # rank every time: a cached ranking skips the whole pipeline
+        t = time.perf_counter()
+        service.search(q, limit=10)
+        full.append(time.perf_counter() - t)
+        service.cache.clear()
+        t = time.perf_counter()
+        service.search(q, limit=10, with_papers=False)
+        bare.append(time.perf_counter() - t)
     cached = []
     for q in queries:
         service.search(q, limit=10)  # fills the result cache
@@ -232,32 +220,17 @@ def measure(data_dir: Path, transformer: bool = False, fts5: bool = True) -> dic
     if transformer:
         assert ts is not None, "the transformer store is empty: build with --transformer"
         assert emb is not None
-        q_embed, q_embed_ab = [], []
-        for i, q in enumerate(runs):
-            order = ((one, q_embed), (getattr(emb, "_session", None), q_embed_ab))
-            for session, into in (order if i % 2 == 0 else order[::-1]) if ab else order[:1]:
-                if ab:
-                    emb._one = session  # type: ignore[attr-defined]
-                t = time.perf_counter()
-                emb.embed([q])
-                into.append(time.perf_counter() - t)
-        if ab:
-            emb._one = one  # type: ignore[attr-defined]
+        q_embed = []
+        for q in runs:
+            t = time.perf_counter()
+            emb.embed([q])
+            q_embed.append(time.perf_counter() - t)
         extra = {
             "transformer": emb.name,
             "transformer_vectors": ts.filled(),
             "query_embed_p50_ms": pct(q_embed, 50),
             "query_embed_p95_ms": pct(q_embed, 95),
         }
-        if ab:
-            extra |= {
-                "all_threads_query_embed_p50_ms": pct(q_embed_ab, 50),
-                "all_threads_query_embed_p95_ms": pct(q_embed_ab, 95),
-                "all_threads_hybrid_p50_ms": pct(full_ab, 50),
-                "all_threads_hybrid_p95_ms": pct(full_ab, 95),
-                "all_threads_hybrid_p99_ms": pct(full_ab, 99),
-                "all_threads_no_fetch_p95_ms": pct(bare_ab, 95),
-            }
     s_embed = []
     for q in runs:
         t = time.perf_counter()
