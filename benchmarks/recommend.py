@@ -15,16 +15,24 @@ embedding to any saved paper), centroid (cosine to the mean), and ours
 constructions and scored on the third, for every choice of the held-out one; the weights
 shipped in paperfeed are those tuned with `org` held out.
 
+`--embedder static,onnx` runs the same protocol (same readers, same hidden papers, same
+background samples) on each embedder's vectors - the shipped static model and the bundled
+ONNX MiniLM transformer - and then compares them reader by reader. Vectors are cached under
+.data/bench/recommend/ (PAPERFEED_BENCH_CACHE), keyed by the embedder's name and the corpus.
+
     nice -n 10 .venv/bin/python benchmarks/recommend.py [--readers 60] [--seed 0]
+        [--embedder static|onnx|static,onnx]
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import itertools
 import json
 import logging
+import re
 import sys
 import time
 from collections import defaultdict
@@ -33,9 +41,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import DATA  # noqa: E402
+from corpus import CACHE, DATA  # noqa: E402
 
-from paperfeed.recommend.model import Pool, Weights, features, term_counts, train  # noqa: E402
+from paperfeed.recommend.model import (  # noqa: E402
+    WEIGHTS,
+    Pool,
+    Weights,
+    features,
+    term_counts,
+    train,
+)
 from paperfeed.search.embed import paper_text  # noqa: E402
 from paperfeed.search.indexer import make_embedder  # noqa: E402
 
@@ -49,6 +64,7 @@ GRID = {
     "author": [0.0, 0.5, 1.0],
     "pop": [0.0, 0.1],
 }
+COMBOS = [Weights(*c) for c in itertools.product(*GRID.values())]
 
 
 def load() -> list[dict]:
@@ -97,21 +113,32 @@ def boot(values: list[float], seed: int = 0) -> tuple[float, float, float]:
     return float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--readers", type=int, default=60, help="readers per construction")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+def embed_corpus(recs: list[dict], name: str) -> np.ndarray:
+    """The corpus's vectors by embedder `name`, cached by the embedder's full name (which
+    says which weights and how many tokens) and the corpus's ids."""
+    emb = make_embedder(name)
+    ids = hashlib.sha1("\n".join(r["arxiv_id"] for r in recs).encode()).hexdigest()[:12]
+    path = CACHE / "recommend" / (re.sub(r"[^A-Za-z0-9.-]+", "_", emb.name) + f"-{ids}.npy")
+    if path.exists():
+        return np.load(path)
     t0 = time.perf_counter()
-    recs = load()
-    emb = make_embedder("static")
-    vecs = np.vstack(
-        [
-            emb.embed([paper_text(r["title"], r["abstract"]) for r in recs[i : i + 1000]])
-            for i in range(0, len(recs), 1000)
-        ]
-    )
+    texts = [paper_text(r["title"], r["abstract"]) for r in recs]
+    vecs = np.vstack([emb.embed(texts[i : i + 1000]) for i in range(0, len(texts), 1000)])
+    log.info("embedded %d papers (%s) in %.0fs", len(recs), emb.name, time.perf_counter() - t0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vecs.astype(np.float32))
+    return vecs
+
+
+Base = dict[str, dict[str, list[tuple[float, float]]]]
+
+
+def evaluate(
+    recs: list[dict], vecs: np.ndarray, groups: dict[str, list[list[int]]], seed: int
+) -> tuple[Base, dict[str, np.ndarray]]:
+    """Per construction, per reader: (Recall@20, nDCG@20) of each baseline, and of every
+    weight combination (`COMBOS`) as a (readers, combos, 2) array. The hidden papers and the
+    background samples depend only on `seed`, so two embedders see the same readers."""
     pool = Pool.build(
         [r["arxiv_id"] for r in recs],
         vecs,
@@ -119,22 +146,14 @@ def main() -> None:
         [list(r["authors"]) for r in recs],
         [int(r.get("upvotes") or 0) for r in recs],
     )
-    log.info(
-        "corpus %d papers embedded (%s) in %.1fs", len(recs), emb.name, time.perf_counter() - t0
-    )
-    groups = readers(recs, args.readers, args.seed)
-    rng = np.random.default_rng(args.seed + 1)
-    combos = [Weights(*c) for c in itertools.product(*GRID.values())]
-    weight_matrix = np.array([[w.lr, w.nn, w.kw, w.author, w.pop] for w in combos]).T
-    probes = {  # single features, for the record
-        name: combos.index(Weights(*[1.0 if f == name else 0.0 for f in GRID])) for name in ("lr",)
-    }
-    # per construction, per reader: metrics of each baseline and of every weight combination
-    base: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed + 1)
+    weight_matrix = np.array([[w.lr, w.nn, w.kw, w.author, w.pop] for w in COMBOS]).T
+    base: Base = defaultdict(lambda: defaultdict(list))
     grid: dict[str, np.ndarray] = {}
     all_rows = np.arange(len(recs))
     for kind, members in groups.items():
-        per = np.zeros((len(members), len(combos), 2))
+        per = np.zeros((len(members), len(COMBOS), 2))
         for j, rows in enumerate(members):
             rows = list(rows)
             rng.shuffle(rows)
@@ -148,51 +167,105 @@ def main() -> None:
             base[kind]["nearest"].append(ndcg(top(sims.max(axis=1), cand), hidden))
             centroid = pool.vecs[kept].mean(axis=0)
             base[kind]["centroid"].append(ndcg(top(pool.vecs[cand] @ centroid, cand), hidden))
-            model = train(pool, kept, seed=args.seed + j)
+            model = train(pool, kept, seed=seed + j)
             scores = features(model, pool, cand).matrix() @ weight_matrix  # (n, combos)
             best = np.argpartition(-scores, K, axis=0)[:K]  # (K, combos), unordered
-            for c in range(len(combos)):
+            for c in range(len(COMBOS)):
                 col = best[:, c]
                 per[j, c] = ndcg(cand[col[np.argsort(-scores[col, c])]], hidden)
         grid[kind] = per
         log.info("%s: %d readers (%.0fs)", kind, len(members), time.perf_counter() - t0)
-    kinds = sorted(groups)
-    print(
-        f"\ncorpus: {len(recs)} HF daily papers; readers per construction: "
-        + ", ".join(f"{k} {len(groups[k])}" for k in kinds)
-        + f"; {int(HIDE * 100)}% hidden; 95% bootstrap intervals over readers\n"
-    )
+    return base, grid
+
+
+def held_out_choice(grid: dict[str, np.ndarray], held: str) -> int:
+    """The weight combination tuned on the constructions other than `held`: the best mean
+    log nDCG over them, so that it must work for each rather than excel on one."""
+    tune = [k for k in sorted(grid) if k != held]
+    obj = np.mean([np.log(grid[k][:, :, 1].mean(axis=0) + 0.01) for k in tune], axis=0)
+    return int(np.argmax(obj))
+
+
+def fmt(v: tuple[float, float, float], sign: str = "") -> str:
+    return f"{v[0]:{sign}.3f} [{v[1]:{sign}.3f}, {v[2]:{sign}.3f}]"
+
+
+def report(name: str, base: Base, grid: dict[str, np.ndarray]) -> None:
+    probe = COMBOS.index(Weights(1.0, 0.0, 0.0, 0.0, 0.0))  # the regression alone
+    shipped = COMBOS.index(WEIGHTS)
+    print(f"\n### {name}\n")
     print("| held out | method | Recall@20 | nDCG@20 | tuned on |")
     print("|---|---|---|---|---|")
-    for held in kinds:
-        tune = [k for k in kinds if k != held]
-        # tuning objective: mean log nDCG over the tuning constructions, so that a weight set
-        # must work for each of them rather than excel on one
-        obj = np.mean([np.log(grid[k][:, :, 1].mean(axis=0) + 0.01) for k in tune], axis=0)
-        best = int(np.argmax(obj))
-        for name in ("trending", "nearest", "centroid"):
-            rec = boot([m[0] for m in base[held][name]])
-            nd = boot([m[1] for m in base[held][name]])
-            print(
-                f"| {held} | {name} | {rec[0]:.3f} [{rec[1]:.3f}, {rec[2]:.3f}] "
-                f"| {nd[0]:.3f} [{nd[1]:.3f}, {nd[2]:.3f}] | - |"
-            )
-        for name, c in probes.items():
-            print(
-                f"| {held} | only {name} | {grid[held][:, c, 0].mean():.3f} "
-                f"| {grid[held][:, c, 1].mean():.3f} | - |"
-            )
-        rec = boot(list(grid[held][:, best, 0]))
-        nd = boot(list(grid[held][:, best, 1]))
-        diff = boot(list(grid[held][:, best, 1] - np.array([m[1] for m in base[held]["nearest"]])))
+    for held in sorted(grid):
+        tune = [k for k in sorted(grid) if k != held]
+        best = held_out_choice(grid, held)
+        for method in ("trending", "nearest", "centroid"):
+            rec = boot([m[0] for m in base[held][method]])
+            nd = boot([m[1] for m in base[held][method]])
+            print(f"| {held} | {method} | {fmt(rec)} | {fmt(nd)} | - |")
+        g = grid[held]
         print(
-            f"| {held} | ours {combos[best]} | {rec[0]:.3f} [{rec[1]:.3f}, {rec[2]:.3f}] "
-            f"| {nd[0]:.3f} [{nd[1]:.3f}, {nd[2]:.3f}] | {'+'.join(tune)} |"
+            f"| {held} | only lr | {g[:, probe, 0].mean():.3f} | {g[:, probe, 1].mean():.3f} | - |"
         )
         print(
-            f"| {held} | ours - nearest (nDCG@20) | | {diff[0]:+.3f} [{diff[1]:+.3f}, "
-            f"{diff[2]:+.3f}] | |"
+            f"| {held} | shipped WEIGHTS | {g[:, shipped, 0].mean():.3f} "
+            f"| {g[:, shipped, 1].mean():.3f} | - |"
         )
+        rec, nd = boot(list(g[:, best, 0])), boot(list(g[:, best, 1]))
+        diff = boot(list(g[:, best, 1] - np.array([m[1] for m in base[held]["nearest"]])))
+        print(f"| {held} | ours {COMBOS[best]} | {fmt(rec)} | {fmt(nd)} | {'+'.join(tune)} |")
+        print(f"| {held} | ours - nearest (nDCG@20) | | {fmt(diff, '+')} | |")
+
+
+def compare(names: list[str], grids: list[dict[str, np.ndarray]]) -> None:
+    """Reader by reader on each held-out construction: ours on the second embedder's vectors
+    minus ours on the first's (each with its own held-out weights), and with the shipped
+    weights on both."""
+    (a, b), (ga, gb) = names, grids
+    shipped = COMBOS.index(WEIGHTS)
+    print(f"\n### {b} - {a}, paired by reader (nDCG@20)\n")
+    print(f"| held out | ours {a} | ours {b} | {b} - {a} | same weights (shipped): {b} - {a} |")
+    print("|---|---|---|---|---|")
+    for held in sorted(ga):
+        va = ga[held][:, held_out_choice(ga, held), 1]
+        vb = gb[held][:, held_out_choice(gb, held), 1]
+        same = gb[held][:, shipped, 1] - ga[held][:, shipped, 1]
+        print(
+            f"| {held} | {fmt(boot(list(va)))} | {fmt(boot(list(vb)))} "
+            f"| {fmt(boot(list(vb - va)), '+')} | {fmt(boot(list(same)), '+')} |"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--readers", type=int, default=60, help="readers per construction")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--embedder",
+        default="static",
+        help="static, onnx (the bundled transformer), or both comma-separated (compared)",
+    )
+    args = ap.parse_args()
+    names = [n.strip() for n in args.embedder.split(",") if n.strip()]
+    if not 1 <= len(names) <= 2:
+        ap.error("--embedder takes one embedder or two, comma-separated")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    t0 = time.perf_counter()
+    recs = load()
+    groups = readers(recs, args.readers, args.seed)
+    grids = []
+    print(
+        f"corpus: {len(recs)} HF daily papers; readers per construction: "
+        + ", ".join(f"{k} {len(groups[k])}" for k in sorted(groups))
+        + f"; {int(HIDE * 100)}% hidden; 95% bootstrap intervals over readers"
+    )
+    for name in names:
+        vecs = embed_corpus(recs, name)
+        base, grid = evaluate(recs, vecs, groups, args.seed)
+        report(name, base, grid)
+        grids.append(grid)
+    if len(names) == 2:
+        compare(names, grids)
     print(f"\n{time.perf_counter() - t0:.0f}s in all")
 
 
