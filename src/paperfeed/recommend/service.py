@@ -103,7 +103,9 @@ class Recommender:
         return self._embedder
 
     def vectors(self, items: Sequence[StoredPaper]) -> np.ndarray:
-        """The search index's embedding of each paper; papers not embedded yet are embedded."""
+        """The search index's static embedding of each paper; papers not embedded yet are
+        embedded. (The transformer's vectors, in their place, did no better for "for you":
+        benchmarks/RESULTS.md, *Static or transformer vectors*.)"""
         dim = self.embedder.dim
         out = np.zeros((len(items), dim), dtype=np.float32)
         missing = list(range(len(items)))
