@@ -28,4 +28,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e '.[test]'
 # Fast checks first (seconds): lint, formatting, strict typing. Exceptions: pyproject.toml.
 bash scripts/check.sh
-exec .venv/bin/python -m pytest -q "$@"
+# Two worker processes (pytest-xdist), one per core of the 2-core machines CI runs on: each has
+# its own PostgreSQL session database, servers on ports the kernel picks, and temp dirs.
+# Arguments come after, so `-n 0` runs it in one process. `pytest tests/test_x.py` stays serial.
+exec .venv/bin/python -m pytest -q -n 2 "$@"
