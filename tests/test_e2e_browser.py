@@ -36,11 +36,14 @@ def browser():  # noqa: ANN201
             b.close()
 
 
-def shot(page, name: str) -> None:  # noqa: ANN001
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+def shot(page, backend: str, name: str) -> None:  # noqa: ANN001
+    """A screenshot per backend: the SQLite and PostgreSQL runs may be taken at once (xdist)."""
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{backend}.png"), full_page=False)
 
 
-def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser, smtp_sink) -> None:  # noqa: ANN001
+def test_daily_to_paper_upvote_search_filter_subscribe(
+    web_server, backend, browser, smtp_sink
+) -> None:  # noqa: ANN001
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -51,13 +54,13 @@ def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser, smtp
     page.goto(web_server.url + "/")
     assert "Aug 21, 2026" in page.locator("h1").inner_text()
     assert page.locator("article.card").count() >= 5
-    shot(page, "01-home")
+    shot(page, backend, "01-home")
 
     # previous day
     page.click("a.prev")
     page.wait_for_url(re.compile(r"date=2026-08-20"))
     assert "Aug 20, 2026" in page.locator("h1").inner_text()
-    shot(page, "02-previous-day")
+    shot(page, backend, "02-previous-day")
 
     # paper page from the first card
     title = page.locator("article.card h2.title a").first
@@ -68,7 +71,7 @@ def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser, smtp
     assert page.locator("h1").inner_text().strip() == paper_title
     assert page.locator("a", has_text="PDF").count() >= 1
     upvotes_before = int(page.locator(".paperhead button.upvote .count").inner_text())
-    shot(page, "03-paper")
+    shot(page, backend, "03-paper")
 
     # upvote: asks to sign in first, then counts once
     page.click(".paperhead button.upvote")
@@ -83,13 +86,13 @@ def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser, smtp
     page.wait_for_load_state()
     assert "voted" in (page.locator(".paperhead button.upvote").get_attribute("class") or "")
     assert int(page.locator(".paperhead button.upvote .count").inner_text()) == upvotes_before + 1
-    shot(page, "04-upvoted")
+    shot(page, backend, "04-upvoted")
 
     # LaTeX in an abstract is rendered by the locally served KaTeX
     page.goto(web_server.url + "/papers/2401.12819")
     page.wait_for_selector("#abstract .katex")
     assert page.locator("#abstract .katex").count() >= 1
-    shot(page, "05-katex")
+    shot(page, backend, "05-katex")
 
     # search "upper bound" from the header box
     page.fill("header input[name=q]", "upper bound")
@@ -99,7 +102,7 @@ def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser, smtp
     assert results >= 5
     assert page.locator("article.card:not(:has(a.code))").count() > 0
     assert page.locator("article.card mark").count() >= 1
-    shot(page, "06-search")
+    shot(page, backend, "06-search")
 
     # filter: only papers with code
     page.check("input[name=has_code]")
@@ -110,7 +113,7 @@ def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser, smtp
     assert 0 < filtered <= results
     assert page.locator("article.card:not(:has(a.code))").count() == 0
     assert page.locator("article.card a.code").count() >= filtered
-    shot(page, "07-filtered")
+    shot(page, backend, "07-filtered")
 
     # subscribe box -> confirmation email on a real SMTP server -> confirm link in the browser
     web_server.settings.smtp_url = smtp_sink.url
@@ -122,14 +125,14 @@ def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser, smtp
         assert "CSRF" not in body  # the form carried a valid token
         assert "Check your inbox" in body
         assert page.url.startswith(web_server.url)
-        shot(page, "08-subscribed")
+        shot(page, backend, "08-subscribed")
         (mail,) = smtp_sink.to("reader@example.org")
         text = mail.message.get_body(("plain",)).get_content()
         link = re.search(r"https?://\S+/subscriptions/confirm\?token=\S+", text)
         assert link, text
         page.goto(link.group(0))
         assert "Subscription confirmed" in page.locator("body").inner_text()
-        shot(page, "09-confirmed")
+        shot(page, backend, "09-confirmed")
     finally:
         web_server.settings.smtp_url = ""
 
@@ -137,14 +140,14 @@ def test_daily_to_paper_upvote_search_filter_subscribe(web_server, browser, smtp
     context.close()
 
 
-def test_home_fits_a_phone(web_server, browser) -> None:  # noqa: ANN001
+def test_home_fits_a_phone(web_server, backend, browser) -> None:  # noqa: ANN001
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
     page.goto(web_server.url + "/")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1
-    shot(page, "09-phone-home")
+    shot(page, backend, "09-phone-home")
     page.goto(web_server.url + "/papers/2608.17253")
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
-    shot(page, "10-phone-paper")
+    shot(page, backend, "10-phone-paper")
     context.close()

@@ -37,8 +37,9 @@ def browser():  # noqa: ANN201
             b.close()
 
 
-def shot(page, name: str) -> None:  # noqa: ANN001
-    page.screenshot(path=str(ARTIFACTS / f"library-{name}.png"), full_page=False)
+def shot(page, backend: str, name: str) -> None:  # noqa: ANN001
+    """A screenshot per backend: the SQLite and PostgreSQL runs may be taken at once (xdist)."""
+    page.screenshot(path=str(ARTIFACTS / f"library-{name}-{backend}.png"), full_page=False)
 
 
 def sign_up(page, url: str, email: str) -> None:  # noqa: ANN001
@@ -50,7 +51,7 @@ def sign_up(page, url: str, email: str) -> None:  # noqa: ANN001
     assert email.split("@")[0] in page.locator("header .who").inner_text()
 
 
-def test_library_in_a_browser(web_server, browser) -> None:  # noqa: ANN001, PLR0915
+def test_library_in_a_browser(web_server, backend, browser) -> None:  # noqa: ANN001, PLR0915
     url = web_server.url
     context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
     page = context.new_page()
@@ -75,7 +76,7 @@ def test_library_in_a_browser(web_server, browser) -> None:  # noqa: ANN001, PLR
     page.click("#library form.noteform button")
     page.wait_for_load_state()
     assert page.locator("#note").input_value() == "Reread § 3 & the 5% ablation <b>"
-    shot(page, "01-paper")
+    shot(page, backend, "01-paper")
     # save two more papers into the same collection from their pages
     for pid in kept[1:3]:
         page.goto(url + f"/papers/{pid}")
@@ -108,7 +109,7 @@ def test_library_in_a_browser(web_server, browser) -> None:  # noqa: ANN001, PLR
     assert not {similar.nth(i).get_attribute("data-paper") for i in range(similar.count())} & set(
         kept[:3]
     )
-    shot(page, "02-collection")
+    shot(page, backend, "02-collection")
 
     # exports download and parse back with titles intact
     with page.expect_download() as dl:
@@ -138,7 +139,7 @@ def test_library_in_a_browser(web_server, browser) -> None:  # noqa: ANN001, PLR
     cards.first.locator("button.dismiss").click()
     page.wait_for_url(url + "/for-you")
     assert page.locator(f"article.card[data-paper='{top}']").count() == 0
-    shot(page, "03-for-you")
+    shot(page, backend, "03-for-you")
 
     # public: anyone may read it; private again: another reader (or anyone) gets a 404
     def set_public(public: bool) -> None:
