@@ -30,14 +30,14 @@ def test_curator_lists_a_paper_from_the_queue(curated_server, browser) -> None: 
     first = page.locator("li.queue-item").first
     assert first.locator("ul.reasons li").count() >= 1
     title = first.locator("h2.title a").inner_text().strip()
-    shot(page, "curation-01-queue")
+    shot(page, "sqlite", "curation-01-queue")
     first.locator("button.list-button").click()
     page.wait_for_url(re.compile(r"listed="))
     assert "Listed" in page.locator(".listed-note").inner_text()
-    shot(page, "curation-02-listed")
+    shot(page, "sqlite", "curation-02-listed")
     page.goto(curated_server.url + "/")
     card = page.locator("article.card", has_text=title)
     assert card.count() == 1
     assert "submitted by cura" in card.inner_text()
-    shot(page, "curation-03-today")
+    shot(page, "sqlite", "curation-03-today")
     context.close()
