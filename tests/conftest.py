@@ -489,13 +489,28 @@ def _free_port() -> int:
 
 @contextmanager
 def _running_sink() -> Iterator[SmtpSink]:
+    """An SMTP server on a port the kernel picks, bound before the server starts: no other
+    process (another xdist worker) can take the port between its choice and its use."""
+    import socket
+
     from aiosmtpd.controller import Controller
 
+    class BoundController(Controller):
+        def __init__(self, handler: object, sock: socket.socket) -> None:
+            super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1])
+            self._sock = sock
+
+        def _create_server(self):  # noqa: ANN202 (aiosmtpd's hook: serve on our socket)
+            return self.loop.create_server(
+                self._factory_invoker, sock=self._sock, ssl=self.ssl_context
+            )
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
     sink = SmtpSink()
-    port = _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller = BoundController(sink, sock)
     controller.start()
-    sink.url = f"smtp://127.0.0.1:{port}"
+    sink.url = f"smtp://127.0.0.1:{controller.port}"
     try:
         yield sink
     finally:

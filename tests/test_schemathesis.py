@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import LiveServer, SmtpSink, Visitor, _free_port, _start_server
+from conftest import LiveServer, Visitor, _running_sink, _start_server
 
 EXAMPLES_PER_OPERATION = 6
 ANONYMOUS_EXAMPLES = 4
@@ -25,20 +25,10 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    from aiosmtpd.controller import Controller
-
-    port = _free_port()
-    sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        for server in _start_server(
-            tmp_path_factory.mktemp("fuzz") / "data", smtp_url=f"smtp://127.0.0.1:{port}"
-        ):
+    with _running_sink() as sink:
+        for server in _start_server(tmp_path_factory.mktemp("fuzz") / "data", smtp_url=sink.url):
             server.sink = sink  # type: ignore[attr-defined]
             yield server
-    finally:
-        controller.stop()
 
 
 def bearer_token(server: LiveServer) -> str:
