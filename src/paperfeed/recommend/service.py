@@ -28,6 +28,7 @@ import numpy as np
 from paperfeed.clock import CatalogueClock
 from paperfeed.models import Collection, Follow, StoredPaper, User
 from paperfeed.recommend.model import Pool, ReaderModel, features, shared_terms, term_counts, train
+from paperfeed.search.dense import unit_mean
 from paperfeed.search.embed import paper_text
 from paperfeed.store import Store
 from paperfeed.trending import trending
@@ -103,32 +104,20 @@ class Recommender:
         return self._embedder
 
     def vectors(self, items: Sequence[StoredPaper]) -> np.ndarray:
-        """The search index's static embedding of each paper; papers not embedded yet are
-        embedded. (The transformer's vectors, in their place, did no better for "for you":
-        benchmarks/RESULTS.md, *Static or transformer vectors*.)"""
-        dim = self.embedder.dim
-        out = np.zeros((len(items), dim), dtype=np.float32)
-        missing = list(range(len(items)))
+        """The search index's static embedding of each paper (`SearchService.static_vectors`);
+        papers not embedded yet are embedded. (The transformer's vectors, in their place, did
+        no better for "for you": benchmarks/RESULTS.md, *Static or transformer vectors*.)"""
         if self.search is not None:
             try:
-                ix = self.search.indexer
-                ix.refresh()
-                rows = ix.rowmap.rows
-                if ix.vectors.dim == dim:  # read with `pread`: no file pages left in RSS
-                    found = [
-                        (i, r)
-                        for i, it in enumerate(items)
-                        if (r := rows.get(it.paper.id)) is not None
-                    ]
-                    if found:
-                        idx = np.array([i for i, _ in found])
-                        out[idx] = ix.vectors.read_rows([r for _, r in found])
-                    missing = [i for i in range(len(items)) if not out[i].any()]
+                self.search.indexer.refresh()
+                return np.asarray(self.search.static_vectors(items), dtype=np.float32)
             except Exception:  # a damaged or missing index: embed everything instead
                 log.exception("recommend: reading search vectors failed")
-        if missing:
-            texts = [paper_text(items[i].paper.title, items[i].paper.abstract) for i in missing]
-            out[missing] = self.embedder.embed(texts)
+        out = np.zeros((len(items), self.embedder.dim), dtype=np.float32)
+        if items:
+            out[:] = self.embedder.embed(
+                [paper_text(i.paper.title, i.paper.abstract) for i in items]
+            )
         return out
 
     def counts(self, item: StoredPaper) -> Any:
@@ -355,11 +344,9 @@ class Recommender:
             except Exception:
                 log.exception("recommend: nearest-neighbour search failed")
         # no vector index yet: rank the recent papers by the static model instead
-        centroid = self.vectors(items).mean(axis=0)
-        norm = float(np.linalg.norm(centroid))
-        if norm == 0:
+        centroid = unit_mean(self.vectors(items))
+        if centroid is None:
             return []
-        centroid /= norm
         members = {i.paper.id for i in items} | exclude
         pool = self.store.recent_daily(
             since=since or default_since(self.store), limit=MAX_CANDIDATES

@@ -5,6 +5,7 @@
                              sort="relevance")       # -> SearchResults (iterable of Hit)
     service.similar("2509.17971", limit=6)           # -> SearchResults
     service.nearest(papers, limit=6, exclude=ids)     # -> SearchResults (more like these)
+    service.static_vectors(papers)                    # -> float32 rows (the static model's)
     service.status()                                  # -> IndexStatus (what is pending,
                                                       #    the transformer's progress)
     service.sync_transformer(max_seconds=10)          # fill transformer vectors, newest first
@@ -391,11 +392,7 @@ class SearchService:
                 qt = unit_mean(ix.transformer.embed([_text(i) for i in items[:CENTROID_EMBEDS]]))
 
         def qs() -> np.ndarray:  # needed only while some paper waits for its transformer vector
-            vecs = np.zeros((len(items), ix.vectors.dim), dtype=np.float32)
-            at = [n for n, r in enumerate(rows) if r is not None]
-            vecs[at] = ix.vectors.read_rows(indexed)
-            if missing := [n for n in range(len(items)) if not vecs[n].any()]:
-                vecs[missing] = ix.embedder.embed([_text(items[n]) for n in missing])
+            vecs = self.static_vectors(items)
             q = unit_mean(vecs)
             return q if q is not None else vecs[0]
 
@@ -403,6 +400,19 @@ class SearchService:
         near = nearest_papers(ix.vectors, qs, ts, qt, ix.paper_id, limit=limit, leave_out=leave_out)
         title = items[0].paper.title if len(items) == 1 else ""
         return SearchResults(title, [Hit(pid, s, 0.0, s) for pid, s in near], "meaning")
+
+    def static_vectors(self, items: Sequence[StoredPaper]) -> np.ndarray:
+        """Each paper's static vector as the index holds it (read with `pread`: no file
+        pages left in RSS); papers it does not hold yet are embedded. Float32, in order."""
+        ix = self.indexer
+        vecs = np.zeros((len(items), ix.embedder.dim), dtype=np.float32)
+        rows = ix.rowmap.rows
+        found = [(n, r) for n, i in enumerate(items) if (r := rows.get(i.paper.id)) is not None]
+        if found and ix.vectors.dim == ix.embedder.dim:  # rows past the file's end read as 0
+            vecs[[n for n, _ in found]] = ix.vectors.read_rows([r for _, r in found])
+        if missing := [n for n in range(len(items)) if not vecs[n].any()]:
+            vecs[missing] = ix.embedder.embed([_text(items[n]) for n in missing])
+        return vecs
 
     def _with_papers(self, found: SearchResults) -> SearchResults:
         """`found` with each hit's paper (a paper gone from the store is left out)."""
