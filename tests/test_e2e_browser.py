@@ -151,3 +151,75 @@ def test_home_fits_a_phone(web_server, backend, browser) -> None:  # noqa: ANN00
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
     shot(page, backend, "10-phone-paper")
     context.close()
+
+
+# Two real arXiv listings with formulas in the title (from arxiv_cs_daily_sample_3000)
+MATH_TITLES = Path(__file__).resolve().parent / "fixtures" / "web_math_titles.jsonl"
+
+# What a card shows as text, its rendered formulas (.katex) left out: no LaTeX source may be left.
+TEXT_BESIDE_MATH = """el => {
+  const copy = el.cloneNode(true);
+  copy.querySelectorAll('.katex').forEach(k => k.remove());
+  return copy.textContent;
+}"""
+
+
+@pytest.fixture(scope="module")
+def math_server(tmp_path_factory):  # noqa: ANN001, ANN201
+    from conftest import _start_server
+
+    yield from _start_server(tmp_path_factory.mktemp("math") / "data", extra_sources=(MATH_TITLES,))
+
+
+def assert_reads_as_math(card, formulas: int) -> None:  # noqa: ANN001
+    assert card.locator(".katex").count() >= formulas
+    assert card.locator(".katex-error").count() == 0
+    text = card.evaluate(TEXT_BESIDE_MATH)
+    assert "$" not in text and "\\" not in text, text
+    assert not re.search(r"\{\\?\w|\}", text), text  # no {\em ...} nor \emph{...} braces
+
+
+def test_cards_render_latex_and_keep_highlighting(math_server, browser) -> None:  # noqa: ANN001
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    # a title with a formula: rendered by KaTeX in the card, the matched word still marked
+    page.goto(math_server.url + "/search?q=dispersed+subset")
+    card = page.locator('article.card[data-paper="2602.04626"]')
+    card.locator("h2.title .katex").first.wait_for()
+    title = card.locator("h2.title a")
+    assert_reads_as_math(title, 1)
+    assert title.locator("mark").all_inner_texts() == ["Dispersed", "Subset"]
+    abstract = card.locator(".abstract")
+    assert_reads_as_math(abstract, 8)  # $N$, $d\geq 1$, $M\leq N$, ...
+    assert "dispersed" in abstract.locator("mark").all_inner_texts()
+    shot(page, "math", "11-search-math-title")
+
+    # a word inside a formula: the formula is marked whole and still renders
+    page.goto(math_server.url + "/search?q=geq+dispersion")
+    card = page.locator('article.card[data-paper="2602.04626"]')
+    card.locator(".abstract .katex").first.wait_for()
+    assert_reads_as_math(card.locator(".abstract"), 8)
+    assert card.locator(".abstract mark .katex").count() >= 1  # $d\geq 1$ inside its <mark>
+
+    # old-style font switches and \sc outside formulas: {\em $\varepsilon$-differential ...}
+    page.goto(math_server.url + "/search?q=differentially+private+best+arm")
+    card = page.locator('article.card[data-paper="2401.09073"]')
+    card.locator(".abstract .katex").first.wait_for()
+    assert_reads_as_math(card, 3)
+    assert "DP-BAI" in card.locator(".abstract").inner_text()
+
+    # the paper page: title rendered, the tab title and thumbnail in Unicode
+    page.goto(math_server.url + "/papers/2602.01105")
+    page.locator("h1 .katex").first.wait_for()
+    assert_reads_as_math(page.locator("h1"), 1)
+    assert page.title().startswith(
+        "OLion: Approaching the Hadamard Ideal by Intersecting Spectral and ℓ_∞"
+    )
+    svg = page.request.get(math_server.url + "/papers/2602.01105/thumbnail.svg").text()
+    assert "ℓ" in svg and "\\ell" not in svg and "$" not in svg
+
+    assert not errors, errors
+    page.close()

@@ -5,6 +5,7 @@ every word of the text, marked when one of its index terms was asked for.
 keeps its first letter through lower-casing and stemming); this checks that they mark exactly
 what the reference marks, on real abstracts and on words made to break that rule if it did
 not hold (accents, underscores, digits, capitals, stemmer exceptions such as dying -> die).
+A formula (`$...$`) holding a matched word is marked whole, and a window never cuts one.
 The coverage stage reads the same match (`Matched.terms`): checked against `analyze` of the
 whole title and abstract, and the snippet window against the window code it replaced.
 """
@@ -18,6 +19,7 @@ import random
 import re
 from pathlib import Path
 
+from paperfeed.latex_text import math_regions
 from paperfeed.search.fusion import coverage_features
 from paperfeed.search.keyword import analyze, parse_query
 from paperfeed.search.snippets import Span, marks, matched, spans
@@ -27,14 +29,19 @@ WORD = re.compile(r"\w+")
 
 
 def reference_marks(text: str, terms: set[str]) -> list[Span]:
+    """Every matched word marked, a formula with a matched word marked whole."""
+    formulas = math_regions(text)
     out: list[Span] = []
     pos = 0
     for m in WORD.finditer(text):
         if terms and set(analyze(m.group(0))) & terms:
-            if m.start() > pos:
-                out.append(Span(text[pos : m.start()], False))
-            out.append(Span(m.group(0), True))
-            pos = m.end()
+            s, e = next(((s, e) for s, e in formulas if s < m.start() < e), m.span())
+            if s < pos:
+                continue  # in the formula just marked
+            if s > pos:
+                out.append(Span(text[pos:s], False))
+            out.append(Span(text[s:e], True))
+            pos = e
     if pos < len(text):
         out.append(Span(text[pos:], False))
     return out
@@ -42,15 +49,26 @@ def reference_marks(text: str, terms: set[str]) -> list[Span]:
 
 def reference_spans(text: str, terms: set[str], width: int = 240) -> list[Span]:
     """The snippet window as written before `window` (counting hits pairwise), on the
-    word-by-word matches."""
-    hits = [m for m in WORD.finditer(text) if terms and set(analyze(m.group(0))) & terms]
+    word-by-word matches, with formulas whole: a hit inside one is the whole formula (once),
+    and a cut that falls inside one moves to its start (its end when that leaves nothing)."""
+    formulas = math_regions(text)
+
+    def formula_at(pos: int) -> tuple[int, int] | None:
+        return next(((s, e) for s, e in formulas if s < pos < e), None)
+
+    hits: list[tuple[int, int]] = []
+    for m in WORD.finditer(text):
+        if terms and set(analyze(m.group(0))) & terms:
+            hit = formula_at(m.start() + 1) or m.span()
+            if hit not in hits:
+                hits.append(hit)
     start, end = 0, min(len(text), width)
     if hits and len(text) > width:
-        best, best_count = hits[0].start(), 0
+        best, best_count = hits[0][0], 0
         for i, h in enumerate(hits):
-            count = sum(1 for g in hits[i:] if g.start() < h.start() + width)
+            count = sum(1 for g in hits[i:] if g[0] < h[0] + width)
             if count > best_count:
-                best, best_count = h.start(), count
+                best, best_count = h[0], count
         start = max(0, best - width // 4)
         space = text.rfind(" ", 0, start)
         start = space + 1 if start and space >= 0 else start
@@ -58,15 +76,19 @@ def reference_spans(text: str, terms: set[str], width: int = 240) -> list[Span]:
     if end < len(text):
         space = text.rfind(" ", start, end)
         end = space if space > start else end
+    if (around := formula_at(start)) is not None:
+        start = around[0]
+    if end < len(text) and (around := formula_at(end)) is not None:
+        end = around[0] if around[0] > start else around[1]
     out = [Span("… ", False)] if start > 0 else []
     pos = start
-    for h in hits:
-        if h.start() < start or h.end() > end:
+    for s, e in hits:
+        if s < start or e > end:
             continue
-        if h.start() > pos:
-            out.append(Span(text[pos : h.start()], False))
-        out.append(Span(h.group(0), True))
-        pos = h.end()
+        if s > pos:
+            out.append(Span(text[pos:s], False))
+        out.append(Span(text[s:e], True))
+        pos = e
     if pos < end:
         out.append(Span(text[pos:end], False))
     if end < len(text):
@@ -125,18 +147,23 @@ def test_marks_and_spans_equal_the_word_by_word_reference() -> None:
         "kelvin k means finite flow",
         "y axis yield idea",
         "skies sky ski early onli",
+        "ldots mathcal sqrt frac log",  # words inside formulas: the formula is marked
+        "right left leq model",
         *(" ".join(rng.sample(vocabulary, 3)) for _ in range(120)),
     ]
-    checked = 0
-    for q, text in itertools.product(queries, texts[:40] + [TRICKY, TRICKY_ASCII]):
+    checked = formulas_marked = 0
+    with_math = [t for t in texts if "$" in t][:20]
+    for q, text in itertools.product(queries, texts[:40] + with_math + [TRICKY, TRICKY_ASCII]):
         terms = set(parse_query(q).all_terms)
         expected = reference_marks(text, terms)
         assert marks(text, terms) == expected, (q, text[:80])
         matched = [s.text for s in expected if s.matched]
+        formulas_marked += sum(1 for m in matched if m.startswith("$"))
         in_window = [s.text for s in spans(text, terms, width=10_000) if s.matched]
         assert in_window == matched, (q, text[:80])
         checked += len(matched)
     assert checked > 200  # the queries do mark words
+    assert formulas_marked > 5
 
 
 def test_snippet_windows_equal_the_reference_on_real_abstracts() -> None:

@@ -95,3 +95,78 @@ def latex_to_text(text: str) -> str:
 def _atom(body: str) -> str:
     body = body.strip()
     return body if len(body) <= 1 or body.isalnum() else f"({body})"
+
+
+# The delimiters app.js hands KaTeX's auto-render, in its order: `math_regions` finds what it
+# will render.
+MATH_DELIMITERS = {"$$": "$$", "\\[": "\\]", "$": "$", "\\(": "\\)"}
+_MATH_OPEN = re.compile("|".join(re.escape(left) for left in MATH_DELIMITERS))
+
+
+def _end_of_math(text: str, right: str, pos: int) -> int:
+    """Where `right` closes the formula begun before `pos` (outside braces; a backslash
+    escapes the next character), or -1: auto-render's findEndOfMath."""
+    depth = 0
+    while pos < len(text):
+        char = text[pos]
+        if depth <= 0 and text.startswith(right, pos):
+            return pos
+        if char == "\\":
+            pos += 1
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        pos += 1
+    return -1
+
+
+def math_regions(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each formula in `text`, delimiters included, as KaTeX's auto-render
+    finds them with app.js's delimiters: the leftmost opening delimiter, then its closing one;
+    an opening delimiter with none ends the search (auto-render leaves the rest as text)."""
+    if "$" not in text and "\\" not in text:
+        return []
+    regions: list[tuple[int, int]] = []
+    pos = 0
+    while (opening := _MATH_OPEN.search(text, pos)) is not None:
+        right = MATH_DELIMITERS[opening.group()]
+        end = _end_of_math(text, right, opening.end())
+        if end < 0:
+            break
+        pos = end + len(right)
+        regions.append((opening.start(), pos))
+    return regions
+
+
+_TEXT_FONT = re.compile(
+    r"\\(?:emph|text(?:bf|it|rm|tt|sf|sc|sl|up|md|normal)|underline|mbox)\s*(?=\{)"
+    r"|\\(?:em|it|bf|sc|rm|tt|sl|sf|bfseries|itshape|scshape|ttfamily|rmfamily|sffamily|"
+    r"upshape|normalfont)(?![A-Za-z])\s*"
+)
+_TEXT_BRACE = re.compile(r"(?<!\\)[{}]")
+_TEXT_ESCAPE = re.compile(r"\\([%&#_{}])")
+
+
+def _text_mode(text: str) -> str:
+    out = _ACCENT.sub(_accent, text)
+    out = _TEXT_FONT.sub("", out)
+    out = _TEXT_BRACE.sub("", out)
+    out = _TEXT_ESCAPE.sub(r"\1", out)
+    return out.replace("---", "\u2014").replace("--", "\u2013")
+
+
+def text_outside_math(text: str) -> str:
+    """`text` with the LaTeX markup outside its formulas made plain (`\\emph{x}`, `{\\em x}`
+    -> x, `\\'e` -> é, `\\%` -> %, `--` -> –), the formulas (`math_regions`) left as they are
+    for KaTeX. The words stay the words the search index saw, so highlighting still finds
+    them."""
+    if "\\" not in text and "{" not in text and "-" not in text and "~" not in text:
+        return text
+    parts: list[str] = []
+    pos = 0
+    for start, end in math_regions(text):
+        parts += [_text_mode(text[pos:start]), text[start:end]]
+        pos = end
+    parts.append(_text_mode(text[pos:]))
+    return "".join(parts)

@@ -12,6 +12,7 @@ import hashlib
 import textwrap
 from xml.sax.saxutils import escape
 
+from paperfeed.latex_text import latex_to_text
 from paperfeed.models import Paper
 
 WIDTH, HEIGHT = 240, 180
@@ -24,8 +25,9 @@ def _hue(key: str) -> int:
 
 
 def title_lines(title: str) -> list[str]:
-    """The first words of `title`, wrapped to the card; an ellipsis marks a cut."""
-    words = " ".join(title.replace("$", "").split())
+    """The first words of `title` (its LaTeX as Unicode text), wrapped to the card; an
+    ellipsis marks a cut."""
+    words = " ".join(latex_to_text(title).split())
     lines = textwrap.wrap(words, LINE_CHARS, break_long_words=True) or [""]
     if len(lines) > MAX_LINES:
         lines = lines[:MAX_LINES]
@@ -37,7 +39,7 @@ def placeholder_svg(paper: Paper) -> str:
     """The SVG placeholder of `paper` (its category and first words of its title)."""
     category = paper.primary_category or "arXiv"
     hue = _hue(category)
-    label = escape(paper.title, {'"': "&quot;"})
+    label = escape(latex_to_text(paper.title), {'"': "&quot;"})
     text_lines = "".join(
         f'<tspan x="16" dy="{0 if i == 0 else 26}">{escape(line)}</tspan>'
         for i, line in enumerate(title_lines(paper.title))

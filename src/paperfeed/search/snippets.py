@@ -5,6 +5,10 @@ so "networks" in the text is marked for the query "network". `matched` finds a t
 marked words once, with the text's index terms as the coverage stage needs them
 (`paperfeed.search.pipeline`); `window` cuts a snippet around the marked words. A snippet is
 a list of (text, matched) spans; `to_html` escapes every span and wraps matches in <mark>.
+
+Formulas (`$...$`, as KaTeX's auto-render finds them: `paperfeed.latex_text.math_regions`)
+stay whole: a snippet never cuts one, and a matched word inside one marks the whole formula,
+since a <mark> inside it would split the formula and KaTeX would show its source.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Iterable, Sequence, Set
 from functools import lru_cache
 from typing import NamedTuple
 
+from paperfeed.latex_text import math_regions
 from paperfeed.search.keyword import analyze
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -92,9 +97,37 @@ def matched(text: str, wanted: Set[str]) -> Matched:
     return Matched(spans, terms)
 
 
+def whole_formulas(
+    text: str, hits: Sequence[tuple[int, int]]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """`text`'s formulas (`math_regions`), and `hits` with each one inside a formula widened
+    to the whole formula (once per formula)."""
+    regions = math_regions(text)
+    if not regions:
+        return regions, list(hits)
+    widened: list[tuple[int, int]] = []
+    for s, e in hits:
+        i = bisect_left(regions, (s + 1,)) - 1  # the last formula starting at or before s
+        if i >= 0 and s < regions[i][1]:
+            s, e = regions[i]
+        if widened and s < widened[-1][1]:
+            continue
+        widened.append((s, e))
+    return regions, widened
+
+
+def _outside(regions: Sequence[tuple[int, int]], pos: int, *, forward: bool) -> int:
+    """`pos`, or where the formula it falls inside begins (ends, `forward`)."""
+    i = bisect_left(regions, (pos + 1,)) - 1
+    if i >= 0 and regions[i][0] < pos < regions[i][1]:
+        return regions[i][1] if forward else regions[i][0]
+    return pos
+
+
 def window(text: str, hits: Sequence[tuple[int, int]], *, width: int = 240) -> list[Span]:
     """A window of about `width` characters of `text` around the densest cluster of `hits`
-    (`Matched.spans`), the hits marked."""
+    (`Matched.spans`), the hits marked; the window holds each formula whole or not at all."""
+    regions, hits = whole_formulas(text, hits)
     start, end = 0, min(len(text), width)
     if hits and len(text) > width:
         starts = [s for s, _ in hits]
@@ -110,6 +143,10 @@ def window(text: str, hits: Sequence[tuple[int, int]], *, width: int = 240) -> l
     if end < len(text):
         space = text.rfind(" ", start, end)
         end = space if space > start else end
+    start = _outside(regions, start, forward=False)
+    if end < len(text):
+        cut = _outside(regions, end, forward=False)
+        end = cut if cut > start else _outside(regions, end, forward=True)
     out: list[Span] = []
     if start > 0:
         out.append(Span("… ", False))
@@ -138,11 +175,11 @@ def marks(text: str, terms: Iterable[str]) -> list[Span]:
 
     Words are put through the engine's analyzer, so exactly what the keyword index matched
     is marked: "bandits" marks "Bandit" (both stem to "bandit") and "bound" does not mark
-    "boundaries" (stem "boundari").
+    "boundaries" (stem "boundari"). A formula with a matched word is marked whole.
     """
     out: list[Span] = []
     pos = 0
-    for s, e in matched(text, frozenset(terms)).spans:
+    for s, e in whole_formulas(text, matched(text, frozenset(terms)).spans)[1]:
         if s > pos:
             out.append(Span(text[pos:s], False))
         out.append(Span(text[s:e], True))

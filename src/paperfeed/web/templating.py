@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from paperfeed.clock import CatalogueClock
 from paperfeed.export import arxiv_abs_url, arxiv_pdf_url
+from paperfeed.latex_text import latex_to_text, text_outside_math
 from paperfeed.models import StoredPaper
 from paperfeed.search.snippets import marks, to_html
 from paperfeed.web import pagecache
@@ -48,9 +49,10 @@ def highlight(text: str, terms: Iterable[str]) -> Markup:
     """Escape `text` and wrap the words the search engine matched in <mark>.
 
     `terms` are index terms (`paperfeed.search.parse_query(q).all_terms`): a word is marked
-    when the engine's analyzer turns it into one of them (same stemming, stop words).
+    when the engine's analyzer turns it into one of them (same stemming, stop words). LaTeX
+    outside formulas is made plain text; formulas stay whole for KaTeX (`math` class).
     """
-    return Markup(to_html(marks(text, terms)))
+    return Markup(to_html(marks(text_outside_math(text), terms)))
 
 
 def short_date(day: date | datetime | None, today: date | None = None) -> str:
@@ -109,6 +111,8 @@ def make_env() -> jinja2.Environment:
     env.filters.update(
         linkify=linkify,
         highlight=highlight,
+        tex=text_outside_math,
+        plain=latex_to_text,
         paragraphs=paragraphs,
         short_authors=short_authors,
         ago=ago,

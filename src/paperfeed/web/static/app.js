@@ -1,7 +1,8 @@
 // Progressive enhancement only: every page works without it.
 document.addEventListener("DOMContentLoaded", function () {
   if (window.renderMathInElement) {
-    document.querySelectorAll(".math").forEach(function (el) {
+    document.querySelectorAll(".math, .card .abstract").forEach(function (el) {
+      // the delimiters paperfeed.latex_text.MATH_DELIMITERS mirrors (marks and cuts keep formulas whole)
       window.renderMathInElement(el, {
         delimiters: [
           { left: "$$", right: "$$", display: true },
