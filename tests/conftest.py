@@ -479,12 +479,15 @@ class SmtpSink:
             time.sleep(0.02)
 
 
-def _free_port() -> int:
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: bound here and never
+    listened on, so no other process (another xdist worker) can take it meanwhile."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 @contextmanager

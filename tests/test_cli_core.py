@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -67,36 +66,26 @@ def test_errors_are_one_line_without_traceback(tmp_path, args, message):
     assert message in proc.stderr and any(line.startswith("Error: ") for line in lines)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_loads_the_sample_into_an_empty_data_dir_and_answers(tmp_path):
-    port = free_port()
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_DIGEST_TIME": ""}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "serve", "--host", "127.0.0.1", "--port", str(port)],
+    proc = subprocess.Popen(  # --port 0: the kernel picks the port at bind, nobody can take it
+        [sys.executable, "-m", "paperfeed", "serve", "--host", "127.0.0.1", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
     )
+    output = ""
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.3)
+        while not (serving := re.search(r"serving on (http://127\.0\.0\.1:\d+)/", output)):
+            line = proc.stdout.readline()
+            assert line, output  # the server exited before serving
+            output += line
+        response = httpx.get(serving.group(1) + "/", timeout=30)
         assert response.status_code == 200
     finally:
         proc.terminate()
-        output = proc.communicate(timeout=30)[0]
+        output += proc.communicate(timeout=30)[0]
     assert "loading the bundled sample" in output
     assert "added 9774" in output
     # The sample was indexed beside its import (search/follow.py), complete before serving.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import _free_port, _start_server, selected_backends
+from conftest import _start_server, selected_backends
 
 PAPER = "2608.17271"
 
@@ -31,14 +31,15 @@ def pg_bin() -> Path | None:
 
 
 class PrivatePostgres:
-    """A throw-away PostgreSQL server on a free port, stoppable and restartable."""
+    """A throw-away PostgreSQL server, stoppable and restartable, reached by its Unix socket
+    in a private directory: no TCP port that another process (another xdist worker) could
+    take between a choice and the server's bind, or while it is stopped."""
 
     def __init__(self, base: Path) -> None:
         self.bin = pg_bin()
         if self.bin is None:
             pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
         self.base = base
-        self.port = _free_port()
         self.data = base / "data"
         self.as_user: list[str] = []
         if os.geteuid() == 0:  # initdb refuses to run as root
@@ -46,7 +47,7 @@ class PrivatePostgres:
             self.as_user = ["runuser", "-u", "postgres", "--"]
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
         self.start()
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.url = f"postgresql://postgres@/postgres?host={base}"
 
     def _run(self, tool: str, *args: str) -> None:
         assert self.bin is not None
@@ -55,7 +56,7 @@ class PrivatePostgres:
         )
 
     def start(self) -> None:
-        opts = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        opts = f"-k {self.base} -c listen_addresses='' -c fsync=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.base / "log"),
                   "-w", "start")  # fmt: skip
 
@@ -82,9 +83,11 @@ def private_pg(request: pytest.FixtureRequest) -> Iterator[PrivatePostgres]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_unreachable_database_at_start_up_is_one_line_and_a_non_zero_exit(tmp_path) -> None:  # noqa: ANN001
-    closed = f"postgresql://paperfeed@127.0.0.1:{_free_port()}/paperfeed"
-    for args in (["stats"], ["serve", "--no-sample", "--port", str(_free_port())]):
+def test_unreachable_database_at_start_up_is_one_line_and_a_non_zero_exit(
+    tmp_path, closed_port
+) -> None:  # noqa: ANN001
+    closed = f"postgresql://paperfeed@127.0.0.1:{closed_port}/paperfeed"
+    for args in (["stats"], ["serve", "--no-sample", "--port", "0"]):
         r = subprocess.run(
             [sys.executable, "-m", "paperfeed", "--data-dir", str(tmp_path), *args],
             env={**os.environ, "PAPERFEED_DATABASE_URL": closed},

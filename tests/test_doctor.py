@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import _free_port
-
 
 def test_doctor_reports_each_part_and_fails_on_what_cannot_work(
-    backend, cli, monkeypatch, smtp_sink, fixtures_dir
+    backend, cli, monkeypatch, smtp_sink, fixtures_dir, closed_port
 ) -> None:  # noqa: ANN001
     monkeypatch.setenv("PAPERFEED_SMTP_URL", smtp_sink.url)
-    monkeypatch.setenv("PAPERFEED_BASE_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("PAPERFEED_BASE_URL", f"http://127.0.0.1:{closed_port}")
     monkeypatch.delenv("PAPERFEED_SECRET_KEY", raising=False)
     assert cli("ingest", str(fixtures_dir / "web_papers.jsonl"), "--no-index").exit_code == 0
     r = cli("doctor")
@@ -26,7 +24,7 @@ def test_doctor_reports_each_part_and_fails_on_what_cannot_work(
     assert cli("index", "--sync").exit_code == 0
     assert cli("doctor").stdout.count("ok    indexes") == 1
 
-    monkeypatch.setenv("PAPERFEED_SMTP_URL", f"smtp://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("PAPERFEED_SMTP_URL", f"smtp://127.0.0.1:{closed_port}")
     monkeypatch.setenv("PAPERFEED_BASE_URL", "ftp://example.org")
     r = cli("doctor")
     assert r.exit_code == 1
@@ -34,12 +32,12 @@ def test_doctor_reports_each_part_and_fails_on_what_cannot_work(
     assert "2 problem(s) to fix" in r.stderr
 
 
-def test_doctor_without_a_database(tmp_path) -> None:  # noqa: ANN001
+def test_doctor_without_a_database(tmp_path, closed_port) -> None:  # noqa: ANN001
     from typer.testing import CliRunner
 
     from paperfeed.cli import app
 
-    url = f"postgresql://paperfeed@127.0.0.1:{_free_port()}/paperfeed"
+    url = f"postgresql://paperfeed@127.0.0.1:{closed_port}/paperfeed"
     r = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "--database-url", url, "doctor"])
     assert r.exit_code == 1
     assert r.stdout.startswith("FAIL  database   database unreachable (postgresql://")

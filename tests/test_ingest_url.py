@@ -142,14 +142,9 @@ def test_server_errors_are_retried_with_backoff_then_fail(http_server):
     assert times[1] - times[0] >= 0.09 and times[2] - times[1] >= 0.19  # doubling
 
 
-def test_connection_errors_are_retried_then_fail(http_server):
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_connection_errors_are_retried_then_fail(http_server, closed_port):
     with pytest.raises(FetchError, match="failed after 2 attempts.*Connect"):
-        list(fetch_pages(f"http://127.0.0.1:{port}/x", policy=policy(retries=1)))
+        list(fetch_pages(f"http://127.0.0.1:{closed_port}/x", policy=policy(retries=1)))
 
 
 def test_missing_page_is_one_clear_error(cli, http_server, quick_fetch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import WEB_FIXTURE, WEB_UNLISTED, LiveServer, Visitor, _free_port
+from conftest import WEB_FIXTURE, WEB_UNLISTED, LiveServer, Visitor
 
 from paperfeed.ingest import ingest_sources
 from paperfeed.settings import load_settings
@@ -22,8 +23,9 @@ PAPER = "2608.17271"  # one of the fixture papers
 SECRET = "scale-out-shared-secret"  # every instance signs sessions and links with it
 
 
-def start_instance(data: Path, url: str, log: Path) -> tuple[subprocess.Popen, LiveServer]:
-    port = _free_port()
+def start_instance(data: Path, url: str, log: Path) -> subprocess.Popen:
+    """`paperfeed serve` on a port the kernel picks when it binds (--port 0): no other
+    process can take it between a choice and the bind. `wait_up` reads which one."""
     env = {
         **os.environ,
         "PAPERFEED_DATABASE_URL": url,
@@ -31,21 +33,23 @@ def start_instance(data: Path, url: str, log: Path) -> tuple[subprocess.Popen, L
         "PAPERFEED_DIGEST_TIME": "",
     }
     cmd = [sys.executable, "-m", "paperfeed", "--data-dir", str(data), "serve"]
-    cmd += ["--port", str(port), "--no-sample"]
-    proc = subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data, settings=None)
-    return proc, server
+    cmd += ["--port", "0", "--no-sample"]
+    return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def wait_up(proc: subprocess.Popen, server: LiveServer, log: Path) -> None:
+def wait_up(proc: subprocess.Popen, data: Path, log: Path) -> LiveServer:
+    """The instance, once it says where it serves and answers there."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        serving = re.search(r"paperfeed serving on (http://127\.0\.0\.1:\d+)/", log.read_text())
+        if serving:
+            server = LiveServer(url=serving.group(1), data_dir=data, settings=None)
+            try:
+                if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
+                    return server
+            except httpx.HTTPError:
+                pass
         time.sleep(0.2)
     raise AssertionError(f"instance did not start:\n{log.read_text()}")
 
@@ -57,18 +61,19 @@ def two_instances(tmp_path: Path, pg_url: str) -> Iterator[tuple[LiveServer, Liv
         ingest_sources(store, [str(WEB_FIXTURE)])
     finally:
         store.close()
-    started = [start_instance(tmp_path / name, pg_url, tmp_path / f"{name}.log") for name in "ab"]
+    procs = [start_instance(tmp_path / name, pg_url, tmp_path / f"{name}.log") for name in "ab"]
     try:
-        for (proc, server), name in zip(started, "ab", strict=True):
-            wait_up(proc, server, tmp_path / f"{name}.log")
+        servers = []
+        for proc, name in zip(procs, "ab", strict=True):
+            servers.append(wait_up(proc, tmp_path / name, tmp_path / f"{name}.log"))
             # A new instance indexes the database before answering, with progress shown.
             log = (tmp_path / f"{name}.log").read_text()
             assert "keyword: 90/90" in log or "keyword: done" in log, log
-        yield started[0][1], started[1][1], pg_url
+        yield servers[0], servers[1], pg_url
     finally:
-        for proc, _ in started:
+        for proc in procs:
             proc.terminate()
-        for proc, _ in started:
+        for proc in procs:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
