@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -241,6 +243,84 @@ def cli(data_dir: Path, request: pytest.FixtureRequest) -> Callable[..., CliResu
         return CliResult(result.exit_code, result.stdout, result.stderr, result.exception)
 
     return run
+
+
+# --- a private PostgreSQL server (initdb in a temp dir) ----------------------------------
+
+
+def pg_bin() -> Path | None:
+    root = Path("/usr/lib/postgresql")
+    versions = sorted((p for p in root.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
+    if versions:
+        return versions[-1] / "bin"
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found else None
+
+
+class PrivatePostgres:
+    """A throw-away PostgreSQL server, stoppable and restartable, reached by its Unix socket
+    in a private directory: no TCP port that another process (another xdist worker) could
+    take between a choice and the server's bind, or while it is stopped."""
+
+    def __init__(self, base: Path, options: str = "") -> None:
+        self.bin = pg_bin()
+        self.options = options  # more server settings, e.g. "-c log_statement=all"
+        if self.bin is None:
+            pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+        self.base = base
+        self.data = base / "data"
+        self.log = base / "log"  # the server's messages (and statements, if it logs them)
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            shutil.chown(base, "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+        self.url = f"postgresql://postgres@/postgres?host={base}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        assert self.bin is not None
+        subprocess.run(
+            [*self.as_user, str(self.bin / tool), *args], check=True, capture_output=True
+        )
+
+    def start(self) -> None:
+        opts = f"-k {self.base} -c listen_addresses='' -c fsync=off {self.options}"
+        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.log),
+                  "-w", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
+@contextmanager
+def private_postgres(options: str = "") -> Iterator[PrivatePostgres]:
+    """A `PrivatePostgres` for the block, removed after it."""
+    import tempfile
+
+    # Not under pytest's temp dir: the server's user must be able to reach it.
+    base = Path(tempfile.mkdtemp(prefix="paperfeed-pg-"))
+    try:
+        pg = PrivatePostgres(base, options)
+        try:
+            yield pg
+        finally:
+            try:
+                pg.stop()
+            except subprocess.CalledProcessError:
+                pass
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def private_pg(request: pytest.FixtureRequest) -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the test's own (PostgreSQL-only: skipped under --backend
+    sqlite), to stop and start without disturbing other tests."""
+    if "postgres" not in selected_backends(request.config):
+        pytest.skip("PostgreSQL-only test (run with --backend postgres or all)")
+    with private_postgres() as pg:
+        yield pg
 
 
 # --- web app: a real uvicorn server on 127.0.0.1 over a temp data dir ---------------------

@@ -5,82 +5,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
-import pytest
-from conftest import _start_server, selected_backends
+from conftest import _start_server
 
 PAPER = "2608.17271"
-
-
-def pg_bin() -> Path | None:
-    root = Path("/usr/lib/postgresql")
-    versions = sorted((p for p in root.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
-    if versions:
-        return versions[-1] / "bin"
-    found = shutil.which("pg_ctl")
-    return Path(found).parent if found else None
-
-
-class PrivatePostgres:
-    """A throw-away PostgreSQL server, stoppable and restartable, reached by its Unix socket
-    in a private directory: no TCP port that another process (another xdist worker) could
-    take between a choice and the server's bind, or while it is stopped."""
-
-    def __init__(self, base: Path) -> None:
-        self.bin = pg_bin()
-        if self.bin is None:
-            pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-        self.base = base
-        self.data = base / "data"
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:  # initdb refuses to run as root
-            shutil.chown(base, "postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        self.start()
-        self.url = f"postgresql://postgres@/postgres?host={base}"
-
-    def _run(self, tool: str, *args: str) -> None:
-        assert self.bin is not None
-        subprocess.run(
-            [*self.as_user, str(self.bin / tool), *args], check=True, capture_output=True
-        )
-
-    def start(self) -> None:
-        opts = f"-k {self.base} -c listen_addresses='' -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.base / "log"),
-                  "-w", "start")  # fmt: skip
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-
-@pytest.fixture
-def private_pg(request: pytest.FixtureRequest) -> Iterator[PrivatePostgres]:
-    if "postgres" not in selected_backends(request.config):
-        pytest.skip("PostgreSQL-only test (run with --backend postgres or all)")
-    # Not under pytest's temp dir: the server's user must be able to reach it.
-    base = Path(tempfile.mkdtemp(prefix="paperfeed-pg-"))
-    try:
-        pg = PrivatePostgres(base)
-        try:
-            yield pg
-        finally:
-            try:
-                pg.stop()
-            except subprocess.CalledProcessError:
-                pass
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_unreachable_database_at_start_up_is_one_line_and_a_non_zero_exit(

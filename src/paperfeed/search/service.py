@@ -159,17 +159,19 @@ class SearchService:
     # --- queries -------------------------------------------------------------------------
 
     def generation(self) -> tuple[object, ...]:
-        """What cached rankings depend on (the store's change sequence, each index's progress,
-        the transformer's fill), after following other processes' index writes: a page cache
-        keyed on it re-renders as soon as results can move. Cheap: a stat when unchanged."""
+        """What cached rankings depend on (the store's change sequence first, then each
+        index's progress, the transformer's fill), after following other processes' index
+        writes: a page cache keyed on it re-renders as soon as results can move. One store
+        read (the sequence); the rest a stat when unchanged."""
         self.indexer.refresh()
         return self._cache_key()
 
-    def _cache_key(self, *parts: object) -> tuple[object, ...]:
+    def _cache_key(self, *parts: object, seq: int | None = None) -> tuple[object, ...]:
         st = self.indexer.state
         ts = self.indexer.query_transformer()
         filled = ts.filled() if ts is not None else 0  # rankings move as the backfill fills
-        return (*parts, self.store.last_seq(), st.keyword_seq, st.vector_seq, filled)
+        seq = self.store.last_seq() if seq is None else seq
+        return (*parts, seq, st.keyword_seq, st.vector_seq, filled)
 
     def search(
         self,
@@ -179,14 +181,18 @@ class SearchService:
         filters: Filters | None = None,
         sort: str = "relevance",
         with_papers: bool = True,
+        seq: int | None = None,
     ) -> SearchResults:
         """Best papers for `query`; raises BadRequest for an empty query or a bad sort.
 
-        Rankings (ids and scores) are cached; papers and snippets are attached fresh.
+        Rankings (ids and scores) are cached, keyed on the store's change sequence: `seq`
+        when the caller read it for this request (the first item of `generation()`, read by
+        the page cache before the page), else read here. Papers and snippets are attached
+        fresh.
         """
         req = pipeline.make_request(query, limit=limit, filters=filters, sort=sort)
         self.indexer.refresh()
-        key = self._cache_key("search", req.text, req.limit, req.filters, req.sort)
+        key = self._cache_key("search", req.text, req.limit, req.filters, req.sort, seq=seq)
         read = _Read()  # filled only when this call ranks (no cached ranking)
         if req.sort == "upvotes":  # votes do not move the change sequence: never cached
             ranked = self._rank_sorted(req)

@@ -44,6 +44,7 @@ VERSION_WAIT_S = 0.5  # longer than this for the data version: pass the request 
 PLACEHOLDER = f"pf-csrf-{secrets.token_hex(16)}"  # per process: nobody can write it in a page
 RENDERING = "page_cache"  # request.state key: this anonymous response goes through the cache
 KEEP = "page_cache_keep"  # request.state key set by render(public=True)
+VERSION = "page_cache_version"  # request.state key: the data version read for this request
 # The pages that may be kept; anything else passes straight through.
 PAGES = re.compile(r"^/(trending|search|papers/.+)?$")
 _PLACEHOLDER = PLACEHOLDER.encode()
@@ -68,10 +69,20 @@ def anonymous(scope: Scope) -> bool:
     return True
 
 
-def data_version(app: Any) -> object:
+def data_version(app: Any) -> tuple[object, tuple[object, ...] | None]:
     """What a kept page depends on: the store's data version and the indexes' generation."""
     search = app.state.search
     return (app.state.store.data_version(), search.generation() if search is not None else None)
+
+
+def change_seq(request: Request) -> int | None:
+    """The store's change sequence as this request's data version holds it (read after the
+    request arrived, before the page is rendered), or None where the cache read none: a
+    search keys its ranking on it instead of reading it again (`SearchService.search`)."""
+    version = request.state._state.get(VERSION)
+    generation = version[1] if version is not None else None
+    seq = generation[0] if generation else None
+    return seq if isinstance(seq, int) else None
 
 
 class VersionReader:
@@ -165,6 +176,7 @@ class PageCache:
         self.misses += 1
         state = scope.setdefault("state", {})
         state[RENDERING] = True
+        state[VERSION] = version
         start: Message = {}
         chunks: list[bytes] = []
 

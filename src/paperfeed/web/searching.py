@@ -90,12 +90,15 @@ class Found:
     terms: frozenset[str] = frozenset()  # what the engine matched (for highlighting)
 
 
-def find(store: Store, search: SearchService, form: SearchForm, *, limit: int) -> Found:
-    """Results for the form's query and filters, with the no-close-match flag."""
+def find(
+    store: Store, search: SearchService, form: SearchForm, *, limit: int, seq: int | None = None
+) -> Found:
+    """Results for the form's query and filters, with the no-close-match flag (`seq`: the
+    store's change sequence if already read for this request, `SearchService.search`)."""
     if not form.q:
         raise BadRequest("enter a search query")
     ranked = search.search(
-        form.q, limit=limit, filters=_filters(form), sort=form.sort, with_papers=False
+        form.q, limit=limit, filters=_filters(form), sort=form.sort, with_papers=False, seq=seq
     )  # (cached by the search service; papers are read fresh)
     results = [Result(item) for item in store.get_papers(ranked.ids)]
     return Found(results, ranked.close, ranked.total, ranked.terms)

@@ -12,7 +12,7 @@ from paperfeed import accounts, daily, export, library, thumbnails
 from paperfeed.errors import BadRequest, Conflict, NotFound, PaperfeedError, ServiceUnavailable
 from paperfeed.search import MAX_QUERY_CHARS
 from paperfeed.trending import GRAVITY, trending
-from paperfeed.web import searching
+from paperfeed.web import pagecache, searching
 from paperfeed.web.deps import (
     CommentId,
     OptionalSearchDep,
@@ -124,13 +124,18 @@ def search_page(
     if form.q:
         if search is None:
             raise ServiceUnavailable("search is not available on this instance yet")
-        found = searching.find(store, search, form, limit=(p + 1) * SEARCH_PAGE + 1)
+        # the change sequence the searches key their rankings on: one read per page (the
+        # page cache's, made before rendering, where it read one)
+        seq = pagecache.change_seq(request)
+        seq = store.last_seq() if seq is None else seq
+        found = searching.find(store, search, form, limit=(p + 1) * SEARCH_PAGE + 1, seq=seq)
         more = len(found.results) > (p + 1) * SEARCH_PAGE
         results = found.results[p * SEARCH_PAGE : (p + 1) * SEARCH_PAGE]
         filtered = bool(form.since or form.until or form.category or form.has_code)
         if not found.results and filtered:
             unfiltered = searching.make_form(q, sort=sort)
-            filtered_out = bool(searching.find(store, search, unfiltered, limit=1).results)
+            retry = searching.find(store, search, unfiltered, limit=1, seq=seq)
+            filtered_out = bool(retry.results)
     return render(
         request,
         "search.html",
