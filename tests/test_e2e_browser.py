@@ -153,7 +153,8 @@ def test_home_fits_a_phone(web_server, backend, browser) -> None:  # noqa: ANN00
     context.close()
 
 
-# Two real arXiv listings with formulas in the title (from arxiv_cs_daily_sample_3000)
+# Real arXiv listings with LaTeX: formulas in the title (from arxiv_cs_daily_sample_3000),
+# \url{} and a paper's own macro in the abstract (2404.14619, from ../shared/data)
 MATH_TITLES = Path(__file__).resolve().parent / "fixtures" / "web_math_titles.jsonl"
 
 # What a card shows as text, its rendered formulas (.katex) left out: no LaTeX source may be left.
@@ -210,6 +211,13 @@ def test_cards_render_latex_and_keep_highlighting(math_server, browser) -> None:
     card.locator(".abstract .katex").first.wait_for()
     assert_reads_as_math(card, 3)
     assert "DP-BAI" in card.locator(".abstract").inner_text()
+
+    # LaTeX commands in the text, outside any formula: \url{...}, a paper's own \model macro
+    page.goto(math_server.url + "/search?q=OpenELM+corenet")
+    card = page.locator('article.card[data-paper="2404.14619"]')
+    card.locator(".abstract .katex").first.wait_for()  # $2\times$
+    assert_reads_as_math(card, 1)
+    assert "available at https://github.com/apple/corenet." in card.inner_text()
 
     # the paper page: title rendered, the tab title and thumbnail in Unicode
     page.goto(math_server.url + "/papers/2602.01105")

@@ -144,6 +144,9 @@ _TEXT_FONT = re.compile(
     r"|\\(?:em|it|bf|sc|rm|tt|sl|sf|bfseries|itshape|scshape|ttfamily|rmfamily|sffamily|"
     r"upshape|normalfont)(?![A-Za-z])\s*"
 )
+_TEXT_LINK = re.compile(r"\\(?:url|href)\s*" + _GROUP + r"(?:\s*" + _GROUP + ")?")
+_TEXT_SPACE = re.compile(r"\\[ \\]|\\footnote\s*(?=\{)")  # control space, line break
+_TEXT_COMMAND = re.compile(r"\\([A-Za-z]+|-)")  # \times -> ×, \- (a hyphenation hint) -> ''
 _TEXT_BRACE = re.compile(r"(?<!\\)[{}]")
 _TEXT_ESCAPE = re.compile(r"\\([%&#_{}])")
 
@@ -151,6 +154,9 @@ _TEXT_ESCAPE = re.compile(r"\\([%&#_{}])")
 def _text_mode(text: str) -> str:
     out = _ACCENT.sub(_accent, text)
     out = _TEXT_FONT.sub("", out)
+    out = _TEXT_LINK.sub(lambda m: m[2] if m[2] is not None else m[1], out)  # \href{url}{text}
+    out = _TEXT_SPACE.sub(" ", out)
+    out = _TEXT_COMMAND.sub(lambda m: SYMBOLS.get(m[1], "" if m[1] == "-" else m[1]), out)
     out = _TEXT_BRACE.sub("", out)
     out = _TEXT_ESCAPE.sub(r"\1", out)
     return out.replace("---", "\u2014").replace("--", "\u2013")
@@ -158,7 +164,8 @@ def _text_mode(text: str) -> str:
 
 def text_outside_math(text: str) -> str:
     """`text` with the LaTeX markup outside its formulas made plain (`\\emph{x}`, `{\\em x}`
-    -> x, `\\'e` -> é, `\\%` -> %, `--` -> –), the formulas (`math_regions`) left as they are
+    -> x, `\\'e` -> é, `\\%` -> %, `--` -> –, `\\url{u}` -> u, `\\times` -> ×, a paper's
+    own macro such as `\\model` -> its name), the formulas (`math_regions`) left as they are
     for KaTeX. The words stay the words the search index saw, so highlighting still finds
     them."""
     if "\\" not in text and "{" not in text and "-" not in text and "~" not in text:
