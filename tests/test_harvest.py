@@ -280,6 +280,61 @@ def test_serve_harvests_on_its_schedule(tmp_path, upstream) -> None:  # noqa: AN
         store.close()
 
 
+def test_instances_on_one_store_run_the_scheduled_harvest_once(
+    tmp_path, upstream, database_url
+) -> None:  # noqa: ANN001
+    """Two `serve` instances on one store (each with its own data directory, as in "N
+    instances"), both past today's harvest time: one runs the day's harvest and auto-listing,
+    the other leaves it to it instead of fetching (and auto-listing) a second time."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    earlier = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    if earlier > datetime.now(UTC).strftime("%H:%M"):  # just after midnight: nothing due yet
+        pytest.skip("the scheduled time would be tomorrow")
+    url = database_url or f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    a, b = (
+        load_settings(
+            data_dir=tmp_path / name, database_url=url, harvest_time=earlier,
+            sources="hf-daily", digest_time="",
+        )
+        for name in ("a", "b")
+    )  # fmt: skip
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    upstream.hf_days[yesterday.isoformat()] = upstream.hf_days["2026-07-09"]
+    store = open_store(a)
+    try:
+        store.save_checkpoint("hf-daily", {"day": yesterday.isoformat()})
+    finally:
+        store.close()
+    wanted = f"/api/daily_papers?date={yesterday.isoformat()}"
+    upstream.block_on = wanted  # instance a's harvest waits there while b starts
+    with TestClient(create_app(a)):
+        assert upstream.blocked.wait(60), "instance a did not start its scheduled harvest"
+        with TestClient(create_app(b)):
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and upstream.requests.count(wanted) < 2:
+                time.sleep(0.1)
+            upstream.release.set()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                store = open_store(a)
+                try:
+                    ran = store.get_checkpoint("schedule:harvest")
+                finally:
+                    store.close()
+                if ran is not None:
+                    break
+                time.sleep(0.2)
+            assert ran is not None, "the scheduled harvest did not run"
+            time.sleep(0.5)  # b, had it gone on, would fetch again now
+    assert upstream.requests.count(wanted) == 1, upstream.requests
+
+
 def test_one_harvest_at_a_time(cli, data_dir, upstream) -> None:  # noqa: ANN001
     """A second harvest on the same data directory (another app worker, a cron job) is refused
     while one runs, with a clear message; the running one is not disturbed."""

@@ -201,16 +201,11 @@ class Worker:
         return int(queued)
 
     def _run_harvest(self, job: Job) -> None:
-        from paperfeed import curation
-        from paperfeed.ingest.harvest import harvest
-        from paperfeed.ingest.harvest_schedule import SCHEDULE_KEY
+        from paperfeed.ingest.harvest_schedule import run_scheduled
 
-        report = harvest(self.store, self.settings)
-        log.warning("worker: %s", report.summary().replace("\n", "; "))
-        listed = curation.auto_list(self.store, self.settings)
-        if listed:
-            log.warning("curation: auto-listed %s", ", ".join(listed))
-        self.store.save_checkpoint(SCHEDULE_KEY, {"last_run": job.payload["now"]})
+        planned = datetime.fromisoformat(job.payload["now"])
+        due = datetime.combine(planned.date(), self.settings.harvest_at or planned.timetz())
+        run_scheduled(self.store, self.settings, planned, min(due, planned))
 
     def plan_digests(self, now: datetime) -> int:
         """Queue digest jobs once today's digest time has passed; returns how many."""

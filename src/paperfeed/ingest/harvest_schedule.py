@@ -19,6 +19,33 @@ from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 SCHEDULE_KEY = "schedule:harvest"
+LOCK_NAME = "harvest-schedule"
+
+
+def run_scheduled(store: Store, settings: Settings, started: datetime, due: datetime) -> bool:
+    """The scheduled harvest due at `due` (followed sources, then the curation auto-list),
+    run once across the instances and workers sharing `store`: under its `harvest-schedule`
+    lock, and only when no run since `due` is recorded. False when another one has it."""
+    from paperfeed import curation
+    from paperfeed.ingest.harvest import harvest
+
+    lock = store.hold_lock(LOCK_NAME)
+    if lock is None:
+        log.warning("harvest: another instance or worker is running the scheduled harvest")
+        return False
+    try:
+        saved = store.get_checkpoint(SCHEDULE_KEY)
+        if saved and datetime.fromisoformat(saved.state["last_run"]) >= due:
+            return False  # done since it was due, by another instance or a worker
+        report = harvest(store, settings)
+        log.warning("harvest: %s", report.summary().replace("\n", "; "))
+        listed = curation.auto_list(store, settings)
+        if listed:
+            log.warning("curation: auto-listed %s", ", ".join(listed))
+        store.save_checkpoint(SCHEDULE_KEY, {"last_run": started.isoformat()})
+        return True
+    finally:
+        lock.release()
 
 
 class HarvestScheduler:
@@ -60,20 +87,16 @@ class HarvestScheduler:
             self._run()
 
     def _run(self) -> None:
-        from paperfeed import curation
-        from paperfeed.ingest.harvest import followed_sources, harvest
+        from paperfeed.ingest.harvest import followed_sources
 
         started = self._last_run = datetime.now(UTC)
+        due = datetime.combine(started.date(), self.at)
+        due = due if due <= started else due - timedelta(days=1)
         self.runs += 1
         try:
             if not followed_sources(self.store, self.settings):
                 return  # nothing to do (and nothing to write) until a source is followed
-            report = harvest(self.store, self.settings)
-            log.warning("%s", report.summary())
-            listed = curation.auto_list(self.store, self.settings)
-            if listed:
-                log.warning("curation: auto-listed %s", ", ".join(listed))
-            self.store.save_checkpoint(SCHEDULE_KEY, {"last_run": started.isoformat()})
+            run_scheduled(self.store, self.settings, started, due)
         except Exception:  # keep the schedule alive through a bad night
             log.exception("harvest: scheduled run failed")
 
