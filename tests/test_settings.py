@@ -53,6 +53,8 @@ def test_generated_secret_is_kept(tmp_path):
         ("PAPERFEED_DATABASE_URL", "mysql://u:secret@h/db", "not mysql://..."),
         ("PAPERFEED_BASE_URL", "papers.example.org", "PAPERFEED_BASE_URL must be an http(s) URL"),
         ("PAPERFEED_FETCH_INTERVAL", "soon", "PAPERFEED_FETCH_INTERVAL:"),
+        ("PAPERFEED_SOURCES", "arxiv:cs.CL,cs.LG", "PAPERFEED_SOURCES: unknown source 'cs.LG'"),
+        ("PAPERFEED_SOURCES", "arxiv:zz.AB", "PAPERFEED_SOURCES: 'zz.AB' is not an arXiv"),
     ],
 )
 def test_bad_configuration_is_one_clear_line_at_start_up(
@@ -77,6 +79,7 @@ def test_good_configuration_values_are_accepted(tmp_path):
         database_url=f"sqlite:///{tmp_path}/x.sqlite3",
         base_url="https://papers.example.org/lab",
         embedder="static",
+        sources="arxiv:cs.CL, hf-daily,",
     )
     assert settings.digest_at is None
     assert load_settings(data_dir=tmp_path, digest_time="06:30").digest_at.hour == 6

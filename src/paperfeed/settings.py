@@ -257,6 +257,20 @@ class Settings(BaseSettings):
         parse_time_of_day(value, "PAPERFEED_HARVEST_TIME")
         return value
 
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: str) -> str:
+        from paperfeed.errors import PaperfeedError
+        from paperfeed.ingest.harvest import parse_source
+
+        for name in value.split(","):
+            if name.strip():
+                try:
+                    parse_source(name)
+                except PaperfeedError as exc:
+                    raise ConfigError(f"PAPERFEED_SOURCES: {exc.message}") from None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
