@@ -188,3 +188,23 @@ def test_read_only_disk(small_disk: Path) -> None:
         one_error_line(stats, READ_ONLY)
     assert mount("-o", "remount,rw", str(small_disk)).returncode == 0
     assert papers(data) == before
+
+
+def test_a_file_where_the_data_directory_should_be(tmp_path: Path) -> None:
+    """`--data-dir` naming a file (or a path through one) is one line naming the file in the
+    way, from every command and from `serve`, never a FileExistsError traceback."""
+    blocker = tmp_path / "paperfeed"
+    blocker.write_text("not a directory\n")
+    for data, args in [
+        (blocker, ["stats"]),
+        (blocker, ["search", "attention"]),
+        (blocker, ["serve", "--port", "0", "--no-sample"]),
+        (blocker / "data", ["ingest", str(WEB_FIXTURE)]),
+    ]:
+        result = paperfeed(data, *args, timeout=60)
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.splitlines() == [
+            f"Error: cannot write {data}: {blocker} is a file, not a directory; point "
+            "--data-dir / PAPERFEED_DATA_DIR (or PAPERFEED_DATABASE_URL) at a directory"
+        ], args
+    assert blocker.read_text() == "not a directory\n"

@@ -48,6 +48,8 @@ def storage_error(exc: BaseException, where: Path | str | None) -> StorageError 
         if not any(word in text for word in _SQLITE_DISK_WORDS):
             return None
     elif isinstance(exc, OSError):
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            return _file_in_the_way(Path(exc.filename or where or Path.cwd()))
         if exc.errno not in _DISK_ERRNOS:
             return None
         where = exc.filename or where
@@ -77,6 +79,17 @@ def storage_error(exc: BaseException, where: Path | str | None) -> StorageError 
     if free < LOW_SPACE_BYTES or "full" in str(exc).lower():
         return _full(path, folder)
     return StorageError(f"cannot write {path}: {detail}; check the disk holding {folder}")
+
+
+def _file_in_the_way(path: Path) -> StorageError | None:
+    """A file where a directory must be (the data directory, or a folder above it)."""
+    for candidate in reversed((path, *path.parents)):
+        if candidate.exists() and not candidate.is_dir():
+            return StorageError(
+                f"cannot write {path}: {candidate} is a file, not a directory; point "
+                "--data-dir / PAPERFEED_DATA_DIR (or PAPERFEED_DATABASE_URL) at a directory"
+            )
+    return None
 
 
 def _full(path: Path, folder: Path) -> StorageError:
