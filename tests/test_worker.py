@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from test_db_outage import private_pg  # noqa: F401 - the fixture: a PostgreSQL server to stop
 
 from paperfeed.digest.compose import period_key
 from paperfeed.ingest import ingest_sources
@@ -255,3 +256,60 @@ def test_worker_backfills_transformer_vectors(tmp_path: Path, database_url) -> N
         assert ts is not None and ts.filled() == 10 and len(ts.vectors.ann) == 10
     finally:
         store.close()
+
+
+def test_worker_waits_out_a_database_restart_then_runs_jobs(tmp_path: Path, private_pg) -> None:  # noqa: ANN001, F811
+    """PostgreSQL stopped under a running `paperfeed worker` (a restart, a failover): the
+    worker logs it and keeps trying instead of exiting, then runs the jobs planned once the
+    database is back (here: the day's harvest of a source followed after the restart)."""
+    from harvest_upstream import Upstream
+
+    from paperfeed.ingest.harvest_schedule import SCHEDULE_KEY
+
+    data = tmp_path / "worker"
+    upstream = Upstream(page_size=16)
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(data),
+        "PAPERFEED_DATABASE_URL": private_pg.url,
+        "PAPERFEED_HARVEST_TIME": "00:00",
+        "PAPERFEED_SMTP_URL": "",
+        "PAPERFEED_ARXIV_URL": upstream.url,
+        "PAPERFEED_HF_URL": upstream.url,
+        "PAPERFEED_FETCH_INTERVAL": "0",
+        "PAPERFEED_FETCH_RETRIES": "0",
+    }
+    log = tmp_path / "worker.log"
+    cmd = [sys.executable, "-m", "paperfeed", "worker", "--no-embed", "--poll", "0.2"]
+    with log.open("w") as out:
+        proc = subprocess.Popen([*cmd, "--plan-every", "0"], env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while "started" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "started" in log.read_text(), log.read_text()
+        time.sleep(0.5)
+        private_pg.stop()
+        time.sleep(3)
+        assert proc.poll() is None, log.read_text()
+        private_pg.start()
+        store = open_store(load_settings(data_dir=tmp_path / "cli", database_url=private_pg.url))
+        try:
+            store.add_source("hf-daily")
+            deadline = time.monotonic() + 90
+            while store.get_checkpoint(SCHEDULE_KEY) is None and time.monotonic() < deadline:
+                assert proc.poll() is None, log.read_text()
+                time.sleep(0.2)
+            assert store.get_checkpoint(SCHEDULE_KEY) is not None, log.read_text()
+            [job] = store.list_jobs(kind="harvest")
+            assert job.state == "done"
+        finally:
+            store.close()
+        assert "database unreachable" in log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        upstream.close()

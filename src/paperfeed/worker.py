@@ -20,6 +20,10 @@ Digest jobs run the ordinary send job (`paperfeed.digest.send`) over their id bl
 outbox claim still guarantees one digest per subscriber and period, whichever worker (or
 cron run, or `serve` scheduler) gets there first; a job taken over after a kill simply finds
 the subscribers its dead worker served no longer due.
+
+A database that goes away (a restart, a failover) or a full disk stops no worker: it logs the
+error, tries again with a growing wait (up to `OUTAGE_MAX_WAIT` s) and goes on once the store
+answers; a job it was running when the store went away is retried (its lease runs out).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ DIGEST_BLOCK = 100  # subscriber ids per digest job
 EMBED_STEP = 2048  # papers embedded between two looks at the job queue
 TRANSFORMER_SLICE = 10.0  # seconds of transformer backfill between two looks at the queue
 REQUEUE_AFTER = 600.0  # a finished digest block with subscribers still due runs again after
+OUTAGE_MAX_WAIT = 30.0  # longest wait between two tries while the store is unavailable
 
 
 def worker_name() -> str:
@@ -126,13 +131,27 @@ class Worker:
 
     def run(self, *, until_idle: bool = False) -> WorkerReport:
         """Work until `stop()` (or, with `until_idle`, until nothing is left to do)."""
+        from paperfeed.errors import ServiceUnavailable
+
         log.warning("worker %s started", self.name)
+        outage = 0  # consecutive rounds the store (database, disk) was unavailable
         while not self._stop.is_set():
-            planned = self.plan()
-            worked = self.run_one()
-            embedded = 0 if worked else self.embed_some()
-            if until_idle and not worked and not embedded and not planned and self.idle():
-                break
+            try:
+                planned = self.plan()
+                worked = self.run_one()
+                embedded = 0 if worked else self.embed_some()
+                if until_idle and not worked and not embedded and not planned and self.idle():
+                    break
+            except ServiceUnavailable as exc:  # a database restart, a full disk: wait it out
+                outage += 1
+                wait = min(OUTAGE_MAX_WAIT, self.poll_s * 2 ** min(outage, 8))
+                log.warning("worker: %s; trying again in %.1f s", exc.message, wait)
+                self._last_plan = float("-inf")  # plan again as soon as it is back
+                self._stop.wait(wait)
+                continue
+            if outage:
+                log.warning("worker: the store answers again")
+                outage = 0
             if not worked and not embedded:
                 self._stop.wait(self.poll_s)
         self.close()
