@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from harvest_upstream import Upstream, oai_records, record_categories, record_id
+from test_db_outage import private_pg  # noqa: F401 - the fixture: a PostgreSQL server to stop
 
+from paperfeed.errors import PaperfeedError
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import load_settings
 from paperfeed.store import open_store
@@ -333,6 +335,62 @@ def test_instances_on_one_store_run_the_scheduled_harvest_once(
             assert ran is not None, "the scheduled harvest did not run"
             time.sleep(0.5)  # b, had it gone on, would fetch again now
     assert upstream.requests.count(wanted) == 1, upstream.requests
+
+
+def test_serve_schedule_survives_the_database_going_away_mid_harvest(
+    tmp_path,
+    upstream,
+    private_pg,  # noqa: F811
+) -> None:  # noqa: ANN001
+    """PostgreSQL stopped while `serve`'s scheduled harvest runs: the schedule does not die
+    with it (nor wait for tomorrow): once the database is back, the day's harvest runs."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    earlier = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    if earlier > datetime.now(UTC).strftime("%H:%M"):  # just after midnight: nothing due yet
+        pytest.skip("the scheduled time would be tomorrow")
+    settings = load_settings(
+        data_dir=tmp_path / "serve", database_url=private_pg.url, harvest_time=earlier,
+        sources="hf-daily", digest_time="",
+    )  # fmt: skip
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    upstream.hf_days[yesterday.isoformat()] = upstream.hf_days["2026-07-09"]
+    store = open_store(settings)
+    try:
+        store.save_checkpoint("hf-daily", {"day": yesterday.isoformat()})
+    finally:
+        store.close()
+    upstream.block_on = f"/api/daily_papers?date={yesterday.isoformat()}"
+    with TestClient(create_app(settings)):
+        assert upstream.blocked.wait(60), "the scheduled harvest did not start"
+        private_pg.stop()
+        upstream.block_on = None
+        upstream.release.set()  # the harvest goes on, to find its database gone
+        time.sleep(2)
+        private_pg.start()
+        ran = None
+        deadline = time.monotonic() + 60
+        while ran is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                store = open_store(settings)
+            except PaperfeedError:
+                continue
+            try:
+                ran = store.get_checkpoint("schedule:harvest")
+            finally:
+                store.close()
+    assert ran is not None, "the scheduled harvest did not run once the database was back"
+    store = open_store(settings)
+    try:
+        assert store.daily_count(start=date(2026, 7, 9), end=date(2026, 7, 9)) == 7
+    finally:
+        store.close()
 
 
 def test_one_harvest_at_a_time(cli, data_dir, upstream) -> None:  # noqa: ANN001

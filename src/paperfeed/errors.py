@@ -66,6 +66,11 @@ class ServiceUnavailable(PaperfeedError):
     status_code = 503
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The store's database server cannot be reached (stopped, restarting, network): long
+    jobs wait for it to come back."""
+
+
 class StorageError(ServiceUnavailable):
     """The data directory cannot be written (read-only, no permission, disk full...).
 

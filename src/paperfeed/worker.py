@@ -131,7 +131,7 @@ class Worker:
 
     def run(self, *, until_idle: bool = False) -> WorkerReport:
         """Work until `stop()` (or, with `until_idle`, until nothing is left to do)."""
-        from paperfeed.errors import ServiceUnavailable
+        from paperfeed.errors import DatabaseUnavailable, StorageError
 
         log.warning("worker %s started", self.name)
         outage = 0  # consecutive rounds the store (database, disk) was unavailable
@@ -142,7 +142,7 @@ class Worker:
                 embedded = 0 if worked else self.embed_some()
                 if until_idle and not worked and not embedded and not planned and self.idle():
                     break
-            except ServiceUnavailable as exc:  # a database restart, a full disk: wait it out
+            except (DatabaseUnavailable, StorageError) as exc:  # a database restart, a full disk
                 outage += 1
                 wait = min(OUTAGE_MAX_WAIT, self.poll_s * 2 ** min(outage, 8))
                 log.warning("worker: %s; trying again in %.1f s", exc.message, wait)

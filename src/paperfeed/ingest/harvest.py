@@ -37,7 +37,13 @@ from urllib.parse import urlencode
 import httpx
 
 from paperfeed import __version__
-from paperfeed.errors import BadRequest, Conflict, PaperfeedError
+from paperfeed.errors import (
+    BadRequest,
+    Conflict,
+    DatabaseUnavailable,
+    PaperfeedError,
+    StorageError,
+)
 from paperfeed.ingest.fetch import FetchPolicy, fetch
 from paperfeed.ingest.records import Record, Rejected, SourceError
 from paperfeed.ingest.sources import HEAD_BYTES, detect_source
@@ -484,6 +490,8 @@ def _run_feeds(
                     feed = run.rss(arg)
                 else:
                     feed = run.hf_daily()
+            except (DatabaseUnavailable, StorageError):
+                raise  # the store, not this feed: the other feeds could not be stored either
             except (SourceError, PaperfeedError) as exc:
                 feed = FeedReport(
                     key, error=exc.message if isinstance(exc, PaperfeedError) else str(exc)

@@ -14,11 +14,14 @@ import logging
 import threading
 from datetime import UTC, datetime, time, timedelta
 
+from paperfeed.errors import DatabaseUnavailable
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
+
 SCHEDULE_KEY = "schedule:harvest"
+RETRY_S = 10.0  # wait before looking again while the database is unreachable
 LOCK_NAME = "harvest-schedule"
 
 
@@ -79,26 +82,39 @@ class HarvestScheduler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             now = datetime.now(UTC)
-            wait = (self.due_at(now) - now).total_seconds()
+            try:
+                wait = (self.due_at(now) - now).total_seconds()
+            except DatabaseUnavailable as exc:  # the database restarting: look again soon
+                log.warning("harvest: %s; looking again in %.0f s", exc.message, RETRY_S)
+                self._stop.wait(RETRY_S)
+                continue
             if wait > 0:
                 log.info("harvest: next run in %.0f s", wait)
                 if self._stop.wait(wait):
                     break
-            self._run()
+            if not self._run():
+                self._stop.wait(RETRY_S)
 
-    def _run(self) -> None:
+    def _run(self) -> bool:
+        """Today's run; False when the store was unreachable (it is tried again soon)."""
         from paperfeed.ingest.harvest import followed_sources
 
+        previous = self._last_run
         started = self._last_run = datetime.now(UTC)
         due = datetime.combine(started.date(), self.at)
         due = due if due <= started else due - timedelta(days=1)
         self.runs += 1
         try:
             if not followed_sources(self.store, self.settings):
-                return  # nothing to do (and nothing to write) until a source is followed
+                return True  # nothing to do (and nothing to write) until a source is followed
             run_scheduled(self.store, self.settings, started, due)
+        except DatabaseUnavailable as exc:  # not run: again once the database is back
+            self._last_run = previous
+            log.warning("harvest: scheduled run stopped: %s; again in %.0f s", exc.message, RETRY_S)
+            return False
         except Exception:  # keep the schedule alive through a bad night
             log.exception("harvest: scheduled run failed")
+        return True
 
 
 def start_harvest_scheduler(settings: Settings, store: Store) -> HarvestScheduler | None:

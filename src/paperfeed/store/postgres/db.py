@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from paperfeed.errors import BadRequest, ServiceUnavailable
+from paperfeed.errors import BadRequest, DatabaseUnavailable, ServiceUnavailable
 from paperfeed.store import redact
 from paperfeed.store.common.migrations import Script, apply_migrations, bundled_migrations
 from paperfeed.store.sql import Params, Row
@@ -37,9 +37,9 @@ def migration_scripts() -> list[Script]:
     return bundled_migrations("paperfeed.store.postgres")
 
 
-def unreachable(url: str, exc: BaseException) -> ServiceUnavailable:
+def unreachable(url: str, exc: BaseException) -> DatabaseUnavailable:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return ServiceUnavailable(f"database unreachable ({redact(url)}): {reason}")
+    return DatabaseUnavailable(f"database unreachable ({redact(url)}): {reason}")
 
 
 def bad_value(exc: BaseException) -> BadRequest:
