@@ -51,6 +51,7 @@ def test_generated_secret_is_kept(tmp_path):
         ("PAPERFEED_DIGEST_TIME", "7am", "PAPERFEED_DIGEST_TIME must be HH:MM (UTC), not '7am'"),
         ("PAPERFEED_HARVEST_TIME", "late", "PAPERFEED_HARVEST_TIME must be HH:MM (UTC)"),
         ("PAPERFEED_DATABASE_URL", "mysql://u:secret@h/db", "not mysql://..."),
+        ("PAPERFEED_DATABASE_URL", "sqlite:///srv/pf.db", "'srv/pf.db' is a relative path"),
         ("PAPERFEED_BASE_URL", "papers.example.org", "PAPERFEED_BASE_URL must be an http(s) URL"),
         ("PAPERFEED_FETCH_INTERVAL", "soon", "PAPERFEED_FETCH_INTERVAL:"),
         ("PAPERFEED_SOURCES", "arxiv:cs.CL,cs.LG", "PAPERFEED_SOURCES: unknown source 'cs.LG'"),

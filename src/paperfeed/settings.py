@@ -285,6 +285,12 @@ class Settings(BaseSettings):
             )
         if scheme == "sqlite" and not rest.startswith("/"):
             raise ConfigError("PAPERFEED_DATABASE_URL: write sqlite:///PATH (three slashes)")
+        if scheme == "sqlite" and not rest.startswith("//"):
+            raise ConfigError(
+                f"PAPERFEED_DATABASE_URL: {rest[1:]!r} is a relative path, which would open "
+                "another file from each working directory (cron, systemd); write sqlite:/// "
+                "and the absolute path, e.g. sqlite:////srv/paperfeed/paperfeed.sqlite3"
+            )
         return value
 
     @field_validator("base_url")
