@@ -86,6 +86,8 @@ def test_migrate_copies_verifies_and_the_api_answers_the_same(tmp_path: Path, pg
                   "subscribers", "saved_searches", "digest_outbox", "sent_papers",
                   "followed_sources", "harvest_checkpoints"):  # fmt: skip
         assert f"  {table} " in r.stdout
+    table_lines = [line for line in r.stdout.splitlines() if " rows  sha256 " in line]
+    assert len({line.index(" rows ") for line in table_lines}) == 1, r.stdout  # one column
     again = migrate(data, pg_url)
     assert again.exit_code == 0 and "already holds this instance" in again.stdout
 

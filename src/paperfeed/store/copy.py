@@ -45,9 +45,10 @@ class CopyReport:
             if self.already_there
             else "copied and verified"
         )
+        width = max((len(t.table) for t in self.tables), default=0)
         lines = [head]
         lines += [
-            f"  {t.table:<16} {t.rows:>9} rows  sha256 {t.checksum[:16]}" for t in self.tables
+            f"  {t.table:<{width}} {t.rows:>9} rows  sha256 {t.checksum[:16]}" for t in self.tables
         ]
         return "\n".join(lines)
 
