@@ -89,6 +89,11 @@ def test_sources_add_list_remove(cli, monkeypatch) -> None:  # noqa: ANN001
     gone = cli("sources", "remove", "arxiv:cs.CL")
     assert gone.exit_code == 1 and "not a followed source" in gone.stderr
     assert "arxiv:cs.CL" not in cli("sources", "list").output
+    for _ in range(2):  # in PAPERFEED_SOURCES (and added, then not): it stays followed
+        kept = cli("sources", "remove", "arxiv:stat.ML")
+        assert kept.exit_code == 1 and "still followed: PAPERFEED_SOURCES names it" in kept.stderr
+        assert "arxiv:stat.ML  (settings)" in cli("sources", "list").output
+        assert cli("sources", "add", "arxiv:stat.ML").exit_code == 0
 
 
 def follow_all(cli) -> None:  # noqa: ANN001

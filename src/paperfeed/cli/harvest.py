@@ -34,7 +34,7 @@ def sources_add(
 def sources_remove(name: Annotated[str, typer.Argument(help="A followed source.")]) -> None:
     """Stop following a source (its papers stay in the catalogue)."""
     with opened_store() as store:
-        source = harvesting.remove_source(store, name)
+        source = harvesting.remove_source(store, state.settings, name)
     say(f"no longer following {source.name}")
 
 

@@ -131,11 +131,20 @@ def add_source(store: Store, name: str) -> tuple[Source, bool]:
     return source, store.add_source(source.name)
 
 
-def remove_source(store: Store, name: str) -> Source:
+def remove_source(store: Store, settings: Settings, name: str) -> Source:
+    """Stop following `name` (added with `sources add`); Conflict when PAPERFEED_SOURCES
+    still names it, as it stays followed until it is removed there."""
     from paperfeed.errors import NotFound
 
     source = parse_source(name)
-    if not store.remove_source(source.name):
+    removed = store.remove_source(source.name)
+    configured = {parse_source(n).name for n in settings.sources.split(",") if n.strip()}
+    if source.name in configured:
+        raise Conflict(
+            f"{source.name} is still followed: PAPERFEED_SOURCES names it; remove it there"
+            + (" (it was also added with `sources add`: that is undone)" if removed else "")
+        )
+    if not removed:
         raise NotFound(f"{source.name} is not a followed source (see `paperfeed sources list`)")
     return source
 
