@@ -66,6 +66,29 @@ def test_errors_are_one_line_without_traceback(tmp_path, args, message):
     assert message in proc.stderr and any(line.startswith("Error: ") for line in lines)
 
 
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (("ingest", "--limit", "0", str(FIXTURES / "web_papers.jsonl")), "--limit"),
+        (("ingest", "--limit", "-1", str(FIXTURES / "web_papers.jsonl")), "--limit"),
+        (("ingest", "--batch-size", "0", str(FIXTURES / "web_papers.jsonl")), "--batch-size"),
+        (("serve", "--no-sample", "--port", "70000"), "--port"),
+        (("serve", "--no-sample", "--port", "-1"), "--port"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_before_anything_runs(tmp_path, args, option):
+    """`ingest --limit 0` imported one record, `--limit -1` too, `--batch-size 0` committed
+    one at a time and `serve --port 70000` was an OverflowError traceback."""
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "paperfeed", *args],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and f"Invalid value for '{option}'" in proc.stderr
+    assert not (tmp_path / "data" / "paperfeed.sqlite3").exists()  # nothing was opened
+
+
 def test_serve_loads_the_sample_into_an_empty_data_dir_and_answers(tmp_path):
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_DIGEST_TIME": ""}
     proc = subprocess.Popen(  # --port 0: the kernel picks the port at bind, nobody can take it

@@ -21,8 +21,8 @@ papers_app = typer.Typer(help="Look at papers in the catalogue.", no_args_is_hel
 
 def ingest(
     sources: Annotated[list[str], typer.Argument(help="Files or URLs to import.")],
-    batch_size: Annotated[int, typer.Option(help="Papers per committed batch.")] = 5000,
-    limit: Annotated[int | None, typer.Option(help="Stop after this many records.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Papers per committed batch.")] = 5000,
+    limit: Annotated[int | None, typer.Option(min=1, help="Stop after this many records.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Parse and report, write nothing.")
     ] = False,

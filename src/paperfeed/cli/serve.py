@@ -53,7 +53,9 @@ def url_for(host: str, port: int) -> str:
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")
+    ] = 8000,
     no_sample: Annotated[
         bool, typer.Option("--no-sample", help="Do not load the bundled sample corpus.")
     ] = False,
