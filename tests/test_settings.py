@@ -44,6 +44,37 @@ def test_generated_secret_is_kept(tmp_path):
     assert load_settings(data_dir=tmp_path).resolved_secret() == first
 
 
+def _resolve_secret_after(barrier, data_dir, keys) -> None:  # noqa: ANN001
+    settings = load_settings(data_dir=data_dir, secret_key="")
+    barrier.wait()  # every process asks for the key at the same moment
+    keys.put(settings.resolved_secret())
+
+
+def test_processes_starting_together_share_one_generated_secret(tmp_path):
+    """`serve` and `worker` (or several app workers) starting at once on a fresh data
+    directory must sign with the same key: each generated and wrote its own, and the ones
+    that lost the race signed sessions and email links the others rejected."""
+    import multiprocessing
+    import stat
+
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(20):
+        data_dir = tmp_path / f"data{trial}"
+        barrier, keys = ctx.Barrier(12), ctx.Queue()
+        procs = [
+            ctx.Process(target=_resolve_secret_after, args=(barrier, data_dir, keys))
+            for _ in range(12)
+        ]
+        for proc in procs:
+            proc.start()
+        seen = {keys.get(timeout=60) for _ in procs}
+        for proc in procs:
+            proc.join(timeout=60)
+        assert seen == {(data_dir / "secret_key").read_text()}, f"trial {trial}: {len(seen)} keys"
+        assert stat.S_IMODE((data_dir / "secret_key").stat().st_mode) == 0o600
+        assert sorted(p.name for p in data_dir.iterdir()) == ["secret_key"]
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [

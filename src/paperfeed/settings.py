@@ -6,6 +6,7 @@ the README. Settings are built by `load_settings()`, never at import time.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -338,9 +339,27 @@ class Settings(BaseSettings):
 
         path = self.data_dir / "secret_key"
         if not path.exists():
+            # Written whole and private under a name of its own, then linked into place:
+            # processes starting together (serve and worker on one data directory) all end
+            # up with the first key linked, and none ever reads a half-written or
+            # world-readable one.
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+            draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_urlsafe(32))
+                    f.flush()
+                    os.fsync(f.fileno())
+                try:
+                    os.link(draft, path)
+                except FileExistsError:
+                    pass  # another process's key came first: use that one
+                except OSError:  # a file system without hard links
+                    if not path.exists():
+                        os.replace(draft, path)
+            finally:
+                draft.unlink(missing_ok=True)
         return path.read_text().strip()
 
 
