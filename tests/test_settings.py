@@ -86,6 +86,15 @@ def test_processes_starting_together_share_one_generated_secret(tmp_path):
         ("PAPERFEED_BASE_URL", "papers.example.org", "PAPERFEED_BASE_URL must be an http(s) URL"),
         ("PAPERFEED_FETCH_INTERVAL", "soon", "PAPERFEED_FETCH_INTERVAL:"),
         ("PAPERFEED_SOURCES", "arxiv:cs.CL,cs.LG", "PAPERFEED_SOURCES: unknown source 'cs.LG'"),
+        ("PAPERFEED_SMTP_URL", "http://u:secret@mail.example.org", "PAPERFEED_SMTP_URL must look"),
+        (
+            "PAPERFEED_SMTP_URL",
+            "smtp://mail.example.org:99999",
+            "PAPERFEED_SMTP_URL has an invalid",
+        ),
+        ("PAPERFEED_MAIL_FROM", "paperfeed", "PAPERFEED_MAIL_FROM has no usable address"),
+        ("PAPERFEED_ARXIV_URL", "export.arxiv.org", "PAPERFEED_ARXIV_URL must be an http(s) URL"),
+        ("PAPERFEED_HF_URL", "ftp://huggingface.co", "PAPERFEED_HF_URL must be an http(s) URL"),
         ("PAPERFEED_SOURCES", "arxiv:zz.AB", "PAPERFEED_SOURCES: 'zz.AB' is not an arXiv"),
     ],
 )

@@ -12,7 +12,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paperfeed.errors import ConfigError
@@ -256,6 +263,39 @@ class Settings(BaseSettings):
     @classmethod
     def _harvest_time(cls, value: str) -> str:
         parse_time_of_day(value, "PAPERFEED_HARVEST_TIME")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if value.strip():
+            from paperfeed.digest.smtp import parse_smtp_url
+            from paperfeed.errors import PaperfeedError
+
+            try:
+                parse_smtp_url(value)
+            except PaperfeedError as exc:
+                raise ConfigError(exc.message) from None
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        address = parseaddr(value)[1]
+        if not address or "@" not in address:
+            raise ConfigError(f"PAPERFEED_MAIL_FROM has no usable address: {value!r}")
+        return value
+
+    @field_validator("arxiv_url", "hf_url")
+    @classmethod
+    def _upstream_url(cls, value: str, info: ValidationInfo) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"PAPERFEED_{(info.field_name or '').upper()} must be an http(s) URL, not {value!r}"
+            )
         return value
 
     @field_validator("sources")
