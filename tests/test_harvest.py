@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from harvest_upstream import Upstream, oai_records, record_categories, record_id
-from test_db_outage import private_pg  # noqa: F401 - the fixture: a PostgreSQL server to stop
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.search.keyword import KeywordIndex
@@ -345,7 +344,7 @@ def test_instances_on_one_store_run_the_scheduled_harvest_once(
 def test_serve_schedule_survives_the_database_going_away_mid_harvest(
     tmp_path,
     upstream,
-    private_pg,  # noqa: F811
+    private_pg,
 ) -> None:  # noqa: ANN001
     """PostgreSQL stopped while `serve`'s scheduled harvest runs: the schedule does not die
     with it (nor wait for tomorrow): once the database is back, the day's harvest runs."""

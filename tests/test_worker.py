@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_db_outage import private_pg  # noqa: F401 - the fixture: a PostgreSQL server to stop
 
 from paperfeed.digest.compose import period_key
 from paperfeed.ingest import ingest_sources
@@ -258,7 +257,7 @@ def test_worker_backfills_transformer_vectors(tmp_path: Path, database_url) -> N
         store.close()
 
 
-def test_worker_waits_out_a_database_restart_then_runs_jobs(tmp_path: Path, private_pg) -> None:  # noqa: ANN001, F811
+def test_worker_waits_out_a_database_restart_then_runs_jobs(tmp_path: Path, private_pg) -> None:  # noqa: ANN001
     """PostgreSQL stopped under a running `paperfeed worker` (a restart, a failover): the
     worker logs it and keeps trying instead of exiting, then runs the jobs planned once the
     database is back (here: the day's harvest of a source followed after the restart)."""
