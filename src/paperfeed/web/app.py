@@ -32,6 +32,7 @@ from paperfeed.store import Store, open_store
 from paperfeed.store.failures import storage_error
 from paperfeed.web.bodies import errors_message
 from paperfeed.web.headers import SecurityHeaders
+from paperfeed.web.methods import HeadAsGet
 from paperfeed.web.pagecache import PageCache
 from paperfeed.web.routes import (
     accounts,
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = Fals
     app.state.jinja = make_env()
     app.add_middleware(PageCache, settings=settings)  # inner: cached pages get the headers too
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)  # outermost: HEAD is the GET it mirrors, cache and all
     # Swagger UI's files ship in the fastapi-offline wheel: /docs loads nothing from a CDN.
     app.mount("/static/swagger", StaticFiles(directory=SWAGGER_STATIC), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -173,7 +175,11 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = Fals
         message = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and message == "Not Found":
             message = "nothing here: the page or paper does not exist"
-        return error_response(request, exc.status_code, message)
+        headers = dict(exc.headers or {})
+        allow = headers.get("Allow")
+        if allow is not None and "GET" in allow.split(", ") and "HEAD" not in allow:
+            headers["Allow"] = f"{allow}, HEAD"  # HeadAsGet answers HEAD wherever GET is
+        return error_response(request, exc.status_code, message, headers or None)
 
     async def _disk_problem(request: Request, exc: Exception) -> Response:
         problem = storage_error(exc, settings.data_dir)
