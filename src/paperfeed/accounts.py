@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from paperfeed.digest.render import RenderedEmail, Renderer
 from paperfeed.email_address import normalize_email
 from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
-from paperfeed.inputs import check_text
+from paperfeed.inputs import check_text, one_newline
 from paperfeed.models import ROLES, Comment, PendingSignup, User
 from paperfeed.settings import Settings
 from paperfeed.store import Store
@@ -274,7 +274,7 @@ def set_upvote(store: Store, user: User, paper_id: str, *, upvoted: bool) -> Vot
 
 
 def add_comment(store: Store, user: User, paper_id: str, body: str) -> Comment:
-    body = check_text(body, "the comment").strip()
+    body = one_newline(check_text(body, "the comment")).strip()
     if not body:
         raise BadRequest("the comment is empty")
     if len(body) > MAX_COMMENT:

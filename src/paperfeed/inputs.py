@@ -23,3 +23,10 @@ def check_text(text: str, name: str) -> str:
             f"{name} contains the character U+{ord(bad.group()):04X}, which is not allowed"
         )
     return text
+
+
+def one_newline(text: str) -> str:
+    """`text` with every line break as LF. A browser counts a line break of a <textarea> as
+    one character (its `maxlength`) but sends it as CR LF: counted as sent, a comment the
+    form accepted could be over the limit."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")

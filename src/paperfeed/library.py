@@ -12,7 +12,7 @@ import unicodedata
 from typing import Any
 
 from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound
-from paperfeed.inputs import check_text
+from paperfeed.inputs import check_text, one_newline
 from paperfeed.models import FOLLOW_KINDS, Collection, Follow, Note, StoredPaper, User
 from paperfeed.store import Store
 
@@ -139,7 +139,7 @@ def mark_read(store: Store, user: User, paper_id: str, *, read: bool = True) -> 
 
 def set_note(store: Store, user: User, paper_id: str, body: str) -> Note | None:
     """Write (or, with an empty body, delete) the reader's private note on a paper."""
-    body = check_text(body, "the note").strip()
+    body = one_newline(check_text(body, "the note")).strip()
     if len(body) > MAX_NOTE:
         raise BadRequest(f"notes are limited to {MAX_NOTE} characters")
     try:

@@ -444,7 +444,8 @@ def note_form(
     paper_id: str,
     store: StoreDep,
     user: OptionalUser,
-    body: Annotated[str, Form(max_length=library.MAX_NOTE + 1000)] = "",
+    # every line break may come as CR LF: the limit is checked on the text itself
+    body: Annotated[str, Form(max_length=2 * library.MAX_NOTE)] = "",
 ) -> Response:
     if user is None:
         return sign_in_redirect(f"/papers/{paper_id}")

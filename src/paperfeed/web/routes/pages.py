@@ -207,7 +207,8 @@ def comment_form(
     paper_id: str,
     store: StoreDep,
     user: OptionalUser,
-    body: Annotated[str, Form(max_length=accounts.MAX_COMMENT)],
+    # every line break may come as CR LF: the limit is checked on the text itself
+    body: Annotated[str, Form(max_length=2 * accounts.MAX_COMMENT)],
 ) -> Response:
     if user is None:
         return sign_in_redirect(f"/papers/{paper_id}")
