@@ -169,3 +169,17 @@ def test_similar_papers_show_dates_with_years(server: str) -> None:
     assert re.search(
         r'<time class="date" datetime="2024-[0-9-]+">[A-Z][a-z]{2} \d+, 2024<', similar
     )
+
+
+def test_more_results_links_lead_to_pages_that_answer(server: str) -> None:
+    """Following "More results" from the first page ends on the last page the site serves
+    (200 results): no link to a page that is a 400."""
+    url, pages = "/search?q=diffusion", 0
+    while url:
+        r = httpx.get(server + url, timeout=60)
+        assert r.status_code == 200, (url, r.status_code)
+        pages += 1
+        more = re.search(r'rel="next" href="([^"]+)"', r.text)
+        url = "/search" + more.group(1).replace("&amp;", "&") if more else ""
+    assert pages == 10  # more than 200 papers match: all ten pages, and no eleventh
+

@@ -29,7 +29,9 @@ from paperfeed.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+LAST_PAGE = 1000  # of a daily list (p counts from 0)
 SEARCH_PAGE = 20
+SEARCH_LAST_PAGE = 9  # 200 results at most: a "More" link stops there
 
 
 def period_link(period: daily.Period) -> str:
@@ -45,7 +47,7 @@ def home(
     user: OptionalUser,
     date: Annotated[str | None, Query(max_length=10)] = None,
     view: Literal["day", "week", "month"] = "day",
-    p: Annotated[int, Query(ge=0, le=1000)] = 0,
+    p: Annotated[int, Query(ge=0, le=LAST_PAGE)] = 0,
 ) -> Response:
     """Daily papers for a day, week or month (default: the latest day with papers)."""
     chosen = daily.parse_period(day=date)
@@ -64,7 +66,7 @@ def home(
             "items": items,
             "total": total,
             "page": p,
-            "more": (p + 1) * PAGE_SIZE < total,
+            "more": (p + 1) * PAGE_SIZE < total and p < LAST_PAGE,
             "prev": prev,
             "next": nxt,
             "link": period_link,
@@ -111,7 +113,7 @@ def search_page(
     category: Annotated[str | None, Query(max_length=40)] = None,
     has_code: bool = False,
     sort: str | None = None,
-    p: Annotated[int, Query(ge=0, le=9)] = 0,
+    p: Annotated[int, Query(ge=0, le=SEARCH_LAST_PAGE)] = 0,
 ) -> Response:
     """Search box, then title + abstract per result with the query's words marked."""
     form = searching.make_form(
@@ -129,7 +131,7 @@ def search_page(
         seq = pagecache.change_seq(request)
         seq = store.last_seq() if seq is None else seq
         found = searching.find(store, search, form, limit=(p + 1) * SEARCH_PAGE + 1, seq=seq)
-        more = len(found.results) > (p + 1) * SEARCH_PAGE
+        more = len(found.results) > (p + 1) * SEARCH_PAGE and p < SEARCH_LAST_PAGE
         results = found.results[p * SEARCH_PAGE : (p + 1) * SEARCH_PAGE]
         filtered = bool(form.since or form.until or form.category or form.has_code)
         if not found.results and filtered:
