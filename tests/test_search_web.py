@@ -183,3 +183,26 @@ def test_more_results_links_lead_to_pages_that_answer(server: str) -> None:
         url = "/search" + more.group(1).replace("&amp;", "&") if more else ""
     assert pages == 10  # more than 200 papers match: all ten pages, and no eleventh
 
+
+def feed_and_export_links(html: str) -> list[str]:
+    return [
+        href.replace("&amp;", "&")
+        for href in re.findall(r'href="(/(?:feeds|api/export)/search[^"]*)"', html)
+    ]
+
+
+def test_feeds_and_exports_of_a_filtered_search_keep_its_filters(server: str) -> None:
+    links = feed_and_export_links(page(server, q="diffusion", sort="date", has_code="1"))
+    assert len(links) == 5, links  # RSS, Atom, BibTeX, RIS, CSV
+    for link in links:
+        assert "sort=date" in link and "has_code=1" in link, link
+    links = feed_and_export_links(page(server, q="diffusion", category="cs.LG"))
+    assert all("category=cs.LG" in link for link in links), links
+
+    html = page(server, q="diffusion", sort="date")
+    (csv_link,) = [link for link in feed_and_export_links(html) if "format=csv" in link]
+    exported = httpx.get(server + csv_link, timeout=60)
+    assert exported.status_code == 200
+    rows = [line.split(",")[0] for line in exported.text.splitlines()[1:]]
+    shown = card_ids(html)
+    assert len(shown) == 20 and rows[:20] == shown  # the file lists the page's papers, in order

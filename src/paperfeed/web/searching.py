@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlencode
 
 from paperfeed.dates import parse_day
 from paperfeed.errors import BadRequest
@@ -58,6 +59,19 @@ def make_form(
         has_code=has_code,
         sort=sort,
     )
+
+
+def export_query(form: SearchForm) -> str:
+    """The query string of this search's feeds and exports: the query and the filters they
+    take (category, has code, sort), so a filtered page exports what it shows."""
+    params = {"q": form.q}
+    if form.category:
+        params["category"] = form.category
+    if form.has_code:
+        params["has_code"] = "1"
+    if form.sort != "relevance":
+        params["sort"] = form.sort
+    return urlencode(params)
 
 
 def highlight_terms(q: str) -> frozenset[str]:

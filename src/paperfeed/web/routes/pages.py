@@ -153,6 +153,7 @@ def search_page(
             "close": found.close,
             "total": found.total,
             "filtered_out": filtered_out,
+            "export_query": searching.export_query(form),
             "voted": voted_ids(store, user, [r.item for r in results]),
         },
         public=True,
