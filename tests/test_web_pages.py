@@ -186,3 +186,23 @@ def test_search_page_offers_feeds_and_exports_and_no_template_has_conflict_marke
     for template in templates.glob("*.html"):
         for line in template.read_text().splitlines():
             assert not line.startswith(("<<<<<<< ", "=======", ">>>>>>> ")), template.name
+
+
+def test_signing_in_from_the_header_comes_back_to_the_same_page(web_server) -> None:  # noqa: ANN001
+    """The header's "Sign in" and "Sign up" links keep the page's query (a search, a day)."""
+    here = "/search?q=diffusion+models&sort=date"
+    v = Visitor(web_server)
+    v.sign_up("header-signin@example.org")
+    v.http.cookies.clear()
+    page = v.http.get(here).text
+    for mode in ("signin", "signup"):
+        link = re.search(rf'<a href="(/{mode}\?next=[^"]+)">', page)
+        assert link, mode
+        form = v.http.get(link.group(1).replace("&amp;", "&")).text
+        field = re.search(r'name="next" value="([^"]+)"', form)
+        assert field and field.group(1).replace("&amp;", "&") == here, (mode, field)
+    r = v.post_form(
+        "/signin",
+        {"email": "header-signin@example.org", "password": "correct horse battery", "next": here},
+    )
+    assert r.status_code == 303 and r.headers["location"] == here
