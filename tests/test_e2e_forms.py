@@ -11,6 +11,7 @@ import pytest
 from conftest import LiveServer, _start_server
 
 from paperfeed import accounts, library
+from paperfeed.store import open_store
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAPER = "2608.17271"
@@ -107,3 +108,45 @@ def test_a_note_at_the_limit_with_line_breaks_is_kept_and_shown_as_written(
     page.goto(f"{site.url}/library")
     shown = page.locator("#notes .note .text").first.inner_text()
     assert shown.count("\n") == 40 and shown.endswith("z")
+
+
+def overflow(tab, url: str) -> int:  # noqa: ANN001
+    """How far `url` scrolls sideways (0: it fits the viewport)."""
+    tab.goto(url)
+    return int(tab.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def test_long_unbroken_names_and_queries_fit_a_phone(site: LiveServer, browser) -> None:  # noqa: ANN001
+    """What visitors type (an 80-character name with no space, shown in the header and as
+    "submitted by" on the daily list for everyone; a 250-character query; a long id on a
+    404 page) and an admin's longer menu never make a page scroll sideways on a phone."""
+    # a phone-wide viewport (not is_mobile: a mobile browser zooms out to fit what overflows)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    try:
+        tab.goto(site.url + "/signup")
+        tab.fill("input[name=email]", "long-name@example.org")
+        tab.fill("input[name=name]", "N" * 80)
+        tab.fill("input[name=password]", "correct horse battery")
+        tab.click("form.stack button[type=submit]")
+        tab.wait_for_load_state()
+        store = open_store(site.settings)  # an admin: the longest menu (Curation, Indexes)
+        try:
+            accounts.set_role(store, email="long-name@example.org", role="admin")
+        finally:
+            store.close()
+        tab.goto(site.url + "/submit")
+        tab.fill("input[name=arxiv_id]", "1501.05039")
+        tab.click("main form button[type=submit]")
+        tab.wait_for_url("**/papers/1501.05039")
+        assert "N" * 80 in tab.locator("header .who").inner_text()
+        for path in ("/", "/papers/1501.05039", "/library", "/curation", "/admin/search"):
+            assert overflow(tab, site.url + path) <= 1, ("signed in", path)
+        tab.context.clear_cookies()
+        home = site.url + "/"
+        assert overflow(tab, home) <= 1 and "submitted by " + "N" * 80 in tab.content()
+        for path in ("/search?q=" + "a" * 250, "/papers/" + "9" * 300):
+            assert overflow(tab, site.url + path) <= 1, path
+    finally:
+        context.close()
