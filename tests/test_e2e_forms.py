@@ -150,3 +150,24 @@ def test_long_unbroken_names_and_queries_fit_a_phone(site: LiveServer, browser) 
             assert overflow(tab, site.url + path) <= 1, path
     finally:
         context.close()
+
+
+def test_back_after_signing_out_shows_no_private_page(site: LiveServer, page) -> None:  # noqa: ANN001
+    """On a shared computer: Back after "Sign out" must not bring the reader's library (their
+    private notes) back from the browser's cache."""
+    page.goto(f"{site.url}/papers/{PAPER}")
+    page.locator("form.noteform textarea").fill("my private note about this paper")
+    page.click("form.noteform button[type=submit]")
+    page.wait_for_load_state()
+    response = page.goto(f"{site.url}/library")
+    assert response is not None and "no-store" in response.headers.get("cache-control", "")
+    assert "my private note" in page.content()
+    page.click("header form button")  # Sign out
+    page.wait_for_load_state()
+    assert page.locator("header .who").count() == 0
+    page.go_back()
+    page.wait_for_load_state()
+    assert "my private note" not in page.content(), page.url
+    assert page.locator("header .who").count() == 0
+    css = page.request.get(f"{site.url}/static/style.css")
+    assert "no-store" not in css.headers.get("cache-control", "")  # static files stay cached

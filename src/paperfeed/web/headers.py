@@ -7,12 +7,19 @@ allowed for images because the stylesheets of KaTeX and Swagger UI draw icons wi
 SVGs. A response that sets its own `Content-Security-Policy` keeps it (the digest preview,
 whose email HTML needs inline styles, gets a sandboxed, script-free policy that only the
 preview page of this site may frame).
+
+A response to a signed-in request (session cookie or Authorization header) is `no-store`
+unless it says otherwise: pages showing a reader's library, notes or account must not be
+kept by the browser, where Back after signing out (on a shared computer) showed them again.
+Static files keep their own caching.
 """
 
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperfeed.web.pagecache import anonymous
 
 CSP = "; ".join(
     [
@@ -63,11 +70,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        private = not anonymous(scope) and not scope["path"].startswith("/static/")
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS:
                     headers.setdefault(name, value)
+                if private:
+                    headers.setdefault("cache-control", "no-store")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
