@@ -206,3 +206,24 @@ def test_signing_in_from_the_header_comes_back_to_the_same_page(web_server) -> N
         {"email": "header-signin@example.org", "password": "correct horse battery", "next": here},
     )
     assert r.status_code == 303 and r.headers["location"] == here
+
+
+def test_upvoting_on_a_later_page_of_a_collection_comes_back_to_that_page(web_server) -> None:  # noqa: ANN001
+    v = Visitor(web_server)
+    v.sign_up("pages-collection@example.org")
+    r = v.post_form(
+        "/collections", {"name": "Long reading list", "public": "true"}, page="/library"
+    )
+    assert r.status_code == 303
+    where = r.headers["location"]
+    ids = [p["id"] for p in v.http.get("/api/papers", params={"limit": 60}).json()]
+    token = v.csrf("/library")
+    for paper_id in ids[:55]:
+        r = v.http.post(
+            f"/api{where}/papers", json={"arxivId": paper_id}, headers={"X-CSRF-Token": token}
+        )
+        assert r.status_code == 201, r.text
+    page = v.http.get(where, params={"p": 1}).text
+    assert 'class="card"' in page
+    nexts = set(re.findall(r'name="next" value="([^"]*)"', page))
+    assert nexts == {f"{where}?p=1"}, nexts
