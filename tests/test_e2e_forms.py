@@ -216,3 +216,35 @@ def test_copy_bibtex_works_on_a_plain_http_instance_and_hides_without_javascript
             assert not no_js.locator("button[data-copy]").is_visible()
         finally:
             b.close()
+
+
+def test_links_in_the_digest_preview_open_the_page(site: LiveServer, browser) -> None:  # noqa: ANN001
+    """A link in the framed digest email opens its page in a new tab, as from a mail client
+    (followed inside the frame, it loaded a page that refuses framing: a broken frame)."""
+    from paperfeed.digest.subscriptions import add_subscriber_confirmed
+    from paperfeed.digest.tokens import Links
+
+    store = open_store(site.settings)
+    try:
+        sub, _ = add_subscriber_confirmed(
+            store, email="preview-links@example.org", searches=["transformer"], confirmed=True
+        )
+    finally:
+        store.close()
+    token = Links(site.settings).token("manage", sub.id, sub.email)
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    try:
+        tab.goto(f"{site.url}/digest/preview?token={token}", wait_until="networkidle")
+        link = tab.frame_locator("iframe.digest-preview").locator("a[href*='/papers/']").first
+        href = link.get_attribute("href")
+        with context.expect_page() as opened:
+            link.click()
+        paper = opened.value
+        paper.wait_for_load_state()
+        assert paper.url == href and paper.locator("h1").count() == 1
+        frame = tab.frame_locator("iframe.digest-preview")
+        assert frame.locator("a[href*='/papers/']").count() >= 1  # the email is still shown
+    finally:
+        context.close()

@@ -295,6 +295,9 @@ def digest_preview_email(
     """The HTML part of the next digest, exactly as mailed (framed by `/digest/preview`)."""
     sub = _preview_subscriber(store, settings, user, token, email)
     _, rendered = preview_digest(settings, store, sub)
+    # its links open in a new tab, as from a mail client: followed inside the frame they
+    # loaded pages that refuse to be framed (a broken frame)
+    html = rendered.html.replace("<head>", '<head><base target="_blank">', 1)
     # the email's own HTML (inline styles, as mail clients need): no script, sandboxed, and
     # framed only by the preview page of this site
     headers = {
@@ -302,7 +305,7 @@ def digest_preview_email(
         "X-Frame-Options": "SAMEORIGIN",
         "Referrer-Policy": "no-referrer",
     }
-    return HTMLResponse(rendered.html, headers=headers)
+    return HTMLResponse(html, headers=headers)
 
 
 class SavedSearchRequest(BaseModel):
