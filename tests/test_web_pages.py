@@ -227,3 +227,38 @@ def test_upvoting_on_a_later_page_of_a_collection_comes_back_to_that_page(web_se
     assert 'class="card"' in page
     nexts = set(re.findall(r'name="next" value="([^"]*)"', page))
     assert nexts == {f"{where}?p=1"}, nexts
+
+
+def test_library_forms_sent_twice_land_where_the_first_did(web_server) -> None:  # noqa: ANN001
+    """A double click sends a form twice: "Unfollow" and "remove" ask for what the first
+    request already did, and answer the same redirect (they were a 404 page)."""
+    v = Visitor(web_server)
+    v.sign_up("double-click@example.org")
+    paper = "2608.17271"
+    follow = {"kind": "author", "value": "Ada Lovelace", "next": f"/papers/{paper}#library"}
+    assert v.post_form("/follows", follow, page="/library").status_code == 303
+    for _ in range(2):
+        r = v.post_form("/follows", {**follow, "action": "unfollow"}, page="/library")
+        assert r.status_code == 303 and r.headers["location"] == f"/papers/{paper}#library"
+    r = v.post_form("/collections", {"name": "Twice", "paper_id": paper}, page="/library")
+    assert r.status_code == 303
+    (collection,) = v.http.get("/api/collections").json()
+    for _ in range(2):
+        r = v.post_form(
+            f"/collections/{collection['id']}/remove", {"paper_id": paper}, page="/library"
+        )
+        assert r.status_code == 303, r.text[:300]
+    for _ in range(2):
+        r = v.post_form(
+            f"/papers/{paper}/save",
+            {"collection_id": str(collection["id"]), "action": "remove"},
+            page="/library",
+        )
+        assert r.status_code == 303, r.text[:300]
+    # someone else's collection is still refused
+    other = Visitor(web_server)
+    other.sign_up("double-click-other@example.org")
+    r = other.post_form(
+        f"/collections/{collection['id']}/remove", {"paper_id": paper}, page="/library"
+    )
+    assert r.status_code in (403, 404)

@@ -89,9 +89,13 @@ def save_paper(store: Store, user: User, collection_id: int, paper_id: str) -> b
         raise NotFound(f"no paper {paper_id!r} in this catalogue") from None
 
 
-def unsave_paper(store: Store, user: User, collection_id: int, paper_id: str) -> None:
+def unsave_paper(
+    store: Store, user: User, collection_id: int, paper_id: str, *, missing_ok: bool = False
+) -> None:
+    """Take a paper out of one of the reader's collections. `missing_ok`: a paper that is not
+    there is no error (a form sent twice by a double click asks for what is already done)."""
     owned_collection(store, user, collection_id)
-    if not store.remove_from_collection(collection_id, paper_id):
+    if not store.remove_from_collection(collection_id, paper_id) and not missing_ok:
         raise NotFound(f"paper {paper_id!r} is not in this collection")
 
 
@@ -174,9 +178,10 @@ def follow(store: Store, user: User, kind: str, value: str) -> Follow:
     return f
 
 
-def unfollow(store: Store, user: User, kind: str, value: str) -> None:
+def unfollow(store: Store, user: User, kind: str, value: str, *, missing_ok: bool = False) -> None:
+    """Stop following; `missing_ok`: not following it is no error (as for `unsave_paper`)."""
     f = clean_follow(kind, value)
-    if not store.remove_follow(user_id=user.id, kind=f.kind, value=f.value):
+    if not store.remove_follow(user_id=user.id, kind=f.kind, value=f.value) and not missing_ok:
         raise NotFound(f"you do not follow the {f.kind} {f.value!r}")
 
 

@@ -403,7 +403,7 @@ def remove_paper_form(
 ) -> Response:
     if user is None:
         return sign_in_redirect(f"/collections/{collection_id}")
-    library.unsave_paper(store, user, collection_id, paper_id)
+    library.unsave_paper(store, user, collection_id, paper_id, missing_ok=True)
     return RedirectResponse(f"/collections/{collection_id}", status_code=303)
 
 
@@ -420,7 +420,7 @@ def save_form(
     if action == "add":
         library.save_paper(store, user, collection_id, paper_id)
     else:
-        library.unsave_paper(store, user, collection_id, paper_id)
+        library.unsave_paper(store, user, collection_id, paper_id, missing_ok=True)
     return RedirectResponse(f"/papers/{paper_id}#library", status_code=303)
 
 
@@ -468,5 +468,5 @@ def follow_form(
     if action == "follow":
         library.follow(store, user, kind, value)
     else:
-        library.unfollow(store, user, kind, value)
+        library.unfollow(store, user, kind, value, missing_ok=True)
     return RedirectResponse(target, status_code=303)
