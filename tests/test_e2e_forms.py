@@ -175,47 +175,46 @@ def test_back_after_signing_out_shows_no_private_page(site: LiveServer, page) ->
 
 def test_copy_bibtex_works_on_a_plain_http_instance_and_hides_without_javascript(
     site: LiveServer,
+    browser,  # noqa: ANN001
 ) -> None:
     """A self-hosted instance is often plain http on a LAN name, where browsers offer no
     clipboard API: the button must still copy (it threw a TypeError and did nothing). Without
     JavaScript the button, which could do nothing, is not shown."""
-    from playwright.sync_api import sync_playwright
-
     port = site.url.rsplit(":", 1)[1]
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--host-resolver-rules=MAP paperfeed.test 127.0.0.1",
-            ],
+    # a second Chromium of the same Playwright, resolving a LAN-like name to this server
+    b = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--host-resolver-rules=MAP paperfeed.test 127.0.0.1",
+        ],
+    )
+    try:
+        tab = b.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        tab.goto(f"http://paperfeed.test:{port}/papers/{PAPER}", wait_until="networkidle")
+        assert tab.evaluate("window.isSecureContext") is False  # http, not localhost
+        tab.click("button[data-copy]")
+        assert tab.locator("button[data-copy]").inner_text() in (
+            "Copied",
+            "Selected: press Ctrl+C",
         )
-        try:
-            tab = b.new_page()
-            errors: list[str] = []
-            tab.on("pageerror", lambda e: errors.append(str(e)))
-            tab.goto(f"http://paperfeed.test:{port}/papers/{PAPER}", wait_until="networkidle")
-            assert tab.evaluate("window.isSecureContext") is False  # http, not localhost
-            tab.click("button[data-copy]")
-            assert tab.locator("button[data-copy]").inner_text() in (
-                "Copied",
-                "Selected: press Ctrl+C",
-            )
-            selected = tab.evaluate(
-                "(() => { const t = document.getElementById('bibtex');"
-                " return t.value.substring(t.selectionStart, t.selectionEnd); })()"
-            )
-            assert selected.startswith("@misc{") and not errors, errors
+        selected = tab.evaluate(
+            "(() => { const t = document.getElementById('bibtex');"
+            " return t.value.substring(t.selectionStart, t.selectionEnd); })()"
+        )
+        assert selected.startswith("@misc{") and not errors, errors
 
-            no_js = b.new_context(java_script_enabled=False).new_page()
-            no_js.goto(f"{site.url}/papers/{PAPER}")
-            assert no_js.locator("textarea#bibtex").is_visible()  # copy by hand
-            assert not no_js.locator("button[data-copy]").is_visible()
-        finally:
-            b.close()
+        no_js = b.new_context(java_script_enabled=False).new_page()
+        no_js.goto(f"{site.url}/papers/{PAPER}")
+        assert no_js.locator("textarea#bibtex").is_visible()  # copy by hand
+        assert not no_js.locator("button[data-copy]").is_visible()
+    finally:
+        b.close()
 
 
 def test_links_in_the_digest_preview_open_the_page(site: LiveServer, browser) -> None:  # noqa: ANN001
