@@ -10,6 +10,7 @@ from pathlib import Path
 import bibtexparser
 import httpx
 import pytest
+import rispy
 from bibtexparser.middlewares import SeparateCoAuthors
 from conftest import LiveServer
 from fastapi.testclient import TestClient
@@ -110,3 +111,59 @@ def test_every_catalogue_entry_parses_and_round_trips(web_server: LiveServer):
             # arXiv titles are TeX source: "--" may be read as written or as an en dash
             assert decode(entry["title"]) in (" ".join(title.split()), decode(title)), text
         assert [decode(a) for a in entry["author"]] == [a["name"] for a in paper["authors"]]
+
+
+HOSTILE = [
+    # a backslash at the very end would escape the field's closing brace
+    {"arxiv_id": "2502.00001", "title": "Ends in a backslash \\", "authors": ["Back Slash\\"]},
+    # `\}` is no group to TeX and bibtexparser, but a brace to BibTeX: balanced by count only
+    {"arxiv_id": "2502.00002", "title": "A {\\} group", "authors": ["Ann Lee"]},
+    # biber's verbatim fields, the same hazards plus a line break
+    {
+        "arxiv_id": "2502.00003",
+        "title": "Hostile verbatim fields",
+        "authors": ["Ann Lee"],
+        "doi": "10.1000/a}b{c\\",
+        "primary_category": "cs.LG}",
+        "categories": ["cs.AI\nER  - \nTY  - JOUR\nTI  - injected"],
+    },
+]
+
+
+@pytest.fixture
+def hostile_client(cli, data_dir: Path, tmp_path: Path):  # noqa: ANN201
+    rows = [
+        {"abstract": "An abstract.", "published": "2025-01-02T10:00:00Z", **row}
+        | {"daily_date": "2025-01-03"}
+        for row in HOSTILE
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert cli("ingest", str(path), "--no-index").exit_code == 0
+    with TestClient(create_app(load_settings(data_dir=data_dir, secret_key="k" * 32))) as c:
+        yield c
+
+
+def test_hostile_fields_keep_the_entry_parseable(hostile_client):
+    entries = {
+        row["arxiv_id"]: parse_one(hostile_client.get(f"/api/papers/{row['arxiv_id']}/bibtex").text)
+        for row in HOSTILE
+    }
+    assert decode(entries["2502.00001"]["title"]) == "Ends in a backslash \\"
+    assert [decode(a) for a in entries["2502.00001"]["author"]] == ["Back Slash\\"]
+    assert decode(entries["2502.00002"]["title"]) == "A group"
+    verbatim = entries["2502.00003"]
+    assert verbatim["eprint"] == "2502.00003" and verbatim["url"].endswith("2502.00003")
+    assert verbatim["doi"] == "10.1000/abc" and verbatim["primaryClass"] == "cs.LG"
+
+
+def test_a_line_break_in_a_field_starts_no_ris_record(hostile_client):
+    r = hostile_client.get("/api/export/daily", params={"format": "ris", "date": "2025-01-03"})
+    assert r.status_code == 200
+    records = rispy.loads(r.text)
+    assert sorted(x["accession_number"] for x in records) == [
+        f"arXiv:{row['arxiv_id']}" for row in HOSTILE
+    ]
+    verbatim = next(x for x in records if x["accession_number"] == "arXiv:2502.00003")
+    assert "cs.AI ER - TY - JOUR TI - injected" in verbatim["keywords"]
+    assert verbatim["title"] == "Hostile verbatim fields"

@@ -34,6 +34,8 @@ _DANGEROUS_TEX = re.compile(
     r"Command|usepackage|RequirePackage|documentclass|lstinputlisting|verbatiminput|"
     r"directlua|luaexec|ShellEscape|pdfshellescape)(?![A-Za-z]))"
 )
+_TRAILING_BACKSLASHES = re.compile(r"\\+$")
+_ESCAPED_BRACE = re.compile(r"\\[{}]")
 # Inline math ($...$ with no $ inside, not starting or ending with a space) is kept as LaTeX.
 _MATH = re.compile(r"(?<!\\)\$(?=\S)[^$]+?(?<=\S)(?<!\\)\$")
 # Letters NFKD does not split into base letter + accent.
@@ -87,14 +89,25 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
+def _balance_braces(text: str) -> str:
+    """`text`, or `text` without its braces when they do not balance both as BibTeX counts
+    them (every brace) and as TeX and bibtexparser do (`\\{` and `\\}` are not groups):
+    either way an unbalanced one would end the field early or swallow the rest."""
+    if "{" not in text and "}" not in text:
+        return text
+    if _balanced(text) and _balanced(_ESCAPED_BRACE.sub("", text)):
+        return text
+    return _ESCAPED_BRACE.sub("", text).replace("{", "").replace("}", "")
+
+
 def bib_text(text: str) -> str:
     """Text for a braced BibTeX field: one line, specials escaped, inline math kept, braces
     balanced (BibTeX counts every brace, so an unbalanced one is dropped)."""
-    text = " ".join(text.split())
-    if ("{" in text or "}" in text) and not _balanced(text):
-        text = text.replace("{", "").replace("}", "")
+    text = _balance_braces(" ".join(text.split()))
     if "\\" in text:
         text = _DANGEROUS_TEX.sub(r"\\textbackslash{}", text)
+        # a backslash at the end would escape the field's closing brace (`{title \}`)
+        text = _TRAILING_BACKSLASHES.sub(lambda m: r"\textbackslash{}" * len(m[0]), text)
     if "$" not in text:
         return _escape_text(text)
     parts, last = [], 0
@@ -104,6 +117,12 @@ def bib_text(text: str) -> str:
         last = m.end()
     parts.append(_escape_text(text[last:]))
     return "".join(parts)
+
+
+def bib_verbatim(text: str) -> str:
+    """Text for a field biber reads verbatim (doi, primaryClass): one line, braces balanced,
+    no backslash escaping the closing brace; nothing else is escaped."""
+    return _balance_braces(" ".join(text.split())).rstrip("\\")
 
 
 def bib_name(name: str) -> str:
@@ -145,15 +164,15 @@ def bibtex(item: StoredPaper, key: str | None = None) -> str:
     p = item.paper
     fields = [
         ("title", bib_text(p.title)),
-        ("author", " and ".join(bib_name(a) for a in p.authors)),
+        ("author", " and ".join(n for n in map(bib_name, p.authors) if n)),
         ("year", str(paper_year(p) or "")),
         ("eprint", p.id),
         ("archivePrefix", "arXiv"),
-        ("primaryClass", p.primary_category or ""),
+        ("primaryClass", bib_verbatim(p.primary_category or "")),
         ("url", arxiv_abs_url(p.id)),
     ]
     if p.doi:
-        fields.append(("doi", p.doi))  # verbatim field for biber: no escaping
+        fields.append(("doi", bib_verbatim(p.doi)))  # verbatim field for biber: no escaping
     body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
     return f"@misc{{{key or citation_key(item)},\n{body}\n}}\n"
 
@@ -286,7 +305,7 @@ def ris_file(items: Sequence[StoredPaper]) -> str:
             lines += [("PY", str(p.published.year)), ("DA", p.published.strftime("%Y/%m/%d"))]
         lines += [("AB", _ris_value(p.abstract)), ("UR", arxiv_abs_url(p.id))]
         lines += [("L1", arxiv_pdf_url(p.id)), ("AN", f"arXiv:{p.id}"), ("PB", "arXiv")]
-        lines += [("KW", c) for c in p.categories]
+        lines += [("KW", _ris_value(c)) for c in p.categories]
         if p.doi:
             lines.append(("DO", _ris_value(p.doi)))
         if p.journal_ref:
