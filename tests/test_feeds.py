@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import feedparser
 import httpx
 import pytest
@@ -58,3 +60,66 @@ def test_any_search_as_a_feed(web_server, path: str) -> None:  # noqa: ANN001
 
 def test_search_feed_needs_a_query(web_server) -> None:  # noqa: ANN001
     assert httpx.get(web_server.url + "/feeds/search").status_code == 400
+
+
+LONG_TITLE = "Scaling " * 400
+HOSTILE_FEED = [
+    (
+        "2502.00001",
+        "Regret $\\widetilde{O}(\\sqrt{T})$ & <b>bold</b> \x07 \U0001f680 \ufffe",
+        ["cs.LG\x01"],
+    ),
+    ("2502.00002", LONG_TITLE, ["\x0b", "cs.AI"]),
+]
+
+
+@pytest.fixture
+def hostile_feeds(cli, data_dir, tmp_path):  # noqa: ANN001, ANN201
+    from fastapi.testclient import TestClient
+
+    from paperfeed.settings import load_settings
+    from paperfeed.web.app import create_app
+
+    rows = [
+        {
+            "arxiv_id": paper_id,
+            "title": title,
+            "abstract": "Abstract with <img src=x onerror=alert(1)> & \x0c a form feed.",
+            "authors": ["Zoë \x01Ødegård"],
+            "categories": cats,
+            "published": "2025-01-02T10:00:00Z",
+            "daily_date": "2025-01-03",
+        }
+        for paper_id, title, cats in HOSTILE_FEED
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert cli("ingest", str(path), "--no-index").exit_code == 0
+    settings = load_settings(
+        data_dir=data_dir, secret_key="k" * 32, base_url="https://example.org/papers"
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("fmt", ["xml", "atom"])
+def test_hostile_papers_keep_the_feed_valid(hostile_feeds, fmt: str) -> None:  # noqa: ANN001
+    r = hostile_feeds.get(f"/feeds/daily.{fmt}?date=2025-01-03")
+    assert r.status_code == 200, r.text[:300]
+    feed = feedparser.parse(r.content)
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    entries = {e.link.rsplit("/", 1)[1]: e for e in feed.entries}
+    assert sorted(entries) == ["2502.00001", "2502.00002"]
+    first = entries["2502.00001"]
+    assert first.title == "Regret $\\widetilde{O}(\\sqrt{T})$ & <b>bold</b>  \U0001f680"
+    assert [t.term for t in first.tags] == ["cs.LG"]
+    assert [t.term for t in entries["2502.00002"].tags] == ["cs.AI"]
+    assert entries["2502.00002"].title == " ".join(LONG_TITLE.split())
+    assert "<img" not in first.summary or fmt == "atom"  # RSS: shown as text, never a tag
+    assert first.link == "https://example.org/papers/papers/2502.00001"
+    assert first.published_parsed[:3] == (2025, 1, 3)
+    # a feed of another day is another feed: its own id and self link
+    self_link = next(link.href for link in feed.feed.links if link.rel == "self")
+    assert self_link == f"https://example.org/papers/feeds/daily.{fmt}?date=2025-01-03"
+    if fmt == "atom":
+        assert feed.feed.id == self_link

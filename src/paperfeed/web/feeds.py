@@ -64,7 +64,7 @@ def build_feed(
         )
         entry.published(when)
         entry.updated(p.updated or when)
-        for cat in p.categories:
+        for cat in filter(None, map(_clean, p.categories)):
             entry.category(term=cat)
         newest = max(newest or when, when)
     fg.updated(newest or datetime.now(UTC))

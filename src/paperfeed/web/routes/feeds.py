@@ -32,7 +32,7 @@ def daily_feed(
     return build_feed(
         settings,
         title=f"Daily Papers {period.key}",
-        path=f"/feeds/daily.{fmt}",
+        path=f"/feeds/daily.{fmt}" + (f"?date={period.key}" if date else ""),
         items=[r.item for r in ranked],
         fmt=fmt,
     )
