@@ -276,3 +276,33 @@ def test_nul_bytes_are_a_clear_400_never_a_5xx(web_server) -> None:  # noqa: ANN
                    json={"email": "a\x00@example.org", "password": "x"}),
     ]  # fmt: skip
     assert all(r.status_code < 500 for r in replies), [(r.status_code, r.text) for r in replies]
+
+
+def test_next_page_link_is_under_the_public_base_url(tmp_path) -> None:  # noqa: ANN001
+    """Behind a reverse proxy at https://papers.example.org/pf the app sees its own host
+    and no prefix; the `Link` it hands out must still be one the client can follow."""
+    from conftest import WEB_FIXTURE
+    from fastapi.testclient import TestClient
+
+    from paperfeed.ingest import ingest_sources
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+    from paperfeed.web.app import create_app
+
+    public = "https://papers.example.org/pf"
+    settings = load_settings(data_dir=tmp_path, secret_key="k" * 32, base_url=public + "/")
+    store = open_store(settings)
+    try:
+        ingest_sources(store, [str(WEB_FIXTURE)])
+    finally:
+        store.close()
+    seen: list[str] = []
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as proxy:
+        url: str | None = public + "/api/papers?limit=40"
+        while url:
+            assert url.startswith(public + "/api/papers?"), url
+            r = proxy.get(url.removeprefix(public))  # what the proxy forwards
+            assert r.status_code == 200
+            seen += [p["id"] for p in r.json()]
+            url = r.links.get("next", {}).get("url")
+    assert len(seen) == len(set(seen)) == 90 and seen == sorted(seen)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from starlette.datastructures import URL
 
 from paperfeed import accounts, daily, export
 from paperfeed.errors import NotFound, ServiceUnavailable
@@ -133,14 +134,19 @@ def search_papers(
 def list_papers(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     cursor: Annotated[str | None, Query(max_length=64, description="Last id seen.")] = None,
     limit: Limit = 50,
 ) -> Response:
-    """All papers by id; the `Link: <...>; rel="next"` header carries the next cursor."""
+    """All papers by id; the `Link: <...>; rel="next"` header carries the next cursor (under
+    PAPERFEED_BASE_URL when set: behind a reverse proxy the request's own URL is not the
+    public one)."""
     items = store.list_papers(after_id=cursor, limit=limit)
     response = JSONResponse([paper_json(i) for i in items])
     if len(items) == limit:
         nxt = request.url.include_query_params(cursor=items[-1].paper.id, limit=limit)
+        if not settings.base_url_derived:
+            nxt = URL(settings.base_url.rstrip("/") + "/api/papers?" + nxt.query)
         response.headers["Link"] = f'<{nxt}>; rel="next"'
     return response
 
