@@ -211,3 +211,14 @@ def test_gzip_damaged_from_the_start(cli, fixtures_dir, tmp_path):
     path = tmp_path / "stub.jsonl.gz"
     path.write_bytes(raw[:30])  # the header and a few bytes of the first block
     assert_one_clean_error(cli("ingest", "--no-index", str(path)), f"{path}: unreadable input")
+
+
+def test_a_limit_or_batch_below_one_is_refused_before_anything_is_read(cli, data_dir, fixtures_dir):
+    for option in ("--limit", "--batch-size"):
+        for value in ("0", "-1"):
+            result = cli("ingest", "--no-index", option, value, str(fixtures_dir / API))
+            assert result.exit_code == 2, (option, value, result.stdout)
+            assert option in result.stderr
+    assert papers_in(data_dir) == 0
+    assert cli("ingest", "--no-index", "--limit", "1", str(fixtures_dir / API)).exit_code == 0
+    assert papers_in(data_dir) == 1
