@@ -222,3 +222,17 @@ def test_a_limit_or_batch_below_one_is_refused_before_anything_is_read(cli, data
     assert papers_in(data_dir) == 0
     assert cli("ingest", "--no-index", "--limit", "1", str(fixtures_dir / API)).exit_code == 0
     assert papers_in(data_dir) == 1
+
+
+def test_a_byte_order_mark_costs_no_record(cli, data_dir, fixtures_dir, tmp_path):
+    """Windows tools write UTF-8 with a BOM: the format was recognised through it, but the
+    JSON parser then refused the first line (JSONL) or the whole file (HF daily JSON)."""
+    jsonl = tmp_path / "bom.jsonl"
+    jsonl.write_bytes(b"\xef\xbb\xbf" + "".join(sample_lines(fixtures_dir)[:3]).encode())
+    hf = tmp_path / "bom.json"
+    hf.write_bytes(
+        b"\xef\xbb\xbf" + (fixtures_dir / "hf_daily_papers_2026-07-09.json").read_bytes()
+    )
+    result = cli("ingest", "--no-index", str(jsonl), str(hf))
+    assert result.exit_code == 0, result.output
+    assert "rejected 0" in result.stdout and papers_in(data_dir) == 3 + 7

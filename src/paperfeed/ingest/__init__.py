@@ -27,6 +27,7 @@ from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 MAX_PROBLEMS_KEPT = 1000
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -170,6 +171,8 @@ def _read_records(doc: Document) -> Iterator[Record | Rejected]:
             raise doc.gunzip.error  # damaged from the first block on: not "empty"
         source = detect_source(head, doc.name)
         log.info("%s: format %s", doc.name, source.name)
+        if head.startswith(UTF8_BOM):  # as Windows tools write UTF-8; JSON parsers refuse it
+            doc.stream.read(len(UTF8_BOM))
         yield from source.parse(doc.stream, doc.name)
         if doc.gunzip is not None and doc.gunzip.error is not None:
             raise doc.gunzip.error
