@@ -236,3 +236,9 @@ def test_a_byte_order_mark_costs_no_record(cli, data_dir, fixtures_dir, tmp_path
     result = cli("ingest", "--no-index", str(jsonl), str(hf))
     assert result.exit_code == 0, result.output
     assert "rejected 0" in result.stdout and papers_in(data_dir) == 3 + 7
+
+
+def test_a_directory_is_named_as_one(cli, tmp_path):
+    assert_one_clean_error(
+        cli("ingest", "--no-index", str(tmp_path)), f"{tmp_path}: is a directory"
+    )

@@ -157,6 +157,8 @@ def documents(source: str) -> Iterator[Document]:
             yield open_document(url, io.BytesIO(body), len(body))
         return
     path = Path(source)
+    if path.is_dir():
+        raise BadRequest(f"{source}: is a directory; give the files in it (e.g. {source}/*.jsonl)")
     if not path.is_file():
         raise BadRequest(f"{source}: no such file")
     with path.open("rb") as raw:
