@@ -306,3 +306,13 @@ def test_next_page_link_is_under_the_public_base_url(tmp_path) -> None:  # noqa:
             seen += [p["id"] for p in r.json()]
             url = r.links.get("next", {}).get("url")
     assert len(seen) == len(set(seen)) == 90 and seen == sorted(seen)
+
+
+def test_empty_parameters_are_no_filter(web_server) -> None:  # noqa: ANN001
+    """`huggingface_hub` sends `submitter=""` when given one; like an empty `date=` it
+    filters nothing (it matched no paper at all)."""
+    whole_day = [i["paper"]["id"] for i in get(web_server, "/api/daily_papers").json()]
+    assert whole_day
+    for params in ({"submitter": ""}, {"date": ""}, {"submitter": "", "date": ""}):
+        r = get(web_server, "/api/daily_papers", **params)
+        assert r.status_code == 200 and [i["paper"]["id"] for i in r.json()] == whole_day

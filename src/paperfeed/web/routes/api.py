@@ -78,6 +78,7 @@ def daily_papers(
 
     `sort=trending` adds `trendingScore` and `trendingExplanation` to each item.
     """
+    submitter = submitter or None  # `submitter=` is no filter, as an empty `date=` is none
     named = daily.parse_period(day=date, week=week, month=month)
     if named is None and submitter:
         named = daily.all_days()
