@@ -316,3 +316,24 @@ def test_empty_parameters_are_no_filter(web_server) -> None:  # noqa: ANN001
     for params in ({"submitter": ""}, {"date": ""}, {"submitter": "", "date": ""}):
         r = get(web_server, "/api/daily_papers", **params)
         assert r.status_code == 200 and [i["paper"]["id"] for i in r.json()] == whole_day
+
+
+def test_writes_take_the_versioned_ids_reads_take(web_server) -> None:  # noqa: ANN001
+    """`GET /api/papers/2608.18580v2` answers the paper; upvotes and comments on that same
+    id answered 404 "no paper"."""
+    url, auth = web_server.url, bearer(web_server, "versioned@example.org")
+    for paper_id in ("2608.18580v2", "arXiv:2608.18580"):
+        assert get(web_server, f"/api/papers/{paper_id}").json()["id"] == "2608.18580"
+        up = httpx.post(f"{url}/api/papers/{paper_id}/upvote", headers=auth)
+        assert up.status_code == 200 and up.json()["upvoted"] is True, up.text
+        down = httpx.delete(f"{url}/api/papers/{paper_id}/upvote", headers=auth)
+        assert down.status_code == 200 and down.json()["upvoted"] is False, down.text
+    c = httpx.post(
+        f"{url}/api/papers/2608.18580v1/comments", json={"content": "On v1."}, headers=auth
+    )
+    assert c.status_code == 201 and c.json()["paperId"] == "2608.18580", c.text
+    listed = get(web_server, "/api/papers/2608.18580/comments").json()
+    assert c.json() in listed
+    gone = httpx.delete(f"{url}/api/papers/2608.18580v1/comments/{c.json()['id']}", headers=auth)
+    assert gone.status_code == 204
+    assert httpx.post(f"{url}/api/papers/2608.99999v1/upvote", headers=auth).status_code == 404

@@ -21,6 +21,7 @@ from paperfeed.models import (
     submitter_json,
 )
 from paperfeed.search import MAX_QUERY_CHARS
+from paperfeed.store import Store
 from paperfeed.trending import trending
 from paperfeed.web import searching
 from paperfeed.web.deps import (
@@ -46,6 +47,12 @@ def paper_info_json(item: StoredPaper) -> dict[str, Any]:
         "submittedOnDailyAt": iso(listed_at(item)) if item.daily_day else None,
         "submittedOnDailyBy": submitter_json(item),
     }
+
+
+def canonical_id(store: Store, paper_id: str) -> str:
+    """The catalogue's id for `paper_id`: writes take the versioned and prefixed ids
+    (`2501.19393v2`, `arXiv:2501.19393`) that reads already do; 404 for an unknown paper."""
+    return get_paper_or_404(store, paper_id).paper.id
 
 
 def ranked_json(r: daily.RankedItem) -> dict[str, Any]:
@@ -179,7 +186,7 @@ def curate_paper(
     paper_id: str, body: CurateRequest, store: StoreDep, user: CurrentUser
 ) -> Response:
     """Pin, unpin or remove a daily-list paper (curators and admins)."""
-    daily.curate(store, user, paper_id, body.action)
+    daily.curate(store, user, canonical_id(store, paper_id), body.action)
     return Response(status_code=204)
 
 
@@ -190,7 +197,7 @@ def curate_paper(
 )
 def upvote(paper_id: str, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
     """Upvote once; repeating it changes nothing."""
-    result = accounts.set_upvote(store, user, paper_id, upvoted=True)
+    result = accounts.set_upvote(store, user, canonical_id(store, paper_id), upvoted=True)
     return {"upvoted": result.upvoted, "upvotes": result.upvotes}
 
 
@@ -200,7 +207,7 @@ def upvote(paper_id: str, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
     dependencies=[rate_limited("upvote")],
 )
 def remove_upvote(paper_id: str, store: StoreDep, user: CurrentUser) -> dict[str, Any]:
-    result = accounts.set_upvote(store, user, paper_id, upvoted=False)
+    result = accounts.set_upvote(store, user, canonical_id(store, paper_id), upvoted=False)
     return {"upvoted": result.upvoted, "upvotes": result.upvotes}
 
 
@@ -228,6 +235,7 @@ class CommentRequest(BaseModel):
 def create_comment(
     paper_id: str, body: CommentRequest, store: StoreDep, user: CurrentUser
 ) -> dict[str, Any]:
+    paper_id = canonical_id(store, paper_id)
     return comment_json(accounts.add_comment(store, user, paper_id, body.content))
 
 
@@ -236,7 +244,7 @@ def delete_comment(
     paper_id: str, comment_id: CommentId, store: StoreDep, user: CurrentUser
 ) -> Response:
     comment = store.get_comment(comment_id)
-    if comment is None or comment.paper_id != paper_id:
+    if comment is None or comment.paper_id != canonical_id(store, paper_id):
         raise NotFound(f"no comment {comment_id} on paper {paper_id}")
     accounts.delete_comment(store, user, comment_id)
     return Response(status_code=204)
