@@ -168,3 +168,53 @@ def test_offline_mode_blocks_even_a_local_endpoint(hub_server: LiveServer) -> No
         HF_HUB_OFFLINE="1",
     )
     assert out == "blocked"
+
+
+PROLIFIC = 5200  # one submitter's papers of every day, more than one query used to hold
+
+
+@pytest.fixture(scope="module")
+def prolific_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A submitter with years of papers, the old ones much upvoted, the new ones not yet."""
+    from datetime import date, timedelta
+
+    root = tmp_path_factory.mktemp("prolific")
+    path = root / "prolific.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(PROLIFIC):
+            day = date(2021, 1, 1) + timedelta(days=i // 4)
+            row = {
+                "arxiv_id": f"{day:%y%m}.{i:05d}",
+                "title": f"Prolific paper {i}",
+                "abstract": "An abstract.",
+                "published": f"{day}T00:00:00Z",
+                "daily_date": str(day),
+                "submitted_on_daily_at": f"{day}T{i % 4:02d}:00:00Z",
+                "submitted_by": "prolific",
+                "upvotes": PROLIFIC - i,
+            }
+            f.write(json.dumps(row) + "\n")
+    yield from _start_server(root / "data", extra_sources=(path,))
+
+
+def test_newest_first_reaches_every_paper_of_a_prolific_submitter(
+    prolific_server: LiveServer,
+) -> None:
+    out = run_client(
+        prolific_server,
+        """
+        def titles(**kw):
+            return [p.title for p in api.list_daily_papers(submitter="prolific", **kw)]
+        print(json.dumps({
+            "newest": titles(sort="publishedAt", limit=3),
+            "last_page": titles(sort="publishedAt", limit=100, p=51),
+            "past_the_end": titles(sort="publishedAt", limit=100, p=52),
+            "most_upvoted": titles(limit=2),
+        }))
+        """,
+    )
+    last = PROLIFIC - 1
+    assert out["newest"] == [f"Prolific paper {last - n}" for n in range(3)]
+    assert out["last_page"] == [f"Prolific paper {last - n}" for n in range(5100, 5200)]
+    assert out["past_the_end"] == []
+    assert out["most_upvoted"] == ["Prolific paper 0", "Prolific paper 1"]

@@ -188,7 +188,22 @@ class RankedItem:
 
 DailySort = Literal["upvotes", "publishedAt", "trending"]
 DAILY_SORTS: tuple[str, ...] = get_args(DailySort)
-MAX_PERIOD_ITEMS = 5000
+
+
+def _newest_entries(
+    store: Store, period: Period, submitter: str | None, *, want: int, total: int
+) -> list[StoredPaper]:
+    """The entries of `period`'s latest months that hold its newest `want` (a month at a
+    time from its end: a submitter's papers of every day can be many thousands, and any
+    fixed cap on one query kept the most upvoted, not the newest)."""
+    latest = store.latest_daily_day()
+    end = min(period.end, latest) if latest else period.end
+    items: list[StoredPaper] = []
+    while end >= period.start and len(items) < want:
+        start = max(end.replace(day=1), period.start)
+        items += store.daily_list(start=start, end=end, submitter=submitter, limit=total)
+        end = start - timedelta(days=1)
+    return items
 
 
 def daily_page(
@@ -217,11 +232,14 @@ def daily_page(
             start=start, end=end, submitter=submitter, limit=limit, offset=offset
         )
         return [RankedItem(i) for i in items], total
-    items = store.daily_list(start=start, end=end, submitter=submitter, limit=MAX_PERIOD_ITEMS)
     if sort == "publishedAt":  # HF: an item's publishedAt is when it went on the list
+        if offset >= total:
+            return [], total
+        items = _newest_entries(store, period, submitter, want=offset + limit, total=total)
         never = datetime.min.replace(tzinfo=UTC)
         items.sort(key=lambda i: (listed_at(i) or never, i.paper.published or never), reverse=True)
         return [RankedItem(i) for i in items[offset : offset + limit]], total
+    items = _newest_entries(store, period, submitter, want=total, total=total)
     from paperfeed.clock import CatalogueClock
 
     ranked = [
