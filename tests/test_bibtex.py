@@ -127,6 +127,8 @@ HOSTILE = [
         "primary_category": "cs.LG}",
         "categories": ["cs.AI\nER  - \nTY  - JOUR\nTI  - injected"],
     },
+    # no submission time (an RSS listing): the year comes from the announce date
+    {"arxiv_id": "2502.00004", "title": "Undated", "published": None, "listing_date": "2024-03-05"},
 ]
 
 
@@ -167,3 +169,5 @@ def test_a_line_break_in_a_field_starts_no_ris_record(hostile_client):
     verbatim = next(x for x in records if x["accession_number"] == "arXiv:2502.00003")
     assert "cs.AI ER - TY - JOUR TI - injected" in verbatim["keywords"]
     assert verbatim["title"] == "Hostile verbatim fields"
+    undated = next(x for x in records if x["accession_number"] == "arXiv:2502.00004")
+    assert undated["year"] == "2024"

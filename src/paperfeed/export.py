@@ -303,6 +303,8 @@ def ris_file(items: Sequence[StoredPaper]) -> str:
         lines += [("AU", _ris_value(a)) for a in p.authors]
         if p.published:
             lines += [("PY", str(p.published.year)), ("DA", p.published.strftime("%Y/%m/%d"))]
+        elif year := paper_year(p):  # the announce date or the id's, as BibTeX's year
+            lines.append(("PY", str(year)))
         lines += [("AB", _ris_value(p.abstract)), ("UR", arxiv_abs_url(p.id))]
         lines += [("L1", arxiv_pdf_url(p.id)), ("AN", f"arXiv:{p.id}"), ("PB", "arXiv")]
         lines += [("KW", _ris_value(c)) for c in p.categories]
