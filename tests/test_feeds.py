@@ -70,6 +70,7 @@ HOSTILE_FEED = [
         ["cs.LG\x01"],
     ),
     ("2502.00002", LONG_TITLE, ["\x0b", "cs.AI"]),
+    ("2502.00003", "A paper without authors", []),
 ]
 
 
@@ -85,7 +86,7 @@ def hostile_feeds(cli, data_dir, tmp_path):  # noqa: ANN001, ANN201
             "arxiv_id": paper_id,
             "title": title,
             "abstract": "Abstract with <img src=x onerror=alert(1)> & \x0c a form feed.",
-            "authors": ["Zoë \x01Ødegård"],
+            "authors": ["Zoë \x01Ødegård"] if cats else [],
             "categories": cats,
             "published": "2025-01-02T10:00:00Z",
             "daily_date": "2025-01-03",
@@ -109,7 +110,7 @@ def test_hostile_papers_keep_the_feed_valid(hostile_feeds, fmt: str) -> None:  #
     feed = feedparser.parse(r.content)
     assert feed.bozo == 0, feed.get("bozo_exception")
     entries = {e.link.rsplit("/", 1)[1]: e for e in feed.entries}
-    assert sorted(entries) == ["2502.00001", "2502.00002"]
+    assert sorted(entries) == ["2502.00001", "2502.00002", "2502.00003"]
     first = entries["2502.00001"]
     assert first.title == "Regret $\\widetilde{O}(\\sqrt{T})$ & <b>bold</b>  \U0001f680"
     assert [t.term for t in first.tags] == ["cs.LG"]
@@ -123,3 +124,8 @@ def test_hostile_papers_keep_the_feed_valid(hostile_feeds, fmt: str) -> None:  #
     assert self_link == f"https://example.org/papers/feeds/daily.{fmt}?date=2025-01-03"
     if fmt == "atom":
         assert feed.feed.id == self_link
+        assert [a.name for a in first.authors] == ["Zoë Ødegård"]
+        # RFC 4287 4.1.1: the feed has an author, as an entry without one needs
+        assert (
+            feed.feed.author_detail.name == "paperfeed" and "authors" not in entries["2502.00003"]
+        )

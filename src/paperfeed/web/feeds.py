@@ -39,6 +39,8 @@ def build_feed(
     fg.link(href=base + path, rel="self")
     fg.description(f"{title} on {settings.site_name}")
     fg.language("en")
+    if fmt == "atom":  # RFC 4287: a feed names an author unless every entry does
+        fg.author(name=settings.site_name, uri=base + "/")
     newest = None
     for item in reversed(items):  # feedgen prepends entries
         p = item.paper
@@ -54,8 +56,8 @@ def build_feed(
             html.escape(_clean(p.abstract), quote=False) if fmt == "xml" else _clean(p.abstract)
         )
         if fmt == "atom":
-            for name in p.authors[:20]:
-                entry.author(name=_clean(name))
+            for name in filter(None, map(_clean, p.authors[:20])):
+                entry.author(name=name)
         when = (
             item.submitted_at
             or (datetime.combine(item.daily_day, time(), tzinfo=UTC) if item.daily_day else None)
