@@ -119,3 +119,25 @@ def test_similar_command(data_dir: Path) -> None:
     assert len(ids) == 4 and "2608.12313" not in ids
     code, _, err = run(data_dir, "similar", "0000.00000")
     assert code == 1 and err.startswith("Error: no paper")
+
+
+def test_batch_queries_are_the_first_column_of_every_line(data_dir: Path, tmp_path: Path) -> None:
+    """A tab after the first two lines made the whole line the query ("TSV of queries (first
+    column)"); a line without one, after two with one, stopped the run."""
+    tsv = tmp_path / "mixed.tsv"
+    tsv.write_text("video\ndiffusion\nagent-native video\t2608.12313\tnote\n\t\nagents\n")
+    code, out, err = run(data_dir, "search", "--batch", str(tsv), "--json", "-n", "1")
+    assert code == 0, err
+    queries = [json.loads(line)["query"] for line in out.splitlines()]
+    assert queries == ["video", "diffusion", "agent-native video", "agents"]
+
+
+@pytest.mark.parametrize("args", [("search", "--batch"), ("eval",)])
+def test_a_queries_file_not_in_utf8_is_a_one_line_error(
+    data_dir: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    tsv = tmp_path / "latin1.tsv"
+    tsv.write_bytes("réseaux de neurones\t2608.12313\n".encode("latin-1"))
+    code, out, err = run(data_dir, *args, str(tsv))
+    assert code == 2 and "Traceback" not in out + err
+    assert err.strip() == f"Error: {tsv}: not UTF-8 text (byte 1)"

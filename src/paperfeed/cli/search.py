@@ -15,6 +15,7 @@ from paperfeed.errors import BadRequest
 from paperfeed.models import StoredPaper, daily_json
 from paperfeed.progress import Progress
 from paperfeed.search import SORTS, Filters, Hit, SearchService, evaluate, read_queries
+from paperfeed.search.evaluate import is_header, read_lines
 from paperfeed.search.results import BackfillProgress
 from paperfeed.store import Store
 
@@ -76,7 +77,7 @@ def search(
         service = _service(store)
         try:
             if batch is not None:
-                for q, _ in read_queries(batch) if _has_targets(batch) else _plain_queries(batch):
+                for q in _batch_queries(batch):
                     results = service.search(q, limit=limit, filters=filters, sort=sort)
                     say(
                         json.dumps(
@@ -115,16 +116,10 @@ def search(
             service.close()
 
 
-def _has_targets(path: Path) -> bool:
-    try:
-        first = path.read_text(encoding="utf-8").splitlines()[:2]
-    except OSError as exc:
-        raise BadRequest(f"cannot read {path}: {exc.strerror}") from None
-    return any("\t" in line for line in first)
-
-
-def _plain_queries(path: Path) -> list[tuple[str, str]]:
-    return [(line, "") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _batch_queries(path: Path) -> list[str]:
+    """The first column of every line (the rest, such as eval's target id, is ignored)."""
+    lines = enumerate(read_lines(path), 1)
+    return [q for n, line in lines if (q := line.split("\t")[0]).strip() and not is_header(n, line)]
 
 
 def eval_command(

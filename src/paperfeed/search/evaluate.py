@@ -23,15 +23,27 @@ class EvalReport:
         }
 
 
-def read_queries(path: Path) -> list[tuple[str, str]]:
-    """`query<TAB>arxiv_id[<TAB>...]` lines; a header line starting with `query` is skipped."""
+def read_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; BadRequest (a one-line CLI error) when it cannot be
+    read or is not UTF-8."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise BadRequest(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def is_header(n: int, line: str) -> bool:
+    """Line `n` is the optional `query<TAB>...` header of a queries TSV."""
+    return n == 1 and line.lower().startswith("query\t")
+
+
+def read_queries(path: Path) -> list[tuple[str, str]]:
+    """`query<TAB>arxiv_id[<TAB>...]` lines; a header line starting with `query` is skipped."""
     pairs = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip() or (n == 1 and line.lower().startswith("query\t")):
+    for n, line in enumerate(read_lines(path), 1):
+        if not line.strip() or is_header(n, line):
             continue
         parts = line.split("\t")
         if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
