@@ -80,3 +80,17 @@ def test_library_cli_add_list_export_recommend(cli, tmp_path) -> None:  # noqa: 
     assert all(
         set(x["reason"]["closest"]) <= {"2403.09611", "2502.11901", "2401.07595"} for x in recs
     )
+
+
+def test_export_to_a_path_that_cannot_be_written_is_one_clear_line(cli, tmp_path) -> None:  # noqa: ANN001
+    assert cli("ingest", "--no-index", str(FIXTURES / "web_papers.jsonl")).exit_code == 0
+    for target, reason in (
+        (tmp_path / "no" / "such" / "dir.bib", "No such file or directory"),
+        (tmp_path, "Is a directory"),
+    ):
+        r = cli("library", "export", "--daily", "latest", "-o", str(target))
+        assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+        assert r.stderr.strip() == f"Error: cannot write {target}: {reason}", r.output
+    ok = tmp_path / "daily.bib"
+    r = cli("library", "export", "--daily", "latest", "-o", str(ok))
+    assert r.exit_code == 0 and len(bibtexparser.parse_string(ok.read_text()).entries) == 17

@@ -80,7 +80,10 @@ def library_export(
     if output is None:
         say(out.body, nl=False)
     else:
-        output.write_text(out.body, encoding="utf-8")
+        try:
+            output.write_text(out.body, encoding="utf-8")
+        except OSError as exc:
+            raise BadRequest(f"cannot write {output}: {exc.strerror}") from None
         say(f"wrote {len(items)} papers to {output}", err=True)
 
 
