@@ -122,6 +122,7 @@ def test_hostile_papers_keep_the_feed_valid(hostile_feeds, fmt: str) -> None:  #
     # a feed of another day is another feed: its own id and self link
     self_link = next(link.href for link in feed.feed.links if link.rel == "self")
     assert self_link == f"https://example.org/papers/feeds/daily.{fmt}?date=2025-01-03"
+    assert feed.feed.link == "https://example.org/papers/"  # the site (RSS: channel <link>)
     if fmt == "atom":
         assert feed.feed.id == self_link
         assert [a.name for a in first.authors] == ["Zoë Ødegård"]

@@ -35,8 +35,8 @@ def build_feed(
     fg = FeedGenerator()
     fg.id(base + path)
     fg.title(f"{settings.site_name}: {title}")
-    fg.link(href=base + "/", rel="alternate")
     fg.link(href=base + path, rel="self")
+    fg.link(href=base + "/", rel="alternate")  # last: feedgen makes it RSS's channel <link>
     fg.description(f"{title} on {settings.site_name}")
     fg.language("en")
     if fmt == "atom":  # RFC 4287: a feed names an author unless every entry does
