@@ -4,6 +4,8 @@ made from: TeX specials escaped, inline math kept, accents kept, a year always, 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -171,3 +173,10 @@ def test_a_line_break_in_a_field_starts_no_ris_record(hostile_client):
     assert verbatim["title"] == "Hostile verbatim fields"
     undated = next(x for x in records if x["accession_number"] == "arXiv:2502.00004")
     assert undated["year"] == "2024"
+
+
+def test_an_undated_paper_has_its_year_in_every_export(hostile_client):
+    r = hostile_client.get("/api/export/daily", params={"format": "csv", "date": "2025-01-03"})
+    rows = {row["arxiv_id"]: row for row in csv.DictReader(io.StringIO(r.text))}
+    assert rows["2502.00004"]["year"] == "2024" and rows["2502.00004"]["published"] == ""
+    assert rows["2502.00003"]["year"] == "2025"

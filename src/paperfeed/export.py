@@ -333,7 +333,7 @@ def csv_file(items: Sequence[StoredPaper]) -> str:
             p.id,
             p.title,
             "; ".join(p.authors),
-            str(p.published.year) if p.published else "",
+            str(paper_year(p) or ""),
             p.published.date().isoformat() if p.published else "",
             p.primary_category or "",
             " ".join(p.categories),
