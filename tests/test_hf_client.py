@@ -209,6 +209,7 @@ def test_newest_first_reaches_every_paper_of_a_prolific_submitter(
             "newest": titles(sort="publishedAt", limit=3),
             "last_page": titles(sort="publishedAt", limit=100, p=51),
             "past_the_end": titles(sort="publishedAt", limit=100, p=52),
+            "part_page": titles(sort="publishedAt", limit=90, p=57),
             "most_upvoted": titles(limit=2),
         }))
         """,
@@ -217,4 +218,5 @@ def test_newest_first_reaches_every_paper_of_a_prolific_submitter(
     assert out["newest"] == [f"Prolific paper {last - n}" for n in range(3)]
     assert out["last_page"] == [f"Prolific paper {last - n}" for n in range(5100, 5200)]
     assert out["past_the_end"] == []
+    assert out["part_page"] == out["last_page"][30:]  # 5130..5199
     assert out["most_upvoted"] == ["Prolific paper 0", "Prolific paper 1"]

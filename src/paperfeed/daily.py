@@ -199,7 +199,7 @@ def _newest_entries(
     latest = store.latest_daily_day()
     end = min(period.end, latest) if latest else period.end
     items: list[StoredPaper] = []
-    while end >= period.start and len(items) < want:
+    while end >= period.start and len(items) < min(want, total):  # never past the oldest
         start = max(end.replace(day=1), period.start)
         items += store.daily_list(start=start, end=end, submitter=submitter, limit=total)
         end = start - timedelta(days=1)
