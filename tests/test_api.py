@@ -337,3 +337,13 @@ def test_writes_take_the_versioned_ids_reads_take(web_server) -> None:  # noqa: 
     gone = httpx.delete(f"{url}/api/papers/2608.18580v1/comments/{c.json()['id']}", headers=auth)
     assert gone.status_code == 204
     assert httpx.post(f"{url}/api/papers/2608.99999v1/upvote", headers=auth).status_code == 404
+
+
+def test_a_401_says_how_to_authenticate(web_server) -> None:  # noqa: ANN001
+    """RFC 9110 (15.5.2): a 401 carries WWW-Authenticate; it had none."""
+    r = httpx.post(web_server.url + "/api/papers/2608.18580/upvote")
+    assert r.status_code == 401 and r.json()["error"] == "sign in first"
+    assert r.headers["www-authenticate"].startswith("Bearer")
+    bad = {"Authorization": "Bearer not-a-token"}
+    r = httpx.post(web_server.url + "/api/papers/2608.18580/upvote", headers=bad)
+    assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")

@@ -29,7 +29,13 @@ class BadRequest(PaperfeedError):
 
 
 class Unauthorized(PaperfeedError):
+    """Not signed in: a session cookie or `Authorization: Bearer <token>` is needed."""
+
     status_code = 401
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="paperfeed"'}  # RFC 9110 11.6.1: a 401 has one
 
 
 class Forbidden(PaperfeedError):
