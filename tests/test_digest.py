@@ -521,10 +521,12 @@ def test_killed_run_then_rerun_sends_each_subscriber_exactly_once(
     assert reported == left_sending, rerun.stdout
     time.sleep(0.2)
     counts = Counter(m.recipient for m in smtp_sink.received)
-    assert counts == {email: 1 for email in emails}, (
-        f"duplicates: {[e for e, n in counts.items() if n > 1]}, "
-        f"missed: {[e for e in emails if e not in counts]}"
-    )
+    duplicates = [e for e, n in counts.items() if n > 1]
+    # A row left 'sending' is in doubt and never resent: delivered, unless the kill fell
+    # between its commit and the final dot leaving the socket (the window send.py's docstring
+    # names; a loaded machine can deschedule the process there). Every other one arrives once.
+    missed = [e for e in emails if e not in counts and e not in left_sending]
+    assert not duplicates and not missed and set(counts) <= set(emails), (duplicates, missed)
     store = open_store(store_settings)
     try:
         states = Counter(
