@@ -142,3 +142,19 @@ def test_auto_list_is_off_by_default_and_lists_the_top_n(tmp_path: Path) -> None
             assert item.daily_day == datetime.now(UTC).date()
     finally:
         store.close()
+
+
+def test_a_bad_date_when_listing_changes_nothing(curated_server) -> None:  # noqa: ANN001
+    """Every input is checked before the paper is listed: an invalid date answered 400 after
+    it had already put the paper on today's list."""
+    cura = Visitor(curated_server)
+    assert cura.sign_in("cura@example.org", PASSWORD).status_code == 303
+    page = cura.http.get("/curation", params={"date": QUEUE_DAY.isoformat()})
+    paper_id = re.findall(r'data-paper="([^"]+)"', page.text)[-1]
+    r = cura.post_form("/curation/list", {"paper_id": paper_id, "date": "2026-13-45"},
+                       page="/curation")  # fmt: skip
+    assert r.status_code == 400 and "YYYY-MM-DD" in r.text
+    paper = httpx.get(f"{curated_server.url}/api/papers/{paper_id}").json()
+    assert paper.get("submittedOnDailyBy") is None, paper
+    again = cura.http.get("/curation", params={"date": QUEUE_DAY.isoformat()})
+    assert f'data-paper="{paper_id}"' in again.text  # still in the queue

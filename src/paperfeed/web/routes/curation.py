@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed import curation, daily
-from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound
+from paperfeed.errors import BadRequest, Forbidden
 from paperfeed.models import User, paper_json
 from paperfeed.web.deps import CurrentUser, OptionalUser, SettingsDep, StoreDep
 from paperfeed.web.templating import render
@@ -98,9 +98,7 @@ def list_from_queue(
     if user is None:
         return RedirectResponse("/signin?next=/curation", status_code=303)
     _curator(user)
-    try:
-        item = daily.submit_paper(store, settings, user, paper_id)
-    except (Conflict, NotFound) as exc:
-        raise exc
-    back = f"/curation?listed={item.paper.id}" + (f"&date={_day(date)}" if date else "")
+    day = _day(date)  # every input is checked before the paper is listed
+    item = daily.submit_paper(store, settings, user, paper_id)
+    back = f"/curation?listed={item.paper.id}" + (f"&date={day}" if day else "")
     return RedirectResponse(back, status_code=303)
