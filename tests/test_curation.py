@@ -158,3 +158,30 @@ def test_a_bad_date_when_listing_changes_nothing(curated_server) -> None:  # noq
     assert paper.get("submittedOnDailyBy") is None, paper
     again = cura.http.get("/curation", params={"date": QUEUE_DAY.isoformat()})
     assert f'data-paper="{paper_id}"' in again.text  # still in the queue
+
+
+def test_listing_twice_lands_where_the_first_did(curated_server) -> None:  # noqa: ANN001
+    """A double click on "List": the second request finds the paper listed and lands on the
+    same page with the same notice (it was a 409 page); the JSON API still answers 409."""
+    cura = Visitor(curated_server)
+    assert cura.sign_in("cura@example.org", PASSWORD).status_code == 303
+    page = cura.http.get("/curation", params={"date": QUEUE_DAY.isoformat()})
+    paper_id = re.findall(r'data-paper="([^"]+)"', page.text)[1]
+    form = {"paper_id": paper_id, "date": QUEUE_DAY.isoformat()}
+    first = cura.post_form("/curation/list", form, page="/curation")
+    second = cura.post_form("/curation/list", form, page="/curation")
+    assert first.status_code == second.status_code == 303, second.text[:300]
+    assert second.headers["location"] == first.headers["location"]
+    landed = cura.http.get(second.headers["location"])
+    assert f'Listed <a href="/papers/{paper_id}">{paper_id}</a> on today' in landed.text
+    api = httpx.post(f"{curated_server.url}/api/papers/index", json={"arxivId": paper_id},
+                     headers=token(curated_server, "cura@example.org"))  # fmt: skip
+    assert api.status_code == 409
+    # a paper listed on another day: the notice says so
+    old = httpx.get(f"{curated_server.url}/api/daily_papers",
+                    params={"date": HISTORY_DAY.isoformat(), "limit": 1}).json()  # fmt: skip
+    old_id = old[0]["paper"]["id"]
+    r = cura.post_form("/curation/list", {"paper_id": old_id}, page="/curation")
+    assert r.status_code == 303
+    landed = cura.http.get(r.headers["location"])
+    assert f"{old_id}</a> is already on the daily list of Feb 3, 2026" in landed.text

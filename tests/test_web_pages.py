@@ -262,3 +262,55 @@ def test_library_forms_sent_twice_land_where_the_first_did(web_server) -> None: 
         f"/collections/{collection['id']}/remove", {"paper_id": paper}, page="/library"
     )
     assert r.status_code in (403, 404)
+
+
+def test_delete_forms_sent_twice_land_where_the_first_did(web_server) -> None:  # noqa: ANN001
+    """A double click on "Delete" (a comment, a collection) or a curator's "Remove" (a paper
+    from the daily list): the second request asks for what the first did and lands where it
+    did (it was a 404 page). The JSON API still answers 404."""
+    from paperfeed.store import open_store
+
+    v = Visitor(web_server)
+    v.sign_up("delete-twice@example.org")
+    paper = "2608.17271"
+    r = v.post_form(f"/papers/{paper}/comments", {"body": "sent twice"}, page="/library")
+    assert r.status_code == 303
+    comment = int(r.headers["location"].rsplit("-", 1)[1])
+    for _ in range(2):
+        r = v.post_form(f"/papers/{paper}/comments/{comment}/delete", {}, page="/library")
+        assert r.status_code == 303, r.text[:300]
+        assert r.headers["location"] == f"/papers/{paper}#comments"
+    api = v.http.delete(
+        f"/api/papers/{paper}/comments/{comment}", headers={"X-CSRF-Token": v.csrf("/library")}
+    )
+    assert api.status_code == 404
+
+    r = v.post_form("/collections", {"name": "Deleted twice"}, page="/library")
+    collection = r.headers["location"].rsplit("/", 1)[1]
+    for _ in range(2):
+        r = v.post_form(f"/collections/{collection}/delete", {}, page="/library")
+        assert r.status_code == 303 and r.headers["location"] == "/library", r.text[:300]
+    api = v.http.delete(
+        f"/api/collections/{collection}", headers={"X-CSRF-Token": v.csrf("/library")}
+    )
+    assert api.status_code == 404
+    # someone else's public collection is still refused
+    owner = Visitor(web_server)
+    owner.sign_up("delete-twice-owner@example.org")
+    r = owner.post_form("/collections", {"name": "Mine", "public": "true"}, page="/library")
+    theirs = r.headers["location"].rsplit("/", 1)[1]
+    assert v.post_form(f"/collections/{theirs}/delete", {}, page="/library").status_code == 403
+
+    store = open_store(web_server.settings)
+    try:
+        store.set_role("delete-twice@example.org", "curator")
+    finally:
+        store.close()
+    listed = get(web_server, "/api/daily_papers", date="2026-08-19", limit=1).json()
+    pid = listed[0]["paper"]["id"]
+    for _ in range(2):
+        r = v.post_form(f"/papers/{pid}/curate", {"action": "remove"}, page="/library")
+        assert r.status_code == 303 and r.headers["location"] == f"/papers/{pid}", r.text[:300]
+    day = get(web_server, "/api/daily_papers", date="2026-08-19", limit=100).json()
+    assert pid not in [d["paper"]["id"] for d in day]
+    assert v.post_form(f"/papers/{pid}/curate", {"action": "pin"}, page="/").status_code == 404

@@ -285,10 +285,13 @@ def add_comment(store: Store, user: User, paper_id: str, body: str) -> Comment:
         raise NotFound(f"no paper {paper_id!r}") from None
 
 
-def delete_comment(store: Store, user: User, comment_id: int) -> None:
-    """Authors delete their own comments; curators and admins any comment."""
+def delete_comment(store: Store, user: User, comment_id: int, *, missing_ok: bool = False) -> None:
+    """Authors delete their own comments; curators and admins any comment. `missing_ok`: a
+    comment that is gone is no error (a form sent twice by a double click)."""
     comment = store.get_comment(comment_id)
     if comment is None:
+        if missing_ok:
+            return
         raise NotFound(f"no comment {comment_id}")
     if comment.user_id != user.id and not user.can_curate:
         raise Forbidden("only the author or a curator can delete this comment")

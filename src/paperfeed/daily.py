@@ -119,8 +119,12 @@ def neighbours(store: Store, period: Period) -> tuple[Period | None, Period | No
     return (make(before) if before else None), (make(after) if after else None)
 
 
-def submit_paper(store: Store, settings: Settings, user: User, arxiv_id: str) -> StoredPaper:
-    """Put a paper on today's list; unknown papers are fetched from arXiv only when online."""
+def submit_paper(
+    store: Store, settings: Settings, user: User, arxiv_id: str, *, listed_ok: bool = False
+) -> StoredPaper:
+    """Put a paper on today's list; unknown papers are fetched from arXiv only when online.
+    `listed_ok`: a paper already on the list is returned as it is, no Conflict (a form sent
+    twice by a double click asks for what the first request did)."""
     from paperfeed.ingest.ids import normalize_arxiv_id
 
     try:
@@ -144,6 +148,8 @@ def submit_paper(store: Store, settings: Settings, user: User, arxiv_id: str) ->
             raise NotFound(f"arXiv has no paper {paper_id}")
     listed = store.get_paper(paper_id)
     if listed is not None and listed.daily_day is not None:
+        if listed_ok:
+            return listed
         raise Conflict(f"paper {paper_id} is already on the daily list of {listed.daily_day}")
     now = datetime.now(UTC)
     store.upsert_daily(
@@ -163,8 +169,11 @@ def submit_paper(store: Store, settings: Settings, user: User, arxiv_id: str) ->
     return item
 
 
-def curate(store: Store, user: User, paper_id: str, action: str) -> None:
-    """Pin, unpin or remove a paper on the daily list (curators and admins)."""
+def curate(
+    store: Store, user: User, paper_id: str, action: str, *, missing_ok: bool = False
+) -> None:
+    """Pin, unpin or remove a paper on the daily list (curators and admins). `missing_ok`:
+    removing a paper that is not on the list is no error (a form sent twice)."""
     if not user.can_curate:
         raise Forbidden("only curators and admins can change the daily list")
     if action == "remove":
@@ -173,7 +182,7 @@ def curate(store: Store, user: User, paper_id: str, action: str) -> None:
         done = store.pin_daily(paper_id, action == "pin")
     else:
         raise BadRequest(f"unknown action {action!r}")
-    if not done:
+    if not done and not (missing_ok and action == "remove"):
         raise NotFound(f"paper {paper_id} is not on the daily list")
 
 

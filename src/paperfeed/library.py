@@ -73,7 +73,16 @@ def update_collection(
     return updated
 
 
-def delete_collection(store: Store, user: User, collection_id: int) -> None:
+def delete_collection(
+    store: Store, user: User, collection_id: int, *, missing_ok: bool = False
+) -> None:
+    """Delete one of the reader's collections. `missing_ok`: one that is gone (or that the
+    reader cannot see, so that its existence still leaks nothing) is no error (a form sent
+    twice by a double click)."""
+    if missing_ok:
+        found = store.get_collection(collection_id)
+        if found is None or not (found.public or found.user_id == user.id):
+            return
     owned_collection(store, user, collection_id)
     store.delete_collection(collection_id)
 

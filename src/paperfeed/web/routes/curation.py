@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from datetime import date as Date
 from typing import Annotated, Any
 
@@ -73,13 +74,15 @@ def queue_page(
         return RedirectResponse("/signin?next=/curation", status_code=303)
     _curator(user)
     day, queue = curation.curation_queue(store, settings, _day(date), limit=100)
+    listed_item = store.get_paper(listed) if listed else None
     return render(
         request,
         "curation.html",
         {
             "day": day,
             "queue": queue,
-            "listed": listed,
+            "listed": listed_item if listed_item and listed_item.daily_day else None,
+            "today": datetime.now(UTC).date(),
             "followed": sorted(curation.followed_categories(store, settings)),
             "auto_list": settings.curation_auto_list,
         },
@@ -99,6 +102,7 @@ def list_from_queue(
         return RedirectResponse("/signin?next=/curation", status_code=303)
     _curator(user)
     day = _day(date)  # every input is checked before the paper is listed
-    item = daily.submit_paper(store, settings, user, paper_id)
+    # sent twice (a double click): the paper is already listed, land where the first did
+    item = daily.submit_paper(store, settings, user, paper_id, listed_ok=True)
     back = f"/curation?listed={item.paper.id}" + (f"&date={day}" if day else "")
     return RedirectResponse(back, status_code=303)

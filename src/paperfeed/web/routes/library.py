@@ -390,7 +390,7 @@ def delete_collection_form(
 ) -> Response:
     if user is None:
         return sign_in_redirect(f"/collections/{collection_id}")
-    library.delete_collection(store, user, collection_id)
+    library.delete_collection(store, user, collection_id, missing_ok=True)
     return RedirectResponse("/library", status_code=303)
 
 

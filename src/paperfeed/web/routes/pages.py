@@ -201,7 +201,7 @@ def delete_comment_form(
 ) -> Response:
     if user is None:
         return sign_in_redirect(f"/papers/{paper_id}")
-    accounts.delete_comment(store, user, comment_id)
+    accounts.delete_comment(store, user, comment_id, missing_ok=True)
     return RedirectResponse(f"/papers/{paper_id}#comments", status_code=303)
 
 
@@ -228,7 +228,7 @@ def curate_form(
 ) -> Response:
     if user is None:
         return sign_in_redirect(f"/papers/{paper_id}")
-    daily.curate(store, user, paper_id, action)
+    daily.curate(store, user, paper_id, action, missing_ok=True)
     return RedirectResponse(f"/papers/{paper_id}", status_code=303)
 
 
