@@ -102,6 +102,37 @@ def test_secure_cookies_behind_tls(tmp_path) -> None:  # noqa: ANN001
         assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
 
 
+@pytest.mark.parametrize(
+    ("base_url", "setting", "secure"),
+    [
+        ("https://papers.example.org", None, True),  # the default follows the base URL
+        ("http://papers.example.org", None, False),
+        ("https://papers.example.org", False, False),  # an explicit setting wins
+    ],
+)
+def test_cookies_are_secure_when_the_instance_is_https(
+    tmp_path, base_url: str, setting: bool | None, secure: bool
+) -> None:  # noqa: ANN001
+    """An instance served over https marks its session and CSRF cookies Secure without being
+    told (PAPERFEED_SECURE_COOKIES was off by default, so they went out over http too)."""
+    overrides = {} if setting is None else {"secure_cookies": setting}
+    settings = load_settings(data_dir=tmp_path, secret_key="k" * 32, base_url=base_url, **overrides)
+    with TestClient(create_app(settings), base_url=base_url) as client:
+        page = client.get("/signup")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        r = client.post(
+            "/signup",
+            data={"csrf_token": token, "email": "https@example.org", "password": "long enough"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        cookies = page.headers.get_list("set-cookie") + r.headers.get_list("set-cookie")
+        names = {c.split("=", 1)[0] for c in cookies}
+        assert {"pf_csrf", "pf_session"} <= names, cookies
+        for cookie in cookies:
+            assert ("; secure" in cookie.lower()) == secure, cookie
+
+
 def test_wrong_password_then_right(web_server, visitor) -> None:  # noqa: ANN001
     visitor.sign_up("pw@example.org")
     fresh = type(visitor)(web_server)

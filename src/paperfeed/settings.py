@@ -187,10 +187,16 @@ class Settings(BaseSettings):
         "without a session; a page is re-rendered after any change to the store or the search "
         "indexes. 0 turns the cache off.",
     )
-    secure_cookies: bool = Field(
-        default=False,
-        description="Mark session cookies Secure (set when serving behind TLS).",
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="Mark the session and CSRF cookies Secure (sent over https only). Empty: "
+        "on when the base URL is https://, off for http://; true or false overrides it.",
     )
+
+    @field_validator("secure_cookies", mode="before")
+    @classmethod
+    def _secure_cookies_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("data_dir", mode="before")
     @classmethod
@@ -213,6 +219,13 @@ class Settings(BaseSettings):
         except OSError:
             return None
         return text if text.startswith(("http://", "https://")) else None
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Whether cookies are marked Secure: PAPERFEED_SECURE_COOKIES, else an https base URL."""
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return urlsplit(self.base_url).scheme == "https"
 
     @property
     def base_url_derived(self) -> bool:

@@ -78,7 +78,7 @@ def csrf_cookie_header(settings: Settings, value: str) -> tuple[bytes, bytes]:
         value,
         httponly=True,
         samesite="lax",
-        secure=settings.secure_cookies,
+        secure=settings.cookies_secure,
         max_age=SESSION_MAX_AGE,
     )
     return response.raw_headers[-1]
@@ -134,7 +134,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
         token,
         httponly=True,
         samesite="lax",
-        secure=settings.secure_cookies,
+        secure=settings.cookies_secure,
         max_age=SESSION_MAX_AGE,
     )
 
