@@ -32,7 +32,7 @@ from paperfeed.store import Store, open_store
 from paperfeed.store.failures import storage_error
 from paperfeed.web.bodies import errors_message
 from paperfeed.web.headers import SecurityHeaders
-from paperfeed.web.methods import HeadAsGet
+from paperfeed.web.methods import HeadAsGet, allowed_methods
 from paperfeed.web.pagecache import PageCache
 from paperfeed.web.routes import (
     accounts,
@@ -176,9 +176,9 @@ def create_app(settings: Settings | None = None, *, background_jobs: bool = Fals
         if exc.status_code == 404 and message == "Not Found":
             message = "nothing here: the page or paper does not exist"
         headers = dict(exc.headers or {})
-        allow = headers.get("Allow")
-        if allow is not None and "GET" in allow.split(", ") and "HEAD" not in allow:
-            headers["Allow"] = f"{allow}, HEAD"  # HeadAsGet answers HEAD wherever GET is
+        if exc.status_code == 405 and "Allow" in headers:
+            allowed = allowed_methods(app.router.routes, request.scope)
+            headers["Allow"] = ", ".join(allowed) or headers["Allow"]
         return error_response(request, exc.status_code, message, headers or None)
 
     async def _disk_problem(request: Request, exc: Exception) -> Response:
