@@ -247,3 +247,32 @@ def test_links_in_the_digest_preview_open_the_page(site: LiveServer, browser) ->
         assert frame.locator("a[href*='/papers/']").count() >= 1  # the email is still shown
     finally:
         context.close()
+
+
+def test_upvote_buttons_say_what_they_do_to_a_screen_reader(site: LiveServer, page) -> None:  # noqa: ANN001
+    """The upvote button's accessible name says what it does and the count ("Upvote (3)"),
+    and whether the reader voted is its pressed state: a screen reader heard only the number
+    (the arrow is aria-hidden, the words were a tooltip)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    upvote = re.compile(r"^Upvote \((\d+)\)$")
+    page.goto(site.url + "/?date=2026-08-21")  # a day of the fixture (others may list today)
+    cards = page.locator("article.card")
+    assert cards.count() >= 5
+    for i in range(cards.count()):
+        button = cards.nth(i).get_by_role("button", name=upvote)
+        assert button.count() == 1, cards.nth(i).inner_html()[:300]
+    page.goto(f"{site.url}/papers/{PAPER}")
+    head = page.locator(".paperhead")
+    button = head.get_by_role("button", name=upvote, pressed=False)
+    before = int(upvote.match(button.get_attribute("aria-label") or "")[1])
+    button.click()
+    page.wait_for_load_state()
+    voted = head.get_by_role("button", name=f"Upvote ({before + 1})", exact=True, pressed=True)
+    expect(voted).to_have_count(1)
+    voted.click()  # take it back: other tests see the count as it was
+    page.wait_for_load_state()
+    unvoted = head.get_by_role("button", name=f"Upvote ({before})", exact=True, pressed=False)
+    expect(unvoted).to_have_count(1)
