@@ -314,3 +314,50 @@ def test_delete_forms_sent_twice_land_where_the_first_did(web_server) -> None:  
     day = get(web_server, "/api/daily_papers", date="2026-08-19", limit=100).json()
     assert pid not in [d["paper"]["id"] for d in day]
     assert v.post_form(f"/papers/{pid}/curate", {"action": "pin"}, page="/").status_code == 404
+
+
+def test_every_follow_the_paper_page_offers_is_taken(web_server, tmp_path) -> None:  # noqa: ANN001
+    """An author name over the follow limit (200 characters: an affiliation or a whole
+    collaboration parsed as one name) is shown but not offered: "Follow" was there and
+    answered a 400 page. Every Follow the page does offer is taken."""
+    import json
+
+    from paperfeed import library
+    from paperfeed.ingest import ingest_sources
+    from paperfeed.store import open_store
+
+    long_name = "The Very Large Collaboration " + " ".join(["Member Name"] * 20)
+    assert len(long_name) > library.MAX_AUTHOR
+    paper = {
+        "arxiv_id": "2608.99001",
+        "title": "A paper with a very long author name",
+        "abstract": "Its second author is a whole collaboration parsed as one name.",
+        "authors": ["Ada Lovelace", long_name, "Grace Hopper"],
+        "categories": ["cs.LG"],
+        "primary_category": "cs.LG",
+        "published": "2026-08-20T10:00:00Z",
+        "listing_date": "2026-08-20",
+    }
+    source = tmp_path / "long_author.jsonl"
+    source.write_text(json.dumps(paper) + "\n")
+    store = open_store(web_server.settings)
+    try:
+        ingest_sources(store, [str(source)])
+    finally:
+        store.close()
+    v = Visitor(web_server)
+    v.sign_up("long-author@example.org")
+    page = v.http.get("/papers/2608.99001")
+    assert page.status_code == 200 and "The Very Large Collaboration" in page.text
+    offered = re.findall(
+        r'<form action="/follows" method="post" class="inline">.*?name="kind" value="(\w+)">'
+        r'\s*<input type="hidden" name="value" value="([^"]*)">',
+        page.text,
+        re.S,
+    )
+    assert [kind for kind, _ in offered] == ["category", "author", "author"], offered
+    assert [value for _, value in offered][1:] == ["Ada Lovelace", "Grace Hopper"]
+    for kind, value in offered:
+        form = {"kind": kind, "value": value, "next": "/papers/2608.99001#library"}
+        r = v.post_form("/follows", form, page="/library")
+        assert r.status_code == 303, (value, r.text[:300])

@@ -178,6 +178,17 @@ def clean_follow(kind: str, value: str) -> Follow:
     return Follow(kind, value)
 
 
+def can_follow(kind: str, value: str) -> bool:
+    """Whether `clean_follow` takes this author or category: a page offers "Follow" only
+    then (an author name over MAX_AUTHOR characters, usually an affiliation or a whole
+    collaboration parsed as one name, is shown but not offered)."""
+    try:
+        clean_follow(kind, value)
+    except BadRequest:
+        return False
+    return True
+
+
 def follow(store: Store, user: User, kind: str, value: str) -> Follow:
     f = clean_follow(kind, value)
     follows = {(x.kind, x.value) for x in store.list_follows(user.id)}

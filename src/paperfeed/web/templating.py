@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from paperfeed.clock import CatalogueClock
 from paperfeed.export import arxiv_abs_url, arxiv_pdf_url
 from paperfeed.latex_text import latex_to_text, text_outside_math
+from paperfeed.library import can_follow
 from paperfeed.models import StoredPaper
 from paperfeed.search.snippets import marks, to_html
 from paperfeed.web import pagecache
@@ -119,7 +120,9 @@ def make_env() -> jinja2.Environment:
         day=day,
         short_date=short_date,
     )
-    env.globals.update(abs_url=arxiv_abs_url, pdf_url=arxiv_pdf_url, is_new=is_new)
+    env.globals.update(
+        abs_url=arxiv_abs_url, pdf_url=arxiv_pdf_url, is_new=is_new, can_follow=can_follow
+    )
     return env
 
 

@@ -295,6 +295,7 @@ def library_page(request: Request, store: StoreDep, user: OptionalUser) -> Respo
             "follows": store.list_follows(user.id),
             "notes": [(n, noted[n.paper_id]) for n in notes if n.paper_id in noted],
             "max_name": library.MAX_NAME,
+            "max_author": library.MAX_AUTHOR,
         },
     )
 
