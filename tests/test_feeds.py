@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import feedparser
 import httpx
 import pytest
+
+MATH_TITLES = Path(__file__).resolve().parent / "fixtures" / "web_math_titles.jsonl"
+MATH_DAY = "2026-02-03"
+
+
+def ingest_math_papers(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    """The real arXiv papers with LaTeX in their titles, on the daily list of MATH_DAY."""
+    rows = [json.loads(line) for line in MATH_TITLES.read_text(encoding="utf-8").splitlines()]
+    path = tmp_path / "math.jsonl"
+    path.write_text("".join(json.dumps({**r, "daily_date": MATH_DAY}) + "\n" for r in rows))
+    assert cli("ingest", str(path), "--no-index").exit_code == 0
 
 
 def parsed(server, path: str) -> feedparser.FeedParserDict:  # noqa: ANN001
@@ -130,3 +142,29 @@ def test_hostile_papers_keep_the_feed_valid(hostile_feeds, fmt: str) -> None:  #
         assert (
             feed.feed.author_detail.name == "paperfeed" and "authors" not in entries["2502.00003"]
         )
+
+
+@pytest.mark.parametrize("fmt", ["xml", "atom"])
+def test_entry_ids_survive_another_port(cli, data_dir, tmp_path, fmt: str) -> None:  # noqa: ANN001
+    """Without PAPERFEED_BASE_URL the links follow serve's address; the entry ids must not,
+    or a restart on another port shows every paper in a reader as new again."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.settings import load_settings
+    from paperfeed.web.app import create_app
+
+    ingest_math_papers(cli, tmp_path)
+    seen = []
+    for port in (8000, 8123):
+        settings = load_settings(data_dir=data_dir, secret_key="k" * 32, base_url="")
+        settings.use_served_url(f"http://127.0.0.1:{port}")
+        with TestClient(create_app(settings)) as client:
+            feed = feedparser.parse(client.get(f"/feeds/daily.{fmt}?date={MATH_DAY}").content)
+        assert feed.bozo == 0 and feed.entries
+        assert all(e.link.startswith(f"http://127.0.0.1:{port}/papers/") for e in feed.entries)
+        seen.append([e.id for e in feed.entries])
+    assert seen[0] == seen[1]
+    paper_id = feed.entries[0].link.rsplit("/", 1)[1]
+    assert feed.entries[0].id == f"https://arxiv.org/abs/{paper_id}"
+    if fmt == "xml":  # the guid is an id, not the page to open (that is the link)
+        assert feed.entries[0].guidislink is False

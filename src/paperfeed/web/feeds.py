@@ -11,6 +11,7 @@ from typing import Literal
 from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
+from paperfeed.export import arxiv_abs_url
 from paperfeed.models import StoredPaper
 from paperfeed.settings import Settings
 
@@ -46,8 +47,11 @@ def build_feed(
         p = item.paper
         entry = fg.add_entry()
         url = f"{base}/papers/{p.id}"
-        entry.id(url)
-        entry.guid(url, permalink=True)
+        # the id is the paper's arXiv abstract URL, not this instance's page: it stays the
+        # same across restarts, ports and base URLs, so a reader never shows a paper as new
+        # twice; the link (and so what a reader opens) is this instance's page
+        entry.id(arxiv_abs_url(p.id))
+        entry.guid(arxiv_abs_url(p.id), permalink=False)
         entry.title(_clean(p.title))
         entry.link(href=url)
         # RSS readers render <description> as HTML: the abstract goes in as escaped text,
