@@ -168,3 +168,35 @@ def test_entry_ids_survive_another_port(cli, data_dir, tmp_path, fmt: str) -> No
     assert feed.entries[0].id == f"https://arxiv.org/abs/{paper_id}"
     if fmt == "xml":  # the guid is an id, not the page to open (that is the link)
         assert feed.entries[0].guidislink is False
+
+
+def test_feed_updated_is_the_latest_entry_update(cli, data_dir, tmp_path) -> None:  # noqa: ANN001
+    """RFC 4287 4.2.15: a paper's new arXiv version changes the feed, so the feed's updated
+    is the newest entry's updated, not the newest listing; no entry changes before it is
+    published."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.settings import load_settings
+    from paperfeed.web.app import create_app
+
+    rows = [
+        {"arxiv_id": "2602.10001", "title": "Old paper, new version", "abstract": "A.",
+         "published": "2026-01-05T10:00:00Z", "updated": "2026-02-20T09:30:00Z"},
+        {"arxiv_id": "2602.10002", "title": "Newer paper", "abstract": "B.",
+         "published": "2026-02-02T10:00:00Z", "updated": "2026-02-02T10:00:00Z"},
+        {"arxiv_id": "2602.10003", "title": "Updated before its listing", "abstract": "C.",
+         "published": "2025-12-01T10:00:00Z", "updated": "2025-12-02T10:00:00Z"},
+    ]  # fmt: skip
+    path = tmp_path / "versions.jsonl"
+    path.write_text("".join(json.dumps({**r, "daily_date": MATH_DAY}) + "\n" for r in rows))
+    assert cli("ingest", str(path), "--no-index").exit_code == 0
+    settings = load_settings(data_dir=data_dir, secret_key="k" * 32, base_url="http://x.test")
+    with TestClient(create_app(settings)) as client:
+        feed = feedparser.parse(client.get(f"/feeds/daily.atom?date={MATH_DAY}").content)
+    assert feed.bozo == 0 and len(feed.entries) == 3
+    entries = {e.link.rsplit("/", 1)[1]: e for e in feed.entries}
+    assert entries["2602.10001"].updated.startswith("2026-02-20T09:30:00")
+    assert feed.feed.updated_parsed == max(e.updated_parsed for e in feed.entries)
+    assert feed.feed.updated.startswith("2026-02-20T09:30:00")
+    for e in feed.entries:
+        assert e.updated_parsed >= e.published_parsed

@@ -69,10 +69,14 @@ def build_feed(
             or datetime(1970, 1, 1, tzinfo=UTC)
         )
         entry.published(when)
-        entry.updated(p.updated or when)
+        # an entry changes when it is listed and when arXiv has a new version, not before
+        changed = max(when, p.updated) if p.updated else when
+        entry.updated(changed)
         for cat in filter(None, map(_clean, p.categories)):
             entry.category(term=cat)
-        newest = max(newest or when, when)
+        newest = max(newest or changed, changed)
+    # RFC 4287 4.2.15: the feed's updated is the latest instant it changed, so the latest
+    # entry update (a new arXiv version of an older paper counts), not the latest listing
     fg.updated(newest or datetime.now(UTC))
     body = fg.atom_str(pretty=False) if fmt == "atom" else fg.rss_str(pretty=False)
     return Response(body, media_type=MEDIA[fmt])
