@@ -124,7 +124,7 @@ def test_hostile_papers_keep_the_feed_valid(hostile_feeds, fmt: str) -> None:  #
     entries = {e.link.rsplit("/", 1)[1]: e for e in feed.entries}
     assert sorted(entries) == ["2502.00001", "2502.00002", "2502.00003"]
     first = entries["2502.00001"]
-    assert first.title == "Regret $\\widetilde{O}(\\sqrt{T})$ & <b>bold</b>  \U0001f680"
+    assert first.title == "Regret O(√T) & <b>bold</b>  \U0001f680"  # no KaTeX in readers
     assert [t.term for t in first.tags] == ["cs.LG"]
     assert [t.term for t in entries["2502.00002"].tags] == ["cs.AI"]
     assert entries["2502.00002"].title == " ".join(LONG_TITLE.split())
@@ -200,3 +200,28 @@ def test_feed_updated_is_the_latest_entry_update(cli, data_dir, tmp_path) -> Non
     assert feed.feed.updated.startswith("2026-02-20T09:30:00")
     for e in feed.entries:
         assert e.updated_parsed >= e.published_parsed
+
+
+@pytest.mark.parametrize("fmt", ["xml", "atom"])
+def test_feeds_show_latex_as_text(cli, data_dir, tmp_path, fmt: str) -> None:  # noqa: ANN001
+    """Feed readers run no KaTeX: titles and summaries carry the math as Unicode text."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.settings import load_settings
+    from paperfeed.web.app import create_app
+
+    ingest_math_papers(cli, tmp_path)
+    settings = load_settings(data_dir=data_dir, secret_key="k" * 32, base_url="http://x.test")
+    with TestClient(create_app(settings)) as client:
+        feed = feedparser.parse(client.get(f"/feeds/daily.{fmt}?date={MATH_DAY}").content)
+    assert feed.bozo == 0
+    entries = {e.link.rsplit("/", 1)[1]: e for e in feed.entries}
+    olion, dispersed = entries["2602.01105"], entries["2602.04626"]
+    assert olion.title == (
+        "OLion: Approaching the Hadamard Ideal by Intersecting Spectral and ℓ_∞ Implicit Biases"
+    )
+    assert dispersed.title == "The Most Dispersed Subset of Random Points in ℝᵈ"
+    assert "with ℓ_∞-style coordinate control" in olion.summary
+    assert "M≤ N individuals" in dispersed.summary
+    for entry in feed.entries:
+        assert "$" not in entry.title + entry.summary and "\\" not in entry.title + entry.summary

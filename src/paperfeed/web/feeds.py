@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from paperfeed.export import arxiv_abs_url
+from paperfeed.latex_text import latex_to_text
 from paperfeed.models import StoredPaper
 from paperfeed.settings import Settings
 
@@ -52,13 +53,13 @@ def build_feed(
         # twice; the link (and so what a reader opens) is this instance's page
         entry.id(arxiv_abs_url(p.id))
         entry.guid(arxiv_abs_url(p.id), permalink=False)
-        entry.title(_clean(p.title))
+        # feed readers run no KaTeX: `$\ell_\infty$` is shown as ℓ_∞, as in email digests
+        entry.title(_clean(latex_to_text(p.title)))
         entry.link(href=url)
         # RSS readers render <description> as HTML: the abstract goes in as escaped text,
         # so a `<img onerror=...>` in it is shown, not run (Atom's content is typed text)
-        entry.description(
-            html.escape(_clean(p.abstract), quote=False) if fmt == "xml" else _clean(p.abstract)
-        )
+        abstract = _clean(latex_to_text(p.abstract))
+        entry.description(html.escape(abstract, quote=False) if fmt == "xml" else abstract)
         if fmt == "atom":
             for name in filter(None, map(_clean, p.authors[:20])):
                 entry.author(name=name)
