@@ -282,3 +282,30 @@ def test_sign_up_rejects_bad_email(web_server, email) -> None:  # noqa: ANN001
     v = Visitor(web_server)
     r = v.post_form("/signup", {"email": email, "password": "long enough pw"})
     assert r.status_code == 400 and "valid email" in r.text
+
+
+def test_forms_take_the_versioned_ids_pages_take(web_server, visitor) -> None:  # noqa: ANN001
+    """`/papers/2608.17271v2` shows the paper; its upvote, comment and curate forms posted to
+    that same versioned (or arXiv:-prefixed) id answered 404 "no paper"."""
+    visitor.sign_up("versioned-forms@example.org", name="versioned")
+    store = open_store(web_server.settings)
+    try:
+        store.set_role("versioned-forms@example.org", "curator")
+    finally:
+        store.close()
+    api = f"{web_server.url}/api/papers/{PAPER}"
+    before = httpx.get(api).json()
+    for paper_id in (f"{PAPER}v2", f"arXiv:{PAPER}"):
+        assert visitor.http.get(f"/papers/{paper_id}").status_code == 200
+        r = visitor.post_form(f"/papers/{paper_id}/upvote", {"action": "add"}, page="/")
+        assert r.status_code == 303, r.text[:300]
+        assert httpx.get(api).json()["upvotes"] == before["upvotes"] + 1
+        r = visitor.post_form(f"/papers/{paper_id}/upvote", {"action": "remove"}, page="/")
+        assert r.status_code == 303 and httpx.get(api).json()["upvotes"] == before["upvotes"]
+    r = visitor.post_form(f"/papers/{PAPER}v1/comments", {"body": "On v1."}, page="/")
+    assert r.status_code == 303, r.text[:300]
+    assert httpx.get(api).json()["numComments"] == before["numComments"] + 1
+    r = visitor.post_form(f"/papers/arXiv:{PAPER}/curate", {"action": "pin"}, page="/")
+    assert r.status_code == 303, r.text[:300]
+    r = visitor.post_form("/papers/2608.99999v1/upvote", {"action": "add"}, page="/")
+    assert r.status_code == 404

@@ -124,6 +124,13 @@ def get_paper_or_404(store: Store, paper_id: str) -> StoredPaper:
     return item
 
 
+def canonical_id(store: Store, paper_id: str) -> str:
+    """The catalogue's id for `paper_id`: writes (API and forms) take the versioned and
+    prefixed ids (`2501.19393v2`, `arXiv:2501.19393`) that reads already do; 404 for an
+    unknown paper."""
+    return get_paper_or_404(store, paper_id).paper.id
+
+
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 CsrfDep = Depends(csrf_protected)

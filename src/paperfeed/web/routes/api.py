@@ -21,7 +21,6 @@ from paperfeed.models import (
     submitter_json,
 )
 from paperfeed.search import MAX_QUERY_CHARS
-from paperfeed.store import Store
 from paperfeed.trending import trending
 from paperfeed.web import searching
 from paperfeed.web.deps import (
@@ -30,6 +29,7 @@ from paperfeed.web.deps import (
     OptionalSearchDep,
     SettingsDep,
     StoreDep,
+    canonical_id,
     get_paper_or_404,
     rate_limited,
 )
@@ -47,12 +47,6 @@ def paper_info_json(item: StoredPaper) -> dict[str, Any]:
         "submittedOnDailyAt": iso(listed_at(item)) if item.daily_day else None,
         "submittedOnDailyBy": submitter_json(item),
     }
-
-
-def canonical_id(store: Store, paper_id: str) -> str:
-    """The catalogue's id for `paper_id`: writes take the versioned and prefixed ids
-    (`2501.19393v2`, `arXiv:2501.19393`) that reads already do; 404 for an unknown paper."""
-    return get_paper_or_404(store, paper_id).paper.id
 
 
 def ranked_json(r: daily.RankedItem) -> dict[str, Any]:

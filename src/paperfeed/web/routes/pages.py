@@ -19,6 +19,7 @@ from paperfeed.web.deps import (
     OptionalUser,
     SettingsDep,
     StoreDep,
+    canonical_id,
     get_paper_or_404,
     rate_limited,
     sign_in_redirect,
@@ -191,7 +192,7 @@ def upvote_form(
     target = safe_next(next, f"/papers/{paper_id}")
     if user is None:
         return sign_in_redirect(target)
-    accounts.set_upvote(store, user, paper_id, upvoted=action == "add")
+    accounts.set_upvote(store, user, canonical_id(store, paper_id), upvoted=action == "add")
     return RedirectResponse(target, status_code=303)
 
 
@@ -215,7 +216,7 @@ def comment_form(
 ) -> Response:
     if user is None:
         return sign_in_redirect(f"/papers/{paper_id}")
-    comment = accounts.add_comment(store, user, paper_id, body)
+    comment = accounts.add_comment(store, user, canonical_id(store, paper_id), body)
     return RedirectResponse(f"/papers/{paper_id}#comment-{comment.id}", status_code=303)
 
 
@@ -228,7 +229,7 @@ def curate_form(
 ) -> Response:
     if user is None:
         return sign_in_redirect(f"/papers/{paper_id}")
-    daily.curate(store, user, paper_id, action, missing_ok=True)
+    daily.curate(store, user, canonical_id(store, paper_id), action, missing_ok=True)
     return RedirectResponse(f"/papers/{paper_id}", status_code=303)
 
 
