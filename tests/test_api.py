@@ -347,3 +347,40 @@ def test_a_401_says_how_to_authenticate(web_server) -> None:  # noqa: ANN001
     bad = {"Authorization": "Bearer not-a-token"}
     r = httpx.post(web_server.url + "/api/papers/2608.18580/upvote", headers=bad)
     assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date": "20260820"},  # Python's date.fromisoformat takes these; HF does not
+        {"date": "2026-W34-4"},
+        {"date": "2026-08-2"},
+        {"date": "2026-8-20"},
+        {"date": "٢٠٢٦-٠٨-٢٠"},  # digits, but not ASCII ones
+        {"week": "2026-W1"},
+        {"week": "2026W34"},
+        {"month": "2026-8"},
+        {"week": "2026-W3\n"},
+    ],
+)
+def test_periods_are_exactly_what_hf_takes(web_server, params: dict[str, str]) -> None:  # noqa: ANN001
+    """date=YYYY-MM-DD, week=YYYY-Www, month=YYYY-MM, as huggingface_hub documents and sends
+    them; anything else is a 400 naming the formats, never a guess at the day."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    r = get(web_server, "/api/daily_papers", **params)
+    assert r.status_code == 400, r.text
+    assert "use date=YYYY-MM-DD, week=YYYY-Www or month=YYYY-MM" in r.json()["error"]
+    with pytest.raises(HfHubHTTPError) as raised:
+        list(HfApi(endpoint=web_server.url).list_daily_papers(**params))
+    assert raised.value.response.status_code == 400
+
+
+def test_periods_in_hf_formats_still_answer(web_server) -> None:  # noqa: ANN001
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=web_server.url)
+    assert list(api.list_daily_papers(date="2026-08-20"))
+    assert list(api.list_daily_papers(week="2026-W34"))
+    assert list(api.list_daily_papers(month="2026-08"))

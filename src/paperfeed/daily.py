@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, get_args
 
-from paperfeed.dates import MAX_DAY, MIN_DAY, check_day
+from paperfeed.dates import MAX_DAY, MIN_DAY, check_day, iso_day
 from paperfeed.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from paperfeed.models import DailyEntry, StoredPaper, User, listed_at
 from paperfeed.settings import Settings
 from paperfeed.store import Store
 
 PeriodKind = Literal["day", "week", "month"]
-_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 ARXIV_API = "https://export.arxiv.org/api/query"
 
 
@@ -79,20 +79,20 @@ def parse_period(
         raise BadRequest("give only one of date, week and month")
     try:
         if day:
-            return day_period(check_day(date.fromisoformat(day)))
+            return day_period(check_day(iso_day(day)))
         if week:
-            m = _WEEK.match(week)
+            m = _WEEK.fullmatch(week)
             if not m:
                 raise ValueError
             return week_period(check_day(date.fromisocalendar(int(m[1]), int(m[2]), 1), "week"))
         if month:
-            m = _MONTH.match(month)
+            m = _MONTH.fullmatch(month)
             if not m:
                 raise ValueError
             return month_period(check_day(date(int(m[1]), int(m[2]), 1), "month"))
     except ValueError:
         raise BadRequest(
-            "invalid period: use date=YYYY-MM-DD, week=YYYY-Www or month=YYYY-MM"
+            f"invalid period {given[0]!r}: use date=YYYY-MM-DD, week=YYYY-Www or month=YYYY-MM"
         ) from None
     return None
 
