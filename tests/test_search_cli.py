@@ -141,3 +141,17 @@ def test_a_queries_file_not_in_utf8_is_a_one_line_error(
     code, out, err = run(data_dir, *args, str(tsv))
     assert code == 2 and "Traceback" not in out + err
     assert err.strip() == f"Error: {tsv}: not UTF-8 text (byte 1)"
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_since_after_until_is_an_error(data_dir: Path, extra: list[str]) -> None:
+    """An empty range is a mistake in the command, not a search without results."""
+    code, out, err = run(
+        data_dir, "search", "video", "--since", "2026-08-21", "--until", "2026-08-20", *extra
+    )
+    assert code == 2 and out == ""
+    assert err.strip() == "Error: --since 2026-08-21 must not be after --until 2026-08-20"
+    code, out, _ = run(
+        data_dir, "search", "video", "--since", "2026-08-20", "--until", "2026-08-20"
+    )
+    assert code == 0 and out.strip()

@@ -71,6 +71,9 @@ def search(
         categories=tuple(category or ()),
         has_code=True if has_code else None,
     )
+    if filters.since and filters.until and filters.since > filters.until:
+        # no paper could match: say so rather than "No results." (as harvest does)
+        raise BadRequest(f"--since {since} must not be after --until {until}")
     if batch is None and query is None:
         raise BadRequest("give a QUERY or --batch QUERIES.tsv")
     with opened_store() as store:
