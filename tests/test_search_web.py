@@ -206,3 +206,33 @@ def test_feeds_and_exports_of_a_filtered_search_keep_its_filters(server: str) ->
     rows = [line.split(",")[0] for line in exported.text.splitlines()[1:]]
     shown = card_ids(html)
     assert len(shown) == 20 and rows[:20] == shown  # the file lists the page's papers, in order
+
+
+def test_feeds_and_exports_of_a_dated_search_keep_its_dates(server: str) -> None:
+    """The page's since/until filters reach its RSS, Atom and export links, and those
+    routes apply them: the files list the papers the page shows, none outside the dates."""
+    import feedparser
+
+    dates = {"since": "2024-03-01", "until": "2024-04-30"}
+    html = page(server, q="diffusion", sort="date", **dates)
+    shown = card_ids(html)
+    assert len(shown) == 20
+    links = feed_and_export_links(html)
+    assert len(links) == 5, links
+    for link in links:
+        assert "since=2024-03-01" in link and "until=2024-04-30" in link, link
+        r = httpx.get(server + link, timeout=60)
+        assert r.status_code == 200, r.text[:300]
+        if link.startswith("/feeds/"):
+            feed = feedparser.parse(r.content)
+            assert feed.bozo == 0
+            ids = [e.link.rsplit("/", 1)[1] for e in feed.entries]
+            for e in feed.entries:
+                assert (2024, 3, 1) <= tuple(e.published_parsed[:3]) <= (2024, 4, 30), e.link
+        elif "format=csv" in link:
+            ids = [line.split(",")[0] for line in r.text.splitlines()[1:]]
+        else:
+            continue
+        assert ids[:20] == shown, link
+        # the dated search has fewer papers than the undated one would give
+        assert len(ids) < 50, link

@@ -63,8 +63,12 @@ def make_form(
 
 def export_query(form: SearchForm) -> str:
     """The query string of this search's feeds and exports: the query and the filters they
-    take (category, has code, sort), so a filtered page exports what it shows."""
+    take (dates, category, has code, sort), so a filtered page exports what it shows."""
     params = {"q": form.q}
+    if form.since:
+        params["since"] = form.since.isoformat()
+    if form.until:
+        params["until"] = form.until.isoformat()
     if form.category:
         params["category"] = form.category
     if form.has_code:

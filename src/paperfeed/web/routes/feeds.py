@@ -55,13 +55,18 @@ def search_feed(
     search: SearchDep,
     settings: SettingsDep,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
+    since: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
+    until: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
     category: Annotated[str | None, Query(max_length=40)] = None,
     has_code: bool = False,
     sort: str | None = None,
     fmt: Format = "xml",
 ) -> Response:
-    """Any search as a feed, e.g. `/feeds/search.xml?q=diffusion&sort=date`."""
-    form = searching.make_form(q, category=category, has_code=has_code, sort=sort)
+    """Any search as a feed, with the search page's filters, e.g.
+    `/feeds/search.xml?q=diffusion&since=2026-01-01&sort=date`."""
+    form = searching.make_form(
+        q, since=since, until=until, category=category, has_code=has_code, sort=sort
+    )
     results = searching.search_papers(store, search, form, limit=FEED_SIZE)
     return build_feed(
         settings,

@@ -151,12 +151,16 @@ def api_export_search(
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
     fmt: ExportFormat = "bibtex",
     limit: Annotated[int, Query(ge=1, le=EXPORT_LIMIT)] = 100,
+    since: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
+    until: Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")] = None,
     category: Annotated[str | None, Query(max_length=40)] = None,
     has_code: bool = False,
     sort: str | None = None,
 ) -> Response:
-    """The results of a search, best first, as a file."""
-    form = searching.make_form(q, category=category, has_code=has_code, sort=sort)
+    """The results of a search, best first, as a file (the search page's filters apply)."""
+    form = searching.make_form(
+        q, since=since, until=until, category=category, has_code=has_code, sort=sort
+    )
     items = [r.item for r in searching.search_papers(store, search, form, limit=limit)]
     return download(items, fmt, f"search-{form.q}")
 
