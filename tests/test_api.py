@@ -247,7 +247,10 @@ def test_search_endpoint(web_server) -> None:  # noqa: ANN001
     )
     dates = [i["paper"]["publishedAt"] for i in newest]
     assert dates == sorted(dates, reverse=True)
-    assert get(web_server, "/api/papers/search", q="bound", limit=500).status_code == 400
+    # a limit above the maximum is capped, as Hugging Face's search caps it (below)
+    capped = get(web_server, "/api/papers/search", limit=500)
+    assert capped.status_code == 200 and len(capped.json()) == 100
+    assert get(web_server, "/api/papers/search", q="bound", limit=0).status_code == 400
 
 
 def test_huggingface_hub_search(web_server) -> None:  # noqa: ANN001
@@ -255,6 +258,12 @@ def test_huggingface_hub_search(web_server) -> None:  # noqa: ANN001
 
     found = list(HfApi(endpoint=web_server.url).list_papers(query="upper bound", limit=3))
     assert 0 < len(found) <= 3 and all(p.id and p.title and p.summary for p in found)
+    # `limit` is "the maximum number of papers to return": above ours it is a cap, not a 400
+    many = list(HfApi(endpoint=web_server.url).list_papers(query="bound", limit=500))
+    assert many and len(many) <= 100
+    newest = list(HfApi(endpoint=web_server.url).list_papers(limit=250))
+    assert len(newest) == 100
+    assert len(list(HfApi(endpoint=web_server.url).list_papers())) == 50  # sends no limit
 
 
 def test_nul_bytes_are_a_clear_400_never_a_5xx(web_server) -> None:  # noqa: ANN001

@@ -118,10 +118,17 @@ def search_papers(
     q: Annotated[
         str | None, Query(max_length=MAX_QUERY_CHARS, description="Empty: the newest papers.")
     ] = None,
-    limit: Limit = 50,
+    limit: Annotated[
+        int, Query(ge=1, description=f"At most this many; more than {MAX_LIMIT} gives {MAX_LIMIT}.")
+    ] = 50,
 ) -> list[dict[str, Any]]:
     """Papers matching `q`, best first; without `q` the newest papers, as Hugging Face's
-    `/api/papers/search` answers `HfApi.list_papers()`."""
+    `/api/papers/search` answers `HfApi.list_papers()`.
+
+    A `limit` above the maximum is a cap, not an error: Hugging Face's search answers a
+    capped list, and `HfApi.list_papers(limit=...)` documents it as "the maximum number of
+    papers to return", so a client written against Hugging Face gets papers, not a 400."""
+    limit = min(limit, MAX_LIMIT)
     form = searching.make_form(q)
     if not form.q:
         return [daily_json(item) for item in store.newest_papers(limit=limit)]
