@@ -151,9 +151,11 @@ def test_a_bad_date_when_listing_changes_nothing(curated_server) -> None:  # noq
     assert cura.sign_in("cura@example.org", PASSWORD).status_code == 303
     page = cura.http.get("/curation", params={"date": QUEUE_DAY.isoformat()})
     paper_id = re.findall(r'data-paper="([^"]+)"', page.text)[-1]
-    r = cura.post_form("/curation/list", {"paper_id": paper_id, "date": "2026-13-45"},
-                       page="/curation")  # fmt: skip
-    assert r.status_code == 400 and "YYYY-MM-DD" in r.text
+    for bad in ("2026-13-45", "20260709"):  # the second: Python's fromisoformat takes it
+        r = cura.post_form("/curation/list", {"paper_id": paper_id, "date": bad},
+                           page="/curation")  # fmt: skip
+        assert r.status_code == 400 and "YYYY-MM-DD" in r.text, bad
+    assert cura.http.get("/curation", params={"date": "20260709"}).status_code == 400
     paper = httpx.get(f"{curated_server.url}/api/papers/{paper_id}").json()
     assert paper.get("submittedOnDailyBy") is None, paper
     again = cura.http.get("/curation", params={"date": QUEUE_DAY.isoformat()})

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed import curation, daily
-from paperfeed.errors import BadRequest, Forbidden
+from paperfeed.dates import parse_day
+from paperfeed.errors import Forbidden
 from paperfeed.models import User, paper_json
 from paperfeed.web.deps import CurrentUser, OptionalUser, SettingsDep, StoreDep
 from paperfeed.web.templating import render
@@ -20,12 +21,7 @@ QueueLimit = Annotated[int, Query(ge=1, le=200)]
 
 
 def _day(value: str | None) -> Date | None:
-    if not value:
-        return None
-    try:
-        return Date.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"invalid date {value!r}: use YYYY-MM-DD") from None
+    return parse_day(value) if value else None  # exactly YYYY-MM-DD, as everywhere else
 
 
 def _curator(user: User) -> User:
