@@ -495,3 +495,62 @@ def test_accounts_by_email_match_as_sign_in_does(store) -> None:  # noqa: ANN001
     assert len(expected) >= 5  # the ASCII cases at least
     assert store.users_by_email(asked) == expected
     assert store.users_by_email([]) == {}
+
+
+def test_a_schema_newer_than_this_paperfeed_is_refused_by_every_command(
+    tmp_path, database_url, cli, fixtures_dir
+):
+    """A database a newer paperfeed migrated: commands ran on it silently (only `doctor`
+    said so); now each refuses in one line, naming both versions, before writing anything."""
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+
+    assert cli("stats").exit_code == 0  # creates and migrates the database
+    settings = load_settings(data_dir=tmp_path / "data", database_url=database_url)
+    store = open_store(settings)
+    known = store.schema_version()[1]
+    store.close()
+    newer = known + 1
+    _raw_sql(settings, f"INSERT INTO schema_migrations VALUES ({newer}, '{newer}_future.sql')")
+    expected = f"schema is at migration {newer}, newer than this paperfeed knows ({known})"
+    for args in (
+        ("stats",),
+        ("ingest", str(fixtures_dir / "hf_daily_sample.jsonl"), "--no-index"),
+        ("sources", "add", "cs.LG"),
+        ("worker", "--until-idle"),
+        ("index", "--json"),
+    ):
+        r = cli(*args)
+        assert r.exit_code == 1, (args, r.output)
+        assert r.stderr.strip().splitlines() == [f"Error: {r.stderr.strip()[7:]}"], r.stderr
+        assert expected in r.stderr and "upgrade paperfeed" in r.stderr, (args, r.stderr)
+    r = cli("doctor")
+    assert r.exit_code == 1 and "FAIL  database" in r.stdout and expected in r.stdout
+    assert _raw_sql(settings, "SELECT count(*) FROM papers") == [(0,)]  # nothing written
+    assert _raw_sql(settings, "SELECT count(*) FROM followed_sources") == [(0,)]
+
+
+def test_serve_refuses_a_schema_newer_than_this_paperfeed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_DIGEST_TIME": ""}
+    paperfeed = [sys.executable, "-m", "paperfeed"]
+    assert subprocess.run([*paperfeed, "stats"], env=env, capture_output=True).returncode == 0
+    settings = load_settings_for(tmp_path / "data")
+    _raw_sql(settings, "INSERT INTO schema_migrations VALUES (9999, '9999_future.sql')")
+    proc = subprocess.run(
+        [*paperfeed, "serve", "--host", "127.0.0.1", "--port", "0"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "serving on" not in proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("Error: the database schema is at migration 9999")
+    assert _raw_sql(settings, "SELECT count(*) FROM papers") == [(0,)]  # no sample loaded
+
+
+def load_settings_for(data_dir):
+    from paperfeed.settings import load_settings
+
+    return load_settings(data_dir=data_dir)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import PaperfeedError, SchemaTooNew
 from paperfeed.settings import Settings
 from paperfeed.store import Store, is_postgres_url, open_store, redact
 
@@ -46,6 +46,8 @@ def _checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     try:
         store = open_store(settings)
+    except SchemaTooNew as exc:
+        return [Check("FAIL", "database", f"{_where(settings)}: {exc.message}")]
     except PaperfeedError as exc:
         return [Check("FAIL", "database", f"{exc.message}: check the URL and the server")]
     try:
@@ -60,22 +62,17 @@ def _checks(settings: Settings) -> list[Check]:
     return checks
 
 
+def _where(settings: Settings) -> str:
+    return redact(settings.database_url or "") or f"SQLite {settings.sqlite_path}"
+
+
 def _database(settings: Settings, store: Store) -> Iterator[Check]:
-    where = redact(settings.database_url or "") or f"SQLite {settings.sqlite_path}"
-    applied, known = store.schema_version()
-    if applied > known:
-        yield Check(
-            "FAIL",
-            "database",
-            f"{where}: schema at migration {applied}, newer than this paperfeed knows "
-            f"({known}): upgrade paperfeed on this machine",
-        )
-        return
+    applied, _ = store.schema_version()  # opening refused a newer schema (SchemaTooNew)
     stats = store.stats()
     yield Check(
         "ok",
         "database",
-        f"{where}: reachable, migrations current ({applied}), {stats.papers} papers",
+        f"{_where(settings)}: reachable, migrations current ({applied}), {stats.papers} papers",
     )
 
 

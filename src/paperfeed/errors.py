@@ -84,6 +84,19 @@ class StorageError(ServiceUnavailable):
     """
 
 
+class SchemaTooNew(ServiceUnavailable):
+    """The database was migrated by a newer paperfeed than this one: every command refuses
+    it (before writing anything) rather than run on a schema it does not know."""
+
+    def __init__(self, applied: int, known: int) -> None:
+        super().__init__(
+            f"the database schema is at migration {applied}, newer than this paperfeed "
+            f"knows ({known}): upgrade paperfeed on this machine"
+        )
+        self.applied = applied
+        self.known = known
+
+
 class ConfigError(PaperfeedError, ValueError):
     """The instance is misconfigured (a `PAPERFEED_*` setting): refused at start-up.
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from importlib import resources
 
+from paperfeed.errors import SchemaTooNew
 from paperfeed.store.sql import Conn
 
 log = logging.getLogger(__name__)
@@ -32,17 +33,27 @@ def bundled_migrations(package: str) -> list[Script]:
     return sorted(scripts)
 
 
+def check_schema_known(applied: int, known: int) -> None:
+    """Refuse a database migrated beyond the scripts this paperfeed bundles (a newer
+    paperfeed ran on it): the one check behind every command, `serve` and `doctor`."""
+    if applied > known:
+        raise SchemaTooNew(applied, known)
+
+
 def apply_migrations(
     transaction: Callable[[], AbstractContextManager[Conn]],
     scripts: list[Script],
 ) -> list[str]:
-    """Apply the scripts not yet recorded in schema_migrations; the names applied."""
+    """Apply the scripts not yet recorded in schema_migrations; the names applied.
+
+    A database newer than `scripts` raises `SchemaTooNew` before any change."""
     with transaction() as conn:
         conn.run(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
         )
         done = {row["version"] for row in conn.rows("SELECT version FROM schema_migrations")}
+    check_schema_known(max(done, default=0), max((n for n, _, _ in scripts), default=0))
     applied = []
     for number, name, sql in scripts:
         if number in done:
