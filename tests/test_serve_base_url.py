@@ -105,3 +105,32 @@ def test_a_port_in_use_fails_before_claiming_to_serve(cli, data_dir: Path) -> No
         f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; "
         "choose another --port or --host, or stop what is using it"
     )
+
+
+def test_a_command_never_reads_a_half_written_served_url(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Serve rewrote `served_url` in place (truncate, then write): a command starting in
+    between read an empty file and mailed links to the default address. The file is now
+    written beside and renamed into place, so a reader sees the old URL or the new one."""
+    import threading
+
+    monkeypatch.setenv("PAPERFEED_BASE_URL", "")
+    urls = ("http://127.0.0.1:41001", "http://127.0.0.1:41002")
+    writer = load_settings(data_dir=tmp_path)
+    writer.use_served_url(urls[0])
+    stop = threading.Event()
+
+    def serve_again_and_again() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            writer.use_served_url(urls[i % 2])
+
+    thread = threading.Thread(target=serve_again_and_again)
+    thread.start()
+    try:
+        seen = {load_settings(data_dir=tmp_path).base_url for _ in range(3000)}
+    finally:
+        stop.set()
+        thread.join()
+    assert seen <= set(urls), seen
+    assert [p.name for p in tmp_path.iterdir()] == ["served_url"]  # no draft left behind

@@ -233,13 +233,21 @@ class Settings(BaseSettings):
         return self._base_url_derived
 
     def use_served_url(self, url: str) -> None:
-        """Serve's own address becomes the base URL, remembered for later commands."""
+        """Serve's own address becomes the base URL, remembered for later commands.
+
+        Written whole under a name of its own, then renamed into place: a command starting
+        meanwhile reads the previous address or this one, never an empty file."""
+        import secrets
+
         self.base_url = url
+        path = self.data_dir / SERVED_URL_FILE
+        draft = path.with_name(f".{SERVED_URL_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            (self.data_dir / SERVED_URL_FILE).write_text(url + "\n", encoding="utf-8")
+            draft.write_text(url + "\n", encoding="utf-8")
+            os.replace(draft, path)
         except OSError:  # a read-only data dir is reported by the store; links still work
-            pass
+            draft.unlink(missing_ok=True)
 
     @field_validator("embedder")
     @classmethod
