@@ -56,6 +56,10 @@ def test_papers_show_list_and_stats_after_ingest(run):
     ],
 )
 def test_errors_are_one_line_without_traceback(tmp_path, args, message):
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+
+    open_store(load_settings(data_dir=tmp_path / "data")).close()  # an empty catalogue
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.run(
         [sys.executable, "-m", "paperfeed", *args], capture_output=True, text=True, env=env

@@ -27,8 +27,12 @@ def run_cli(args: list[str], tmp_path: Path, **env: str) -> subprocess.Completed
 
 def test_cli_and_stats_work_without_psycopg(tmp_path: Path) -> None:
     assert run_cli(["--help"], tmp_path).returncode == 0
+    sample = Path(__file__).parent / "fixtures" / "hf_daily_sample.jsonl"
+    result = run_cli(["ingest", str(sample), "--no-index"], tmp_path)  # creates the store
+    assert result.returncode == 0, result.stderr
     result = run_cli(["stats", "--json"], tmp_path)
     assert result.returncode == 0, result.stderr
+    assert '"papers": 60' in result.stdout
     assert "Traceback" not in result.stderr
 
 

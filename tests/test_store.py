@@ -505,9 +505,8 @@ def test_a_schema_newer_than_this_paperfeed_is_refused_by_every_command(
     from paperfeed.settings import load_settings
     from paperfeed.store import open_store
 
-    assert cli("stats").exit_code == 0  # creates and migrates the database
     settings = load_settings(data_dir=tmp_path / "data", database_url=database_url)
-    store = open_store(settings)
+    store = open_store(settings)  # creates and migrates the database
     known = store.schema_version()[1]
     store.close()
     newer = known + 1
@@ -531,14 +530,16 @@ def test_a_schema_newer_than_this_paperfeed_is_refused_by_every_command(
 
 
 def test_serve_refuses_a_schema_newer_than_this_paperfeed(tmp_path):
-    import os
     import subprocess
     import sys
 
+    from paperfeed.settings import load_settings
+    from paperfeed.store import open_store
+
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_DIGEST_TIME": ""}
     paperfeed = [sys.executable, "-m", "paperfeed"]
-    assert subprocess.run([*paperfeed, "stats"], env=env, capture_output=True).returncode == 0
-    settings = load_settings_for(tmp_path / "data")
+    settings = load_settings(data_dir=tmp_path / "data")
+    open_store(settings).close()  # creates and migrates the database
     _raw_sql(settings, "INSERT INTO schema_migrations VALUES (9999, '9999_future.sql')")
     proc = subprocess.run(
         [*paperfeed, "serve", "--host", "127.0.0.1", "--port", "0"],
@@ -548,9 +549,3 @@ def test_serve_refuses_a_schema_newer_than_this_paperfeed(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("Error: the database schema is at migration 9999")
     assert _raw_sql(settings, "SELECT count(*) FROM papers") == [(0,)]  # no sample loaded
-
-
-def load_settings_for(data_dir):
-    from paperfeed.settings import load_settings
-
-    return load_settings(data_dir=data_dir)

@@ -2,7 +2,8 @@
 
 Each check gives one line: `ok`, `warn` (works, but something is off) or `FAIL` (this
 instance cannot do its job), with what to do about it. Nothing is changed, except that
-opening the store applies missing migrations as every command does.
+opening the store applies missing migrations as every command does (a database that is
+not there is reported, never created).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from paperfeed.errors import PaperfeedError, SchemaTooNew
+from paperfeed.errors import NotFound, PaperfeedError, SchemaTooNew
 from paperfeed.settings import Settings
 from paperfeed.store import Store, is_postgres_url, open_store, redact
 
@@ -45,9 +46,11 @@ def run_checks(settings: Settings, problems: Mapping[str, str] | None = None) ->
 def _checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     try:
-        store = open_store(settings)
+        store = open_store(settings, existing=True)
     except SchemaTooNew as exc:
         return [Check("FAIL", "database", f"{_where(settings)}: {exc.message}")]
+    except NotFound as exc:  # doctor only reads: it never creates a database
+        return [Check("FAIL", "database", exc.message)]
     except PaperfeedError as exc:
         return [Check("FAIL", "database", f"{exc.message}: check the URL and the server")]
     try:

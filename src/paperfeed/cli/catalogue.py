@@ -65,7 +65,7 @@ def papers_show(
         canonical, _ = normalize_arxiv_id(paper_id)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         item = store.get_paper(canonical)
     if item is None:
         raise NotFound(f"no paper {paper_id!r} in the catalogue")
@@ -91,8 +91,9 @@ def papers_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the daily papers of one day."""
-    with opened_store() as store:
-        when = parse_day(day) if day else store.latest_daily_day()
+    asked = parse_day(day) if day else None
+    with opened_store(existing=True) as store:
+        when = asked or store.latest_daily_day()
         items = store.daily_list(start=when, end=when, limit=limit) if when else []
     if as_json:
         echo_json([paper_json(i) for i in items])
@@ -107,7 +108,7 @@ def papers_list(
 
 def stats(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Counts of papers, daily entries and categories."""
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         s = store.stats()
     data = {
         "papers": s.papers,

@@ -85,9 +85,10 @@ state = State()
 
 
 @contextmanager
-def opened_store() -> Iterator[Store]:
-    """The configured store, closed when the command is done."""
-    store = open_store(state.settings)
+def opened_store(*, existing: bool = False) -> Iterator[Store]:
+    """The configured store, closed when the command is done; `existing` for commands that
+    only read (a SQLite database that is not there is an error, never created)."""
+    store = open_store(state.settings, existing=existing)
     try:
         yield store
     finally:

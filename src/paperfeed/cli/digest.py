@@ -51,7 +51,7 @@ def digest_preview(
     html: Annotated[bool, typer.Option("--html", help="Print the HTML part.")] = False,
 ) -> None:
     """Print the digest EMAIL would get now (nothing is sent or recorded)."""
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         sub = subscriptions.subscriber_by_email(store, email)
         digest, rendered = preview_digest(state.settings, store, sub)
     say(f"Subject: {rendered.subject}")
@@ -108,7 +108,7 @@ def subscribers_list(
     ] = None,
 ) -> None:
     """List subscribers with their status and saved searches."""
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         after = 0
         shown = 0
         while batch := store.list_subscribers(after_id=after, limit=1000):

@@ -43,7 +43,7 @@ def sources_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Followed sources, where each is configured, and its harvest checkpoints."""
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         rows: list[dict[str, Any]] = []
         for source, origin in harvesting.list_sources(store, state.settings):
             keys = harvesting.feed_keys(source)

@@ -55,7 +55,7 @@ def library_export(
         raise BadRequest(f"--format must be one of {', '.join(export.EXPORT_FORMATS)}")
     if sum(x is not None for x in (collection, search, daily)) != 1:
         raise BadRequest("give exactly one of --collection, --search or --daily")
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         if collection is not None:
             owner = _user(store, user) if user else None
             c = library.find_collection(store, collection, owner=owner)
@@ -93,7 +93,7 @@ def library_list(
 ) -> None:
     """A reader's collections."""
 
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         found = store.list_collections(_user(store, user).id)
     if as_json:
         echo_json([collection_json(c) for c in found])
@@ -153,7 +153,7 @@ def recommend(
     """A reader's "for you" list, each paper with the reason it is there."""
     from paperfeed.recommend import Recommender
 
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         search = None
         try:
             from paperfeed.search import open_search

@@ -76,7 +76,7 @@ def search(
         raise BadRequest(f"--since {since} must not be after --until {until}")
     if batch is None and query is None:
         raise BadRequest("give a QUERY or --batch QUERIES.tsv")
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         service = _service(store)
         try:
             if batch is not None:
@@ -131,7 +131,7 @@ def eval_command(
 ) -> None:
     """MRR@10 and Recall@10 of this instance's search on known-item queries."""
     pairs = read_queries(queries)
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         service = _service(store)
         try:
             report = evaluate(
@@ -170,7 +170,7 @@ def index(
 ) -> None:
     """Show what the search indexes still have to catch up on, and the transformer backfill's
     progress, rate and ETA (or catch them up, or rebuild them)."""
-    with opened_store() as store:
+    with opened_store(existing=not (rebuild or catch_up)) as store:
         service = SearchService(store, state.settings, background=False, repair=False)
         try:
             progress = Progress()
@@ -222,7 +222,7 @@ def similar(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (HF Papers shape).")] = False,
 ) -> None:
     """Papers closest in meaning to a paper."""
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         service = _service(store)
         try:
             results = service.similar(paper_id, limit=limit)

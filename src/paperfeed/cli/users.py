@@ -51,7 +51,7 @@ def users_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List accounts."""
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         users = store.list_users()
     if as_json:
         echo_json([{"email": u.email, "name": u.name, "role": u.role} for u in users])

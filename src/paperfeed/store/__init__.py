@@ -4,9 +4,10 @@ SQLite in the data directory (default, `sqlite:///path`) or PostgreSQL (`postgre
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from paperfeed.errors import ConfigError
+from paperfeed.errors import ConfigError, NotFound
 from paperfeed.store.base import Store
 
 if TYPE_CHECKING:
@@ -27,8 +28,20 @@ POSTGRES_EXTRA_MISSING = (
 )
 
 
-def open_store(settings: Settings) -> Store:
-    """The store configured by `settings` (SQLite in the data directory by default)."""
+def _missing(path: Path) -> bool:
+    """No file at `path`, and nothing in the way of one (a file where a folder should be is
+    the store's own clear error: see `store/failures.py`)."""
+    if path.exists():
+        return False
+    existing = next((p for p in path.parents if p.exists()), None)
+    return existing is None or existing.is_dir()
+
+
+def open_store(settings: Settings, *, existing: bool = False) -> Store:
+    """The store configured by `settings` (SQLite in the data directory by default).
+
+    `existing` (read-only commands): a SQLite file that is not there is a NotFound, never
+    created along with its directory."""
     url = settings.database_url or ""
     if is_postgres_url(url):
         try:
@@ -40,11 +53,14 @@ def open_store(settings: Settings) -> Store:
         return PostgresStore(url)
     if url and not url.startswith("sqlite:///"):
         raise ConfigError(f"unsupported PAPERFEED_DATABASE_URL: {url.split(':', 1)[0]}://...")
-    from pathlib import Path
-
     from paperfeed.store.sqlite import SqliteStore
 
     path = Path(url.removeprefix("sqlite:///")) if url else settings.sqlite_path
+    if existing and _missing(path):
+        raise NotFound(
+            f"no paperfeed database at {path} (check --data-dir / --database-url; "
+            "`paperfeed ingest` or `paperfeed serve` creates one)"
+        )
     return SqliteStore(path)
 
 
