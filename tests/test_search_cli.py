@@ -155,3 +155,28 @@ def test_since_after_until_is_an_error(data_dir: Path, extra: list[str]) -> None
         data_dir, "search", "video", "--since", "2026-08-20", "--until", "2026-08-20"
     )
     assert code == 0 and out.strip()
+
+
+@pytest.mark.parametrize(
+    "turned_off", [{"PAPERFEED_TRANSFORMER": "off"}, {"PAPERFEED_EMBEDDER": "static"}]
+)
+def test_index_shows_a_transformer_turned_off_as_off_not_pending(
+    data_dir: Path, turned_off: dict[str, str]
+) -> None:
+    """`index --json` said 90 papers pending for a transformer that is off and will never
+    fill them (and /admin/search, reading the same count, reloaded itself for ever)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in turned_off.keys() | {
+        "PAPERFEED_TRANSFORMER", "PAPERFEED_EMBEDDER"}}  # fmt: skip
+    paperfeed = [sys.executable, "-m", "paperfeed", "--data-dir", str(data_dir), "index"]
+    proc = subprocess.run(
+        [*paperfeed, "--json"], capture_output=True, text=True, env={**env, **turned_off}
+    )
+    assert proc.returncode == 0, proc.stderr
+    transformer = json.loads(proc.stdout)["transformer"]
+    assert transformer["off"] is True and transformer["model"] == ""
+    assert transformer["pending"] == 0
+    proc = subprocess.run(paperfeed, capture_output=True, text=True, env={**env, **turned_off})
+    assert "transformer             off (static vectors only" in proc.stdout
+    assert "pending (filled by" not in proc.stdout

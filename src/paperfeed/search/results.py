@@ -69,8 +69,14 @@ class BackfillProgress:
     active: bool  # a backfill took a step within the last two minutes
 
     @property
+    def off(self) -> bool:
+        """The transformer is turned off (PAPERFEED_TRANSFORMER=off, EMBEDDER=static) or
+        cannot run here: nothing is pending, nothing will be filled."""
+        return not self.model
+
+    @property
     def pending(self) -> int:
-        return max(self.total - self.done, 0)
+        return 0 if self.off else max(self.total - self.done, 0)
 
     @property
     def share(self) -> float:
@@ -108,6 +114,7 @@ class IndexStatus:
         if self.transformer is not None:
             out["transformer"] = {
                 **asdict(self.transformer),
+                "off": self.transformer.off,
                 "pending": self.transformer.pending,
                 "share": round(self.transformer.share, 4),
             }
