@@ -187,3 +187,29 @@ def test_listing_twice_lands_where_the_first_did(curated_server) -> None:  # noq
     assert r.status_code == 303
     landed = cura.http.get(r.headers["location"])
     assert f"{old_id}</a> is already on the daily list of Feb 3, 2026" in landed.text
+
+
+def test_auto_list_takes_each_announcement_once(tmp_path: Path) -> None:
+    """A scheduled harvest on a day without a new announcement (a weekend) found the same
+    newest announce day, whose top N were listed already and so left the queue: it listed
+    that day's papers ranked N+1..2N, and so on every such day. At most N papers of one
+    announcement are auto-listed; nothing new announced, nothing auto-listed."""
+    from paperfeed import curation
+
+    settings = load_settings(data_dir=tmp_path / "d", curation_auto_list=3)
+    store = open_store(settings)
+    try:
+        ingest_sources(store, [str(CS_SAMPLE)])
+        newest = store.latest_listing_date()
+        _, top = curation.curation_queue(store, settings, limit=3)
+        friday = curation.auto_list(store, settings)  # after the harvest of an announcement
+        assert friday == [q.item.paper.id for q in top]
+        assert curation.auto_list(store, settings) == []  # Saturday: nothing new announced
+        assert curation.auto_list(store, settings) == []  # Sunday
+        auto = [i for i in store.listed_papers(newest) if i.submitted_by == curation.AUTO_SUBMITTER]
+        assert sorted(i.paper.id for i in auto) == sorted(friday)
+        settings.curation_auto_list = 4  # a larger N tops the announcement up, once
+        assert len(curation.auto_list(store, settings)) == 1  # topped up to 4, once
+        assert curation.auto_list(store, settings) == []
+    finally:
+        store.close()

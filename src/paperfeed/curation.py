@@ -247,11 +247,26 @@ def curation_queue(
 
 
 def auto_list(store: Store, settings: Settings, day: date | None = None) -> list[str]:
-    """Put the top `settings.curation_auto_list` of the queue on today's list (0: off)."""
+    """Put the top `settings.curation_auto_list` of `day`'s announcement (default: the
+    newest) on today's list (0: off); the papers listed.
+
+    At most N papers of one announcement are ever auto-listed: a harvest that finds no new
+    announcement (weekends, holidays) lists nothing, rather than that announcement's next N
+    (its top N left the queue when they were listed)."""
     n = settings.curation_auto_list
     if n <= 0:
         return []
-    _, queue = curation_queue(store, settings, day, limit=n)
+    day = day or store.latest_listing_date()
+    if day is None:
+        return []
+    done = sum(
+        1
+        for i in store.listed_papers(day, limit=MAX_CANDIDATES)
+        if i.submitted_by == AUTO_SUBMITTER
+    )
+    if done >= n:
+        return []
+    _, queue = curation_queue(store, settings, day, limit=n - done)
     now = datetime.now(UTC)
     entries = [
         DailyEntry(
