@@ -312,3 +312,45 @@ def test_worker_waits_out_a_database_restart_then_runs_jobs(tmp_path: Path, priv
             proc.kill()
             proc.wait()
         upstream.close()
+
+
+def test_worker_until_idle_gives_up_on_a_database_outage(tmp_path: Path, private_pg) -> None:  # noqa: ANN001
+    """`worker --until-idle` (a cron job) waited for a stopped database for ever; it now
+    gives up after --give-up-after seconds with one line and exit 1 (the long-running worker
+    keeps trying: test_worker_waits_out_a_database_restart_then_runs_jobs)."""
+    store = open_store(load_settings(data_dir=tmp_path / "cli", database_url=private_pg.url))
+    try:  # another worker's job, running under a live lease: this one is not idle
+        assert store.enqueue_job("digest", "elsewhere", {}, now=time.time())
+        assert store.claim_job(["digest"], owner="other", lease_s=3600, now=time.time())
+    finally:
+        store.close()
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(tmp_path / "worker"),
+        "PAPERFEED_DATABASE_URL": private_pg.url,
+        "PAPERFEED_SMTP_URL": "",
+    }
+    log = tmp_path / "worker.log"
+    cmd = [sys.executable, "-m", "paperfeed", "worker", "--until-idle", "--no-embed"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*cmd, "--poll", "0.2", "--give-up-after", "3"], env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "started" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "started" in log.read_text(), log.read_text()
+        time.sleep(0.5)
+        assert proc.poll() is None, log.read_text()  # waiting for the other worker's job
+        private_pg.stop()
+        stopped = time.monotonic()
+        assert proc.wait(timeout=60) == 1, log.read_text()
+        assert 3 <= time.monotonic() - stopped < 30
+        errors = [line for line in log.read_text().splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1 and "database unreachable" in errors[0], log.read_text()
+        assert "gave up after" in errors[0] and "Traceback" not in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -21,9 +21,11 @@ outbox claim still guarantees one digest per subscriber and period, whichever wo
 cron run, or `serve` scheduler) gets there first; a job taken over after a kill simply finds
 the subscribers its dead worker served no longer due.
 
-A database that goes away (a restart, a failover) or a full disk stops no worker: it logs the
-error, tries again with a growing wait (up to `OUTAGE_MAX_WAIT` s) and goes on once the store
-answers; a job it was running when the store went away is retried (its lease runs out).
+A database that goes away (a restart, a failover) or a full disk stops no long-running worker:
+it logs the error, tries again with a growing wait (up to `OUTAGE_MAX_WAIT` s) and goes on once
+the store answers; a job it was running when the store went away is retried (its lease runs
+out). A worker run `until_idle` (from cron) gives up once an outage has lasted `give_up_after`
+seconds (`UNTIL_IDLE_GIVE_UP` by default), raising the store's error, so a cron job never hangs.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ EMBED_STEP = 2048  # papers embedded between two looks at the job queue
 TRANSFORMER_SLICE = 10.0  # seconds of transformer backfill between two looks at the queue
 REQUEUE_AFTER = 600.0  # a finished digest block with subscribers still due runs again after
 OUTAGE_MAX_WAIT = 30.0  # longest wait between two tries while the store is unavailable
+UNTIL_IDLE_GIVE_UP = 300.0  # seconds of outage after which an `until_idle` run gives up
 
 
 def worker_name() -> str:
@@ -129,12 +132,18 @@ class Worker:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def run(self, *, until_idle: bool = False) -> WorkerReport:
-        """Work until `stop()` (or, with `until_idle`, until nothing is left to do)."""
+    def run(
+        self, *, until_idle: bool = False, give_up_after: float = UNTIL_IDLE_GIVE_UP
+    ) -> WorkerReport:
+        """Work until `stop()` (or, with `until_idle`, until nothing is left to do).
+
+        An unavailable store is waited out; with `until_idle`, only for `give_up_after`
+        seconds, then its error is raised (one `Error:` line and exit 1 in the CLI)."""
         from paperfeed.errors import DatabaseUnavailable, StorageError
 
         log.warning("worker %s started", self.name)
         outage = 0  # consecutive rounds the store (database, disk) was unavailable
+        outage_since = 0.0
         while not self._stop.is_set():
             try:
                 planned = self.plan()
@@ -144,7 +153,16 @@ class Worker:
                     break
             except (DatabaseUnavailable, StorageError) as exc:  # a database restart, a full disk
                 outage += 1
+                if outage == 1:
+                    outage_since = time.monotonic()
+                waited = time.monotonic() - outage_since
+                if until_idle and waited >= give_up_after:
+                    self.close()
+                    exc.message = f"{exc.message} (gave up after {waited:.0f} s: --until-idle)"
+                    raise
                 wait = min(OUTAGE_MAX_WAIT, self.poll_s * 2 ** min(outage, 8))
+                if until_idle:
+                    wait = min(wait, max(give_up_after - waited, 0.0))
                 log.warning("worker: %s; trying again in %.1f s", exc.message, wait)
                 self._last_plan = float("-inf")  # plan again as soon as it is back
                 self._stop.wait(wait)

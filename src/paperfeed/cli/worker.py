@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from paperfeed.cli.common import opened_store, say, state
+from paperfeed.worker import UNTIL_IDLE_GIVE_UP
 
 
 def worker(
@@ -32,6 +33,15 @@ def worker(
     no_embed: Annotated[
         bool, typer.Option("--no-embed", help="Do not backfill the local search indexes.")
     ] = False,
+    give_up_after: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="With --until-idle: seconds a database outage (or full disk) is waited out "
+            "before the worker gives up with exit 1 (a cron job never hangs). Without "
+            "--until-idle the worker keeps trying.",
+        ),
+    ] = UNTIL_IDLE_GIVE_UP,
 ) -> None:
     """Run background jobs: digests at PAPERFEED_DIGEST_TIME, embedding backfill, ..."""
     from paperfeed.worker import Worker
@@ -52,7 +62,7 @@ def worker(
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         say(f"paperfeed worker {job.name} started (lease {lease:.0f} s)", err=True)
-        report = job.run(until_idle=until_idle)
+        report = job.run(until_idle=until_idle, give_up_after=give_up_after)
     say(report.summary())
 
 
