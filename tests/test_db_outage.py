@@ -64,3 +64,34 @@ def test_lost_database_gives_503_then_service_resumes(private_pg, tmp_path) -> N
             time.sleep(0.5)
         r = httpx.get(f"{server.url}/api/daily_papers", timeout=30)
         assert r.status_code == 200 and r.json()
+
+
+def test_search_indexer_logs_an_outage_once_and_when_it_ends(private_pg, tmp_path, caplog) -> None:  # noqa: ANN001
+    """While the database was down, serve's search indexer logged a full traceback every
+    poll (5 s); now one line when the outage starts and one when the store answers again."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="paperfeed.search")
+
+    def indexer_lines() -> list[logging.LogRecord]:
+        return [
+            r
+            for r in caplog.records
+            if r.name.startswith("paperfeed.search") and r.levelno >= logging.WARNING
+        ]
+
+    for _server in _start_server(tmp_path / "data", private_pg.url):
+        time.sleep(6)  # the indexer's first round (the static vectors of the papers)
+        before = len(indexer_lines())
+        private_pg.stop()
+        time.sleep(17)  # three polls of the indexer, every 5 s
+        during = indexer_lines()[before:]
+        assert len(during) == 1, [r.getMessage() for r in during]
+        assert during[0].exc_info is None and "database unreachable" in during[0].getMessage()
+        private_pg.start()
+        deadline = time.monotonic() + 60
+        while len(indexer_lines()) < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        after = indexer_lines()[before + 1 :]
+        assert after and "again" in after[0].getMessage(), [r.getMessage() for r in after]
+        assert all(r.exc_info is None for r in indexer_lines()[before:])

@@ -670,11 +670,16 @@ class Indexer:
         # one reporter for the whole backfill, across its slices: it logs when the backfill
         # starts, a line a minute while it runs and one when it is complete
         backfill = ProgressReporter(bar=False, every=60.0)
+        outage = False  # the store is unavailable (logged once, and once when it is back)
         while not self._stop.is_set():
             try:
                 self.refresh()
                 self.release_static_ann()  # once the transformer covers the catalogue
-                if self.store.count_changes_since(self.state.keyword_seq):
+                keyword_pending = self.store.count_changes_since(self.state.keyword_seq)
+                if outage:
+                    log.warning("search: the store answers again: indexing resumes")
+                    outage = False
+                if keyword_pending:
                     self.sync_keyword()
                 if self.store.count_changes_since(self.state.vector_seq):
                     n = self.sync_vectors(progress=ProgressReporter(bar=False).phase)
@@ -691,6 +696,10 @@ class Indexer:
                     self.repair()
                 except Exception:
                     log.exception("search index repair failed")
+            except ServiceUnavailable as exc:  # a database restart, a full disk: known, no trace
+                if not outage:
+                    log.warning("search: indexing paused until the store answers: %s", exc.message)
+                    outage = True
             except Exception:  # keep serving; the next round retries
                 log.exception("search indexing failed")
             self._stop.wait(self.poll_seconds)
