@@ -325,6 +325,28 @@ def private_pg(request: pytest.FixtureRequest) -> Iterator[PrivatePostgres]:
 
 # --- web app: a real uvicorn server on 127.0.0.1 over a temp data dir ---------------------
 
+# --- a real browser ----------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's package
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="needs the Debian chromium package (/usr/bin/chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
 WEB_FIXTURE = FIXTURES / "web_papers.jsonl"  # 90 real HF daily papers (3 latest days + more)
 # 10 real arXiv API records that are on no daily list (so they can be submitted to today's)
 WEB_UNLISTED = FIXTURES / "arxiv_api_query_all-science_2019-08-10.xml"

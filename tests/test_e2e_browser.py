@@ -7,37 +7,19 @@ subscribe form, with a screenshot of every step in test-artifacts/.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import needs_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="needs the Debian chromium package (/usr/bin/chromium)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+pytestmark = needs_chromium
 
 
 def shot(page, backend: str, name: str) -> None:  # noqa: ANN001
     """A screenshot per backend: the SQLite and PostgreSQL runs may be taken at once (xdist)."""
+    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}-{backend}.png"), full_page=False)
 
 

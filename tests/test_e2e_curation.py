@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
+from conftest import needs_chromium
 from test_curation import PASSWORD, QUEUE_DAY, curated_server  # noqa: F401
-from test_e2e_browser import CHROMIUM, browser, shot  # noqa: F401
+from test_e2e_browser import shot
 
-pytestmark = pytest.mark.skipif(
-    not __import__("pathlib").Path(CHROMIUM).exists(), reason="needs /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 
 def test_curator_lists_a_paper_from_the_queue(curated_server, browser) -> None:  # noqa: ANN001, F811

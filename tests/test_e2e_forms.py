@@ -3,43 +3,23 @@ lets through, the server takes, and shows back as written."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import LiveServer, _start_server
+from conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, _start_server, needs_chromium
 
 from paperfeed import accounts, library
 from paperfeed.store import open_store
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAPER = "2608.17271"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="needs the Debian chromium package (/usr/bin/chromium)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The web app over SQLite: form handling does not depend on the store backend."""
     yield from _start_server(tmp_path_factory.mktemp("forms") / "data")
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
@@ -184,13 +164,7 @@ def test_copy_bibtex_works_on_a_plain_http_instance_and_hides_without_javascript
     # a second Chromium of the same Playwright, resolving a LAN-like name to this server
     b = browser.browser_type.launch(
         executable_path=CHROMIUM,
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--host-resolver-rules=MAP paperfeed.test 127.0.0.1",
-        ],
+        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP paperfeed.test 127.0.0.1"],
     )
     try:
         tab = b.new_page()

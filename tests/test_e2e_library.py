@@ -5,40 +5,21 @@ read, private note, follow, export BibTeX/RIS and parse them back, "for you" wit
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import bibtexparser
-import pytest
 import rispy
+from conftest import needs_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 HOSTILE = '<img src=x onerror=alert(1)> & "my" 100% <b>list</b>'
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="needs the Debian chromium package (/usr/bin/chromium)"
-)
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+pytestmark = needs_chromium
 
 
 def shot(page, backend: str, name: str) -> None:  # noqa: ANN001
     """A screenshot per backend: the SQLite and PostgreSQL runs may be taken at once (xdist)."""
+    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"library-{name}-{backend}.png"), full_page=False)
 
 

@@ -5,20 +5,17 @@ served from local assets."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import LiveServer, Visitor, _start_server
+from conftest import LiveServer, Visitor, _start_server, needs_chromium
 
 from paperfeed.digest.subscriptions import add_subscriber_confirmed
 from paperfeed.digest.tokens import Links
 from paperfeed.store import open_store
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LATEX_PAPER = "2401.09073"  # abstract with $...$ rendered by KaTeX
 PAPER = "2608.17271"
 
@@ -79,9 +76,7 @@ def test_docs_load_nothing_from_another_origin(site) -> None:  # noqa: ANN001
             assert httpx.get(site.url + src).status_code == 200, src
 
 
-chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="needs the Debian chromium package (/usr/bin/chromium)"
-)
+chromium = needs_chromium
 
 CSP_LISTENER = """
 window.__csp = [];
@@ -89,21 +84,6 @@ document.addEventListener('securitypolicyviolation', function (e) {
   window.__csp.push([e.violatedDirective, e.blockedURI, e.sourceFile, e.lineNumber].join(' '));
 });
 """
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Watch:
