@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -18,7 +19,7 @@ from harvest_upstream import Upstream, oai_records, record_categories, record_id
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.search.keyword import KeywordIndex
-from paperfeed.settings import load_settings
+from paperfeed.settings import Settings, load_settings
 from paperfeed.store import open_store
 
 FOLLOWED = ("cs.LG", "cs.IT", "cs.DS", "cs.NI", "cs.CV")
@@ -241,9 +242,28 @@ def test_expired_resumption_token_restarts_the_set_from_its_last_date(
     assert paper_ids(data_dir) == expected_oai_ids()
 
 
+def scheduled_run(settings: Settings, timeout: float = 60) -> object | None:
+    """The scheduled harvest's checkpoint once a run has written it, or None after `timeout`
+    (polled; a store that cannot be opened yet, as while its database comes back, is retried)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            store = open_store(settings)
+        except PaperfeedError:
+            time.sleep(0.5)
+            continue
+        try:
+            ran = store.get_checkpoint("schedule:harvest")
+        finally:
+            store.close()
+        if ran is not None:
+            return ran
+        time.sleep(0.2)
+    return None
+
+
 def test_serve_harvests_on_its_schedule(tmp_path, upstream) -> None:  # noqa: ANN001
     """The app's lifespan starts the harvest thread; past today's time it catches up once."""
-    import time
     from datetime import UTC, datetime, timedelta
 
     from fastapi.testclient import TestClient
@@ -267,16 +287,7 @@ def test_serve_harvests_on_its_schedule(tmp_path, upstream) -> None:  # noqa: AN
     finally:
         store.close()
     with TestClient(create_app(settings)):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            store = open_store(settings)
-            try:
-                ran = store.get_checkpoint("schedule:harvest")
-            finally:
-                store.close()
-            if ran is not None:
-                break
-            time.sleep(0.2)
+        ran = scheduled_run(settings)
     assert ran is not None, "the scheduled harvest did not run"
     assert f"/api/daily_papers?date={yesterday.isoformat()}" in upstream.requests
     store = open_store(settings)
@@ -292,7 +303,6 @@ def test_instances_on_one_store_run_the_scheduled_harvest_once(
     """Two `serve` instances on one store (each with its own data directory, as in "N
     instances"), both past today's harvest time: one runs the day's harvest and auto-listing,
     the other leaves it to it instead of fetching (and auto-listing) a second time."""
-    import time
     from datetime import UTC, datetime, timedelta
 
     from fastapi.testclient import TestClient
@@ -326,16 +336,7 @@ def test_instances_on_one_store_run_the_scheduled_harvest_once(
             while time.monotonic() < deadline and upstream.requests.count(wanted) < 2:
                 time.sleep(0.1)
             upstream.release.set()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                store = open_store(a)
-                try:
-                    ran = store.get_checkpoint("schedule:harvest")
-                finally:
-                    store.close()
-                if ran is not None:
-                    break
-                time.sleep(0.2)
+            ran = scheduled_run(a)
             assert ran is not None, "the scheduled harvest did not run"
             time.sleep(0.5)  # b, had it gone on, would fetch again now
     assert upstream.requests.count(wanted) == 1, upstream.requests
@@ -348,7 +349,6 @@ def test_serve_schedule_survives_the_database_going_away_mid_harvest(
 ) -> None:  # noqa: ANN001
     """PostgreSQL stopped while `serve`'s scheduled harvest runs: the schedule does not die
     with it (nor wait for tomorrow): once the database is back, the day's harvest runs."""
-    import time
     from datetime import UTC, datetime, timedelta
 
     from fastapi.testclient import TestClient
@@ -377,18 +377,7 @@ def test_serve_schedule_survives_the_database_going_away_mid_harvest(
         upstream.release.set()  # the harvest goes on, to find its database gone
         time.sleep(2)
         private_pg.start()
-        ran = None
-        deadline = time.monotonic() + 60
-        while ran is None and time.monotonic() < deadline:
-            time.sleep(0.5)
-            try:
-                store = open_store(settings)
-            except PaperfeedError:
-                continue
-            try:
-                ran = store.get_checkpoint("schedule:harvest")
-            finally:
-                store.close()
+        ran = scheduled_run(settings)
     assert ran is not None, "the scheduled harvest did not run once the database was back"
     store = open_store(settings)
     try:
