@@ -229,6 +229,20 @@ def test_upvoting_on_a_later_page_of_a_collection_comes_back_to_that_page(web_se
     assert nexts == {f"{where}?p=1"}, nexts
 
 
+def test_a_new_collection_for_an_unknown_paper_is_not_created(web_server) -> None:  # noqa: ANN001
+    """'New collection' from a paper page names the paper to save: an unknown one is a 404
+    and leaves no empty collection behind (a retry said the name was taken)."""
+    v = Visitor(web_server)
+    v.sign_up("new-collection@example.org")
+    r = v.post_form("/collections", {"name": "Kept", "paper_id": "2999.99999"}, page="/library")
+    assert r.status_code == 404, r.text[:300]
+    assert v.http.get("/api/collections").json() == []
+    r = v.post_form("/collections", {"name": "Kept", "paper_id": "2608.17271v1"}, page="/library")
+    assert r.status_code == 303, r.text[:300]
+    (collection,) = v.http.get("/api/collections").json()
+    assert collection["name"] == "Kept" and collection["numPapers"] == 1, collection
+
+
 def test_library_forms_sent_twice_land_where_the_first_did(web_server) -> None:  # noqa: ANN001
     """A double click sends a form twice: "Unfollow" and "remove" ask for what the first
     request already did, and answer the same redirect (they were a 404 page)."""

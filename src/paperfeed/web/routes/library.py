@@ -25,6 +25,7 @@ from paperfeed.web.deps import (
     SearchDep,
     SettingsDep,
     StoreDep,
+    canonical_id,
     get_paper_or_404,
     get_recommender,
     sign_in_redirect,
@@ -368,6 +369,8 @@ def create_collection_form(
 ) -> Response:
     if user is None:
         return sign_in_redirect("/library")
+    if paper_id:  # an unknown paper is a 404 before anything is created
+        paper_id = canonical_id(store, paper_id)
     c = library.create_collection(store, user, name, public=public)
     if paper_id:
         library.save_paper(store, user, c.id, paper_id)
