@@ -7,6 +7,8 @@ the README. Settings are built by `load_settings()`, never at import time.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -237,17 +239,14 @@ class Settings(BaseSettings):
 
         Written whole under a name of its own, then renamed into place: a command starting
         meanwhile reads the previous address or this one, never an empty file."""
-        import secrets
-
         self.base_url = url
         path = self.data_dir / SERVED_URL_FILE
-        draft = path.with_name(f".{SERVED_URL_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            draft.write_text(url + "\n", encoding="utf-8")
-            os.replace(draft, path)
+            with _draft(path, url + "\n") as draft:
+                os.replace(draft, path)
         except OSError:  # a read-only data dir is reported by the store; links still work
-            draft.unlink(missing_ok=True)
+            pass
 
     @field_validator("embedder")
     @classmethod
@@ -405,13 +404,7 @@ class Settings(BaseSettings):
             # up with the first key linked, and none ever reads a half-written or
             # world-readable one.
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(secrets.token_urlsafe(32))
-                    f.flush()
-                    os.fsync(f.fileno())
+            with _draft(path, secrets.token_urlsafe(32), mode=0o600) as draft:
                 try:
                     os.link(draft, path)
                 except FileExistsError:
@@ -419,8 +412,6 @@ class Settings(BaseSettings):
                 except OSError:  # a file system without hard links
                     if not path.exists():
                         os.replace(draft, path)
-            finally:
-                draft.unlink(missing_ok=True)
         return path.read_text().strip()
 
 
@@ -469,3 +460,22 @@ def load_settings_for_diagnosis(**overrides: object) -> tuple[Settings, dict[str
         return Settings(**clean), problems  # type: ignore[arg-type]
     except ValidationError as exc:  # a whole-model rule failed (the placeholder secret)
         raise ConfigError(config_message(exc)) from None
+
+
+@contextmanager
+def _draft(path: Path, text: str, *, mode: int = 0o666) -> Iterator[Path]:
+    """`text` written whole and synced to a new file beside `path`, under a name of its own
+    (`mode`, less the umask), for the body to put in place with one rename or link: a reader
+    of `path` never sees it half written. Whatever is left of the draft is removed after."""
+    import secrets
+
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        yield draft
+    finally:
+        draft.unlink(missing_ok=True)
