@@ -86,6 +86,12 @@ def ago(ts: datetime | None) -> str:
 _rendering: ContextVar[Request] = ContextVar("paperfeed_rendering")
 
 
+def here(request: Request) -> str:
+    """This page's path with its query string: where a form sent from it comes back to."""
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
 def is_new(item: StoredPaper) -> bool:
     """The "new" badge, on the catalogue's clock (loaded once per request)."""
     request = _rendering.get()
@@ -121,7 +127,11 @@ def make_env() -> jinja2.Environment:
         short_date=short_date,
     )
     env.globals.update(
-        abs_url=arxiv_abs_url, pdf_url=arxiv_pdf_url, is_new=is_new, can_follow=can_follow
+        abs_url=arxiv_abs_url,
+        pdf_url=arxiv_pdf_url,
+        is_new=is_new,
+        can_follow=can_follow,
+        here=here,
     )
     return env
 
