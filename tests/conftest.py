@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from paperfeed.settings import load_settings
+from paperfeed.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -652,6 +652,20 @@ def server(
         yield from _start_server(data, url)
     finally:
         os.environ.pop("PAPERFEED_SMTP_URL", None)
+
+
+def subscriber_manage_token(settings: Settings, email: str, searches: list[str]) -> str:
+    """The "manage your subscription" token (digest preview, settings) of a new confirmed
+    subscriber with these saved searches."""
+    from paperfeed.digest.subscriptions import add_subscriber_confirmed
+    from paperfeed.digest.tokens import Links
+
+    store = open_store(settings)
+    try:
+        sub, _ = add_subscriber_confirmed(store, email=email, searches=searches, confirmed=True)
+    finally:
+        store.close()
+    return Links(settings).token("manage", sub.id, sub.email)
 
 
 def mail_link(mail: ReceivedMail, path: str) -> str:

@@ -87,17 +87,25 @@ def test_session_cookie_flags_and_sign_out(web_server, visitor) -> None:  # noqa
     assert visitor.http.get("/api/whoami").status_code == 401
 
 
+def sign_up_through_the_form(
+    client: TestClient, email: str
+) -> tuple[httpx.Response, httpx.Response]:
+    """The sign-up page, and the answer to signing up through its form (CSRF token and all)."""
+    page = client.get("/signup")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    answer = client.post(
+        "/signup",
+        data={"csrf_token": token, "email": email, "password": "long enough"},
+        follow_redirects=False,
+    )
+    return page, answer
+
+
 def test_secure_cookies_behind_tls(tmp_path) -> None:  # noqa: ANN001
     settings = load_settings(data_dir=tmp_path, secret_key="k" * 32, secure_cookies=True)
     with TestClient(create_app(settings), base_url="https://testserver") as client:
-        page = client.get("/signup")
+        page, r = sign_up_through_the_form(client, "tls@example.org")
         assert "Secure" in page.headers["set-cookie"]
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        r = client.post(
-            "/signup",
-            data={"csrf_token": token, "email": "tls@example.org", "password": "long enough"},
-            follow_redirects=False,
-        )
         assert r.status_code == 303
         assert "Secure" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"]
 
@@ -118,13 +126,7 @@ def test_cookies_are_secure_when_the_instance_is_https(
     overrides = {} if setting is None else {"secure_cookies": setting}
     settings = load_settings(data_dir=tmp_path, secret_key="k" * 32, base_url=base_url, **overrides)
     with TestClient(create_app(settings), base_url=base_url) as client:
-        page = client.get("/signup")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        r = client.post(
-            "/signup",
-            data={"csrf_token": token, "email": "https@example.org", "password": "long enough"},
-            follow_redirects=False,
-        )
+        page, r = sign_up_through_the_form(client, "https@example.org")
         assert r.status_code == 303
         cookies = page.headers.get_list("set-cookie") + r.headers.get_list("set-cookie")
         names = {c.split("=", 1)[0] for c in cookies}

@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, _start_server, needs_chromium
+from conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    _start_server,
+    needs_chromium,
+    subscriber_manage_token,
+)
 
 from paperfeed import accounts, library
 from paperfeed.store import open_store
@@ -194,17 +201,7 @@ def test_copy_bibtex_works_on_a_plain_http_instance_and_hides_without_javascript
 def test_links_in_the_digest_preview_open_the_page(site: LiveServer, browser) -> None:  # noqa: ANN001
     """A link in the framed digest email opens its page in a new tab, as from a mail client
     (followed inside the frame, it loaded a page that refuses framing: a broken frame)."""
-    from paperfeed.digest.subscriptions import add_subscriber_confirmed
-    from paperfeed.digest.tokens import Links
-
-    store = open_store(site.settings)
-    try:
-        sub, _ = add_subscriber_confirmed(
-            store, email="preview-links@example.org", searches=["transformer"], confirmed=True
-        )
-    finally:
-        store.close()
-    token = Links(site.settings).token("manage", sub.id, sub.email)
+    token = subscriber_manage_token(site.settings, "preview-links@example.org", ["transformer"])
     context = browser.new_context()
     tab = context.new_page()
     tab.set_default_timeout(20_000)

@@ -11,16 +11,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from harvest_upstream import Upstream, oai_records, record_categories, record_id
 
 from paperfeed.errors import PaperfeedError
 from paperfeed.search.keyword import KeywordIndex
 from paperfeed.settings import Settings, load_settings
 from paperfeed.store import open_store
+from paperfeed.web.app import create_app
 
 FOLLOWED = ("cs.LG", "cs.IT", "cs.DS", "cs.NI", "cs.CV")
 
@@ -242,6 +244,28 @@ def test_expired_resumption_token_restarts_the_set_from_its_last_date(
     assert paper_ids(data_dir) == expected_oai_ids()
 
 
+def harvest_time_passed() -> str:
+    """A PAPERFEED_HARVEST_TIME five minutes ago, so that today's run is due (the test is
+    skipped just after midnight, where it would be tomorrow's)."""
+    earlier = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    if earlier > datetime.now(UTC).strftime("%H:%M"):
+        pytest.skip("the scheduled time would be tomorrow")
+    return earlier
+
+
+def yesterday_due(upstream: Upstream, settings: Settings) -> str:
+    """Yesterday's HF daily list (the 2026-07-09 fixture, 7 papers) as the one the next
+    harvest fetches, its checkpoint at yesterday; the upstream request that fetches it."""
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    upstream.hf_days[yesterday.isoformat()] = upstream.hf_days["2026-07-09"]
+    store = open_store(settings)
+    try:
+        store.save_checkpoint("hf-daily", {"day": yesterday.isoformat()})
+    finally:
+        store.close()
+    return f"/api/daily_papers?date={yesterday.isoformat()}"
+
+
 def scheduled_run(settings: Settings, timeout: float = 60) -> object | None:
     """The scheduled harvest's checkpoint once a run has written it, or None after `timeout`
     (polled; a store that cannot be opened yet, as while its database comes back, is retried)."""
@@ -264,32 +288,18 @@ def scheduled_run(settings: Settings, timeout: float = 60) -> object | None:
 
 def test_serve_harvests_on_its_schedule(tmp_path, upstream) -> None:  # noqa: ANN001
     """The app's lifespan starts the harvest thread; past today's time it catches up once."""
-    from datetime import UTC, datetime, timedelta
-
-    from fastapi.testclient import TestClient
-
-    from paperfeed.web.app import create_app
-
-    earlier = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
-    if earlier > datetime.now(UTC).strftime("%H:%M"):  # just after midnight: nothing due yet
-        pytest.skip("the scheduled time would be tomorrow")
+    earlier = harvest_time_passed()
     settings = load_settings(
         data_dir=tmp_path / "serve",
         harvest_time=earlier,
         sources="hf-daily",
         digest_time="",
     )
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    upstream.hf_days[yesterday.isoformat()] = upstream.hf_days["2026-07-09"]
-    store = open_store(settings)
-    try:
-        store.save_checkpoint("hf-daily", {"day": yesterday.isoformat()})
-    finally:
-        store.close()
+    wanted = yesterday_due(upstream, settings)
     with TestClient(create_app(settings)):
         ran = scheduled_run(settings)
     assert ran is not None, "the scheduled harvest did not run"
-    assert f"/api/daily_papers?date={yesterday.isoformat()}" in upstream.requests
+    assert wanted in upstream.requests
     store = open_store(settings)
     try:
         assert store.daily_count(start=date(2026, 7, 9), end=date(2026, 7, 9)) == 7
@@ -303,15 +313,7 @@ def test_instances_on_one_store_run_the_scheduled_harvest_once(
     """Two `serve` instances on one store (each with its own data directory, as in "N
     instances"), both past today's harvest time: one runs the day's harvest and auto-listing,
     the other leaves it to it instead of fetching (and auto-listing) a second time."""
-    from datetime import UTC, datetime, timedelta
-
-    from fastapi.testclient import TestClient
-
-    from paperfeed.web.app import create_app
-
-    earlier = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
-    if earlier > datetime.now(UTC).strftime("%H:%M"):  # just after midnight: nothing due yet
-        pytest.skip("the scheduled time would be tomorrow")
+    earlier = harvest_time_passed()
     url = database_url or f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     a, b = (
         load_settings(
@@ -320,14 +322,7 @@ def test_instances_on_one_store_run_the_scheduled_harvest_once(
         )
         for name in ("a", "b")
     )  # fmt: skip
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    upstream.hf_days[yesterday.isoformat()] = upstream.hf_days["2026-07-09"]
-    store = open_store(a)
-    try:
-        store.save_checkpoint("hf-daily", {"day": yesterday.isoformat()})
-    finally:
-        store.close()
-    wanted = f"/api/daily_papers?date={yesterday.isoformat()}"
+    wanted = yesterday_due(upstream, a)
     upstream.block_on = wanted  # instance a's harvest waits there while b starts
     with TestClient(create_app(a)):
         assert upstream.blocked.wait(60), "instance a did not start its scheduled harvest"
@@ -349,27 +344,12 @@ def test_serve_schedule_survives_the_database_going_away_mid_harvest(
 ) -> None:  # noqa: ANN001
     """PostgreSQL stopped while `serve`'s scheduled harvest runs: the schedule does not die
     with it (nor wait for tomorrow): once the database is back, the day's harvest runs."""
-    from datetime import UTC, datetime, timedelta
-
-    from fastapi.testclient import TestClient
-
-    from paperfeed.web.app import create_app
-
-    earlier = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
-    if earlier > datetime.now(UTC).strftime("%H:%M"):  # just after midnight: nothing due yet
-        pytest.skip("the scheduled time would be tomorrow")
+    earlier = harvest_time_passed()
     settings = load_settings(
         data_dir=tmp_path / "serve", database_url=private_pg.url, harvest_time=earlier,
         sources="hf-daily", digest_time="",
     )  # fmt: skip
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    upstream.hf_days[yesterday.isoformat()] = upstream.hf_days["2026-07-09"]
-    store = open_store(settings)
-    try:
-        store.save_checkpoint("hf-daily", {"day": yesterday.isoformat()})
-    finally:
-        store.close()
-    upstream.block_on = f"/api/daily_papers?date={yesterday.isoformat()}"
+    upstream.block_on = yesterday_due(upstream, settings)
     with TestClient(create_app(settings)):
         assert upstream.blocked.wait(60), "the scheduled harvest did not start"
         private_pg.stop()

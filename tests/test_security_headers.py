@@ -10,11 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import LiveServer, Visitor, _start_server, needs_chromium
-
-from paperfeed.digest.subscriptions import add_subscriber_confirmed
-from paperfeed.digest.tokens import Links
-from paperfeed.store import open_store
+from conftest import LiveServer, Visitor, _start_server, needs_chromium, subscriber_manage_token
 
 LATEX_PAPER = "2401.09073"  # abstract with $...$ rendered by KaTeX
 PAPER = "2608.17271"
@@ -153,14 +149,7 @@ def test_every_page_runs_under_the_csp_in_chromium(site, browser) -> None:  # no
 
 @chromium
 def test_subscription_pages_and_digest_preview_under_the_csp(site, browser) -> None:  # noqa: ANN001
-    store = open_store(site.settings)
-    try:
-        sub, _ = add_subscriber_confirmed(
-            store, email="csp-preview@example.org", searches=["transformer"], confirmed=True
-        )
-    finally:
-        store.close()
-    token = Links(site.settings).token("manage", sub.id, sub.email)
+    token = subscriber_manage_token(site.settings, "csp-preview@example.org", ["transformer"])
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(20_000)

@@ -176,6 +176,22 @@ def test_three_workers_one_killed_send_each_subscriber_exactly_one_digest(
     store.close()
 
 
+def harvest_env(data: Path, database_url: str | None, upstream_url: str) -> dict[str, str]:
+    """A worker's environment that harvests at once (harvest time 00:00) from `upstream_url`
+    (arXiv and Hugging Face both), without waits or retries, and sends no mail."""
+    return {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(data),
+        "PAPERFEED_DATABASE_URL": database_url or "",
+        "PAPERFEED_HARVEST_TIME": "00:00",
+        "PAPERFEED_SMTP_URL": "",
+        "PAPERFEED_ARXIV_URL": upstream_url,
+        "PAPERFEED_HF_URL": upstream_url,
+        "PAPERFEED_FETCH_INTERVAL": "0",
+        "PAPERFEED_FETCH_RETRIES": "0",
+    }
+
+
 def test_workers_harvest_followed_sources_once_a_day(tmp_path: Path, database_url) -> None:  # noqa: ANN001
     from harvest_upstream import Upstream
 
@@ -185,17 +201,7 @@ def test_workers_harvest_followed_sources_once_a_day(tmp_path: Path, database_ur
     store = open_store(load_settings(data_dir=data, database_url=database_url))
     store.add_source("hf-daily")
     upstream = Upstream(page_size=16)
-    env = {
-        **os.environ,
-        "PAPERFEED_DATA_DIR": str(data),
-        "PAPERFEED_DATABASE_URL": database_url or "",
-        "PAPERFEED_HARVEST_TIME": "00:00",
-        "PAPERFEED_SMTP_URL": "",
-        "PAPERFEED_ARXIV_URL": upstream.url,
-        "PAPERFEED_HF_URL": upstream.url,
-        "PAPERFEED_FETCH_INTERVAL": "0",
-        "PAPERFEED_FETCH_RETRIES": "0",
-    }
+    env = harvest_env(data, database_url, upstream.url)
     cmd = [sys.executable, "-m", "paperfeed", "worker", "--until-idle", "--no-embed"]
     cmd += ["--poll", "0.2", "--plan-every", "0"]
     try:
@@ -267,17 +273,7 @@ def test_worker_waits_out_a_database_restart_then_runs_jobs(tmp_path: Path, priv
 
     data = tmp_path / "worker"
     upstream = Upstream(page_size=16)
-    env = {
-        **os.environ,
-        "PAPERFEED_DATA_DIR": str(data),
-        "PAPERFEED_DATABASE_URL": private_pg.url,
-        "PAPERFEED_HARVEST_TIME": "00:00",
-        "PAPERFEED_SMTP_URL": "",
-        "PAPERFEED_ARXIV_URL": upstream.url,
-        "PAPERFEED_HF_URL": upstream.url,
-        "PAPERFEED_FETCH_INTERVAL": "0",
-        "PAPERFEED_FETCH_RETRIES": "0",
-    }
+    env = harvest_env(data, private_pg.url, upstream.url)
     log = tmp_path / "worker.log"
     cmd = [sys.executable, "-m", "paperfeed", "worker", "--no-embed", "--poll", "0.2"]
     with log.open("w") as out:
