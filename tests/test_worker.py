@@ -263,6 +263,14 @@ def test_worker_backfills_transformer_vectors(tmp_path: Path, database_url) -> N
         store.close()
 
 
+def wait_until_started(log: Path) -> None:
+    """Until the worker writing `log` says it started (a minute at most, asserted)."""
+    deadline = time.monotonic() + 60
+    while "started" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "started" in log.read_text(), log.read_text()
+
+
 def test_worker_waits_out_a_database_restart_then_runs_jobs(tmp_path: Path, private_pg) -> None:  # noqa: ANN001
     """PostgreSQL stopped under a running `paperfeed worker` (a restart, a failover): the
     worker logs it and keeps trying instead of exiting, then runs the jobs planned once the
@@ -279,10 +287,7 @@ def test_worker_waits_out_a_database_restart_then_runs_jobs(tmp_path: Path, priv
     with log.open("w") as out:
         proc = subprocess.Popen([*cmd, "--plan-every", "0"], env=env, stdout=out, stderr=out)
     try:
-        deadline = time.monotonic() + 60
-        while "started" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "started" in log.read_text(), log.read_text()
+        wait_until_started(log)
         time.sleep(0.5)
         private_pg.stop()
         time.sleep(3)
@@ -333,10 +338,7 @@ def test_worker_until_idle_gives_up_on_a_database_outage(tmp_path: Path, private
             [*cmd, "--poll", "0.2", "--give-up-after", "3"], env=env, stdout=out, stderr=out
         )
     try:
-        deadline = time.monotonic() + 60
-        while "started" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "started" in log.read_text(), log.read_text()
+        wait_until_started(log)
         time.sleep(0.5)
         assert proc.poll() is None, log.read_text()  # waiting for the other worker's job
         private_pg.stop()
